@@ -1,0 +1,46 @@
+# One target per job. `make demo` and `make test` are the two set-up commands in the README.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -c constraints.txt
+DATA ?= ../shared/data/asl-alphabet-mini
+
+.PHONY: install dev browser demo train lint typecheck test check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade "pip>=24"
+
+install: $(BIN)/python  ## workstation install: training + export
+	$(PIP) -e ".[workstation]"
+
+dev: $(BIN)/python  ## everything, plus test, lint and type-check tools
+	$(PIP) -e ".[workstation,dev]"
+	$(PIP) --no-deps tensorrt-stubs==10.13.0.35.1
+
+browser:  ## Debian's Chromium for the web-view test (the test skips without it)
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+demo: install  ## the main job on the built-in default: train the default model on the shared data
+	$(BIN)/asl-edge train --data $(DATA) --out runs/default
+
+lint:
+	$(BIN)/ruff check .
+
+# mypy cannot follow setuptools' editable import hook for the package-dir mapping, so it reads a
+# tree of hard links laid out the way the installed package is.
+typecheck:
+	rm -rf build/typecheck && mkdir -p build/typecheck
+	cp -rl "$(CURDIR)/asl_edge" build/typecheck/asl_edge
+	for d in train export runtime apps; do cp -rl "$(CURDIR)/$$d" build/typecheck/asl_edge/$$d; done
+	find build/typecheck -name __pycache__ -prune -exec rm -rf {} +
+	MYPYPATH=build/typecheck $(BIN)/mypy build/typecheck/asl_edge tests
+
+test: dev browser lint typecheck  ## the README's test command: install, lint, type-check, tests
+	$(BIN)/pytest
+
+check: lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf build .mypy_cache .pytest_cache .ruff_cache

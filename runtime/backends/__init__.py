@@ -1,0 +1,46 @@
+"""Inference backends behind one interface; chosen by model file type or by name, imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+from asl_edge.errors import ModelError
+from asl_edge.runtime.backends.base import Backend
+
+# name -> (module, class); the module is imported only when the backend is used.
+BACKENDS: dict[str, tuple[str, str]] = {
+    "onnxruntime": ("asl_edge.runtime.backends.onnxruntime_backend", "OnnxRuntimeBackend"),
+    "tensorrt": ("asl_edge.runtime.backends.tensorrt_backend", "TensorRTBackend"),
+    "pytorch": ("asl_edge.runtime.backends.pytorch_backend", "PyTorchBackend"),
+}
+
+BACKEND_BY_SUFFIX = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "pytorch",
+                     ".pth": "pytorch"}
+
+
+def backend_for(path: str | os.PathLike[str]) -> str:
+    suffix = Path(path).suffix.lower()
+    try:
+        return BACKEND_BY_SUFFIX[suffix]
+    except KeyError:
+        raise ModelError(f"cannot tell the backend of {path}: expected one of "
+                         f"{', '.join(sorted(BACKEND_BY_SUFFIX))}") from None
+
+
+def load_backend(path: str | os.PathLike[str], backend: str = "auto", **options: Any) -> Backend:
+    """Open a model file with the named backend, or the one its file type implies."""
+    name = backend_for(path) if backend == "auto" else backend
+    if name not in BACKENDS:
+        raise ModelError(f"unknown backend '{name}'; choose one of auto, {', '.join(BACKENDS)}")
+    if not os.path.isfile(path):
+        raise ModelError(f"model file {path} does not exist")
+    module_name, class_name = BACKENDS[name]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    backend_obj: Backend = cls.from_path(path, **options)
+    return backend_obj
+
+
+__all__ = ["BACKENDS", "Backend", "backend_for", "load_backend"]

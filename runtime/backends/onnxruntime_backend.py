@@ -1,0 +1,120 @@
+"""ONNX Runtime backend: the TensorRT, CUDA or CPU execution provider, whichever exists.
+
+The ModelSpec and the graph's precision are read from the model's metadata, so a model file is all a
+user passes. `device` reports the provider that actually runs, not the one asked for: onnxruntime
+falls back silently when a provider fails to load.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asl_edge.artifacts import spec_from_metadata
+from asl_edge.errors import ModelError, require
+from asl_edge.runtime.backends.base import Backend
+from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
+
+PROVIDER_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+PROVIDER_ORDER = ("tensorrt", "cuda", "cpu")
+
+
+def default_engine_cache() -> Path:
+    return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / "ort-trt"
+
+
+def provider_list(available: list[str], provider: str = "auto", precision: str = "fp32",
+                  engine_cache: str | os.PathLike[str] | None = None) -> list[Any]:
+    """Providers to ask onnxruntime for, best first, with the options each needs."""
+    if provider == "auto":
+        wanted = [p for p in PROVIDER_ORDER if PROVIDER_NAMES[p] in available]
+    else:
+        if provider not in PROVIDER_NAMES:
+            raise ModelError(f"unknown provider '{provider}'; choose auto, {', '.join(PROVIDER_NAMES)}")
+        if PROVIDER_NAMES[provider] not in available:
+            raise ModelError(f"onnxruntime here has no {PROVIDER_NAMES[provider]} (it has {', '.join(available)}); "
+                             "install onnxruntime-gpu (the Jetson Zoo build on a Jetson) or use --provider auto")
+        # Nodes the first provider cannot take go to the next ones, so keep the rest of the chain.
+        wanted = list(PROVIDER_ORDER[PROVIDER_ORDER.index(provider):])
+        wanted = [p for p in wanted if PROVIDER_NAMES[p] in available]
+    providers: list[Any] = []
+    for name in wanted:
+        if name == "tensorrt":
+            cache = Path(engine_cache or default_engine_cache())
+            cache.mkdir(parents=True, exist_ok=True)
+            providers.append((PROVIDER_NAMES[name], {
+                "device_id": 0,
+                "trt_max_workspace_size": 1 << 30,
+                # Q/DQ graphs carry their own scales; fp16 lets TensorRT use half precision elsewhere.
+                "trt_fp16_enable": precision in ("fp16", "int8"),
+                "trt_int8_enable": precision == "int8",
+                "trt_engine_cache_enable": True,
+                "trt_engine_cache_path": str(cache),
+                "trt_timing_cache_enable": True,
+            }))
+        elif name == "cuda":
+            providers.append((PROVIDER_NAMES[name], {"device_id": 0}))
+        else:
+            providers.append(PROVIDER_NAMES[name])
+    return providers
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, session: Any, spec: ModelSpec, precision: str) -> None:
+        super().__init__(spec, precision=precision, device=session.get_providers()[0])
+        self.session = session
+        self.providers: list[str] = session.get_providers()
+        self._check_io()
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], provider: str = "auto", threads: int | None = None,
+                  spec: ModelSpec | None = None, engine_cache: str | os.PathLike[str] | None = None,
+                  ) -> OnnxRuntimeBackend:
+        ort = require("onnxruntime", "the ONNX Runtime backend",
+                      "pip install onnxruntime (onnxruntime-gpu on a GPU machine, the Jetson Zoo wheel on a Jetson)")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            # Read the metadata first (cheap) so the right provider options can be chosen.
+            probe = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
+            raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
+        metadata = probe.get_modelmeta().custom_metadata_map
+        spec = spec or spec_from_metadata(metadata, str(path))
+        precision = metadata.get(ONNX_PRECISION_KEY, "fp32")
+        providers = provider_list(ort.get_available_providers(), provider, precision, engine_cache)
+        if providers == ["CPUExecutionProvider"]:
+            session = probe
+        else:
+            session = ort.InferenceSession(str(path), options, providers=providers)
+        return cls(session, spec, precision)
+
+    def _check_io(self) -> None:
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ModelError(f"model has {len(inputs)} inputs; an asl-edge classifier has one")
+        model_input = inputs[0]
+        if model_input.name != self.spec.input_name:
+            raise ModelError(f"model input is named '{model_input.name}' but its ModelSpec says "
+                             f"'{self.spec.input_name}'; re-export the model")
+        static = tuple(d for d in model_input.shape[1:])
+        if all(isinstance(d, int) for d in static) and static != self.spec.input_shape:
+            raise ModelError(f"model input shape {static} differs from the ModelSpec's {self.spec.input_shape}; "
+                             "re-export the model")
+        self._input_name = model_input.name
+        self._output_name = self.session.get_outputs()[0].name
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        (probs,) = self.session.run([self._output_name], {self._input_name: batch})
+        return np.asarray(probs, dtype=np.float32)

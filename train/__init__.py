@@ -1,0 +1,1 @@
+"""Training: datasets, augmentation, models, the training loop, evaluation and plots (needs torch)."""

@@ -1,0 +1,121 @@
+"""Model architectures by name. A model is built from its ModelSpec alone, so a checkpoint or an
+export never needs to know how it was trained."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from asl_edge.errors import ModelError
+from asl_edge.spec import ModelSpec
+
+
+class AslCnn(nn.Module):
+    """The course's CNN for 28x28 gray Sign Language MNIST: three conv blocks (conv, batch norm, max
+    pool, dropout after the second), a 512-unit dense layer and dropout (~0.26 M parameters at 28x28).
+    It accepts any input size and channel count; the dense layer follows the size."""
+
+    def __init__(self, num_classes: int, in_channels: int = 1, input_size: tuple[int, int] = (28, 28),
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+
+        def block(cin: int, cout: int, drop: float) -> nn.Sequential:
+            layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                                       nn.ReLU(inplace=True)]
+            if drop:
+                layers.append(nn.Dropout(drop))
+            layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            return nn.Sequential(*layers)
+
+        self.features = nn.Sequential(block(in_channels, 75, 0.0), block(75, 50, dropout), block(50, 25, 0.0))
+        h, w = input_size
+        for _ in range(3):  # each pool halves, rounding up
+            h, w = (h + 1) // 2, (w + 1) // 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(25 * h * w, 512), nn.ReLU(inplace=True), nn.Dropout(0.3),
+            nn.Linear(512, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Module:
+    import torchvision
+
+    builder = getattr(torchvision.models, name)
+    if weights is None:
+        model = builder(weights=None)
+    elif weights == "imagenet":
+        # Downloads on first use (a workstation with internet); cached by torch.hub afterwards.
+        model = builder(weights="DEFAULT")
+    elif os.path.isfile(weights):
+        model = builder(weights=None)
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises several unrelated types for a bad file
+            raise ModelError(f"cannot read weights file {weights} ({type(exc).__name__}); pass a torchvision "
+                             "state_dict saved with torch.save") from exc
+        missing, _ = model.load_state_dict(state, strict=False)
+        if missing:
+            raise ModelError(f"weights file {weights} does not fit {name}: {len(missing)} missing tensors, "
+                             f"e.g. {missing[0]}")
+    else:
+        raise ModelError(f"weights {weights!r} is neither 'imagenet' nor an existing file")
+    _adapt_input(model, spec.channels)
+    _replace_head(model, spec.num_classes)
+    return model
+
+
+def _adapt_input(model: nn.Module, channels: int) -> None:
+    if channels == 3:
+        return
+    # Gray input: sum the RGB filters of the stem, which keeps pretrained features meaningful.
+    for parent in model.modules():
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.Conv2d) and child.in_channels == 3:
+                conv = nn.Conv2d(channels, child.out_channels, child.kernel_size,  # type: ignore[arg-type]
+                                 child.stride, child.padding, bias=child.bias is not None)  # type: ignore[arg-type]
+                with torch.no_grad():
+                    conv.weight.copy_(child.weight.sum(dim=1, keepdim=True))
+                    if child.bias is not None and conv.bias is not None:
+                        conv.bias.copy_(child.bias)
+                setattr(parent, child_name, conv)
+                return
+
+
+def _replace_head(model: nn.Module, num_classes: int) -> None:
+    head: Any = model
+    if hasattr(head, "fc"):  # resnet
+        head.fc = nn.Linear(head.fc.in_features, num_classes)
+    else:  # mobilenet: classifier[-1]
+        head.classifier[-1] = nn.Linear(head.classifier[-1].in_features, num_classes)
+
+
+ModelBuilder = Callable[[ModelSpec, str | None], nn.Module]
+
+ARCHITECTURES: dict[str, ModelBuilder] = {
+    "aslcnn": lambda spec, weights: AslCnn(spec.num_classes, spec.channels, (spec.input_height, spec.input_width)),
+    "mobilenet_v3_small": lambda spec, weights: _torchvision_model("mobilenet_v3_small", spec, weights),
+    "resnet18": lambda spec, weights: _torchvision_model("resnet18", spec, weights),
+}
+
+
+def build_model(spec: ModelSpec, weights: str | None = None) -> nn.Module:
+    """The architecture named by spec.arch with spec.num_classes outputs. `weights`: None (random init),
+    'imagenet' (download) or a local state_dict file; only the torchvision models take weights."""
+    try:
+        builder = ARCHITECTURES[spec.arch]
+    except KeyError:
+        raise ModelError(f"unknown architecture '{spec.arch}'; known: {', '.join(ARCHITECTURES)}") from None
+    if weights is not None and spec.arch == "aslcnn":
+        raise ModelError("aslcnn has no pretrained weights; drop --weights or pick a torchvision architecture")
+    return builder(spec, weights)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
