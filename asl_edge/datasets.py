@@ -1,0 +1,201 @@
+"""Labelled images from disk, without torch: image folders and the Kaggle Sign Language MNIST CSV.
+
+Training wraps these in a torch Dataset with augmentation; export, evaluation and the benchmark use
+them directly. The stratified split is a pure function of labels and seed, so every stage evaluates on
+exactly the same held-out images.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from asl_edge.errors import DataError
+from asl_edge.spec import SIGN_MNIST_LETTERS
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+SIGN_MNIST_PIXELS = 28 * 28
+SIGN_MNIST_UNUSED = (9, 25)  # J and Z need motion; labels 9 and 25 never occur
+
+
+@dataclass
+class LabelledImages:
+    """Decoded uint8 images (BGR HxWx3 or gray HxW), their class indices, and where each came from."""
+
+    images: list[np.ndarray]
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    sources: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> LabelledImages:
+        idx = [int(i) for i in indices]
+        return LabelledImages([self.images[i] for i in idx], self.labels[idx].copy(), self.classes,
+                              [self.sources[i] for i in idx])
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(self.classes))
+        return {name: int(c) for name, c in zip(self.classes, counts, strict=True)}
+
+    def relabel(self, classes: Sequence[str]) -> LabelledImages:
+        """The same images with indices into another class list (e.g. a model's labels)."""
+        classes = tuple(classes)
+        missing = sorted(set(self.classes) - set(classes))
+        if missing:
+            raise DataError(f"classes {', '.join(missing)} of the dataset are not among the model's labels; "
+                            "evaluate on data with the model's classes")
+        mapping = np.array([classes.index(name) for name in self.classes], np.int64)
+        return LabelledImages(self.images, mapping[self.labels], classes, self.sources)
+
+
+def _read_image(path: Path) -> np.ndarray | None:
+    # imdecode(fromfile) handles non-ASCII paths, which imread does not on every platform.
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError:
+        return None
+    if data.size == 0:
+        return None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    return image if image is not None and image.size else None
+
+
+def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | None = None,
+                      workers: int = 4) -> LabelledImages:
+    """One sub-folder per class; any image size, colour or gray. Unreadable files are skipped with one
+    warning that lists them. `classes` fixes the class order (default: sorted folder names)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"dataset folder {root} does not exist; pass a folder with one sub-folder per class")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
+    names = tuple(classes) if classes is not None else tuple(p.name for p in folders)
+    by_name = {p.name: p for p in folders}
+    files: list[tuple[Path, int]] = []
+    for index, name in enumerate(names):
+        folder = by_name.get(name)
+        if folder is None:
+            raise DataError(f"class folder {root / name} is missing")
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not images:
+            raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                            "add images or remove the folder")
+        files.extend((p, index) for p in images)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # cv2 decodes without the GIL
+        decoded = list(pool.map(lambda item: _read_image(item[0]), files))
+    kept = [(img, label, str(path)) for img, (path, label) in zip(decoded, files, strict=True) if img is not None]
+    bad = [str(path) for img, (path, _) in zip(decoded, files, strict=True) if img is None]
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        print(f"warning: skipped {len(bad)} unreadable image(s): {shown}", file=sys.stderr)
+    if not kept:
+        raise DataError(f"no readable images under {root}")
+    counts = np.bincount([label for _, label, _ in kept], minlength=len(names))
+    empty = [names[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        raise DataError(f"class folder {root / empty[0]} has no readable images")
+    return LabelledImages([k[0] for k in kept], np.array([k[1] for k in kept], np.int64), names,
+                          [k[2] for k in kept])
+
+
+def load_sign_mnist_csv(path: str | os.PathLike[str]) -> LabelledImages:
+    """The Kaggle Sign Language MNIST CSV: header `label,pixel1..pixel784`, 28x28 gray, labels 0..24
+    for A..Y with 9 (J) unused. Classes are the 24 letters; indices are remapped to 0..23."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"CSV file {path} does not exist")
+    expected_columns = 1 + SIGN_MNIST_PIXELS
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{path} is empty; expected a header label,pixel1..pixel784 and rows")
+        if len(header) != expected_columns or header[0].strip().lower() != "label":
+            raise DataError(f"{path}: wrong column count or header: expected {expected_columns} columns "
+                            f"(label,pixel1..pixel784), got {len(header)} starting with '{header[0]}'")
+        rows = []
+        for line_number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != expected_columns:
+                raise DataError(f"{path} line {line_number}: wrong column count: expected {expected_columns}, "
+                                f"got {len(row)}")
+            try:
+                values = [int(v) for v in row]
+            except ValueError:
+                raise DataError(f"{path} line {line_number}: values must be integers") from None
+            label = values[0]
+            if not 0 <= label < len(SIGN_MNIST_LETTERS) or label in SIGN_MNIST_UNUSED:
+                raise DataError(f"{path} line {line_number}: label {label} out of range (0..24 without 9)")
+            if min(values[1:]) < 0 or max(values[1:]) > 255:
+                raise DataError(f"{path} line {line_number}: pixel values must be in 0..255")
+            rows.append(values)
+    if not rows:
+        raise DataError(f"{path} has a header but no rows")
+    table = np.array(rows, np.int64)
+    letters = tuple(letter for i, letter in enumerate(SIGN_MNIST_LETTERS) if i not in SIGN_MNIST_UNUSED)
+    remap = {i: letters.index(letter) for i, letter in enumerate(SIGN_MNIST_LETTERS) if letter in letters}
+    labels = np.array([remap[int(v)] for v in table[:, 0]], np.int64)
+    pixels = table[:, 1:].astype(np.uint8).reshape(-1, 28, 28)
+    return LabelledImages(list(pixels), labels, letters, [f"{path}:{i + 2}" for i in range(len(rows))])
+
+
+def load_dataset(path: str | os.PathLike[str], classes: Sequence[str] | None = None) -> LabelledImages:
+    """A folder of class folders, or a Sign Language MNIST CSV file."""
+    path = Path(path)
+    if path.is_dir():
+        return load_image_folder(path, classes)
+    if path.suffix.lower() == ".csv":
+        data = load_sign_mnist_csv(path)
+        return data.relabel(classes) if classes is not None else data
+    if not path.exists():
+        raise DataError(f"dataset {path} does not exist; pass a folder of class folders or a .csv file")
+    raise DataError(f"dataset {path} is neither a folder of class folders nor a .csv file")
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic per-class split: (train indices, validation indices), each sorted."""
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"validation fraction {val_fraction} must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        members = members[rng.permutation(len(members))]
+        n_val = round(len(members) * val_fraction)
+        if len(members) >= 2:
+            n_val = min(max(n_val, 1), len(members) - 1)
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def per_class_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
+    """Up to `per_class` indices of every class, drawn evenly (calibration sets, quick evaluations)."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        chosen.append(rng.permutation(members)[:per_class])
+    return np.sort(np.concatenate(chosen))
+
+
+def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None = None,
+                val_fraction: float = 0.2, seed: int = 0) -> tuple[LabelledImages, LabelledImages]:
+    """(train, validation): an explicit validation set when given, else a stratified split of `data`."""
+    full = load_dataset(data)
+    if val is not None:
+        return full, load_dataset(val, classes=full.classes)
+    train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
+    return full.subset(train_idx), full.subset(val_idx)
