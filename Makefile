@@ -26,6 +26,7 @@ demo: install  ## the main job on the built-in default: train the default model 
 
 lint:
 	$(BIN)/ruff check .
+	$(BIN)/hadolint --config docker/hadolint.yaml docker/*.Dockerfile
 
 # mypy cannot follow setuptools' editable import hook for the package-dir mapping, so it reads a
 # tree of hard links laid out the way the installed package is.
