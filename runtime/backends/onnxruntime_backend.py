@@ -30,9 +30,18 @@ def default_engine_cache() -> Path:
     return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / "ort-trt"
 
 
+def batch_profile(input_name: str, sample_shape: tuple[int, ...], max_batch: int) -> dict[str, str]:
+    """TensorRT EP shape profile for batch 1..max_batch; without one it rebuilds its engine per new batch size."""
+    sample = "x".join(map(str, sample_shape))
+    return {"trt_profile_min_shapes": f"{input_name}:1x{sample}",
+            "trt_profile_opt_shapes": f"{input_name}:1x{sample}",
+            "trt_profile_max_shapes": f"{input_name}:{max_batch}x{sample}"}
+
+
 def provider_list(available: list[str], provider: str = "auto", precision: str = "fp32",
-                  engine_cache: str | os.PathLike[str] | None = None) -> list[Any]:
-    """Providers to ask onnxruntime for, best first, with the options each needs."""
+                  engine_cache: str | os.PathLike[str] | None = None,
+                  profile: dict[str, str] | None = None) -> list[Any]:
+    """Providers to ask onnxruntime for, best first, with the options each needs (reference §6)."""
     if provider == "auto":
         wanted = [p for p in PROVIDER_ORDER if PROVIDER_NAMES[p] in available]
     else:
@@ -58,6 +67,7 @@ def provider_list(available: list[str], provider: str = "auto", precision: str =
                 "trt_engine_cache_enable": True,
                 "trt_engine_cache_path": str(cache),
                 "trt_timing_cache_enable": True,
+                **(profile or {}),
             }))
         elif name == "cuda":
             providers.append((PROVIDER_NAMES[name], {"device_id": 0}))
@@ -78,7 +88,7 @@ class OnnxRuntimeBackend(Backend):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], provider: str = "auto", threads: int | None = None,
                   spec: ModelSpec | None = None, engine_cache: str | os.PathLike[str] | None = None,
-                  ) -> OnnxRuntimeBackend:
+                  max_batch: int = 16) -> OnnxRuntimeBackend:
         ort = require("onnxruntime", "the ONNX Runtime backend",
                       "pip install onnxruntime (onnxruntime-gpu on a GPU machine, the Jetson Zoo wheel on a Jetson)")
         options = ort.SessionOptions()
@@ -93,11 +103,20 @@ class OnnxRuntimeBackend(Backend):
         metadata = probe.get_modelmeta().custom_metadata_map
         spec = spec or spec_from_metadata(metadata, str(path))
         precision = metadata.get(ONNX_PRECISION_KEY, "fp32")
-        providers = provider_list(ort.get_available_providers(), provider, precision, engine_cache)
+        # TensorRT EP engines are tied to the onnxruntime build (and the TensorRT it was built against).
+        cache = Path(engine_cache or default_engine_cache()) / f"onnxruntime-{ort.__version__}"
+        profile = batch_profile(spec.input_name, spec.input_shape, max_batch)
+        providers = provider_list(ort.get_available_providers(), provider, precision, cache, profile)
         if providers == ["CPUExecutionProvider"]:
             session = probe
         else:
             session = ort.InferenceSession(str(path), options, providers=providers)
+        running = session.get_providers()[0]
+        if provider != "auto" and running != PROVIDER_NAMES[provider]:
+            # onnxruntime falls back silently (an "EP Error" in its log) when a provider fails to load.
+            raise ModelError(f"onnxruntime could not start {PROVIDER_NAMES[provider]} and fell back to {running} "
+                             "(its log above says why: often a missing libnvinfer or CUDA library); "
+                             "use --provider auto to accept the fallback")
         return cls(session, spec, precision)
 
     def _check_io(self) -> None:
