@@ -18,3 +18,41 @@ def add_seed(parser: argparse.ArgumentParser) -> None:
 
 def add_out(parser: argparse.ArgumentParser, default: str, what: str) -> None:
     parser.add_argument("--out", type=Path, default=Path(default), help=f"folder for {what} (default: {default})")
+
+
+# -- backends (run, demo, benchmark) ------------------------------------------------------------------
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt", "pytorch"),
+                        help="inference backend (default: from the model file: .onnx, .engine/.plan, .pt)")
+    parser.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
+                        help="ONNX Runtime execution provider (default: the best one available)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="PyTorch backend device (default: cuda when available)")
+
+
+def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> dict[str, object]:
+    """The options of add_backend_options that the chosen backend takes."""
+    from asl_edge.runtime.backends import backend_for
+
+    name = backend_for(model) if args.backend == "auto" else args.backend
+    return {"onnxruntime": {"provider": args.provider}, "pytorch": {"device": args.device}}.get(name, {})
+
+
+# -- the live view (run, demo) ------------------------------------------------------------------------
+def add_spelling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threshold", type=float, default=0.6,
+                        help="smoothed confidence a letter needs to count (default: 0.6)")
+    parser.add_argument("--hold", type=float, default=0.5, metavar="SECONDS",
+                        help="how long a letter must be held to be added to the text (default: 0.5)")
+    parser.add_argument("--smooth", type=int, default=5, metavar="FRAMES",
+                        help="average the probabilities of this many recent frames (default: 5)")
+
+
+def add_view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--web", action="store_true", help="serve the annotated stream and text on a web page")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="web page address (default: 127.0.0.1, this machine only; 0.0.0.0 for the network)")
+    parser.add_argument("--port", type=int, default=8080, help="web page port (default: 8080; 0 picks a free one)")
+    parser.add_argument("--save", type=Path, default=None, metavar="VIDEO",
+                        help="also write the annotated frames to a video file (.mp4 or .avi)")
+    parser.add_argument("--no-window", action="store_true", help="never open a window, even with a display")

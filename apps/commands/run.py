@@ -1,0 +1,96 @@
+"""asl-edge run --source SOURCE --model MODEL: the live letter recogniser (camera, stream, video, images)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options, backend_kwargs
+from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
+from asl_edge.runtime.latency import format_summary
+from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from asl_edge.runtime.sources import CaptureOptions, parse_source
+from asl_edge.runtime.state import LiveState
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True,
+                        help="0 or /dev/video0 (USB camera), csi://0 (Jetson CSI camera), rtsp://..., a video "
+                             "file or an image folder")
+    parser.add_argument("--model", required=True, type=Path, help="model.onnx, model.engine or checkpoint.pt")
+    add_backend_options(parser)
+    parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
+    parser.add_argument("--height", type=int, default=None, help="capture height")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="capture rate; for image folders the rate the images stand for (default: 10)")
+    parser.add_argument("--roi-size", type=float, default=0.6,
+                        help="side of the square hand box as a fraction of the frame's shorter side (default: 0.6)")
+    parser.add_argument("--roi-offset", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
+                        help="move the box right/down by these fractions of the frame (default: 0 0, centred)")
+    add_spelling_options(parser)
+    add_view_options(parser)
+    parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+
+
+def config_from_args(args: argparse.Namespace, roi_size: float | None = None) -> PipelineConfig:
+    return PipelineConfig(roi_size=roi_size if roi_size is not None else args.roi_size,
+                          roi_offset=tuple(getattr(args, "roi_offset", (0.0, 0.0))),
+                          threshold=args.threshold, hold_s=args.hold, window=args.smooth,
+                          max_frames=getattr(args, "max_frames", None))
+
+
+def print_text_changes() -> Callable[[LiveState], None]:
+    """An on_frame callback printing the text whenever it changes (what a headless user sees)."""
+    last = [""]
+
+    def on_frame(state: LiveState) -> None:
+        if state.text != last[0]:
+            last[0] = state.text
+            print(f"text: {state.text!r}", flush=True)
+
+    return on_frame
+
+
+def print_result(result: PipelineResult) -> None:
+    print(format_summary(result.stages.summary()))
+    print(f"{result.frames} frames in {result.wall_s:.1f} s ({result.fps:.1f} FPS), stopped by {result.stopped_by}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"spelled: {result.text!r}")
+
+
+def watched(sinks: list[Sink]) -> bool:
+    """Someone is watching (window or web page): play files at their own pace rather than flat out."""
+    return any(not isinstance(sink, VideoFileSink) for sink in sinks)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    source = parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
+    source.open()  # fail on a bad source before loading a model or binding a port
+    try:
+        backend = load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+        print(f"model: {args.model} ({backend.describe()}, {backend.spec.num_classes} labels)")
+        print(f"source: {source.describe()}")
+        sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port, save=args.save,
+                           fps=source.nominal_fps or 30.0)
+    except BaseException:
+        source.close()
+        raise
+    for sink in sinks:
+        if isinstance(sink, WebSink):
+            print(f"web view: {sink.url}", flush=True)
+    if not sinks:
+        print("no display: showing nothing (use --web to watch in a browser, --save to record)")
+    try:
+        with backend:
+            result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
+                                  on_frame=print_text_changes())
+    finally:
+        close_sinks(sinks)
+    print_result(result)
+    return 0
