@@ -1,0 +1,220 @@
+"""`export_all`: a checkpoint to verified FP32, FP16 and INT8 ONNX files and a report, in one folder.
+
+Steps: load the checkpoint; rebuild its held-out validation split (and, for INT8, a calibration set
+from the training split); export FP32 and prove parity with PyTorch; derive the requested precisions;
+check the INT8 graph against TensorRT's Q/DQ rules; evaluate every file with ONNX Runtime; write the
+report. Everything is written to a hidden staging folder inside the output folder and renamed into
+place only when every step has passed, so a failure leaves nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
+from asl_edge.datasets import LabelledImages, load_splits
+from asl_edge.errors import AslEdgeError, DataError, ModelError
+from asl_edge.export import onnx_export
+from asl_edge.export.evaluate import executed_operators, onnx_probabilities
+from asl_edge.export.fp16 import to_fp16
+from asl_edge.export.int8 import CalibrationOptions, calibration_set, quantize_int8
+from asl_edge.export.parity import DEFAULT_TOLERANCE, Comparison, require_parity, torch_probabilities
+from asl_edge.export.qdq_rules import qdq_violations
+from asl_edge.export.report import ExportReport, PrecisionResult
+from asl_edge.metrics import classification_report
+from asl_edge.spec import ModelSpec
+
+PRECISIONS = ("fp32", "fp16", "int8")
+FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
+REPORT_JSON, REPORT_MARKDOWN = "export_report.json", "export_report.md"
+DEFAULT_VAL_FRACTION, DEFAULT_SEED = 0.2, 0
+
+Progress = Callable[[str], None]
+
+
+def parse_precisions(text: str) -> tuple[str, ...]:
+    """'fp16,int8' or 'all' -> the precisions in canonical order. FP32 is always included: the other
+    graphs are derived from it and measured against it."""
+    names = [p.strip().lower() for p in text.split(",") if p.strip()]
+    if names == ["all"]:
+        return PRECISIONS
+    unknown = sorted(set(names) - set(PRECISIONS))
+    if unknown or not names:
+        raise AslEdgeError(f"unknown precision '{unknown[0] if unknown else text}'; choose from "
+                           f"{', '.join(PRECISIONS)}, a comma-separated list, or all")
+    return tuple(p for p in PRECISIONS if p in {"fp32", *names})
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    precisions: tuple[str, ...] = PRECISIONS
+    data: str | None = None  # default: the dataset recorded in the checkpoint
+    val: str | None = None  # an explicit validation set instead of a split of `data`
+    val_fraction: float | None = None  # default: the checkpoint's, else 0.2
+    seed: int | None = None  # default: the checkpoint's, else 0
+    opset: int = onnx_export.DEFAULT_OPSET
+    exporter: str = "torchscript"
+    simplify: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+    calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.precisions) - set(PRECISIONS))
+        if unknown or "fp32" not in self.precisions:
+            raise AslEdgeError(f"precisions must include fp32 and come from {', '.join(PRECISIONS)}")
+        if self.exporter not in onnx_export.EXPORTERS:
+            raise AslEdgeError(f"unknown exporter '{self.exporter}'; choose one of "
+                               f"{', '.join(onnx_export.EXPORTERS)}")
+        if self.opset < onnx_export.MIN_OPSET:
+            raise AslEdgeError(f"opset {self.opset} is too old: TensorRT's per-channel Q/DQ needs opset "
+                               f"{onnx_export.MIN_OPSET} or newer")
+        if not self.tolerance > 0:
+            raise AslEdgeError(f"parity tolerance {self.tolerance} must be positive")
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The held-out images every precision is measured on, and how they were chosen."""
+
+    train: LabelledImages
+    val: LabelledImages
+    description: dict[str, Any]
+
+
+def _recorded_val(provenance: dict[str, Any]) -> str | None:
+    """The explicit validation set a checkpoint was trained with, if any. Training records it under
+    "validation" (a path, or a description of the stratified split when there was none)."""
+    recorded = provenance.get("val") or provenance.get("validation")
+    return str(recorded) if recorded and os.path.exists(str(recorded)) else None
+
+
+def _evaluation_data(spec: ModelSpec, options: ExportOptions) -> _Evaluation:
+    provenance = dict(spec.trained_on)
+    data = options.data or provenance.get("dataset") or provenance.get("data")
+    if not data:
+        raise DataError("the checkpoint records no dataset; pass --data with the folder or CSV it was trained on")
+    if not os.path.exists(data):
+        raise DataError(f"dataset {data} does not exist; pass --data with the folder or CSV the model was trained on")
+    val = options.val or (_recorded_val(provenance) if not options.data else None)
+    val_fraction = options.val_fraction if options.val_fraction is not None else float(
+        provenance.get("val_fraction", DEFAULT_VAL_FRACTION))
+    seed = options.seed if options.seed is not None else int(provenance.get("seed", DEFAULT_SEED))
+    train, held_out = load_splits(data, val, val_fraction, seed)
+    split = f"validation set {val}" if val else f"held-out split val_fraction={val_fraction:g}, seed={seed}"
+    return _Evaluation(train.relabel(spec.labels), held_out.relabel(spec.labels),
+                       {"data": str(data), "split": split, "val": str(val) if val else None,
+                        "val_fraction": val_fraction, "seed": seed, "images": len(held_out)})
+
+
+def _build_fp16(fp32: Any, spec: ModelSpec, calibration: LabelledImages | None, options: ExportOptions) -> Any:
+    return to_fp16(fp32, spec)
+
+
+def _build_int8(fp32: Any, spec: ModelSpec, calibration: LabelledImages | None, options: ExportOptions) -> Any:
+    if calibration is None:
+        raise ModelError("INT8 needs calibration images")
+    model = quantize_int8(fp32, spec, calibration, options.calibration)
+    violations = qdq_violations(model)
+    if violations:
+        raise ModelError(f"the INT8 graph breaks {len(violations)} TensorRT Q/DQ rule(s), first: {violations[0]}")
+    return model
+
+
+# Precision -> how its graph is derived from the checked FP32 graph.
+DERIVED_BUILDERS: dict[str, Callable[[Any, ModelSpec, LabelledImages | None, ExportOptions], Any]] = {
+    "fp16": _build_fp16,
+    "int8": _build_int8,
+}
+
+
+def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
+               options: ExportOptions | None = None, progress: Progress = print) -> ExportReport:
+    """Write the requested precisions and export_report.{json,md} into `out`; return the report."""
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    options = options or ExportOptions()
+    out_dir = ensure_writable_dir(out)
+    progress(f"loading checkpoint {checkpoint}")
+    loaded = load_checkpoint(checkpoint)
+    spec = loaded.spec
+    wants_int8 = "int8" in options.precisions
+    if wants_int8:
+        options.calibration.check_classes(spec.num_classes)
+    progress("loading the validation split" + (" and the calibration images" if wants_int8 else ""))
+    evaluation = _evaluation_data(spec, options)
+    calibration = calibration_set(evaluation.train, options.calibration) if wants_int8 else None
+
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
+    try:
+        report = _export_into(staging, str(checkpoint), loaded.model, spec, evaluation, calibration, options,
+                              progress)
+        for name in [*(FILE_NAMES[p] for p in options.precisions), REPORT_JSON, REPORT_MARKDOWN]:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    stale = [FILE_NAMES[p] for p in PRECISIONS if p not in options.precisions and (out_dir / FILE_NAMES[p]).exists()]
+    if stale:
+        progress(f"note: {', '.join(stale)} in {out_dir} come from an earlier export, not this checkpoint's")
+    return report
+
+
+def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, evaluation: _Evaluation,
+                 calibration: LabelledImages | None, options: ExportOptions, progress: Progress) -> ExportReport:
+    val = evaluation.val
+    progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
+    fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)
+    onnx_export.save(fp32, staging / FILE_NAMES["fp32"], spec, "fp32")
+
+    progress(f"checking parity with PyTorch on {len(val)} validation images")
+    reference = torch_probabilities(model, spec, val)
+    # Parity is checked on the optimised session: what the runtime's ONNX Runtime backend will run.
+    parity = Comparison.of(reference, onnx_probabilities(staging / FILE_NAMES["fp32"], val, optimise=True))
+    require_parity(parity, options.tolerance, "the FP32 ONNX graph")
+
+    for precision in options.precisions:
+        if precision in DERIVED_BUILDERS:
+            what = (f"calibrating INT8 ({options.calibration.method}, {len(calibration or [])} training images)"
+                    if precision == "int8" else f"converting to {precision.upper()}")
+            progress(what)
+            derived = DERIVED_BUILDERS[precision](fp32, spec, calibration, options)
+            onnx_export.save(derived, staging / FILE_NAMES[precision], spec, precision)
+
+    results = []
+    graph_probs: dict[str, np.ndarray] = {}
+    for precision in options.precisions:  # fp32 first: the others are compared with it
+        path = staging / FILE_NAMES[precision]
+        progress(f"evaluating {precision} with ONNX Runtime on {len(val)} validation images")
+        probs = graph_probs[precision] = onnx_probabilities(path, val, optimise=False)
+        versus_fp32 = Comparison.of(graph_probs["fp32"], probs)
+        cpu_probs = onnx_probabilities(path, val, optimise=True)
+        results.append(PrecisionResult(
+            precision=precision, file=FILE_NAMES[precision], size_bytes=path.stat().st_size,
+            sha256=sha256_file(path), top1=classification_report(probs, val.labels, spec.labels).top1,
+            max_prob_diff_vs_fp32=versus_fp32.max_abs_diff, agreement_vs_fp32=versus_fp32.top1_agreement,
+            top1_ort_cpu=classification_report(cpu_probs, val.labels, spec.labels).top1,
+            executed_operators=executed_operators(path)))
+
+    calibration_info: dict[str, Any] = {}
+    if calibration is not None:
+        cal = options.calibration
+        calibration_info = {"method": cal.method, "images": len(calibration),
+                            "per_class": len(calibration) // len(calibration.classes), "source": "training split",
+                            "seed": cal.seed, "reduce_range": cal.reduce_range,
+                            **({"percentile": cal.percentile} if cal.method == "percentile" else {})}
+    report = ExportReport(
+        checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
+        simplified=options.simplify, evaluation=evaluation.description,
+        parity={**parity.to_dict(), "tolerance": options.tolerance},
+        pytorch_top1=classification_report(reference, val.labels, spec.labels).top1,
+        calibration=calibration_info, results=results)
+    atomic_write_json(staging / REPORT_JSON, report.to_dict())
+    atomic_write_text(staging / REPORT_MARKDOWN, report.markdown())
+    return report
