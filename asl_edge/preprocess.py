@@ -67,6 +67,12 @@ def _as_uint8_hwc(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def resize(frame: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Only the resize step of `preprocess` (the spec's policy and size), keeping uint8 HxWxC pixels:
+    training resizes its images once with it and augments them before `preprocess`."""
+    return _resize(_as_uint8_hwc(frame), spec)
+
+
 def _resize(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
     out_h, out_w = spec.input_height, spec.input_width
     h, w = image.shape[:2]

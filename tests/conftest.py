@@ -49,3 +49,27 @@ def run_without_torch(code: str, *args: str, cwd: Path | None = None,
     """Run Python `code` in a fresh interpreter where importing torch fails."""
     return subprocess.run([sys.executable, "-c", _BLOCK_TORCH + code, *args], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout, check=False)
+
+
+def write_sign_mnist_csv(path: Path, data_dir: Path, letters: str = "ABCLY", per_class: int = 8) -> Path:
+    """A Kaggle Sign Language MNIST CSV (label,pixel1..pixel784) made from real photographs: each photo
+    shrunk to 28x28 gray, labelled with its letter's index in A..Y (J=9 never occurs)."""
+    import cv2
+    import numpy as np
+
+    rows = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
+    for letter in letters:
+        for image_path in sorted((data_dir / letter).glob("*.jpg"))[:per_class]:
+            photo = cv2.imread(str(image_path))
+            assert photo is not None, image_path
+            gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
+            small = cv2.resize(gray, (28, 28), interpolation=cv2.INTER_AREA)
+            rows.append(",".join([str(ord(letter) - ord("A")), *map(str, small.reshape(-1).astype(np.int64))]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def sign_mnist_csv(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """5 letters x 8 real photographs in the Sign Language MNIST CSV format."""
+    return write_sign_mnist_csv(tmp_path_factory.mktemp("sign-mnist") / "sign_mnist.csv", data_dir)

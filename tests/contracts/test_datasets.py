@@ -1,0 +1,100 @@
+"""asl_edge.datasets on real photographs: image folders, the Sign Language MNIST CSV, splits."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asl_edge.datasets import load_dataset, load_splits, per_class_sample, stratified_split
+from asl_edge.errors import DataError
+
+
+def test_image_folder_loads_real_photos(small_image_folder: Path) -> None:
+    data = load_dataset(small_image_folder)
+    assert data.classes == ("A", "B", "C", "L", "nothing")
+    assert len(data) == 60 and data.class_counts() == dict.fromkeys(data.classes, 12)
+    assert data.images[0].dtype == np.uint8 and data.images[0].shape == (200, 200, 3)
+
+
+def test_csv_from_real_photos(sign_mnist_csv: Path, data_dir: Path) -> None:
+    import cv2
+
+    data = load_dataset(sign_mnist_csv)
+    assert len(data.classes) == 24 and "J" not in data.classes and "Z" not in data.classes
+    assert len(data) == 40 and data.images[0].shape == (28, 28) and data.images[0].dtype == np.uint8
+    # Y is label 24 in the file and the last of the 24 classes once J is left out.
+    assert data.classes[int(data.labels[-1])] == "Y" and int(data.labels[-1]) == 23
+    # The first row holds A's first photograph, shrunk to 28x28 gray.
+    color = cv2.imread(str(sorted((data_dir / "A").glob("*.jpg"))[0]))
+    assert color is not None
+    photo = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY)
+    expected = cv2.resize(photo, (28, 28), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(data.images[0], expected)
+
+
+@pytest.mark.parametrize(("header", "row", "message"), [
+    ("label,pixel1", "1,0", "wrong column count"),
+    (None, "30," + ",".join(["0"] * 784), "label 30 out of range"),
+    (None, "9," + ",".join(["0"] * 784), "label 9 out of range"),
+    (None, "1," + ",".join(["0"] * 783), "wrong column count"),
+    (None, "1," + ",".join(["300"] * 784), "pixel values must be in 0..255"),
+    (None, "1," + ",".join(["x"] * 784), "values must be integers"),
+])
+def test_bad_csv_gives_one_line_error(tmp_path: Path, header: str | None, row: str, message: str) -> None:
+    header = header or "label," + ",".join(f"pixel{i}" for i in range(1, 785))
+    path = tmp_path / "bad.csv"
+    path.write_text(f"{header}\n{row}\n")
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path / "nowhere.csv")
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(tmp_path / "nowhere")
+
+
+def test_empty_class_folder_is_an_error(tmp_path: Path, small_image_folder: Path) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(small_image_folder, root)
+    (root / "empty").mkdir()
+    with pytest.raises(DataError, match="empty holds no images"):
+        load_dataset(root)
+
+
+def test_unreadable_image_is_skipped_with_one_warning(tmp_path: Path, small_image_folder: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(small_image_folder, root)
+    good = sorted((root / "B").glob("*.jpg"))[0].read_bytes()
+    (root / "B" / "truncated.jpg").write_bytes(good[:200])
+    (root / "C" / "garbage.jpg").write_bytes(b"this is not a jpeg")
+    data = load_dataset(root)
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and "skipped 2 unreadable" in warning[0]
+    assert "truncated.jpg" in warning[0] and "garbage.jpg" in warning[0]
+    assert len(data) == 60 and data.class_counts()["B"] == 12
+
+
+def test_stratified_split_is_deterministic_and_stratified(small_image_folder: Path) -> None:
+    data = load_dataset(small_image_folder)
+    train, val = stratified_split(data.labels, 0.25, seed=3)
+    again = stratified_split(data.labels, 0.25, seed=3)
+    assert np.array_equal(train, again[0]) and np.array_equal(val, again[1])
+    assert not set(train) & set(val) and len(train) + len(val) == len(data)
+    assert np.bincount(data.labels[val]).tolist() == [3] * 5
+    other = stratified_split(data.labels, 0.25, seed=4)[1]
+    assert not np.array_equal(val, other)
+    assert np.bincount(data.labels[per_class_sample(data.labels, 2)]).tolist() == [2] * 5
+
+
+def test_load_splits_with_explicit_validation(small_image_folder: Path, sign_mnist_csv: Path) -> None:
+    train, val = load_splits(small_image_folder, val_fraction=0.5, seed=0)
+    assert len(train) == len(val) == 30
+    train, val = load_splits(small_image_folder, val=small_image_folder)
+    assert len(train) == len(val) == 60 and val.classes == train.classes

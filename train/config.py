@@ -1,0 +1,90 @@
+"""TrainConfig: everything a training run needs, validated once, stored in the run's metrics.json.
+
+The defaults are the built-in recipe (`asl-edge train --data DATA --out runs/default`), chosen by how
+well the model holds up on shifted conditions (other light, framing, background), not only by the
+held-out score; see the README's training section for the comparison.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from asl_edge.errors import AslEdgeError
+
+SCHEDULES = ("cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda")
+COLORS = ("gray", "rgb")
+
+
+class ConfigError(AslEdgeError):
+    """A training option with a value that cannot work."""
+
+
+@dataclass
+class TrainConfig:
+    data: str | os.PathLike[str]
+    out: str | os.PathLike[str] = "runs/default"
+    val: str | os.PathLike[str] | None = None  # explicit validation set; else a stratified split of data
+    arch: str = "aslcnn"
+    image_size: int = 28
+    color: str = "gray"
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    label_smoothing: float = 0.1
+    augment: str = "medium"
+    hflip: bool = False  # mirror images too, for left-handed signers
+    seed: int = 0
+    val_fraction: float = 0.2
+    patience: int = 8  # epochs without a better validation loss before stopping; 0 disables
+    workers: int = 1  # data-loader processes; 0 augments in the training process
+    threads: int = 0  # torch CPU threads for the model; 0: torch's default less one per worker
+    device: str = "auto"
+    weights: str | None = None  # None, "imagenet" or a local state_dict file (torchvision models only)
+    resume: bool = False
+    amp: bool = True  # mixed precision; only takes effect on CUDA
+
+    def __post_init__(self) -> None:
+        from asl_edge.train.augment import PRESETS
+        from asl_edge.train.models import ARCHITECTURES
+
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"invalid training option {name}: {why}")
+
+        self.data = Path(self.data)
+        self.out = Path(self.out)
+        self.val = Path(self.val) if self.val is not None else None
+        choices = {"arch": ARCHITECTURES, "color": COLORS, "schedule": SCHEDULES, "augment": PRESETS,
+                   "device": DEVICES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise bad(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for name, low in (("image_size", 8), ("epochs", 1), ("batch_size", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise bad(name, f"{value!r} must be an integer >= {low}")
+        if self.image_size > 1024:
+            raise bad("image_size", f"{self.image_size} is larger than 1024")
+        if not self.lr > 0:
+            raise bad("lr", f"{self.lr} must be positive")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", f"{self.weight_decay} must be >= 0")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise bad("label_smoothing", f"{self.label_smoothing} must be in [0, 1)")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise bad("val_fraction", f"{self.val_fraction} must be between 0 and 1")
+        for name in ("patience", "workers", "threads"):
+            if getattr(self, name) < 0:
+                raise bad(name, f"{getattr(self, name)} must be >= 0")
+        if self.weights is not None and self.arch == "aslcnn":
+            raise bad("weights", "aslcnn has no pretrained weights; pick mobilenet_v3_small or resnet18")
+        if self.weights not in (None, "imagenet") and not Path(self.weights).is_file():
+            raise bad("weights", f"{self.weights!r} is neither 'imagenet' nor an existing file")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}

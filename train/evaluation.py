@@ -1,0 +1,105 @@
+"""Evaluate a trained model on a dataset, optionally under a fixed-seed shift (`asl-edge eval`).
+
+The held-out split is recomputed from what the checkpoint recorded (dataset, seed, fraction), so
+`eval` on the training data scores exactly the images training never saw. A shift (`SHIFTS` in
+augment.py) perturbs those images the same way for every model, which makes models comparable on
+conditions they were not trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from asl_edge.datasets import LabelledImages, load_dataset, stratified_split
+from asl_edge.errors import DataError
+from asl_edge.metrics import ClassificationReport, classification_report
+from asl_edge.spec import ModelSpec
+from asl_edge.train.augment import shift_images
+from asl_edge.train.checkpoint import load_checkpoint
+from asl_edge.train.data import PreprocessedImages
+
+SPLITS = ("auto", "val", "all")
+
+
+@dataclass
+class Evaluation:
+    report: ClassificationReport
+    spec: ModelSpec
+    images: int
+    split: str
+    shift: str | None
+
+
+def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.PathLike[str],
+                 split: str) -> tuple[LabelledImages, str]:
+    """The images to score: the training run's held-out split ('val'), everything ('all'), or 'auto':
+    the held-out split when `data_path` is the dataset the model was trained on with a split."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    trained = spec.trained_on
+    was_split = "val_fraction" in trained and str(trained.get("validation", "")).startswith("stratified")
+    if split == "auto":
+        split = "val" if was_split and _same_path(trained.get("dataset", ""), data_path) else "all"
+    if split == "all":
+        return data, "all"
+    fraction = float(trained.get("val_fraction", 0.2))
+    seed = int(trained.get("seed", 0))
+    _, val_idx = stratified_split(data.labels, fraction, seed)
+    return data.subset(val_idx), f"val ({fraction:g} stratified, seed {seed})"
+
+
+def predict_checkpoint(model: torch.nn.Module, spec: ModelSpec, data: LabelledImages,
+                       batch_size: int = 256) -> np.ndarray:
+    from asl_edge.train.loop import predict
+
+    logits, _ = predict(model, DataLoader(PreprocessedImages(data, spec), batch_size=batch_size),
+                        torch.device("cpu"))
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+
+def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathLike[str], split: str = "auto",
+                   shift: str | None = None, shift_seed: int = 0) -> Evaluation:
+    """Score a checkpoint (.pt, or a run folder holding checkpoint.pt) or any model file the runtime
+    can open (.onnx, .engine) on a dataset."""
+    path = Path(model_path)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    data = load_dataset(data_path)
+    score: Callable[[LabelledImages], np.ndarray]
+    if path.suffix == ".pt":
+        checkpoint = load_checkpoint(path)
+        spec = checkpoint.spec
+
+        def score(images: LabelledImages) -> np.ndarray:
+            return predict_checkpoint(checkpoint.model, spec, images)
+    else:
+        from asl_edge.runtime.backends import load_backend
+        from asl_edge.runtime.evaluation import predict as predict_backend
+
+        backend = load_backend(path)
+        spec = backend.spec
+
+        def score(images: LabelledImages) -> np.ndarray:
+            with backend:
+                return predict_backend(backend, images)
+    data, split_name = select_split(data, spec, data_path, split)
+    data = data.relabel(spec.labels)
+    if shift is not None and shift != "none":
+        data = LabelledImages(shift_images(data.images, shift, shift_seed), data.labels, data.classes, data.sources)
+    probs = score(data)
+    report = classification_report(probs, data.labels, spec.labels)
+    return Evaluation(report, spec, len(data), split_name, shift if shift != "none" else None)
