@@ -21,7 +21,10 @@ dev: $(BIN)/python  ## everything, plus test, lint and type-check tools
 browser:  ## Debian's Chromium for the web-view test (the test skips without it)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-demo: install  ## the main job on the built-in default: train the default model on the shared data
+demo: install  ## the main job on the built-in default: the bundled model spells a word from the bundled clip
+	$(BIN)/asl-edge demo
+
+train: install  ## train the default model on the shared photos (about 12 minutes on a 2-core CPU)
 	$(BIN)/asl-edge train --data $(DATA) --out runs/default
 
 lint:

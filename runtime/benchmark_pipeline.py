@@ -80,6 +80,7 @@ def measure_pipeline(video: str | os.PathLike[str], backend: Backend, model: str
             stages[name].extend(stats.values.tolist())
         frames += result.frames
         wall_s += result.wall_s
-        text = result.text
+        if result.stopped_by == "end" and not text:  # the first whole pass of the clip, not a cut-off replay
+            text = result.text
     return PipelineMeasurement(source=str(video), model=model, backend=backend.describe(), frame_size=size,
                                stages=stages, warmup_frames=warmup_frames, wall_s=wall_s, text=text)
