@@ -44,6 +44,10 @@ class FrameFeed(abc.ABC):
         """One line for the overlay while something is wrong; empty when all is well."""
         return ""
 
+    def status_for(self, frame: Frame | None) -> str:
+        """The status to show with what next() just returned: a frame's as it was read, else the current one."""
+        return self.status
+
     @property
     def notes(self) -> list[str]:
         """Things worth telling the user at the end (e.g. a video that ended early)."""
@@ -98,6 +102,10 @@ class CaptureThread(FrameFeed):
     def status(self) -> str:
         return self._status
 
+    def status_for(self, frame: Frame | None) -> str:
+        # A frame came from a working source, even if the thread has lost the camera since it was read.
+        return self._status if frame is None else ""
+
     def next(self, timeout: float) -> Frame | None:
         """The newest frame not handed out yet; None if none arrives within `timeout` seconds."""
         with self._changed:
@@ -131,6 +139,9 @@ class CaptureThread(FrameFeed):
                     if self._fresh:
                         self.frames_dropped += 1
                     self._latest, self._fresh = frame, True
+                    # The first frame after a reopen, not the reopen, proves the camera is back: clearing
+                    # the status with it means whoever sees "" also finds a frame from after the loss.
+                    self._status = ""
                     self.frames_captured += 1
                     self._changed.notify_all()
         except BaseException as exc:  # handed to the pipeline thread, which re-raises it
@@ -152,7 +163,6 @@ class CaptureThread(FrameFeed):
                 attempt += 1
                 continue
             self.reconnects += 1
-            self._set_status("")
             return
 
     def _set_status(self, text: str) -> None:

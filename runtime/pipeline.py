@@ -130,13 +130,15 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
         while True:
             t0 = time.perf_counter()
             frame = feed.next(config.frame_timeout_s)
+            # Read together with the frame: the capture thread may lose the camera while this one is processed.
+            status = feed.status_for(frame)
             t1 = time.perf_counter()
             if frame is None:
                 if feed.ended:
                     break
                 # A live source with nothing new: keep the sinks alive and tell the user why.
                 smoother.reset()
-                state.status, state.letter, state.hold = feed.status, None, 0.0
+                state.status, state.letter, state.hold = status, None, 0.0
                 blank.fill(0)
                 if _show(blank, state, overlay, sinks, speller) == "quit":
                     stopped_by = "key"
@@ -159,7 +161,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
             state.text, state.confidence, state.hold = speller.text, speller.confidence, speller.hold_progress
             state.letter = None if speller.candidate == NOTHING else speller.candidate
             state.top3 = top_k(smoothed, spec.labels)
-            state.status, state.frame_index, state.fps = feed.status, frame.index, fps.tick(t3)
+            state.status, state.frame_index, state.fps = status, frame.index, fps.tick(t3)
             t4 = time.perf_counter()
             action = _show(frame.image, state, overlay, sinks, speller)
             t5 = time.perf_counter()

@@ -91,6 +91,23 @@ def test_lost_source_is_reopened_with_backoff_and_reported(tmp_path: Path) -> No
     assert not source.is_open
 
 
+def test_a_frame_keeps_the_status_it_was_captured_under(tmp_path: Path) -> None:
+    video = write_counter_video(tmp_path / "camera.avi", 5)
+    source = live_file(video)
+    feed = CaptureThread(source, FAST)
+    source.open()
+    video.rename(tmp_path / "unplugged.avi")  # the open capture still reads all 5 frames, then reopening fails
+    feed.start()
+    try:
+        assert wait_until(lambda: feed.status.startswith("camera lost"))
+        last = feed.next(0.0)  # the newest frame was captured before the loss and not taken yet
+        assert last is not None and last.index == 4
+        assert feed.status_for(last) == "" and feed.status.startswith("camera lost")
+        assert feed.next(0.0) is None and feed.status_for(None) == feed.status
+    finally:
+        feed.close()
+
+
 def test_a_bug_in_the_capture_thread_reaches_the_caller(tmp_path: Path) -> None:
     class BrokenSource(CameraSource):
         def read(self) -> Frame | None:
