@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from asl_edge.apps.commands.run import config_from_args, print_result, print_text_changes, watched
-from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options, backend_kwargs
+from asl_edge.apps.commands.run import config_from_args, run_live
+from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options
 from asl_edge.errors import DataError
-from asl_edge.runtime.backends import load_backend
-from asl_edge.runtime.display import WebSink, close_sinks, open_sinks
-from asl_edge.runtime.pipeline import run_pipeline
+from asl_edge.runtime.backends import Backend
 from asl_edge.runtime.sources import parse_source
 
 ASSETS = Path(str(resources.files("asl_edge") / "assets"))
@@ -48,24 +45,11 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args, roi_size=float(card.get("roi_size", 0.6)))  # type: ignore[arg-type]
     source = parse_source(str(args.clip))
     source.open()
-    try:
-        backend = load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
-        sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port, save=args.save,
-                           fps=source.nominal_fps or 10.0)
-    except BaseException:
-        source.close()
-        raise
-    print(f"model: {args.model.name} ({backend.describe()}); clip: {args.clip.name} signs {word!r}")
-    for sink in sinks:
-        if isinstance(sink, WebSink):
-            print(f"web view: {sink.url}", flush=True)
-    try:
-        with backend:
-            result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
-                                  on_frame=print_text_changes())
-    finally:
-        close_sinks(sinks)
-    print_result(result)
+
+    def announce(backend: Backend) -> None:
+        print(f"model: {args.model.name} ({backend.describe()}); clip: {args.clip.name} signs {word!r}")
+
+    result = run_live(args, source, config, 10.0, announce)
     if result.text.strip() != word:
         print(f"demo: expected {word!r} but spelled {result.text!r}")
         return 1

@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options, backend_kwargs
-from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
 from asl_edge.runtime.latency import format_summary
 from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from asl_edge.runtime.sources import CaptureOptions, parse_source
+from asl_edge.runtime.sources import CaptureOptions, FrameSource, parse_source
 from asl_edge.runtime.state import LiveState
 
 
@@ -68,29 +68,45 @@ def watched(sinks: list[Sink]) -> bool:
     return any(not isinstance(sink, VideoFileSink) for sink in sinks)
 
 
+def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
+             announce: Callable[[Backend], None]) -> PipelineResult:
+    """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
+    the summary. Shared by `run` and `demo`."""
+    try:
+        backend = load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+    except BaseException:
+        source.close()
+        raise
+    announce(backend)
+    with backend:
+        try:
+            sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port,
+                               save=args.save, fps=source.nominal_fps or default_fps)
+        except BaseException:
+            source.close()
+            raise
+        for sink in sinks:
+            if isinstance(sink, WebSink):
+                print(f"web view: {sink.url}", flush=True)
+        if not sinks:
+            print("no display: showing nothing (use --web to watch in a browser, --save to record)")
+        try:
+            result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
+                                  on_frame=print_text_changes())
+        finally:
+            close_sinks(sinks)
+    print_result(result)
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     source = parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
     source.open()  # fail on a bad source before loading a model or binding a port
-    try:
-        backend = load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+
+    def announce(backend: Backend) -> None:
         print(f"model: {args.model} ({backend.describe()}, {backend.spec.num_classes} labels)")
         print(f"source: {source.describe()}")
-        sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port, save=args.save,
-                           fps=source.nominal_fps or 30.0)
-    except BaseException:
-        source.close()
-        raise
-    for sink in sinks:
-        if isinstance(sink, WebSink):
-            print(f"web view: {sink.url}", flush=True)
-    if not sinks:
-        print("no display: showing nothing (use --web to watch in a browser, --save to record)")
-    try:
-        with backend:
-            result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
-                                  on_frame=print_text_changes())
-    finally:
-        close_sinks(sinks)
-    print_result(result)
+
+    run_live(args, source, config, 30.0, announce)
     return 0
