@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -199,3 +200,42 @@ def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None
         return full, load_dataset(val, classes=full.classes)
     train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
     return full.subset(train_idx), full.subset(val_idx)
+
+
+@dataclass(frozen=True)
+class HeldOutSplit:
+    """Where a model's validation images come from: an explicit set, or a stratified split of `data`."""
+
+    data: str
+    val: str | None
+    val_fraction: float
+    seed: int
+
+    def describe(self) -> str:
+        if self.val:
+            return f"validation set {self.val}"
+        return f"held-out split val_fraction={self.val_fraction:g}, seed={self.seed}"
+
+    def load(self) -> tuple[LabelledImages, LabelledImages]:
+        """(train, held-out)."""
+        return load_splits(self.data, self.val, self.val_fraction, self.seed)
+
+
+def recorded_split(trained_on: Mapping[str, Any], data: str | os.PathLike[str] | None = None,
+                   val: str | os.PathLike[str] | None = None, val_fraction: float | None = None,
+                   seed: int | None = None) -> HeldOutSplit | None:
+    """The split a model was validated on, read from its ModelSpec's provenance (`trained_on`); explicit
+    arguments override it. None when neither names a dataset. A recorded validation set counts only while
+    it exists and `data` was not overridden (training records a description there when it split)."""
+    path = data or trained_on.get("dataset") or trained_on.get("data")
+    if not path:
+        return None
+    if val is None and data is None:
+        recorded = trained_on.get("val") or trained_on.get("validation")
+        val = str(recorded) if recorded and os.path.exists(str(recorded)) else None
+    return HeldOutSplit(
+        data=str(path),
+        val=str(val) if val else None,
+        val_fraction=float(val_fraction if val_fraction is not None else trained_on.get("val_fraction", 0.2)),
+        seed=int(seed if seed is not None else trained_on.get("seed", 0)),
+    )

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
-from asl_edge.datasets import LabelledImages, load_splits
+from asl_edge.datasets import LabelledImages, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, ModelError
 from asl_edge.export import onnx_export
 from asl_edge.export.evaluate import executed_operators, onnx_probabilities
@@ -35,7 +35,6 @@ from asl_edge.spec import ModelSpec
 PRECISIONS = ("fp32", "fp16", "int8")
 FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 REPORT_JSON, REPORT_MARKDOWN = "export_report.json", "export_report.md"
-DEFAULT_VAL_FRACTION, DEFAULT_SEED = 0.2, 0
 
 Progress = Callable[[str], None]
 
@@ -89,29 +88,17 @@ class _Evaluation:
     description: dict[str, Any]
 
 
-def _recorded_val(provenance: dict[str, Any]) -> str | None:
-    """The explicit validation set a checkpoint was trained with, if any. Training records it under
-    "validation" (a path, or a description of the stratified split when there was none)."""
-    recorded = provenance.get("val") or provenance.get("validation")
-    return str(recorded) if recorded and os.path.exists(str(recorded)) else None
-
-
 def _evaluation_data(spec: ModelSpec, options: ExportOptions) -> _Evaluation:
-    provenance = dict(spec.trained_on)
-    data = options.data or provenance.get("dataset") or provenance.get("data")
-    if not data:
+    split = recorded_split(spec.trained_on, options.data, options.val, options.val_fraction, options.seed)
+    if split is None:
         raise DataError("the checkpoint records no dataset; pass --data with the folder or CSV it was trained on")
-    if not os.path.exists(data):
-        raise DataError(f"dataset {data} does not exist; pass --data with the folder or CSV the model was trained on")
-    val = options.val or (_recorded_val(provenance) if not options.data else None)
-    val_fraction = options.val_fraction if options.val_fraction is not None else float(
-        provenance.get("val_fraction", DEFAULT_VAL_FRACTION))
-    seed = options.seed if options.seed is not None else int(provenance.get("seed", DEFAULT_SEED))
-    train, held_out = load_splits(data, val, val_fraction, seed)
-    split = f"validation set {val}" if val else f"held-out split val_fraction={val_fraction:g}, seed={seed}"
+    if not os.path.exists(split.data):
+        raise DataError(f"dataset {split.data} does not exist; pass --data with the folder or CSV the model was "
+                        "trained on")
+    train, held_out = split.load()
     return _Evaluation(train.relabel(spec.labels), held_out.relabel(spec.labels),
-                       {"data": str(data), "split": split, "val": str(val) if val else None,
-                        "val_fraction": val_fraction, "seed": seed, "images": len(held_out)})
+                       {"data": split.data, "split": split.describe(), "val": split.val,
+                        "val_fraction": split.val_fraction, "seed": split.seed, "images": len(held_out)})
 
 
 def _build_fp16(fp32: Any, spec: ModelSpec, calibration: LabelledImages | None, options: ExportOptions) -> Any:

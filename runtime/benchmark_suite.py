@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from asl_edge.datasets import LabelledImages, load_splits, per_class_sample
+from asl_edge.datasets import LabelledImages, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
 from asl_edge.preprocess import preprocess_batch
 from asl_edge.runtime.backends import load_backend
@@ -32,7 +32,6 @@ from asl_edge.runtime.evaluation import evaluate_backend
 from asl_edge.spec import ModelSpec
 
 BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
-DEFAULT_VAL_FRACTION, DEFAULT_SEED = 0.2, 0
 
 Progress = Callable[[str], None]
 
@@ -82,24 +81,17 @@ class Evaluation:
 def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) -> Evaluation | None:
     """The held-out split the model was validated on (from its provenance), or of `data` when given;
     None when the model names no dataset or the one it names is not on this machine."""
-    provenance = dict(spec.trained_on)
-    path = data or provenance.get("dataset") or provenance.get("data")
-    if not path:
+    split = recorded_split(spec.trained_on, data)
+    if split is None:
         return None
-    if not os.path.exists(path):
+    if not os.path.exists(split.data):
         if data:
             raise DataError(f"evaluation data {data} does not exist; pass --data with the folder or CSV")
         return None
-    recorded_val = provenance.get("validation") or provenance.get("val")
-    val = str(recorded_val) if not data and recorded_val and os.path.exists(str(recorded_val)) else None
-    val_fraction = float(provenance.get("val_fraction", DEFAULT_VAL_FRACTION))
-    seed = int(provenance.get("seed", DEFAULT_SEED))
-    _, held_out = load_splits(path, val, val_fraction, seed)
-    held_out = held_out.relabel(spec.labels)
+    held_out = split.load()[1].relabel(spec.labels)
     if eval_limit is not None:
-        held_out = held_out.subset(per_class_sample(held_out.labels, eval_limit, seed))
-    split = f"validation set {val}" if val else f"held-out split val_fraction={val_fraction:g}, seed={seed}"
-    return Evaluation(held_out, {"data": str(path), "split": split, "images": len(held_out),
+        held_out = held_out.subset(per_class_sample(held_out.labels, eval_limit, split.seed))
+    return Evaluation(held_out, {"data": split.data, "split": split.describe(), "images": len(held_out),
                                  "per_class_limit": eval_limit})
 
 

@@ -98,3 +98,21 @@ def test_load_splits_with_explicit_validation(small_image_folder: Path, sign_mni
     assert len(train) == len(val) == 30
     train, val = load_splits(small_image_folder, val=small_image_folder)
     assert len(train) == len(val) == 60 and val.classes == train.classes
+
+
+def test_recorded_split_reads_provenance_and_overrides(tmp_path: Path) -> None:
+    from asl_edge.datasets import recorded_split
+
+    trained = {"dataset": "photos", "val_fraction": 0.25, "seed": 7, "validation": "stratified 0.25 split, seed 7"}
+    split = recorded_split(trained)
+    assert split is not None
+    assert (split.data, split.val, split.val_fraction, split.seed) == ("photos", None, 0.25, 7)
+    assert split.describe() == "held-out split val_fraction=0.25, seed=7"
+    # An explicit validation folder that exists is used; an override of the data drops it.
+    val_dir = tmp_path / "val"
+    val_dir.mkdir()
+    with_val = recorded_split({**trained, "validation": str(val_dir)})
+    assert with_val is not None and with_val.val == str(val_dir)
+    other = recorded_split({**trained, "validation": str(val_dir)}, data="other", seed=1)
+    assert other is not None and (other.data, other.val, other.seed) == ("other", None, 1)
+    assert recorded_split({}) is None
