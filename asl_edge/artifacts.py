@@ -109,14 +109,18 @@ def read_onnx_spec(path: str | os.PathLike[str]) -> ModelSpec:
     return spec_from_metadata({p.key: p.value for p in model.metadata_props}, str(path))
 
 
-def write_onnx_spec(model: Any, spec: ModelSpec) -> None:
-    """Store the spec in an in-memory onnx.ModelProto's metadata_props (replacing an old one)."""
+def set_onnx_metadata(model: Any, key: str, value: str) -> None:
+    """Set one entry of an in-memory onnx.ModelProto's metadata_props, replacing an old one."""
     for prop in list(model.metadata_props):
-        if prop.key == ONNX_METADATA_KEY:
+        if prop.key == key:
             model.metadata_props.remove(prop)
     entry = model.metadata_props.add()
-    entry.key = ONNX_METADATA_KEY
-    entry.value = spec.to_json()
+    entry.key, entry.value = key, value
+
+
+def write_onnx_spec(model: Any, spec: ModelSpec) -> None:
+    """Store the spec in an in-memory onnx.ModelProto's metadata_props (replacing an old one)."""
+    set_onnx_metadata(model, ONNX_METADATA_KEY, spec.to_json())
 
 
 def load_spec_file(path: str | os.PathLike[str]) -> ModelSpec:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asl_edge.artifacts import atomic_write_bytes, write_onnx_spec
+from asl_edge.artifacts import atomic_write_bytes, set_onnx_metadata, write_onnx_spec
 from asl_edge.errors import ModelError, require
 from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
 
@@ -141,11 +141,7 @@ def export_fp32(model: Any, spec: ModelSpec, opset: int = DEFAULT_OPSET, exporte
 def tag(model: Any, spec: ModelSpec, precision: str) -> Any:
     """Store the ModelSpec and the precision in metadata_props (the runtime and engine builder read both)."""
     write_onnx_spec(model, spec)
-    for prop in list(model.metadata_props):
-        if prop.key == ONNX_PRECISION_KEY:
-            model.metadata_props.remove(prop)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = ONNX_PRECISION_KEY, precision
+    set_onnx_metadata(model, ONNX_PRECISION_KEY, precision)
     return model
 
 

@@ -10,7 +10,6 @@ written with onnx.helper, so a Jetson without torch still tests every precision.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import threading
 from collections.abc import Callable
@@ -20,12 +19,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from asl_edge.artifacts import atomic_write_bytes
 from asl_edge.errors import AslEdgeError, EngineMismatchError
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.tensorrt_backend import TensorRTBackend
 from asl_edge.runtime.engine_manifest import BuildOptions, manifest_path
-from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec, make_spec
+from asl_edge.spec import ModelSpec, make_spec
 from tests.tensorrt.onnx_models import tiny_classifier
 
 
@@ -51,45 +49,26 @@ MARGIN = {"fp32": 1e-3, "fp16": 5e-2, "int8": 1.5e-1}
 
 
 def _aslcnn_onnx(folder: Path, precision: str) -> Path:
+    """An aslcnn with random weights through the real export path (FP32 export, FP16 / INT8 conversion)."""
     torch = pytest.importorskip("torch", reason="exporting the aslcnn needs torch")
-    import onnx
-
-    from asl_edge.artifacts import write_onnx_spec
+    from asl_edge.datasets import LabelledImages
+    from asl_edge.export.fp16 import to_fp16
+    from asl_edge.export.int8 import CalibrationOptions, quantize_int8
+    from asl_edge.export.onnx_export import export_fp32, save
     from asl_edge.train.models import build_model
 
     spec = make_spec(("A", "B", "C", "L", "nothing"), "aslcnn", 32, "rgb")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(build_model(spec), torch.nn.Softmax(dim=1)).eval()
-    fp32_path = folder / "aslcnn.onnx"
-    torch.onnx.export(model, torch.zeros(2, *spec.input_shape), str(fp32_path), input_names=[spec.input_name],
-                      output_names=[spec.output_name], dynamic_axes={spec.input_name: {0: "N"},
-                                                                     spec.output_name: {0: "N"}},
-                      opset_version=17, dynamo=False)
-    graph = onnx.load(str(fp32_path))
+    graph = export_fp32(build_model(spec), spec)
     if precision == "fp16":
-        if importlib.util.find_spec("asl_edge.export.fp16") is None:
-            pytest.skip("asl_edge.export.fp16 is not there yet")
-        from asl_edge.export.fp16 import to_fp16
-
         graph = to_fp16(graph, spec)
     elif precision == "int8":
-        if importlib.util.find_spec("asl_edge.export.int8") is None:
-            pytest.skip("asl_edge.export.int8 is not there yet")
-        from asl_edge.datasets import LabelledImages
-        from asl_edge.export.int8 import CalibrationOptions, quantize_int8
-
         rng = np.random.default_rng(0)
         images = [rng.integers(0, 256, (48, 48, 3), dtype=np.uint8) for _ in range(20)]
         calibration = LabelledImages(images, np.arange(20) % 5, spec.labels, ["random"] * 20)
         graph = quantize_int8(graph, spec, calibration, CalibrationOptions(images=20, batch_size=5))
-    write_onnx_spec(graph, spec)
-    for prop in list(graph.metadata_props):
-        if prop.key == ONNX_PRECISION_KEY:
-            graph.metadata_props.remove(prop)
-    entry = graph.metadata_props.add()
-    entry.key, entry.value = ONNX_PRECISION_KEY, precision
     path = folder / f"aslcnn.{precision}.onnx"
-    atomic_write_bytes(path, graph.SerializeToString())
+    save(graph, path, spec, precision)
     return path
 
 
