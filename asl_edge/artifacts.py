@@ -19,6 +19,11 @@ from asl_edge.errors import AslEdgeError, ModelError, SpecError
 from asl_edge.spec import ONNX_METADATA_KEY, ModelSpec
 
 
+def cache_dir(name: str) -> Path:
+    """A folder under asl-edge's cache: $ASL_EDGE_CACHE, else ~/.cache/asl-edge."""
+    return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / name
+
+
 def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     """Create a folder (and parents) and prove it is writable, or raise a one-line error."""
     folder = Path(path)

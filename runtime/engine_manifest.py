@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from asl_edge.artifacts import sha256_file
+from asl_edge.artifacts import cache_dir, sha256_file
 from asl_edge.errors import AslEdgeError, EngineMismatchError, ModelError
 from asl_edge.spec import ModelSpec
 
@@ -34,7 +34,7 @@ GENERIC_REBUILD = "asl-edge build MODEL.onnx"
 
 def default_engine_cache() -> Path:
     """~/.cache/asl-edge/engines, or $ASL_EDGE_CACHE/engines."""
-    return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / "engines"
+    return cache_dir("engines")
 
 
 def manifest_path(engine_path: str | os.PathLike[str]) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from asl_edge.artifacts import spec_from_metadata
+from asl_edge.artifacts import cache_dir, spec_from_metadata
 from asl_edge.errors import ModelError, require
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
@@ -27,7 +27,7 @@ PROVIDER_ORDER = ("tensorrt", "cuda", "cpu")
 
 
 def default_engine_cache() -> Path:
-    return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / "ort-trt"
+    return cache_dir("ort-trt")
 
 
 def batch_profile(input_name: str, sample_shape: tuple[int, ...], max_batch: int) -> dict[str, str]:
