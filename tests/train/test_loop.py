@@ -19,7 +19,8 @@ from tests.train.conftest import tiny_config
 
 def test_run_folder_holds_every_output(tiny_run: Path) -> None:
     names = {p.name for p in tiny_run.iterdir()}
-    assert {"checkpoint.pt", "last.pt", "metrics.json", "per_class.md", "confusion.png", "curves.png"} <= names
+    assert {"checkpoint.pt", "last.pt", "metrics.json", "per_class.md", "confusion.png", "curves.png",
+            "train.log"} <= names
     assert not [n for n in names if n.endswith(".tmp")]
     for png in ("confusion.png", "curves.png"):
         assert (tiny_run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -28,6 +29,9 @@ def test_run_folder_holds_every_output(tiny_run: Path) -> None:
     assert len(metrics["per_class"]) == 5 and {"precision", "recall", "f1", "support"} <= set(metrics["per_class"][0])
     assert sum(row["support"] for row in metrics["per_class"]) == 15
     assert "| class | precision |" in (tiny_run / "per_class.md").read_text()
+    log = (tiny_run / "train.log").read_text().splitlines()
+    assert log[0].startswith("data: ") and sum(line.startswith("epoch ") for line in log) == 3
+    assert log[-1].startswith("best epoch ")
 
 
 def test_checkpoint_is_weights_only_and_predicts_like_metrics(tiny_run: Path, small_image_folder: Path) -> None:
@@ -79,6 +83,9 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path: Path, small_image_f
     longer = fit(tiny_config(small_image_folder, tmp_path / "resumed", epochs=3, patience=0, workers=workers,
                              resume=True))
     assert [r["epoch"] for r in json.loads((longer / "metrics.json").read_text())["history"]] == [1, 2, 3]
+    log = (longer / "train.log").read_text()  # one log across the interruption and both resumes
+    assert [line.split()[1] for line in log.splitlines() if line.startswith("epoch ")] == ["1/2", "2/2", "3/3"]
+    assert log.count("resuming after epoch") == 2
 
 
 def test_resume_needs_a_previous_run_with_the_same_model(tmp_path: Path, small_image_folder: Path,
