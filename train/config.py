@@ -29,9 +29,9 @@ class TrainConfig:
     out: str | os.PathLike[str] = "runs/default"
     val: str | os.PathLike[str] | None = None  # explicit validation set; else a stratified split of data
     arch: str = "aslcnn"
-    image_size: int = 28
+    image_size: int = 40
     color: str = "gray"
-    epochs: int = 60
+    epochs: int = 50
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 5e-4
