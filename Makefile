@@ -24,7 +24,7 @@ browser:  ## Debian's Chromium for the web-view test (the test skips without it)
 demo: install  ## the main job on the built-in default: the bundled model spells a word from the bundled clip
 	$(BIN)/asl-edge demo
 
-train: install  ## train the default model on the shared photos (about 12 minutes on a 2-core CPU)
+train: install  ## train the default model on the shared photos (about 13 minutes on a 2-core CPU)
 	$(BIN)/asl-edge train --data $(DATA) --out runs/default
 
 lint:
