@@ -240,7 +240,8 @@ def _fit(config: TrainConfig, group: distributed.ProcessGroup, device: torch.dev
 
     # Model, optimiser, schedule.
     seed_everything(config.seed)
-    model = build_model(spec, config.weights).to(device, memory_format=MEMORY_FORMAT)
+    # Module.to's type hints leave out the memory_format keyword that it documents and accepts.
+    model = build_model(spec, config.weights).to(device, memory_format=MEMORY_FORMAT)  # type: ignore[call-overload]
     log(f"model: {config.arch} {config.image_size}x{config.image_size} {config.color}, "
         f"{count_parameters(model) / 1e6:.2f} M parameters, on {device}"
         f"{f' x {group.world_size} processes' if group.enabled else ''}")
