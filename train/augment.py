@@ -13,7 +13,7 @@ Two families share one recipe type:
 
 Background robustness without hand masks: `zoom_out` shrinks the photo onto a random smooth colour
 field (a new surround), `crop_scale` re-frames it, colour jitter with random grayscale keeps the
-model from keying on skin or wall colour, and random erasing hides parts of hand and background.
+model from keying on skin or wall colour, and random erasing (`heavy` only) hides parts of hand and background.
 """
 
 from __future__ import annotations
