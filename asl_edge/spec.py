@@ -19,6 +19,9 @@ SCHEMA_VERSION = 1
 COLORS = ("gray", "rgb")
 RESIZE_POLICIES = ("stretch", "center_crop", "letterbox")
 LAYOUTS = ("NCHW",)
+# What a model consumes: preprocessed pixels (N, C, H, W), or landmark feature vectors (N, num_features) made by
+# asl_edge.landmark_features from the hand stage's 21 landmarks.
+INPUT_KINDS = ("image", "landmarks")
 # Where the spec is stored inside an ONNX file's metadata_props.
 ONNX_METADATA_KEY = "asl_edge.model_spec"
 # The precision of the graph (fp32, fp16, int8) in the same metadata_props.
@@ -49,6 +52,11 @@ class ModelSpec:
     # Free-form provenance: dataset, split, seed, date, metrics summary, tool version.
     trained_on: Mapping[str, Any] = field(default_factory=dict)
     version: int = SCHEMA_VERSION
+    # "image" or "landmarks". A landmarks model reads (N, num_features) float32 vectors from
+    # asl_edge.landmark_features; its image fields (size, colour, normalisation) are unused placeholders
+    # that are still validated, so every spec stays a valid image spec too.
+    inputs: str = "image"
+    num_features: int = 0
 
     def __post_init__(self) -> None:
         # Accept lists from JSON and keep the spec hashable and immutable.
@@ -96,6 +104,14 @@ class ModelSpec:
             raise bad("std", "values must be positive")
         if not self.arch:
             raise bad("arch", "must name the architecture")
+        if self.inputs not in INPUT_KINDS:
+            raise bad("inputs", f"{self.inputs!r} is not one of {', '.join(INPUT_KINDS)}")
+        if not isinstance(self.num_features, int) or isinstance(self.num_features, bool):
+            raise bad("num_features", f"{self.num_features!r} is not an integer")
+        if self.inputs == "landmarks" and not 1 <= self.num_features <= 65536:
+            raise bad("num_features", f"{self.num_features!r} must be a positive count for a landmarks model")
+        if self.inputs == "image" and self.num_features != 0:
+            raise bad("num_features", f"{self.num_features!r} must be 0 for an image model (it is for landmarks)")
         for name in ("input_name", "output_name"):
             if not getattr(self, name):
                 raise bad(name, "must be a non-empty tensor name")
@@ -106,8 +122,10 @@ class ModelSpec:
         return len(self.labels)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one sample."""
+    def input_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) for an image model, (num_features,) for a landmarks model."""
+        if self.inputs == "landmarks":
+            return (self.num_features,)
         return (self.channels, self.input_height, self.input_width)
 
     def with_provenance(self, **items: Any) -> ModelSpec:
@@ -176,3 +194,16 @@ def make_spec(labels: Sequence[str], arch: str, size: int | tuple[int, int], col
     return ModelSpec(labels=tuple(labels), input_height=height, input_width=width,
                      channels=1 if color == "gray" else 3, color=color, resize=resize,
                      mean=mean, std=std, arch=arch, trained_on=trained_on)
+
+
+# The image fields of a landmarks spec: unused, but valid, so the spec passes every image-era check.
+LANDMARK_PLACEHOLDER_SIZE = 8
+
+
+def make_landmark_spec(labels: Sequence[str], num_features: int, arch: str = "landmark_mlp",
+                       **trained_on: Any) -> ModelSpec:
+    """A spec for a model that reads (N, num_features) landmark feature vectors (asl_edge.landmark_features)."""
+    return ModelSpec(labels=tuple(labels), input_height=LANDMARK_PLACEHOLDER_SIZE,
+                     input_width=LANDMARK_PLACEHOLDER_SIZE, channels=1, color="gray", mean=(0.0,), std=(1.0,),
+                     scale=1.0, arch=arch, input_name="features", inputs="landmarks", num_features=num_features,
+                     trained_on=trained_on)

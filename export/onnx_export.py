@@ -90,7 +90,7 @@ def default_opset(model: Any) -> int:
 
 def check_graph(model: Any, spec: ModelSpec, what: str) -> None:
     """onnx.checker with shape inference, plus the interface the runtime relies on: one input and one
-    output named by the spec, a symbolic batch dimension, the spec's (C, H, W)."""
+    output named by the spec, a symbolic batch dimension, the spec's (C, H, W) or (num_features,)."""
     onnx = _onnx()
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -102,12 +102,14 @@ def check_graph(model: Any, spec: ModelSpec, what: str) -> None:
         raise ModelError(f"{what} has inputs {[i.name for i in inputs]} and outputs {[o.name for o in outputs]}; "
                          f"expected ['{spec.input_name}'] and ['{spec.output_name}']")
     dims = inputs[0].type.tensor_type.shape.dim
-    if len(dims) != 4 or not dims[0].dim_param:
-        raise ModelError(f"{what}: input '{spec.input_name}' must be (N, C, H, W) with a symbolic batch dimension")
+    sample = spec.input_shape
+    layout = "(N, C, H, W)" if spec.inputs == "image" else "(N, num_features)"
+    if len(dims) != 1 + len(sample) or not dims[0].dim_param:
+        raise ModelError(f"{what}: input '{spec.input_name}' must be {layout} with a symbolic batch dimension")
     chw = tuple(d.dim_value for d in dims[1:])
-    if chw != spec.input_shape:
+    if chw != sample:
         raise ModelError(f"{what}: input shape (N, {', '.join(map(str, chw))}) differs from the spec's "
-                         f"(N, {', '.join(map(str, spec.input_shape))})")
+                         f"(N, {', '.join(map(str, sample))})")
 
 
 def export_fp32(model: Any, spec: ModelSpec, opset: int = DEFAULT_OPSET, exporter: str = "torchscript",

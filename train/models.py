@@ -44,6 +44,26 @@ class AslCnn(nn.Module):
         return self.classifier(self.features(x))
 
 
+class LandmarkMlp(nn.Module):
+    """Landmark feature vectors (asl_edge.landmark_features) -> logits: BatchNorm on the raw features, then
+    two hidden layers (Linear, BatchNorm, ReLU, Dropout)."""
+
+    def __init__(self, num_features: int, num_classes: int, hidden: tuple[int, ...] = (256, 128),
+                 dropout: float = 0.25) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.BatchNorm1d(num_features)]
+        width = num_features
+        for size in hidden:
+            layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+            width = size
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(x)
+        return out
+
+
 def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Module:
     import torchvision
 
@@ -102,7 +122,10 @@ ARCHITECTURES: dict[str, ModelBuilder] = {
     "aslcnn": lambda spec, weights: AslCnn(spec.num_classes, spec.channels, (spec.input_height, spec.input_width)),
     "mobilenet_v3_small": lambda spec, weights: _torchvision_model("mobilenet_v3_small", spec, weights),
     "resnet18": lambda spec, weights: _torchvision_model("resnet18", spec, weights),
+    "landmark_mlp": lambda spec, weights: LandmarkMlp(spec.num_features, spec.num_classes),
 }
+# Architectures that read landmark feature vectors (spec.inputs == "landmarks"); the rest read images.
+LANDMARK_ARCHITECTURES = ("landmark_mlp",)
 
 
 def build_model(spec: ModelSpec, weights: str | None = None) -> nn.Module:
@@ -112,8 +135,10 @@ def build_model(spec: ModelSpec, weights: str | None = None) -> nn.Module:
         builder = ARCHITECTURES[spec.arch]
     except KeyError:
         raise ModelError(f"unknown architecture '{spec.arch}'; known: {', '.join(ARCHITECTURES)}") from None
-    if weights is not None and spec.arch == "aslcnn":
-        raise ModelError("aslcnn has no pretrained weights; drop --weights or pick a torchvision architecture")
+    if weights is not None and spec.arch in ("aslcnn", *LANDMARK_ARCHITECTURES):
+        raise ModelError(f"{spec.arch} has no pretrained weights; drop --weights or pick a torchvision architecture")
+    if (spec.arch in LANDMARK_ARCHITECTURES) != (spec.inputs == "landmarks"):
+        raise ModelError(f"architecture '{spec.arch}' does not read {spec.inputs} inputs")
     return builder(spec, weights)
 
 

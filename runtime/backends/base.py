@@ -38,12 +38,18 @@ class Backend(abc.ABC):
         return probs
 
     def check_input(self, batch: np.ndarray) -> np.ndarray:
-        if batch.ndim == 3:
+        sample = self.spec.input_shape
+        if batch.ndim == len(sample):
             batch = batch[None]
-        if batch.ndim != 4 or tuple(batch.shape[1:]) != self.spec.input_shape:
-            raise AslEdgeError(f"input of shape {tuple(batch.shape)} does not match the model's "
-                               f"(N, {', '.join(map(str, self.spec.input_shape))}); preprocess frames with "
-                               "asl_edge.preprocess and the model's spec")
+        if batch.ndim != 1 + len(sample) or tuple(batch.shape[1:]) != sample:
+            expected = f"(N, {', '.join(map(str, sample))})"
+            if self.spec.inputs == "landmarks":
+                hint = ("make feature vectors with asl_edge.landmark_features.landmark_features from the hand "
+                        "stage's (N, 21, 3) landmarks")
+            else:
+                hint = "preprocess frames with asl_edge.preprocess and the model's spec"
+            raise AslEdgeError(f"input of shape {tuple(batch.shape)} does not match the model's {expected} "
+                               f"({self.spec.inputs} model); {hint}")
         if batch.dtype != np.float32:
             batch = batch.astype(np.float32)
         return np.ascontiguousarray(batch)

@@ -1,0 +1,129 @@
+"""Landmark features, augmentation, the landmark MLP's training and its ONNX export, on synthetic hands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asl_edge.landmark_features import NUM_FEATURES, landmark_features
+from asl_edge.train.landmarks import (
+    VAL_FEATURES,
+    LandmarkSet,
+    LandmarkTrainConfig,
+    augment_landmarks,
+    fit_landmarks,
+    split_stratified,
+)
+
+
+def synthetic_set(classes: list[str], per_class: int, seed: int, template_seed: int = 0) -> LandmarkSet:
+    """Class-structured hands: a per-class template (shared across sets via template_seed) plus noise, placed at
+    random positions and scales, half of them left hands (mirrored in x), some without a hand."""
+    templates = np.random.default_rng(template_seed).normal(0, 1, size=(26, 21, 3))
+    templates[:, 0] = 0
+    rng = np.random.default_rng(seed)
+    lm, hand, labels = [], [], []
+    for i, name in enumerate(classes):
+        base = templates[ord(name[0]) % 26]
+        for _ in range(per_class):
+            points = base + rng.normal(0, 0.15, size=base.shape)
+            right = rng.random() < 0.5
+            if not right:
+                points[:, 0] *= -1
+            points = points * rng.uniform(20, 60) + np.array([rng.uniform(100, 500), rng.uniform(100, 400), 0])
+            lm.append(points)
+            hand.append(0.9 if right else 0.1)
+            labels.append(i)
+    n = len(labels)
+    found = rng.random(n) > 0.05
+    landmarks = np.asarray(lm, dtype=np.float32)
+    landmarks[~found] = 0
+    return LandmarkSet(landmarks, np.asarray(hand, np.float32), found, np.asarray(labels, np.int64), classes,
+                       [f"{i}.jpg" for i in range(n)])
+
+
+def test_features_are_invariant_to_translation_scale_and_mirror() -> None:
+    data = synthetic_set(["A", "B"], 3, seed=1)
+    lm = data.landmarks[data.found][:1].astype(np.float64)
+    f = landmark_features(lm, 0.9)
+    assert f.shape == (1, NUM_FEATURES) and f.dtype == np.float32
+    moved = lm * 2.5 + np.array([40.0, -10.0, 3.0])
+    np.testing.assert_allclose(landmark_features(moved, 0.9), f, atol=1e-5)
+    mirrored = lm.copy()
+    mirrored[..., 0] = 1000 - mirrored[..., 0]
+    np.testing.assert_allclose(landmark_features(mirrored, 0.1), f, atol=1e-5)
+    # Orientation is kept: a hand turned upside down is a different vector.
+    flipped = lm.copy()
+    flipped[..., 1] *= -1
+    assert not np.allclose(landmark_features(flipped, 0.9), f, atol=1e-3)
+
+
+def test_features_of_a_missing_hand_are_zero_and_single_hands_work() -> None:
+    assert not landmark_features(np.zeros((21, 3), np.float32), 0.5).any()
+    with pytest.raises(ValueError, match="21, 3"):
+        landmark_features(np.zeros((2, 20, 3)), 0.5)
+
+
+def test_augmentation_keeps_the_wrist_and_varies_the_hand() -> None:
+    data = synthetic_set(["A", "B"], 4, seed=2)
+    lm = data.landmarks[data.found]
+    out = augment_landmarks(lm, np.random.default_rng(0))
+    assert out.shape == lm.shape
+    np.testing.assert_allclose(out[:, 0], lm[:, 0], atol=10.0)  # jitter only (1.5% of a ~60 px palm)
+    assert not np.allclose(out, lm)
+
+
+def test_split_is_stratified_and_seeded() -> None:
+    labels = np.repeat(np.arange(3), 10)
+    train, val = split_stratified(labels, 0.2, seed=4)
+    assert len(val) == 6 and np.bincount(labels[val]).tolist() == [2, 2, 2]
+    assert set(train) | set(val) == set(range(30)) and not set(train) & set(val)
+    assert split_stratified(labels, 0.2, seed=4)[1].tolist() == val.tolist()
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("landmark-run")
+    first = synthetic_set(["A", "B", "C", "space"], 40, seed=10)
+    second = synthetic_set(["A", "B", "C", "D"], 30, seed=11)
+    config = LandmarkTrainConfig(epochs=30, batch_size=64, dataset_weights=(1.0, 3.0), log_every=10)
+    fit_landmarks([("mini", first), ("multi", second)], out, config, progress=lambda line: None)
+    return out
+
+
+def test_training_writes_a_landmarks_checkpoint_and_learns(trained_run: Path) -> None:
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(trained_run / "checkpoint.pt")
+    spec = loaded.spec
+    assert spec.inputs == "landmarks" and spec.num_features == NUM_FEATURES and spec.arch == "landmark_mlp"
+    assert spec.labels == ("A", "B", "C", "D", "space")
+    assert spec.trained_on["datasets"] == ["mini", "multi"] and spec.trained_on["split_seed"] == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert set(metrics["val_top1_per_dataset"]) == {"mini", "multi"}
+    assert metrics["val_top1"] > 0.8
+    assert sum(metrics["excluded_no_hand"].values()) > 0
+    assert (trained_run / VAL_FEATURES).exists()
+
+
+def test_exported_onnx_matches_pytorch(trained_run: Path) -> None:
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    from asl_edge.export import onnx_export
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    loaded = load_checkpoint(trained_run / "checkpoint.pt")
+    graph = onnx_export.export_fp32(loaded.model, loaded.spec, simplify=False)
+    path = trained_run / "model.onnx"
+    onnx_export.save(graph, path, loaded.spec, "fp32")
+    features = np.load(trained_run / VAL_FEATURES)["features"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {loaded.spec.input_name: features})[0]
+    with torch.no_grad():
+        want = torch.softmax(loaded.model(torch.from_numpy(features)), dim=1).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -1,0 +1,278 @@
+"""Train the landmark classifier: hand landmarks (from the hand stage) -> letter, with a small MLP.
+
+Read top to bottom: `LandmarkSet` (one dataset's landmarks), `augment_landmarks` (numpy, on (N, 21, 3)
+before features), `split_stratified`, `train_one_epoch` / `evaluate`, `fit_landmarks` (several datasets at
+once, classes = the sorted union, a seeded stratified hold-out of each, best weights by held-out loss), and
+`load_landmark_sets` (calls the hand stage's `load_landmark_dataset` per folder, imported lazily).
+
+A run folder gets `checkpoint.pt` (weights + ModelSpec with inputs="landmarks"), `metrics.json` and
+`val_features.npz` (the held-out feature vectors and labels, which `asl-edge export` uses for parity).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from asl_edge.artifacts import atomic_write_bytes, atomic_write_json
+from asl_edge.errors import DataError
+from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
+from asl_edge.spec import make_landmark_spec
+from asl_edge.train.checkpoint import save_checkpoint
+from asl_edge.train.models import LandmarkMlp
+
+VAL_FEATURES = "val_features.npz"
+Progress = Callable[[str], None]
+
+
+class LandmarkDatasetLike(Protocol):
+    """What the hand stage's `load_landmark_dataset` returns (and `LandmarkSet` is)."""
+
+    landmarks: np.ndarray
+    handedness: np.ndarray
+    found: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    paths: list[str]
+
+
+@dataclass
+class LandmarkSet:
+    landmarks: np.ndarray  # (N, 21, 3) float32, pixels
+    handedness: np.ndarray  # (N,) float32, P(right hand)
+    found: np.ndarray  # (N,) bool
+    labels: np.ndarray  # (N,) int64 into classes
+    classes: list[str]
+    paths: list[str] = field(default_factory=list)
+
+
+# -- augmentation ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LandmarkAugment:
+    roll_deg: float = 15.0  # in-plane rotation about the wrist
+    yaw_deg: float = 20.0  # about the vertical (image y) axis
+    pitch_deg: float = 20.0  # about the horizontal (image x) axis
+    scale: float = 0.10
+    jitter: float = 0.015  # per-point noise, share of the palm size
+    finger_length: float = 0.08  # each finger's bones scaled by 1 ± this
+
+
+def _rotation(roll: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """(N,) angles in radians -> (N, 3, 3) rotation matrices Rz(roll) @ Ry(yaw) @ Rx(pitch)."""
+    n = roll.shape[0]
+    def mat(a: np.ndarray, axis: int) -> np.ndarray:
+        c, s = np.cos(a), np.sin(a)
+        m = np.tile(np.eye(3), (n, 1, 1))
+        i, j = [k for k in range(3) if k != axis]
+        m[:, i, i], m[:, i, j], m[:, j, i], m[:, j, j] = c, -s, s, c
+        return m
+    return mat(roll, 2) @ mat(yaw, 1) @ mat(pitch, 0)
+
+
+def augment_landmarks(landmarks: np.ndarray, rng: np.random.Generator,
+                      options: LandmarkAugment = LandmarkAugment()) -> np.ndarray:
+    """A randomly varied copy of (N, 21, 3) landmarks: finger lengths, 3-D rotation about the wrist, scale,
+    per-point jitter. No mirroring: the features mirror left hands to right ones anyway."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    n = points.shape[0]
+    wrist = points[:, WRIST:WRIST + 1]
+    rel = points - wrist
+    palm = np.linalg.norm(rel[:, list(PALM_MCPS)], axis=-1).mean(axis=1)
+    # Finger lengths: each finger's bones beyond its base joint scaled, the chain rebuilt from the base.
+    out = rel.copy()
+    for chain in FINGERS:
+        factor = 1.0 + rng.uniform(-options.finger_length, options.finger_length, size=(n, 1))
+        for parent, child in itertools.pairwise(chain[1:]):
+            out[:, child] = out[:, parent] + factor * (rel[:, child] - rel[:, parent])
+    angles = [np.radians(rng.uniform(-d, d, size=n)) for d in (options.roll_deg, options.yaw_deg, options.pitch_deg)]
+    out = np.einsum("nij,nkj->nki", _rotation(*angles), out)
+    out *= (1.0 + rng.uniform(-options.scale, options.scale, size=(n, 1, 1)))
+    out += rng.normal(0.0, options.jitter, size=out.shape) * palm[:, None, None]
+    return (out + wrist).astype(np.float32)
+
+
+# -- data --------------------------------------------------------------------------------------------------
+def split_stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val): `fraction` of each class held out (at least one where a class has two or more)."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        k = min(len(idx) - 1, max(1, round(fraction * len(idx)))) if len(idx) > 1 else 0
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def load_landmark_sets(folders: Sequence[str], cache_dir: Path | None = None) -> list[tuple[str, LandmarkDatasetLike]]:
+    """(name, dataset) per folder, from the hand stage (asl_edge.runtime.hand.extract, imported here)."""
+    try:
+        from asl_edge.runtime.hand.extract import load_landmark_dataset  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise DataError(f"landmark training needs the hand stage (asl_edge.runtime.hand.extract): {exc}") from exc
+    return [(str(folder), load_landmark_dataset(str(folder), cache_dir)) for folder in folders]
+
+
+# -- training ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LandmarkTrainConfig:
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    label_smoothing: float = 0.1
+    val_fraction: float = 0.2
+    seed: int = 0
+    dataset_weights: tuple[float, ...] = ()  # one per dataset (default 1 each): sample weights in the loss
+    augment: LandmarkAugment | None = field(default_factory=LandmarkAugment)
+    log_every: int = 25
+    patience: int = 0  # stop after this many epochs without a better held-out loss; 0: never
+
+
+def train_one_epoch(model: nn.Module, features: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                    optimizer: torch.optim.Optimizer, scheduler: Any, label_smoothing: float, batch_size: int,
+                    generator: torch.Generator) -> float:
+    model.train()
+    order = torch.randperm(features.shape[0], generator=generator)
+    total, seen = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples
+            continue
+        losses = nn.functional.cross_entropy(model(features[idx]), targets[idx], reduction="none",
+                                             label_smoothing=label_smoothing)
+        w = weights[idx]
+        loss = (losses * w).sum() / w.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += float(loss.detach()) * len(idx)
+        seen += len(idx)
+    return total / max(seen, 1)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, features: torch.Tensor, targets: torch.Tensor) -> tuple[float, np.ndarray]:
+    """(mean cross-entropy, (N, C) probabilities) in eval mode."""
+    model.eval()
+    logits = model(features)
+    loss = float(nn.functional.cross_entropy(logits, targets)) if len(targets) else float("nan")
+    return loss, torch.softmax(logits, dim=1).numpy()
+
+
+def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str | os.PathLike[str],
+                  config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Progress = print) -> dict[str, Any]:
+    """Train on several datasets at once; write checkpoint.pt, metrics.json, val_features.npz; return the metrics."""
+    if not datasets:
+        raise DataError("no landmark datasets given")
+    weights_per_set = config.dataset_weights or tuple(1.0 for _ in datasets)
+    if len(weights_per_set) != len(datasets):
+        raise DataError(f"{len(weights_per_set)} dataset weights for {len(datasets)} datasets")
+    classes = sorted({c for _, ds in datasets for c in ds.classes})
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lm", "hand", "y", "w", "set", "val")}
+    excluded: dict[str, int] = {}
+    for set_index, (name, ds) in enumerate(datasets):
+        remap = np.array([classes.index(c) for c in ds.classes], dtype=np.int64)
+        found = np.asarray(ds.found, dtype=bool)
+        excluded[name] = int((~found).sum())
+        labels = remap[np.asarray(ds.labels, dtype=np.int64)[found]]
+        _, val_idx = split_stratified(labels, config.val_fraction, config.seed + set_index)
+        is_val = np.zeros(len(labels), dtype=bool)
+        is_val[val_idx] = True
+        parts["lm"].append(np.asarray(ds.landmarks, dtype=np.float32)[found])
+        parts["hand"].append(np.asarray(ds.handedness, dtype=np.float32)[found])
+        parts["y"].append(labels)
+        parts["w"].append(np.full(len(labels), weights_per_set[set_index], dtype=np.float32))
+        parts["set"].append(np.full(len(labels), set_index, dtype=np.int64))
+        parts["val"].append(is_val)
+        progress(f"{name}: {len(found)} samples, {excluded[name]} without a hand excluded, "
+                 f"{int(is_val.sum())} held out")
+    lm, hand, y, w, which, val = (np.concatenate(parts[k]) for k in ("lm", "hand", "y", "w", "set", "val"))
+    if (~val).sum() < 2 or val.sum() < 1:
+        raise DataError("too few samples with a hand to train and validate on")
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    train_lm, train_hand = lm[~val], hand[~val]
+    train_y, train_w = torch.from_numpy(y[~val]), torch.from_numpy(w[~val])
+    val_x = torch.from_numpy(landmark_features(lm[val], hand[val]))
+    val_y = torch.from_numpy(y[val])
+
+    spec = make_landmark_spec(classes, NUM_FEATURES, datasets=[name for name, _ in datasets],
+                              dataset_weights=list(weights_per_set), split_seed=config.seed,
+                              val_fraction=config.val_fraction, excluded_no_hand=excluded,
+                              epochs=config.epochs, features="asl_edge.landmark_features v1")
+    model = LandmarkMlp(NUM_FEATURES, len(classes))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, sum(1 for s in range(0, len(train_y), config.batch_size)
+                                 if len(train_y) - s >= 2))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
+                                                    steps_per_epoch=steps_per_epoch)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    best_loss, best_epoch, best_state = math.inf, 0, None
+    for epoch in range(1, config.epochs + 1):
+        batch_lm = augment_landmarks(train_lm, rng, config.augment) if config.augment else train_lm
+        train_x = torch.from_numpy(landmark_features(batch_lm, train_hand))
+        train_loss = train_one_epoch(model, train_x, train_y, train_w, optimizer, scheduler, config.label_smoothing,
+                                     config.batch_size, generator)
+        val_loss, probs = evaluate(model, val_x, val_y)
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if epoch % config.log_every == 0 or epoch in (1, config.epochs):
+            top1 = float((probs.argmax(1) == val_y.numpy()).mean())
+            progress(f"epoch {epoch}/{config.epochs}  train loss {train_loss:.4f}  val loss {val_loss:.4f}  "
+                     f"val top-1 {top1:.4f}")
+        if config.patience and epoch - best_epoch >= config.patience:
+            progress(f"no better validation loss for {config.patience} epochs; stopping at epoch {epoch}")
+            break
+    if best_state is not None:  # None only if every validation loss was NaN
+        model.load_state_dict(best_state)
+    val_loss, probs = evaluate(model, val_x, val_y)
+    metrics = _metrics(probs, y[val], which[val], [name for name, _ in datasets], classes)
+    metrics.update({"best_epoch": best_epoch, "val_loss": val_loss, "excluded_no_hand": excluded,
+                    "train_samples": int((~val).sum()), "val_samples": int(val.sum()),
+                    "num_features": NUM_FEATURES, "config": _config_dict(config)})
+    save_checkpoint(out_dir / "checkpoint.pt", model, spec.with_provenance(val_top1=metrics["val_top1"]),
+                    metrics, epoch=best_epoch)
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    _save_npz(out_dir / VAL_FEATURES, features=val_x.numpy(), labels=y[val], dataset=which[val])
+    progress(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val top-1 {metrics['val_top1']:.4f}; "
+             f"wrote {out_dir / 'checkpoint.pt'}")
+    return metrics
+
+
+def _metrics(probs: np.ndarray, labels: np.ndarray, which: np.ndarray, names: list[str],
+             classes: list[str]) -> dict[str, Any]:
+    correct = probs.argmax(1) == labels
+    per_dataset = {name: float(correct[which == i].mean()) for i, name in enumerate(names) if (which == i).any()}
+    per_class = {c: float(correct[labels == i].mean()) for i, c in enumerate(classes) if (labels == i).any()}
+    return {"val_top1": float(correct.mean()), "val_top1_per_dataset": per_dataset,
+            "val_top1_per_class": per_class, "classes": classes}
+
+
+def _config_dict(config: LandmarkTrainConfig) -> dict[str, Any]:
+    data = asdict(config)
+    data["dataset_weights"] = list(config.dataset_weights)
+    return json.loads(json.dumps(data))
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    atomic_write_bytes(path, buffer.getvalue())
