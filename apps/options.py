@@ -56,3 +56,15 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, default=None, metavar="VIDEO",
                         help="also write the annotated frames to a video file (.mp4 or .avi)")
     parser.add_argument("--no-window", action="store_true", help="never open a window, even with a display")
+
+
+# -- the hand stage (run, demo, eval) -----------------------------------------------------------------
+def add_hand_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hand", default="auto", choices=("auto", "on", "off"),
+                        help="find the hand anywhere in the frame (palm detection, landmarks, tracking); off: "
+                             "classify the fixed box instead; auto: on for a landmarks model (default: auto)")
+    parser.add_argument("--hand-models", default="full", choices=("full", "lite"),
+                        help="bundled MediaPipe hand models: full (more accurate) or lite (faster) (default: full)")
+    parser.add_argument("--fallback", default="auto", metavar="MODEL",
+                        help="image model for frames where no hand is found, reading the fixed box; 'none' for "
+                             "no fallback (default: auto, the bundled image model when the classifier reads landmarks)")

@@ -1,5 +1,5 @@
-"""Drawing the live state onto a frame: ROI box with hold progress, letter, confidence, top-3, spelled
-text, FPS, stage times and status.
+"""Drawing the live state onto a frame: hand skeleton and box (or the fixed ROI box) with hold progress,
+letter, confidence, top-3, spelled text, FPS, stage times and status.
 
 Everything is drawn in place with OpenCV primitives on the frame itself; panels are darkened by halving
 their pixels in place (no blending copies), so one 640x480 frame costs a fraction of a millisecond.
@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from asl_edge.preprocess import Roi
+from asl_edge.runtime.hand.tracker import HAND_CONNECTIONS
 from asl_edge.runtime.state import LiveState
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -19,7 +20,8 @@ GREEN = (80, 220, 80)
 YELLOW = (60, 220, 240)
 GREY = (180, 180, 180)
 RED = (40, 40, 230)
-STAGE_ABBREVIATIONS = {"capture": "cap", "preprocess": "pre", "infer": "inf", "postprocess": "post",
+STAGE_ABBREVIATIONS = {"capture": "cap", "detect": "det", "landmarks": "lmk", "preprocess": "pre", "infer": "inf",
+                       "postprocess": "post",
                        "render": "draw"}
 TEXT_CHARS_SHOWN = 28
 
@@ -63,7 +65,10 @@ class Overlay:
         text = state.text[-TEXT_CHARS_SHOWN:] + "_"
         cv2.putText(frame, text, (round(12 * k), height - round(14 * k)), FONT, 1.0 * k, WHITE, 2 * line,
                     cv2.LINE_AA)
-        self._draw_roi(frame, state, k)  # after the panels, so none of them dims it
+        if state.hand_stage:
+            self._draw_hand(frame, state, k, line)
+        else:
+            self._draw_roi(frame, state, k)  # after the panels, so none of them dims it
         if state.status:
             self._draw_status(frame, state.status, k, line)
         return frame
@@ -77,6 +82,25 @@ class Overlay:
         if state.hold > 0:
             bar_y = min(frame.shape[0] - 1, y + h + round(4 * k))
             cv2.rectangle(frame, (x, bar_y), (x + round((w - 1) * min(state.hold, 1.0)), bar_y + round(6 * k)),
+                          YELLOW, -1)
+
+    @staticmethod
+    def _draw_hand(frame: np.ndarray, state: LiveState, k: float, line: int) -> None:
+        """The hand skeleton and its box, with the hold bar under the box; "no hand" when there is none."""
+        if state.hand is None:
+            cv2.putText(frame, "no hand", (round(10 * k), round(140 * k)), FONT, 0.55 * k, YELLOW, line, cv2.LINE_AA)
+            return
+        points = np.round(state.hand.landmarks[:, :2]).astype(np.int32)
+        colour = GREEN if state.letter else GREY
+        for a, b in HAND_CONNECTIONS:
+            cv2.line(frame, tuple(points[a]), tuple(points[b]), colour, max(1, round(2 * k)), cv2.LINE_AA)
+        for point in points:
+            cv2.circle(frame, tuple(point), max(2, round(3 * k)), RED, -1, cv2.LINE_AA)
+        x0, y0, x1, y1 = (round(v) for v in state.hand.box)
+        cv2.rectangle(frame, (x0, y0), (x1, y1), colour, line)
+        if state.hold > 0:
+            bar_y = min(frame.shape[0] - 1, y1 + round(4 * k))
+            cv2.rectangle(frame, (x0, bar_y), (x0 + round((x1 - x0) * min(state.hold, 1.0)), bar_y + round(6 * k)),
                           YELLOW, -1)
 
     @staticmethod

@@ -1,4 +1,7 @@
-"""The live loop: capture -> preprocess (ROI) -> infer -> smooth and spell -> overlay -> sinks, timed per stage.
+"""The live loop: capture -> [hand stage] -> preprocess -> infer -> smooth, spell -> overlay -> sinks, timed per stage.
+
+With a HandChain the hand is found anywhere in the frame (palm detection, then tracking) and the classifier
+reads its landmarks or the box around it; without one, the classifier reads the fixed box.
 
 `run_pipeline` is the whole app without its command line: give it a FrameSource, a Backend, a config
 and sinks; it returns the spelled text and per-stage latency statistics.
@@ -17,6 +20,7 @@ from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.capture import Backoff, open_feed
 from asl_edge.runtime.display import Sink
+from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.latency import StageTimer
 from asl_edge.runtime.overlay import Overlay
 from asl_edge.runtime.sources import FrameSource
@@ -25,6 +29,7 @@ from asl_edge.runtime.state import LiveState
 from asl_edge.spec import NOTHING
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
+HAND_STAGES = ("capture", "detect", "landmarks", "preprocess", "infer", "postprocess", "render")
 KEY_CLEAR = {ord("c")}
 KEY_QUIT = {ord("q"), 27}  # 27: Esc
 BLANK_SIZE = (480, 640)  # shown with the status until a camera delivers its first frame
@@ -114,14 +119,19 @@ class Pacer:
 
 
 def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig | None = None,
-                 sinks: Sequence[Sink] = (), on_frame: Callable[[LiveState], None] | None = None) -> PipelineResult:
-    """Run until the source ends, max_frames, a quit key or Ctrl-C; closes the source, not the sinks."""
+                 sinks: Sequence[Sink] = (), on_frame: Callable[[LiveState], None] | None = None,
+                 chain: HandChain | None = None) -> PipelineResult:
+    """Run until the source ends, max_frames, a quit key or Ctrl-C; closes the source, not the sinks.
+
+    With `chain` (whose classifier is `backend`) the hand stage finds the hand; the fixed box is then only
+    where the chain's fallback model looks when no hand is found."""
     config = config or PipelineConfig()
     spec = backend.spec
     smoother = Smoother(spec.num_classes, config.window, config.smoothing)
     speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s)
-    timer, state, commits, fps = StageTimer(STAGES), LiveState(), [], FpsMeter()
+    timer, state, commits, fps = StageTimer(HAND_STAGES if chain else STAGES), LiveState(), [], FpsMeter()
     overlay, blank = Overlay(None), np.zeros((*BLANK_SIZE, 3), np.uint8)
+    state.hand_stage = chain is not None
     frames, stopped_by = 0, "end"
     feed = open_feed(source, config.backoff)
     pacer = Pacer(config.realtime and not source.live)
@@ -138,7 +148,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                     break
                 # A live source with nothing new: keep the sinks alive and tell the user why.
                 smoother.reset()
-                state.status, state.letter, state.hold = status, None, 0.0
+                state.status, state.letter, state.hold, state.hand = status, None, 0.0, None
                 blank.fill(0)
                 if _show(blank, state, overlay, sinks, speller) == "quit":
                     stopped_by = "key"
@@ -150,9 +160,17 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 # The first frame, or a camera that came back with another size.
                 blank = np.zeros_like(frame.image)
                 overlay = Overlay(config.roi_for(blank.shape[1], blank.shape[0]))
-            tensor = preprocess(frame.image, spec, overlay.roi)
-            t2 = time.perf_counter()
-            probs = backend.infer(tensor[None])[0]
+            if chain is None:
+                tensor = preprocess(frame.image, spec, overlay.roi)
+                t2 = time.perf_counter()
+                probs = backend.infer(tensor[None])[0]
+                hand_ms: tuple[float, ...] = ()
+            else:
+                out = chain.classify(frame.image, overlay.roi)
+                probs, state.hand = out.probs, out.hand
+                times = chain.tracker.times
+                hand_ms = (times.detect_ms, times.landmarks_ms)
+                t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer
             t3 = time.perf_counter()
             smoothed = smoother.update(probs)
             commit = speller.update(smoothed, frame.timestamp)
@@ -165,8 +183,13 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
             t4 = time.perf_counter()
             action = _show(frame.image, state, overlay, sinks, speller)
             t5 = time.perf_counter()
-            for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
-                timer.add(stage, seconds * 1000.0)
+            if chain is None:
+                stage_ms = tuple(s * 1000.0 for s in (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))
+            else:
+                stage_ms = ((t1 - t0) * 1000.0, *hand_ms, 0.0, (t3 - t1) * 1000.0 - sum(hand_ms),
+                            (t4 - t3) * 1000.0, (t5 - t4) * 1000.0)
+            for stage, ms in zip(list(timer.stats), stage_ms, strict=True):
+                timer.add(stage, ms)
             state.stages_ms = timer.last()
             frames += 1
             if on_frame is not None:

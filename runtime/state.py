@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.hand.tracker import Hand
 
 # The keys of LiveState.to_dict(), the web view's contract.
 STATE_KEYS = ("text", "letter", "confidence", "top3", "fps", "stages_ms", "status", "frame_index")
@@ -20,6 +23,9 @@ class LiveState:
     status: str = ""  # e.g. "camera lost - reconnecting in 2 s"; empty when all is well
     frame_index: int = 0
     hold: float = 0.0  # overlay only: 0..1 progress of the current letter towards being committed
+    # overlay only: the hand the hand stage found (landmarks, box), None without one or without a hand stage
+    hand: Hand | None = None
+    hand_stage: bool = False  # overlay only: the hand stage runs, so "no hand" is worth saying
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able dict the web view publishes (exactly STATE_KEYS)."""

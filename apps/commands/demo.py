@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from asl_edge.apps.commands.run import config_from_args, run_live
-from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options
+from asl_edge.apps.options import add_backend_options, add_hand_options, add_spelling_options, add_view_options
 from asl_edge.errors import DataError
 from asl_edge.runtime.backends import Backend
 from asl_edge.runtime.sources import parse_source
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP,
                         help="spelling clip with a .json card beside it (default: the bundled one)")
     add_backend_options(parser)
+    add_hand_options(parser)
     add_spelling_options(parser)
     add_view_options(parser)
 

@@ -8,9 +8,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from asl_edge.apps.options import add_backend_options, add_spelling_options, add_view_options, backend_kwargs
+from asl_edge.apps.options import (
+    add_backend_options,
+    add_hand_options,
+    add_spelling_options,
+    add_view_options,
+    backend_kwargs,
+)
 from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
+from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.latency import format_summary
 from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from asl_edge.runtime.sources import CaptureOptions, FrameSource, parse_source
@@ -31,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="side of the square hand box as a fraction of the frame's shorter side (default: 0.6)")
     parser.add_argument("--roi-offset", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
                         help="move the box right/down by these fractions of the frame (default: 0 0, centred)")
+    add_hand_options(parser)
     add_spelling_options(parser)
     add_view_options(parser)
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
@@ -77,7 +85,17 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
     except BaseException:
         source.close()
         raise
+    try:
+        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"))
+    except BaseException:
+        backend.close()
+        source.close()
+        raise
     announce(backend)
+    if chain is not None:
+        fallback = f", fallback {chain.fallback.describe()} on the fixed box" if chain.fallback else ""
+        print(f"hand stage: MediaPipe palm detection + landmarks ({args.hand_models}) on {chain.tracker.models.device}"
+              f"{fallback}")
     with backend:
         try:
             sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port,
@@ -92,9 +110,11 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
             print("no display: showing nothing (use --web to watch in a browser, --save to record)")
         try:
             result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
-                                  on_frame=print_text_changes())
+                                  on_frame=print_text_changes(), chain=chain)
         finally:
             close_sinks(sinks)
+            if chain is not None and chain.fallback is not None:
+                chain.fallback.close()
     print_result(result)
     return result
 

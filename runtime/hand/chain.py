@@ -1,0 +1,123 @@
+"""Frame -> letter probabilities through the hand: the chain `run`, `demo` and `eval` share.
+
+hand stage (palm detection / tracking, landmarks) -> the classifier:
+- a landmarks model (ModelSpec.inputs == "landmarks") reads `landmark_features` of the hand;
+- an image model reads the square box around the hand's landmarks (no fixed box to aim at).
+When no hand is found, the fallback image model (if any) reads the fixed box: tightly framed photos and
+dim frames where the palm detector misses still get a letter. With no fallback the frame scores zero
+for every label, which the speller treats as "nothing".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from asl_edge.errors import ModelError
+from asl_edge.landmark_features import landmark_features
+from asl_edge.preprocess import Roi, preprocess
+from asl_edge.runtime.backends.base import Backend
+from asl_edge.runtime.hand.tracker import Hand, HandTracker
+
+HAND_BOX_MARGIN = 0.25  # the image classifier's hand box: landmark extent plus this share on each side
+SOURCES = ("landmarks", "hand-box", "fallback", "none")
+
+
+@dataclass
+class ChainOutput:
+    """probs: (num_labels,) float32 in the classifier's label order; hand: the hand or None; source: which
+    model gave the probabilities (one of SOURCES)."""
+
+    probs: np.ndarray
+    hand: Hand | None
+    source: str
+
+
+def hand_box(hand: Hand, width: int, height: int, margin: float = HAND_BOX_MARGIN) -> Roi:
+    """A square ROI (pixels, clipped to the frame) around the hand's landmarks, `margin` wider on each side."""
+    x0, y0, x1, y1 = hand.box
+    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
+    side = max(8.0, min(side, float(min(width, height))))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    x = round(min(max(cx - side / 2, 0), width - side))
+    y = round(min(max(cy - side / 2, 0), height - side))
+    return Roi(x, y, int(side), int(side))
+
+
+def label_map(source: tuple[str, ...], target: tuple[str, ...]) -> np.ndarray:
+    """Index into `source` for each label of `target` (-1 where source lacks it)."""
+    return np.array([source.index(label) if label in source else -1 for label in target], np.int64)
+
+
+class HandChain:
+    """The classifier behind the hand stage, with an optional fallback image model for frames without a hand."""
+
+    def __init__(self, tracker: HandTracker, classifier: Backend, fallback: Backend | None = None) -> None:
+        self.tracker, self.classifier, self.fallback = tracker, classifier, fallback
+        self.labels = classifier.spec.labels
+        if fallback is not None:
+            if fallback.spec.inputs != "image":
+                raise ModelError("the fallback model must be an image model (it reads the fixed box when no hand "
+                                 "is found)")
+            self._fallback_index = label_map(fallback.spec.labels, self.labels)
+            if (self._fallback_index < 0).all():
+                raise ModelError("the fallback model shares no label with the classifier; pass a fallback "
+                                 "trained on the same letters, or --fallback none")
+
+    def classify(self, frame: np.ndarray, fixed_box: Roi | None = None) -> ChainOutput:
+        """A BGR frame (H, W, 3) uint8 -> probabilities; `fixed_box` is where the fallback looks (None: whole frame)."""
+        hand = self.tracker.process(frame)
+        spec = self.classifier.spec
+        if hand is not None:
+            if spec.inputs == "landmarks":
+                features = landmark_features(hand.landmarks, hand.handedness)
+                return ChainOutput(self.classifier.infer(features.reshape(1, -1))[0], hand, "landmarks")
+            box = hand_box(hand, frame.shape[1], frame.shape[0])
+            return ChainOutput(self.classifier.infer(preprocess(frame, spec, box)[None])[0], hand, "hand-box")
+        if self.fallback is None:
+            return ChainOutput(np.zeros(len(self.labels), np.float32), None, "none")
+        fallback_probs = self.fallback.infer(preprocess(frame, self.fallback.spec, fixed_box)[None])[0]
+        probs = np.where(self._fallback_index >= 0, fallback_probs[np.maximum(self._fallback_index, 0)], 0.0)
+        return ChainOutput(probs.astype(np.float32), None, "fallback")
+
+    def close(self) -> None:
+        self.classifier.close()
+        if self.fallback is not None:
+            self.fallback.close()
+
+
+HAND_MODES = ("auto", "on", "off")
+
+
+def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", fallback: str = "auto",
+               provider: str = "auto", photos: bool = False) -> HandChain | None:
+    """The chain for a loaded classifier, or None for the fixed box (hand "off", or "auto" with an image model).
+
+    fallback: a model path, "none", or "auto" (the bundled image model when the classifier reads landmarks).
+    photos: still photos cropped around the hand: detect on every image, padded (no tracking between them).
+    """
+    from asl_edge.runtime.backends import load_backend
+    from asl_edge.runtime.hand.extract import PHOTO_PAD
+    from asl_edge.runtime.hand.models import BUNDLED_IMAGE_MODEL, HandModels
+    from asl_edge.runtime.hand.tracker import TrackerConfig
+
+    if hand not in HAND_MODES:
+        raise ModelError(f"--hand {hand!r}: choose one of {', '.join(HAND_MODES)}")
+    landmarks_model = classifier.spec.inputs == "landmarks"
+    if hand == "off" and landmarks_model:
+        raise ModelError("this model reads hand landmarks, so it needs the hand stage; drop --hand off or pass an "
+                         "image model")
+    if hand == "off" or (hand == "auto" and not landmarks_model):
+        return None
+    config = TrackerConfig(track=not photos, pad=PHOTO_PAD if photos else 0.0, variant=variant)
+    tracker = HandTracker(HandModels.bundled(variant, provider), config)
+    if fallback == "auto":
+        fallback = str(BUNDLED_IMAGE_MODEL) if landmarks_model else "none"
+    fallback_backend = None if fallback == "none" else load_backend(fallback)
+    try:
+        return HandChain(tracker, classifier, fallback_backend)
+    except BaseException:
+        if fallback_backend is not None:
+            fallback_backend.close()
+        raise

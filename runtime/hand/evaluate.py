@@ -1,0 +1,107 @@
+"""Score the runtime's hand chain on an image folder, photo by photo, exactly as `run` would see them.
+
+Photos where no hand is found count as wrong unless the fallback model gets them right, and are reported
+on their own. Accuracy is also broken down per letter and per group of photos, where a group is the file
+name up to its first "_" (massey-dev's `hand3_...`: one group per signer).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from asl_edge.datasets import IMAGE_SUFFIXES
+from asl_edge.errors import DataError
+from asl_edge.metrics import ClassificationReport, classification_report
+from asl_edge.runtime.hand.chain import HandChain
+
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass
+class ChainEvaluation:
+    report: ClassificationReport  # over the classifier's labels, every photo counted
+    photos: int
+    hand_found: int
+    sources: dict[str, int]  # how many photos each chain source scored (landmarks, fallback, none, ...)
+    correct_with_hand: int
+    per_group: dict[str, tuple[int, int]] = field(default_factory=dict)  # group -> (correct, photos)
+    per_letter: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def top1(self) -> float:
+        return self.report.top1
+
+    def summary_lines(self) -> list[str]:
+        found = self.hand_found / max(self.photos, 1)
+        with_hand = self.correct_with_hand / max(self.hand_found, 1)
+        lines = [f"top-1 {self.top1:.4f} on {self.photos} photos; hand found in {found:.1%} "
+                 f"({self.hand_found}), top-1 where found {with_hand:.4f}; scored by "
+                 + ", ".join(f"{name} {count}" for name, count in sorted(self.sources.items()))]
+        if len(self.per_group) > 1:
+            lines.append("per group: " + ", ".join(f"{g} {c / n:.1%} ({c}/{n})"
+                                                   for g, (c, n) in sorted(self.per_group.items())))
+        lines.append("per letter: " + ", ".join(f"{k} {c / n:.0%}" for k, (c, n) in sorted(self.per_letter.items())))
+        return lines
+
+    def markdown(self) -> str:
+        rows = ["| group | top-1 | photos |", "|---|---:|---:|"]
+        rows += [f"| {g} | {c / n:.1%} | {n} |" for g, (c, n) in sorted(self.per_group.items())]
+        rows += ["", "| letter | top-1 | photos |", "|---|---:|---:|"]
+        rows += [f"| {k} | {c / n:.1%} | {n} |" for k, (c, n) in sorted(self.per_letter.items())]
+        return "\n".join(rows) + "\n"
+
+
+def list_photos(root: str | os.PathLike[str]) -> tuple[list[str], list[Path]]:
+    """(classes, photo paths sorted per class) of a folder of class folders."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise DataError(f"dataset folder {folder} does not exist or is not a folder; pass a folder of class folders")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"dataset folder {folder} has no class sub-folders; expected e.g. {folder}/A/*.jpg")
+    paths = [p for name in classes for p in sorted((folder / name).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    return classes, paths
+
+
+def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequence[str]) -> ChainEvaluation:
+    """Run the chain on each photo (no tracking between photos) and score it against its label."""
+    labels = chain.labels
+    unknown = sorted(set(true_labels) - set(labels))
+    if unknown:
+        raise DataError(f"the data has classes the model does not know: {', '.join(unknown)}; evaluate on a folder "
+                        "whose classes are among the model's labels")
+    probs = np.zeros((len(paths), len(labels)), np.float32)
+    sources: dict[str, int] = defaultdict(int)
+    found = np.zeros(len(paths), bool)
+    last = started = time.monotonic()
+    for i, path in enumerate(paths):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(f"cannot decode {path}; remove or replace the file")
+        chain.tracker.reset()
+        out = chain.classify(image)
+        probs[i], found[i] = out.probs, out.hand is not None
+        sources[out.source] += 1
+        if time.monotonic() - last >= PROGRESS_EVERY_S:
+            last = time.monotonic()
+            print(f"eval: {i + 1}/{len(paths)} photos, {time.monotonic() - started:.0f} s", file=sys.stderr)
+    truth = np.array([labels.index(label) for label in true_labels], np.int64)
+    correct = probs.argmax(axis=1) == truth
+    per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    per_letter: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for path, label, ok in zip(paths, true_labels, correct, strict=True):
+        for table, key in ((per_group, path.name.split("_")[0]), (per_letter, label)):
+            table[key][0] += int(ok)
+            table[key][1] += 1
+    return ChainEvaluation(classification_report(probs, truth, labels), len(paths), int(found.sum()), dict(sources),
+                           int(correct[found].sum()), {k: (c, n) for k, (c, n) in per_group.items()},
+                           {k: (c, n) for k, (c, n) in per_letter.items()})

@@ -1,0 +1,88 @@
+"""The two hand models behind one small interface, loaded from the ONNX files shipped in the package.
+
+ONNX Runtime runs them here (TensorRT, CUDA or CPU execution provider, whichever exists, as for the
+classifier). Input and output names and ranges: `asl_edge/assets/hands/ORIGIN.md`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asl_edge.errors import ModelError, require
+from asl_edge.runtime.backends.onnxruntime_backend import provider_list
+
+HAND_ASSETS = Path(__file__).resolve().parents[2] / "asl_edge" / "assets" / "hands"
+VARIANTS = ("full", "lite")
+LANDMARK_INPUT_SIZE = 224
+NUM_LANDMARKS = 21
+
+
+def _assets_dir() -> Path:
+    # Installed: asl_edge/runtime/hand -> asl_edge/assets/hands; source tree: runtime/hand -> asl_edge/assets/hands.
+    installed = Path(__file__).resolve().parents[2] / "assets" / "hands"
+    return installed if installed.is_dir() else HAND_ASSETS
+
+
+# The bundled image classifier (40x40 gray, fixed box): the chain's fallback for frames without a hand.
+BUNDLED_IMAGE_MODEL = _assets_dir().parent / "asl_default.onnx"
+
+
+def hand_model_paths(variant: str = "full") -> tuple[Path, Path]:
+    """(palm detector, landmark model) ONNX paths of a bundled variant ("full" or "lite")."""
+    if variant not in VARIANTS:
+        raise ModelError(f"unknown hand model variant '{variant}'; choose {' or '.join(VARIANTS)}")
+    folder = _assets_dir()
+    return folder / f"palm_detection_{variant}.onnx", folder / f"hand_landmark_{variant}.onnx"
+
+
+@dataclass(frozen=True)
+class LandmarkOutput:
+    """One crop's landmark model outputs: landmarks (21, 3) in crop pixels, presence and handedness in [0, 1]."""
+
+    landmarks: np.ndarray
+    presence: float
+    handedness: float
+
+
+class HandModels:
+    """The palm detector and the landmark model as ONNX Runtime sessions (batch 1, float32 NCHW RGB [0, 1])."""
+
+    def __init__(self, palm_path: str | os.PathLike[str], landmark_path: str | os.PathLike[str],
+                 provider: str = "auto", threads: int | None = None) -> None:
+        ort = require("onnxruntime", "the hand stage", "pip install onnxruntime (the Jetson Zoo wheel on a Jetson)")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        providers = provider_list(ort.get_available_providers(), provider)
+        self.paths = (Path(palm_path), Path(landmark_path))
+        try:
+            self._palm = ort.InferenceSession(str(palm_path), options, providers=providers)
+            self._landmark = ort.InferenceSession(str(landmark_path), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own Fail/NoSuchFile/InvalidProtobuf types
+            raise ModelError(f"cannot load the hand models {palm_path}, {landmark_path}: "
+                             f"{str(exc).splitlines()[0][:200]}") from exc
+        self.device = self._palm.get_providers()[0]
+
+    @classmethod
+    def bundled(cls, variant: str = "full", provider: str = "auto", threads: int | None = None) -> HandModels:
+        return cls(*hand_model_paths(variant), provider=provider, threads=threads)
+
+    def detect(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1, 3, 192, 192) -> regressors (2016, 18) and score logits (2016,)."""
+        regressors, scores = self._run(self._palm, tensor, ["regressors", "scores"])
+        return regressors[0], scores[0, :, 0]
+
+    def landmarks(self, tensor: np.ndarray) -> LandmarkOutput:
+        """(1, 3, 224, 224) -> 21 landmarks in crop pixels, presence and handedness probabilities."""
+        landmarks, presence, handedness = self._run(self._landmark, tensor, ["landmarks", "presence", "handedness"])
+        return LandmarkOutput(landmarks.reshape(NUM_LANDMARKS, 3), float(presence.ravel()[0]),
+                              float(handedness.ravel()[0]))
+
+    @staticmethod
+    def _run(session: Any, tensor: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        return list(session.run(outputs, {"image": np.ascontiguousarray(tensor, np.float32)}))

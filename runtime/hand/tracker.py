@@ -1,0 +1,148 @@
+"""Detect once, then track: MediaPipe's `hand_landmark_tracking_cpu.pbtxt` for one hand.
+
+Frame in (BGR uint8, H x W x 3), `Hand` out. While a hand is tracked, the landmarks of frame t give
+the crop of frame t+1 (`hand_landmark_landmarks_to_roi.pbtxt`: landmarks 0,1,2,3,5,6,9,10,13,14,17,18,
+rotation from the wrist to the mean of the middle MCP and the midpoint of the index and ring MCPs,
+scale 2.0, shift_y -0.1, square_long); the palm detector runs only when no hand is tracked or the
+landmark model's presence drops below `min_presence`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from asl_edge.runtime.hand.geometry import RotatedRect, bounding_rect, rotation_to_upright
+from asl_edge.runtime.hand.models import LANDMARK_INPUT_SIZE, HandModels
+from asl_edge.runtime.hand.palm import PalmDetection, detect_palms, letterbox
+
+TRACKING_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
+TRACK_SCALE, TRACK_SHIFT_Y = 2.0, -0.1
+WRIST, INDEX_MCP, MIDDLE_MCP, RING_MCP = 0, 5, 9, 13
+# The 21-point hand skeleton (MediaPipe's HAND_CONNECTIONS), for drawing.
+HAND_CONNECTIONS = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11),
+                    (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17), (17, 18), (18, 19),
+                    (19, 20))
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """min_detection: palm score threshold (MediaPipe's min_detection_confidence, 0.5); min_presence:
+    landmark presence to keep a hand (min_tracking_confidence, 0.5); track: reuse the last landmarks'
+    region (False = detect on every frame, MediaPipe's static_image_mode); pad: border added around the
+    frame before detection as a fraction of its size (still photos cropped tightly to the hand need ~0.25,
+    the palm detector wants context); variant: bundled model pair, "full" or "lite"."""
+
+    min_detection: float = 0.5
+    min_presence: float = 0.5
+    track: bool = True
+    pad: float = 0.0
+    variant: str = "full"
+
+
+@dataclass
+class Hand:
+    """One hand in frame pixels. landmarks: (21, 3) float32, x right and y down in pixels, z relative depth
+    at the x scale (smaller = nearer the camera); handedness: probability of a right hand as seen in the
+    unmirrored frame; region: the rotated crop the landmarks came from; box: (x0, y0, x1, y1) around the landmarks."""
+
+    landmarks: np.ndarray
+    presence: float
+    handedness: float
+    region: RotatedRect
+    tracked: bool
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        x0, y0 = self.landmarks[:, :2].min(axis=0)
+        x1, y1 = self.landmarks[:, :2].max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def is_right(self) -> bool:
+        return self.handedness >= 0.5
+
+
+@dataclass
+class HandTimes:
+    """Milliseconds spent in the last frame's palm detection and landmark model runs (0 when skipped)."""
+
+    detect_ms: float = 0.0
+    landmarks_ms: float = 0.0
+    detections: int = 0  # frames on which the palm detector ran
+    frames: int = 0
+
+
+def tracking_region(landmarks: np.ndarray) -> RotatedRect:
+    """The next frame's crop from this frame's (21, 3) landmarks (`HandLandmarksToRectCalculator`)."""
+    points = landmarks[list(TRACKING_LANDMARKS), :2]
+    towards = ((landmarks[INDEX_MCP, :2] + landmarks[RING_MCP, :2]) / 2 + landmarks[MIDDLE_MCP, :2]) / 2
+    rotation = rotation_to_upright(landmarks[WRIST, :2], towards)
+    return bounding_rect(points, rotation).transformed(TRACK_SCALE, TRACK_SHIFT_Y)
+
+
+class HandTracker:
+    """One hand per frame, tracked across frames. Call `process(frame)`; `reset()` between unrelated images."""
+
+    def __init__(self, models: HandModels | None = None, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.models = models or HandModels.bundled(self.config.variant)
+        self.times = HandTimes()
+        self._region: RotatedRect | None = None
+
+    def reset(self) -> None:
+        self._region = None
+
+    def process(self, frame_bgr: np.ndarray) -> Hand | None:
+        """A BGR (or gray) uint8 frame -> the hand, or None when no hand is found."""
+        rgb = _to_rgb(frame_bgr)
+        pad = round(self.config.pad * max(rgb.shape[:2]))
+        if pad:
+            rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        self.times.frames += 1
+        self.times.detect_ms = self.times.landmarks_ms = 0.0
+        hand = None
+        tracked = self._region is not None and self.config.track
+        if tracked and self._region is not None:
+            hand = self._landmarks(rgb, self._region, tracked=True)
+        if hand is None:
+            palm = self._detect(rgb)
+            hand = self._landmarks(rgb, palm.hand_region(), tracked=False) if palm else None
+        self._region = tracking_region(hand.landmarks) if hand is not None else None
+        if hand is not None and pad:
+            hand.landmarks[:, :2] -= pad
+            region = hand.region
+            hand.region = RotatedRect(region.cx - pad, region.cy - pad, region.width, region.height, region.rotation)
+            self._region = None if self.config.pad else self._region
+        return hand
+
+    def _detect(self, rgb: np.ndarray) -> PalmDetection | None:
+        started = time.perf_counter()
+        tensor, fit = letterbox(rgb)
+        regressors, scores = self.models.detect(tensor)
+        palms = detect_palms(regressors, scores, fit, self.config.min_detection)
+        self.times.detect_ms = (time.perf_counter() - started) * 1000
+        self.times.detections += 1
+        return palms[0] if palms else None
+
+    def _landmarks(self, rgb: np.ndarray, region: RotatedRect, tracked: bool) -> Hand | None:
+        started = time.perf_counter()
+        crop = region.crop(rgb, LANDMARK_INPUT_SIZE)
+        tensor = crop.astype(np.float32).transpose(2, 0, 1)[None] * np.float32(1 / 255)
+        out = self.models.landmarks(tensor)
+        self.times.landmarks_ms += (time.perf_counter() - started) * 1000
+        if out.presence < self.config.min_presence:
+            return None
+        # The model assumes a mirrored (selfie) image: its "left" score is a right hand in an unmirrored frame.
+        return Hand(region.to_image(out.landmarks, LANDMARK_INPUT_SIZE), out.presence, out.handedness, region, tracked)
+
+
+def _to_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
