@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from asl_edge.artifacts import atomic_write_bytes, atomic_write_json
+from asl_edge.datasets import stratified_split
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
 from asl_edge.spec import make_landmark_spec
@@ -38,12 +39,16 @@ Progress = Callable[[str], None]
 class LandmarkDatasetLike(Protocol):
     """What the hand stage's `load_landmark_dataset` returns (and `LandmarkSet` is)."""
 
-    landmarks: np.ndarray
-    handedness: np.ndarray
-    found: np.ndarray
-    labels: np.ndarray
-    classes: list[str]
-    paths: list[str]
+    @property
+    def landmarks(self) -> np.ndarray: ...
+    @property
+    def handedness(self) -> np.ndarray: ...
+    @property
+    def found(self) -> np.ndarray: ...
+    @property
+    def labels(self) -> np.ndarray: ...
+    @property
+    def classes(self) -> Sequence[str]: ...
 
 
 @dataclass
@@ -102,22 +107,10 @@ def augment_landmarks(landmarks: np.ndarray, rng: np.random.Generator,
 
 
 # -- data --------------------------------------------------------------------------------------------------
-def split_stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val): `fraction` of each class held out (at least one where a class has two or more)."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == label))
-        k = min(len(idx) - 1, max(1, round(fraction * len(idx)))) if len(idx) > 1 else 0
-        val.append(idx[:k])
-        train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
-
-
 def load_landmark_sets(folders: Sequence[str], cache_dir: Path | None = None) -> list[tuple[str, LandmarkDatasetLike]]:
     """(name, dataset) per folder, from the hand stage (asl_edge.runtime.hand.extract, imported here)."""
     try:
-        from asl_edge.runtime.hand.extract import load_landmark_dataset  # type: ignore[import-not-found,unused-ignore]
+        from asl_edge.runtime.hand.extract import load_landmark_dataset
     except ImportError as exc:
         raise DataError(f"landmark training needs the hand stage (asl_edge.runtime.hand.extract): {exc}") from exc
     return [(str(folder), load_landmark_dataset(str(folder), cache_dir)) for folder in folders]
@@ -183,13 +176,16 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lm", "hand", "y", "w", "set", "val")}
     excluded: dict[str, int] = {}
     for set_index, (name, ds) in enumerate(datasets):
-        remap = np.array([classes.index(c) for c in ds.classes], dtype=np.int64)
+        remap = np.array([classes.index(c) for c in ds.classes], dtype=np.int64).reshape(-1)
         found = np.asarray(ds.found, dtype=bool)
         excluded[name] = int((~found).sum())
-        labels = remap[np.asarray(ds.labels, dtype=np.int64)[found]]
-        _, val_idx = split_stratified(labels, config.val_fraction, config.seed + set_index)
-        is_val = np.zeros(len(labels), dtype=bool)
-        is_val[val_idx] = True
+        all_labels = remap[np.asarray(ds.labels, dtype=np.int64)]
+        # Split every photo (found or not) the way `asl-edge train` splits an image model's data with this
+        # seed, so a chain of both is scored on photos neither model trained on.
+        _, val_idx = stratified_split(all_labels, config.val_fraction, config.seed)
+        in_val = np.zeros(len(all_labels), dtype=bool)
+        in_val[val_idx] = True
+        labels, is_val = all_labels[found], in_val[found]
         parts["lm"].append(np.asarray(ds.landmarks, dtype=np.float32)[found])
         parts["hand"].append(np.asarray(ds.handedness, dtype=np.float32)[found])
         parts["y"].append(labels)

@@ -18,10 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.datasets import IMAGE_SUFFIXES
+from asl_edge.datasets import IMAGE_SUFFIXES, stratified_split
 from asl_edge.errors import DataError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.runtime.hand.chain import HandChain
+from asl_edge.spec import ModelSpec
 
 PROGRESS_EVERY_S = 10.0
 
@@ -105,3 +106,21 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
     return ChainEvaluation(classification_report(probs, truth, labels), len(paths), int(found.sum()), dict(sources),
                            int(correct[found].sum()), {k: (c, n) for k, (c, n) in per_group.items()},
                            {k: (c, n) for k, (c, n) in per_letter.items()})
+
+
+def held_out_photos(spec: ModelSpec, data: str | os.PathLike[str], paths: list[Path], labels: list[str],
+                    classes: list[str], split: str) -> tuple[list[Path], list[str], str]:
+    """The photos to score: every photo, or (split "val", or "auto" on one of the model's training folders) the
+    held-out part the model's training recorded (`datasets`, `val_fraction`, `split_seed` in trained_on)."""
+    # By folder name: the recorded paths are relative to where training ran.
+    trained = [Path(p).name for p in spec.trained_on.get("datasets", [])]
+    is_training_data = Path(data).resolve().name in trained
+    if split == "all" or (split == "auto" and not is_training_data):
+        return paths, labels, "all"
+    if not is_training_data:
+        raise DataError(f"--split val: {data} is not one of the model's training folders "
+                        f"({', '.join(map(str, trained)) or 'none recorded'}); use --split all")
+    index = np.array([classes.index(label) for label in labels], np.int64)
+    fraction, seed = float(spec.trained_on.get("val_fraction", 0.2)), int(spec.trained_on.get("split_seed", 0))
+    _, val = stratified_split(index, fraction, seed)
+    return [paths[i] for i in val], [labels[i] for i in val], f"held-out {fraction:.0%} (seed {seed})"
