@@ -132,6 +132,8 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
     progress(f"loading checkpoint {checkpoint}")
     loaded = load_checkpoint(checkpoint)
     spec = loaded.spec
+    if spec.inputs == "landmarks":
+        return _export_landmarks(str(checkpoint), loaded.model, spec, out_dir, options, progress)
     wants_int8 = "int8" in options.precisions
     if wants_int8:
         options.calibration.check_classes(spec.num_classes)
@@ -150,6 +152,22 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
     stale = [FILE_NAMES[p] for p in PRECISIONS if p not in options.precisions and (out_dir / FILE_NAMES[p]).exists()]
     if stale:
         progress(f"note: {', '.join(stale)} in {out_dir} come from an earlier export, not this checkpoint's")
+    return report
+
+
+def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Path, options: ExportOptions,
+                      progress: Progress) -> ExportReport:
+    """A landmarks model: FP32 and FP16 against the run's held-out feature vectors (export/landmark_export.py)."""
+    from asl_edge.export.landmark_export import export_landmarks_into
+
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
+    try:
+        report, written = export_landmarks_into(staging, checkpoint, model, spec, options.precisions, FILE_NAMES,
+                                                options, progress)
+        for name in [*(FILE_NAMES[p] for p in written), REPORT_JSON, REPORT_MARKDOWN]:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return report
 
 

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
+from typing import Any
 
 from asl_edge.apps.options import add_out, add_seed, default_data_dir
-from asl_edge.train.config import TrainConfig  # torch-free until a config is validated
+from asl_edge.train.config import ConfigError, TrainConfig  # torch-free until a config is validated
 
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
+# The landmark MLP's recipe (asl_edge.train.landmarks.LandmarkTrainConfig; kept here so --help stays torch-free).
+LANDMARK_EPOCHS, LANDMARK_BATCH = 200, 256
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     data = parser.add_argument_group("data")
-    data.add_argument("--data", default=str(default_data_dir()),
-                      help="folder with one sub-folder per class, or a Sign Language MNIST .csv "
-                           "(default: %(default)s)")
+    data.add_argument("--data", action="append", default=None,
+                      help="folder with one sub-folder per class, or a Sign Language MNIST .csv; with --input "
+                           "landmarks give it once per dataset to train on several (classes: the sorted union) "
+                           f"(default: {default_data_dir()})")
+    data.add_argument("--input", default="image", choices=("image", "landmarks"),
+                      help="what the classifier reads: image pixels, or the hand stage's 21 landmarks "
+                           "(a small MLP, arch landmark_mlp) (default: %(default)s)")
+    data.add_argument("--dataset-weight", type=float, action="append", default=None,
+                      help="--input landmarks: loss weight of each --data's samples, in order (default: 1 each)")
+    data.add_argument("--landmark-cache", default=None,
+                      help="--input landmarks: folder caching the extracted landmarks (default: the hand stage's)")
     data.add_argument("--val", default=None,
                       help="explicit validation folder or .csv (default: a stratified split of --data)")
     data.add_argument("--val-fraction", type=float, default=d["val_fraction"],
@@ -36,15 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="preset: none, light, medium, heavy; see `asl-edge augment` (default: %(default)s)")
     aug.add_argument("--hflip", action="store_true", help="also mirror images (left- and right-handed signers)")
     opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=d["epochs"], help="at most this many epochs (default: %(default)s)")
-    opt.add_argument("--batch-size", type=int, default=d["batch_size"], help="per process (default: %(default)s)")
+    opt.add_argument("--epochs", type=int, default=None,
+                     help=f"at most this many epochs (default: {d['epochs']}; {LANDMARK_EPOCHS} for landmarks)")
+    opt.add_argument("--batch-size", type=int, default=None,
+                     help=f"per process (default: {d['batch_size']}; {LANDMARK_BATCH} for landmarks)")
     opt.add_argument("--lr", type=float, default=d["lr"], help="peak AdamW learning rate (default: %(default)s)")
     opt.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="(default: %(default)s)")
     opt.add_argument("--schedule", default=d["schedule"], choices=("cosine", "onecycle"), help="(default: %(default)s)")
     opt.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], help="(default: %(default)s)")
-    opt.add_argument("--patience", type=int, default=d["patience"],
+    opt.add_argument("--patience", type=int, default=None,
                      help="stop after this many epochs without a better validation loss; 0: never "
-                          "(default: %(default)s)")
+                          f"(default: {d['patience']}; 0 for landmarks, which keep the best epoch anyway)")
     run = parser.add_argument_group("run")
     add_out(parser, "runs/default", "the run: checkpoint.pt, last.pt, metrics.json, plots")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.pt")
@@ -58,14 +71,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.input == "landmarks":
+        return run_landmarks(args)
     from asl_edge.train.loop import fit
 
+    d = DEFAULTS
+    if args.data and len(args.data) > 1:
+        raise ConfigError("several --data folders need --input landmarks; image training reads one dataset")
+    if args.dataset_weight:
+        raise ConfigError("--dataset-weight applies to --input landmarks only")
+    data = args.data[0] if args.data else str(default_data_dir())
+    epochs = int(d["epochs"]) if args.epochs is None else args.epochs
+    batch_size = int(d["batch_size"]) if args.batch_size is None else args.batch_size
+    patience = int(d["patience"]) if args.patience is None else args.patience
     config = TrainConfig(
-        data=args.data, val=args.val, out=args.out, arch=args.arch, image_size=args.image_size, color=args.color,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        data=data, val=args.val, out=args.out, arch=args.arch, image_size=args.image_size, color=args.color,
+        epochs=epochs, batch_size=batch_size, lr=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, label_smoothing=args.label_smoothing, augment=args.augment, hflip=args.hflip,
-        seed=args.seed, val_fraction=args.val_fraction, patience=args.patience,
+        seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
         device=args.device, weights=args.weights, resume=args.resume, amp=not args.no_amp)
     fit(config)
+    return 0
+
+
+def run_landmarks(args: argparse.Namespace) -> int:
+    """Train the landmark MLP on every --data folder's landmarks (extracted by the hand stage, cached)."""
+    from pathlib import Path
+
+    from asl_edge.train.landmarks import LandmarkTrainConfig, fit_landmarks, load_landmark_sets
+
+    if args.val is not None:
+        raise ConfigError("--val is for image training; landmark training holds out --val-fraction of each --data")
+    folders = args.data or [str(default_data_dir())]
+    weights = tuple(args.dataset_weight or ())
+    if weights and len(weights) != len(folders):
+        raise ConfigError(f"{len(weights)} --dataset-weight value(s) for {len(folders)} --data folder(s)")
+    epochs = LANDMARK_EPOCHS if args.epochs is None else args.epochs
+    batch_size = LANDMARK_BATCH if args.batch_size is None else args.batch_size
+    if epochs < 1 or batch_size < 2:
+        raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
+    config = LandmarkTrainConfig(epochs=epochs, batch_size=batch_size, lr=args.lr, label_smoothing=args.label_smoothing,
+                                 val_fraction=args.val_fraction, seed=args.seed, dataset_weights=weights,
+                                 patience=0 if args.patience is None else args.patience)
+    cache = Path(args.landmark_cache) if args.landmark_cache else None
+    fit_landmarks(load_landmark_sets(folders, cache), args.out, config)
     return 0

@@ -15,7 +15,6 @@ from asl_edge.train.landmarks import (
     LandmarkTrainConfig,
     augment_landmarks,
     fit_landmarks,
-    split_stratified,
 )
 
 
@@ -76,14 +75,6 @@ def test_augmentation_keeps_the_wrist_and_varies_the_hand() -> None:
     assert not np.allclose(out, lm)
 
 
-def test_split_is_stratified_and_seeded() -> None:
-    labels = np.repeat(np.arange(3), 10)
-    train, val = split_stratified(labels, 0.2, seed=4)
-    assert len(val) == 6 and np.bincount(labels[val]).tolist() == [2, 2, 2]
-    assert set(train) | set(val) == set(range(30)) and not set(train) & set(val)
-    assert split_stratified(labels, 0.2, seed=4)[1].tolist() == val.tolist()
-
-
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("landmark-run")
@@ -114,16 +105,34 @@ def test_exported_onnx_matches_pytorch(trained_run: Path) -> None:
     ort = pytest.importorskip("onnxruntime")
     import torch
 
-    from asl_edge.export import onnx_export
+    from asl_edge.export.onnx_export import export_fp32, save
     from asl_edge.train.checkpoint import load_checkpoint
 
     loaded = load_checkpoint(trained_run / "checkpoint.pt")
-    graph = onnx_export.export_fp32(loaded.model, loaded.spec, simplify=False)
+    graph = export_fp32(loaded.model, loaded.spec, simplify=False)
     path = trained_run / "model.onnx"
-    onnx_export.save(graph, path, loaded.spec, "fp32")
+    save(graph, path, loaded.spec, "fp32")
     features = np.load(trained_run / VAL_FEATURES)["features"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {loaded.spec.input_name: features})[0]
     with torch.no_grad():
         want = torch.softmax(loaded.model(torch.from_numpy(features)), dim=1).numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_export_all_writes_fp32_and_fp16_for_a_landmarks_model(trained_run: Path, tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxconverter_common")
+    from asl_edge.artifacts import read_onnx_spec
+    from asl_edge.export.pipeline import export_all
+
+    messages: list[str] = []
+    report = export_all(trained_run / "checkpoint.pt", tmp_path / "export", progress=messages.append)
+    assert [r.precision for r in report.results] == ["fp32", "fp16"]
+    assert any("skipping INT8" in m for m in messages)
+    assert report.parity["max_abs_diff"] < 1e-5
+    assert report.results[1].agreement_vs_fp32 > 0.99
+    spec = read_onnx_spec(tmp_path / "export" / "model.fp16.onnx")
+    assert spec.inputs == "landmarks" and spec.input_shape == (NUM_FEATURES,)
+    assert not (tmp_path / "export" / "model.int8.onnx").exists()

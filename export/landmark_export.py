@@ -1,0 +1,98 @@
+"""Export a landmarks model (arch landmark_mlp): FP32 and FP16 ONNX of (N, num_features) -> probabilities.
+
+The held-out data is the run's `val_features.npz` (feature vectors and labels written by landmark training
+next to checkpoint.pt), so export needs neither the photos nor the hand stage. INT8 is skipped: the MLP is
+~70k parameters and runs in microseconds, so quantising it gains nothing worth a calibration step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asl_edge.artifacts import atomic_write_json, atomic_write_text, sha256_file
+from asl_edge.errors import DataError, ModelError, require
+from asl_edge.export import onnx_export
+from asl_edge.export.fp16 import to_fp16
+from asl_edge.export.parity import Comparison, require_parity
+from asl_edge.export.report import ExportReport, PrecisionResult
+from asl_edge.metrics import classification_report
+from asl_edge.spec import ModelSpec
+
+VAL_FEATURES = "val_features.npz"  # the same name as asl_edge.train.landmarks.VAL_FEATURES
+SUPPORTED = ("fp32", "fp16")
+
+
+def load_val_features(checkpoint: str | os.PathLike[str], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+    path = Path(checkpoint).parent / VAL_FEATURES
+    if not path.is_file():
+        raise DataError(f"{path} is missing: a landmarks model is exported with the held-out feature vectors its "
+                        "training run wrote next to checkpoint.pt")
+    with np.load(path) as data:
+        features, labels = data["features"].astype(np.float32), data["labels"].astype(np.int64)
+    if features.ndim != 2 or features.shape[1:] != spec.input_shape:
+        raise DataError(f"{path}: features of shape {features.shape} do not fit the model's (N, {spec.num_features})")
+    return features, labels
+
+
+def ort_probabilities(path: Path, spec: ModelSpec, features: np.ndarray, optimise: bool) -> np.ndarray:
+    ort = require("onnxruntime", "evaluating ONNX models", "pip install onnxruntime")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimise
+                                        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    probs: np.ndarray = session.run([spec.output_name], {spec.input_name: features})[0]
+    return probs.astype(np.float32)
+
+
+def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec,
+                          precisions: tuple[str, ...], file_names: dict[str, str], options: Any,
+                          progress: Callable[[str], None]) -> tuple[ExportReport, tuple[str, ...]]:
+    """Write the FP32 (and FP16) graphs and the report into `staging`; return the report and the precisions
+    written (INT8 is skipped with a message)."""
+    import torch
+
+    if "int8" in precisions:
+        progress("skipping INT8: a landmarks MLP is exported as FP32 and FP16 only")
+    written = tuple(p for p in precisions if p in SUPPORTED)
+    features, labels = load_val_features(checkpoint, spec)
+    progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
+    fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)
+    onnx_export.save(fp32, staging / file_names["fp32"], spec, "fp32")
+    with torch.no_grad():
+        reference = torch.softmax(model.eval()(torch.from_numpy(features)), dim=1).numpy()
+    progress(f"checking parity with PyTorch on {len(features)} held-out feature vectors")
+    parity = Comparison.of(reference, ort_probabilities(staging / file_names["fp32"], spec, features, True))
+    require_parity(parity, options.tolerance, "the FP32 ONNX graph")
+    if "fp16" in written:
+        progress("converting to FP16")
+        onnx_export.save(to_fp16(fp32, spec), staging / file_names["fp16"], spec, "fp16")
+    results, probs_by = [], {}
+    for precision in written:
+        path = staging / file_names[precision]
+        probs = probs_by[precision] = ort_probabilities(path, spec, features, optimise=False)
+        versus = Comparison.of(probs_by["fp32"], probs)
+        cpu = ort_probabilities(path, spec, features, optimise=True)
+        results.append(PrecisionResult(
+            precision=precision, file=file_names[precision], size_bytes=path.stat().st_size,
+            sha256=sha256_file(path), top1=classification_report(probs, labels, spec.labels).top1,
+            max_prob_diff_vs_fp32=versus.max_abs_diff, agreement_vs_fp32=versus.top1_agreement,
+            top1_ort_cpu=classification_report(cpu, labels, spec.labels).top1))
+    if "fp16" in written and results[-1].agreement_vs_fp32 < 0.99:
+        raise ModelError(f"the FP16 graph agrees with FP32 on only {results[-1].agreement_vs_fp32:.2%} of the "
+                         "held-out samples")
+    datasets = ", ".join(map(str, spec.trained_on.get("datasets", []))) or "the training datasets"
+    report = ExportReport(
+        checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
+        simplified=options.simplify,
+        evaluation={"data": datasets, "split": f"held-out {spec.trained_on.get('val_fraction')} of each, seed "
+                    f"{spec.trained_on.get('split_seed')} ({VAL_FEATURES})", "images": len(features)},
+        parity={**parity.to_dict(), "tolerance": options.tolerance},
+        pytorch_top1=classification_report(reference, labels, spec.labels).top1, results=results)
+    atomic_write_json(staging / "export_report.json", report.to_dict())
+    atomic_write_text(staging / "export_report.md", report.markdown())
+    return report, written
