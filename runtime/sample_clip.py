@@ -66,10 +66,12 @@ def images_by_label(data: LabelledImages, labels: Sequence[str]) -> dict[str, li
 def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], word: str,
                        out_path: str | os.PathLike[str], frame_size: tuple[int, int] = (640, 480),
                        roi_size: float = 0.6, frames_per_letter: int = 12, gap_frames: int = 6,
-                       fps: float = 10.0) -> SpellingClip:
+                       fps: float = 10.0, roi_offset: tuple[float, float] = (0.0, 0.0),
+                       mirror: bool = False) -> SpellingClip:
     """Write a video: `nothing` for gap_frames, then each character of `word` held for frames_per_letter
     (a repeated letter uses the label's next photo), each followed by `nothing` again. Photos are scaled
-    into the ROI square (Roi.centered_square with roi_size) of a plain frame of frame_size (w, h)."""
+    into the ROI square (Roi.centered_square with roi_size, moved by roi_offset as fractions of the frame) of a
+    plain frame of frame_size (w, h); `mirror` flips each photo left-right (a right hand becomes a left hand)."""
     if not word:
         raise DataError("the clip needs a word with at least one letter")
     if frames_per_letter < 1 or gap_frames < 1 or fps <= 0:
@@ -83,7 +85,7 @@ def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], w
     if missing:
         raise DataError(f"no images for '{missing[0]}' to build the clip for '{word}'")
     width, height = frame_size
-    roi = Roi.centered_square(width, height, roi_size)
+    roi = Roi.centered_square(width, height, roi_size, *roi_offset)
     used: dict[str, int] = {}
 
     def frame_with(label: str) -> np.ndarray:
@@ -92,6 +94,8 @@ def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], w
         used[label] = used.get(label, 0) + 1
         if photo.ndim == 2:
             photo = cv2.cvtColor(photo, cv2.COLOR_GRAY2BGR)
+        if mirror:
+            photo = cv2.flip(photo, 1)
         frame = np.empty((height, width, 3), np.uint8)
         frame[:] = BACKGROUND_BGR
         frame[roi.y:roi.y + roi.height, roi.x:roi.x + roi.width] = cv2.resize(

@@ -100,7 +100,8 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
     per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     per_letter: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for path, label, ok in zip(paths, true_labels, correct, strict=True):
-        for table, key in ((per_group, path.name.split("_")[0]), (per_letter, label)):
+        group = path.name.split("_")[0] if "_" in path.name else "all"
+        for table, key in ((per_group, group), (per_letter, label)):
             table[key][0] += int(ok)
             table[key][1] += 1
     return ChainEvaluation(classification_report(probs, truth, labels), len(paths), int(found.sum()), dict(sources),
