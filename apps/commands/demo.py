@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from importlib import resources
 from pathlib import Path
 
 from asl_edge.apps.commands.run import config_from_args, run_live
 from asl_edge.apps.options import add_backend_options, add_hand_options, add_spelling_options, add_view_options
 from asl_edge.errors import DataError
 from asl_edge.runtime.backends import Backend
+from asl_edge.runtime.hand.models import ASSETS, BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.sources import parse_source
 
-ASSETS = Path(str(resources.files("asl_edge") / "assets"))
-DEFAULT_MODEL = ASSETS / "asl_default.onnx"
+# The bundled chain: MediaPipe hand stage -> landmark classifier, with asl_default.onnx (fixed box) as the
+# fallback for frames where no hand is found.
+DEFAULT_MODEL = BUNDLED_LANDMARK_MODEL
 DEFAULT_CLIP = ASSETS / "sample_clip.mp4"
 
 

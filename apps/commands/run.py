@@ -18,6 +18,7 @@ from asl_edge.apps.options import (
 from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
 from asl_edge.runtime.hand.chain import open_chain
+from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.latency import format_summary
 from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from asl_edge.runtime.sources import CaptureOptions, FrameSource, parse_source
@@ -28,14 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", required=True,
                         help="0 or /dev/video0 (USB camera), csi://0 (Jetson CSI camera), rtsp://..., a video "
                              "file or an image folder")
-    parser.add_argument("--model", required=True, type=Path, help="model.onnx, model.engine or checkpoint.pt")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="model.onnx, model.engine or checkpoint.pt (default: the bundled hand-landmark model)")
     add_backend_options(parser)
     parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
     parser.add_argument("--height", type=int, default=None, help="capture height")
     parser.add_argument("--fps", type=float, default=None,
                         help="capture rate; for image folders the rate the images stand for (default: 10)")
     parser.add_argument("--roi-size", type=float, default=0.6,
-                        help="side of the square hand box as a fraction of the frame's shorter side (default: 0.6)")
+                        help="side of the fixed square box (--hand off, or the fallback's view) as a fraction of the "
+                             "frame's shorter side (default: 0.6)")
     parser.add_argument("--roi-offset", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
                         help="move the box right/down by these fractions of the frame (default: 0 0, centred)")
     add_hand_options(parser)

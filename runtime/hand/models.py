@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +17,25 @@ import numpy as np
 from asl_edge.errors import ModelError, require
 from asl_edge.runtime.backends.onnxruntime_backend import provider_list
 
-HAND_ASSETS = Path(__file__).resolve().parents[2] / "asl_edge" / "assets" / "hands"
 VARIANTS = ("full", "lite")
 LANDMARK_INPUT_SIZE = 224
 NUM_LANDMARKS = 21
 
 
-def _assets_dir() -> Path:
-    # Installed: asl_edge/runtime/hand -> asl_edge/assets/hands; source tree: runtime/hand -> asl_edge/assets/hands.
-    installed = Path(__file__).resolve().parents[2] / "assets" / "hands"
-    return installed if installed.is_dir() else HAND_ASSETS
-
-
+# Package data of asl_edge (asl_edge/assets), wherever the package is installed.
+ASSETS = Path(str(resources.files("asl_edge") / "assets"))
+HAND_ASSETS = ASSETS / "hands"
 # The bundled image classifier (40x40 gray, fixed box): the chain's fallback for frames without a hand.
-BUNDLED_IMAGE_MODEL = _assets_dir().parent / "asl_default.onnx"
+BUNDLED_IMAGE_MODEL = ASSETS / "asl_default.onnx"
+# The bundled landmark classifier (29 classes, 111 landmark features): the default model of run and demo.
+BUNDLED_LANDMARK_MODEL = ASSETS / "asl_landmarks.onnx"
 
 
 def hand_model_paths(variant: str = "full") -> tuple[Path, Path]:
     """(palm detector, landmark model) ONNX paths of a bundled variant ("full" or "lite")."""
     if variant not in VARIANTS:
         raise ModelError(f"unknown hand model variant '{variant}'; choose {' or '.join(VARIANTS)}")
-    folder = _assets_dir()
+    folder = HAND_ASSETS
     return folder / f"palm_detection_{variant}.onnx", folder / f"hand_landmark_{variant}.onnx"
 
 
