@@ -5,6 +5,14 @@ graph makes an FP16 engine, a Q/DQ graph an INT8 one. How that is told to Tensor
 version (`typing_for`, `PRECISION_FLAGS`); the TensorRT calls themselves are in trt_compile.py, which
 is imported only once TensorRT is known to load. Engines are cached under a key of everything that
 makes them differ, so building an unchanged ONNX again reuses the engine and a changed one rebuilds.
+
+The hand models (MediaPipe palm detector and landmark model, shipped as FP32 ONNX without a ModelSpec)
+go through the same compile step and cache as FP16 engines (`hand_model_facts`, `build_chain`), and
+their manifests say their role. How FP16 reaches TensorRT follows the version, as for classifiers:
+- TensorRT 8.x and 10.x: the shipped FP32 graph, weakly typed, with the FP16 builder flag.
+- TensorRT 11 (always strongly typed, no FP16 flag): an FP16 copy of the graph with float32 input and
+  outputs (onnxconverter-common's float16 converter, as `asl-edge export` makes FP16 classifiers),
+  written once per shipped graph into the engine cache's `fp16-onnx` folder and built from there.
 """
 
 from __future__ import annotations
@@ -13,16 +21,17 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from asl_edge import __version__
 from asl_edge.artifacts import atomic_write_bytes, atomic_write_text, sha256_file, spec_from_metadata
-from asl_edge.errors import EngineMismatchError, MissingDependencyError, ModelError
+from asl_edge.errors import EngineMismatchError, MissingDependencyError, ModelError, require
 from asl_edge.runtime.cuda_device import open_cuda_device
 from asl_edge.runtime.engine_manifest import (
+    CLASSIFIER,
     PRECISIONS,
     BuildOptions,
     DeviceFacts,
@@ -35,6 +44,11 @@ from asl_edge.runtime.engine_manifest import (
 )
 from asl_edge.runtime.tensorrt_support import tensorrt_major, tensorrt_version
 from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
+
+# The hand models' roles in the manifest, in the order of hand_model_paths (palm detector, landmark model).
+HAND_ROLES = ("palm_detector", "hand_landmarks")
+HAND_PRECISION = "fp16"
+FP16_ONNX_FOLDER = "fp16-onnx"
 
 PURPOSE = "building a TensorRT engine"
 # Builder flags for a weakly typed network (TensorRT 8.x, or 10.x with a graph that does not say its
@@ -49,10 +63,19 @@ class OnnxFacts:
 
     path: Path
     sha256: str
-    spec: ModelSpec
+    spec: ModelSpec | None  # None for a model without asl-edge metadata (the hand models)
     precision: str
     carries_precision: bool  # True when the precision comes from asl-edge's metadata
     node_names: tuple[str, ...] = ()  # "Conv_3 (Conv)" per node, to name a node in TensorRT's parse errors
+    role: str = CLASSIFIER
+    input: str = ""  # the input tensor's name where there is no ModelSpec to say it
+    input_shape: tuple[int, ...] = ()  # its fixed shape, likewise
+    source: Path | None = None  # the shipped ONNX this graph was converted from (FP16 hand graphs)
+    source_sha256: str | None = None
+
+    @property
+    def input_name(self) -> str:
+        return self.spec.input_name if self.spec is not None else self.input
 
 
 def _precision_of(metadata: dict[str, str], op_types: set[str], has_fp16_weights: bool,
@@ -104,6 +127,82 @@ def _facts_from_onnxruntime(onnx_path: Path, sha: str) -> OnnxFacts:
     metadata = dict(session.get_modelmeta().custom_metadata_map)
     precision, stated = _precision_of(metadata, set(), False, str(onnx_path))
     return OnnxFacts(onnx_path, sha, spec_from_metadata(metadata, str(onnx_path)), precision, stated)
+
+
+def read_fixed_shape_facts(path: str | os.PathLike[str], role: str) -> OnnxFacts:
+    """Facts of an ONNX model without a ModelSpec: one input of fixed shape (no batch profile is needed,
+    the engine is built for exactly that shape) and the precision its graph or metadata says."""
+    onnx_path = Path(path)
+    if not onnx_path.is_file():
+        raise ModelError(f"ONNX model {onnx_path} does not exist")
+    sha = sha256_file(onnx_path)
+    onnx = require("onnx", f"reading the {role} ONNX model", "pip install onnx")
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
+        raise ModelError(f"{onnx_path} is not a readable ONNX model ({type(exc).__name__})") from exc
+    weights = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    if len(inputs) != 1:
+        raise ModelError(f"{onnx_path} has inputs {[i.name for i in inputs]}; the {role} model has one")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = tuple(int(d.dim_value) if d.HasField("dim_value") else -1 for d in dims)
+    if not shape or any(d <= 0 for d in shape):
+        raise ModelError(f"{onnx_path} input {inputs[0].name} has shape {shape}; building it needs fixed dims")
+    metadata = {p.key: p.value for p in model.metadata_props}
+    nodes = model.graph.node
+    fp16_weights = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    precision, stated = _precision_of(metadata, {n.op_type for n in nodes}, fp16_weights, str(onnx_path))
+    return OnnxFacts(onnx_path, sha, None, precision, stated,
+                     tuple(f"{n.name or '<unnamed>'} ({n.op_type})" for n in nodes),
+                     role=role, input=inputs[0].name, input_shape=shape)
+
+
+def fp16_graph(facts: OnnxFacts, folder: str | os.PathLike[str]) -> OnnxFacts:
+    """An FP16 copy of an FP32 graph (float32 input and outputs), tagged fp16, kept in `folder` under the
+    source's sha256 so a later build reuses it; its facts name the source it came from."""
+    target = Path(folder) / f"{facts.path.stem}.{facts.sha256[:16]}.fp16.onnx"
+    if not target.is_file():
+        onnx = require("onnx", "the FP16 hand graph", "pip install onnx onnxconverter-common")
+        float16 = require("onnxconverter_common.float16", "the FP16 hand graph", "pip install onnxconverter-common")
+        import warnings
+
+        model = onnx.load(str(facts.path))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="the float32 number", category=UserWarning)
+            model = float16.convert_float_to_float16(model, keep_io_types=True)
+        entry = model.metadata_props.add()
+        entry.key, entry.value = ONNX_PRECISION_KEY, HAND_PRECISION
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, model.SerializeToString())
+    converted = read_fixed_shape_facts(target, facts.role)
+    if (converted.input, converted.input_shape) != (facts.input, facts.input_shape):
+        raise ModelError(f"the FP16 copy {target} changed the input of {facts.path}; delete it and build again")
+    return replace(converted, source=facts.path, source_sha256=facts.sha256)
+
+
+def hand_model_facts(variant: str, trt_major: int, cache_dir: str | os.PathLike[str] | None = None,
+                     ) -> list[OnnxFacts]:
+    """The palm detector's and landmark model's facts, ready for an FP16 build on this TensorRT
+    (the FP16 flag on 8.x/10.x, an FP16 graph on 11.x: see the module docstring)."""
+    from asl_edge.runtime.hand.models import hand_model_paths
+
+    cache = Path(cache_dir) if cache_dir is not None else default_engine_cache()
+    planned = []
+    for role, path in zip(HAND_ROLES, hand_model_paths(variant), strict=True):
+        facts = read_fixed_shape_facts(path, role)
+        if facts.precision == HAND_PRECISION and facts.carries_precision:
+            planned.append(facts)
+        elif trt_major >= 11:
+            planned.append(fp16_graph(facts, cache / FP16_ONNX_FOLDER))
+        else:
+            planned.append(replace(facts, precision=HAND_PRECISION, carries_precision=False))
+    return planned
+
+
+def hand_build_options(options: BuildOptions) -> BuildOptions:
+    """The classifier's options for a hand model: its input is fixed at batch 1, so no batch profile."""
+    return replace(options, max_batch=1, opt_batch=1)
 
 
 def typing_for(trt_major: int, carries_precision: bool) -> bool:
@@ -207,7 +306,7 @@ def compile_with_tensorrt(facts: OnnxFacts, options: BuildOptions, strongly_type
                           timing_cache: str | os.PathLike[str] | None, on_phase: Callable[[str], None]) -> bytes:
     from asl_edge.export import trt_compile  # imports tensorrt: only once tensorrt_version() vouched for it
 
-    return trt_compile.compile_onnx(facts.path, facts.spec.input_name, options, strongly_typed, flags,
+    return trt_compile.compile_onnx(facts.path, facts.input_name, options, strongly_typed, flags,
                                     facts.node_names, timing_cache, on_phase)
 
 
@@ -248,7 +347,8 @@ def build_or_reuse(facts: OnnxFacts, here: DeviceFacts, options: BuildOptions,
 
     strongly_typed = typing_for(major, facts.carries_precision)
     flags = flags_for(major, facts.precision, strongly_typed)
-    log(f"building a {facts.precision} engine from {facts.path} with TensorRT {here.tensorrt_version} on "
+    what = "" if facts.role == CLASSIFIER else f" {facts.role}"
+    log(f"building a {facts.precision}{what} engine from {facts.path} with TensorRT {here.tensorrt_version} on "
         f"{here.gpu_name}: {describe_typing(major, facts.precision, strongly_typed)}, batch 1..{options.max_batch}. "
         "This takes minutes on a Jetson.")
     progress = BuildProgress(log)
@@ -258,11 +358,62 @@ def build_or_reuse(facts: OnnxFacts, here: DeviceFacts, options: BuildOptions,
         device=here, precision=facts.precision, strongly_typed=strongly_typed, spec=facts.spec,
         onnx_path=str(facts.path), onnx_sha256=facts.sha256, engine_sha256=hashlib.sha256(plan).hexdigest(),
         options=options, timing_cache=None if timing_cache is None else str(timing_cache),
-        asl_edge_version=__version__)
+        asl_edge_version=__version__, role=facts.role,
+        source_onnx_path=None if facts.source is None else str(facts.source), source_onnx_sha256=facts.source_sha256)
     write_engine(engine_path, plan, manifest)
     log(f"built {engine_path} ({len(plan) / 1e6:.1f} MB) in {progress.elapsed():.0f} s")
     return BuildResult(engine_path, manifest, reused=False, seconds=progress.elapsed(),
                        copies=[copy_engine(engine_path, Path(out))] if out is not None else [])
+
+
+def chain_hand_variant(facts: OnnxFacts | None, hand_models: str | None) -> str | None:
+    """The hand models to build with the classifier: those asked for, else "full" for a landmarks model."""
+    if hand_models is not None:
+        return hand_models
+    if facts is not None and facts.spec is not None and facts.spec.inputs == "landmarks":
+        return "full"
+    return None
+
+
+def build_chain_or_reuse(facts: OnnxFacts | None, hand_facts: Sequence[OnnxFacts], here: DeviceFacts,
+                         options: BuildOptions, cache_dir: str | os.PathLike[str] | None = None,
+                         out: str | os.PathLike[str] | None = None,
+                         timing_cache: str | os.PathLike[str] | None = None, force: bool = False,
+                         log: Callable[[str], None] | None = None,
+                         compile_plan: CompilePlan = compile_with_tensorrt) -> list[BuildResult]:
+    """Every engine of the chain through build_or_reuse: hand models first (batch 1; copied to `out` only
+    when it is a folder), the classifier last."""
+    results = []
+    hand_out = out if out is not None and Path(out).is_dir() else None
+    for hand in hand_facts:
+        check_buildable(hand, tensorrt_major(here.tensorrt_version), options)
+        results.append(build_or_reuse(hand, here, hand_build_options(options), cache_dir, hand_out, timing_cache,
+                                      force, log, compile_plan))
+    if facts is not None:
+        results.append(build_or_reuse(facts, here, options, cache_dir, out, timing_cache, force, log, compile_plan))
+    return results
+
+
+def build_chain(onnx_path: str | os.PathLike[str] | None, hand_models: str | None = None,
+                options: BuildOptions | None = None, cache_dir: str | os.PathLike[str] | None = None,
+                out: str | os.PathLike[str] | None = None, timing_cache: str | os.PathLike[str] | None = None,
+                force: bool = False, device_index: int = 0,
+                log: Callable[[str], None] | None = None) -> list[BuildResult]:
+    """`asl-edge build`: the classifier (if given) and the hand models it needs (or those asked for)."""
+    options = options or BuildOptions()
+    facts = read_onnx_facts(onnx_path) if onnx_path is not None else None
+    variant = chain_hand_variant(facts, hand_models)
+    if facts is None and variant is None:
+        raise ModelError("give an ONNX model, or --hand-models full|lite, to build")
+    version = tensorrt_version(PURPOSE)
+    major = tensorrt_major(version)
+    if facts is not None:
+        check_buildable(facts, major, options)
+    hand_facts = hand_model_facts(variant, major, cache_dir) if variant is not None else []
+    cuda = open_cuda_device(device_index, PURPOSE)
+    here = DeviceFacts.here(version, cuda.name, cuda.compute_capability)
+    cuda.close()
+    return build_chain_or_reuse(facts, hand_facts, here, options, cache_dir, out, timing_cache, force, log)
 
 
 def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
@@ -275,5 +426,6 @@ def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
     return len(engines)
 
 
-__all__ = ["PRECISION_FLAGS", "BuildOptions", "BuildResult", "build_engine", "build_or_reuse", "check_buildable",
-           "clear_cache", "flags_for", "read_onnx_facts", "typing_for"]
+__all__ = ["HAND_ROLES", "PRECISION_FLAGS", "BuildOptions", "BuildResult", "build_chain", "build_chain_or_reuse",
+           "build_engine", "build_or_reuse", "check_buildable", "clear_cache", "flags_for", "hand_model_facts",
+           "read_fixed_shape_facts", "read_onnx_facts", "typing_for"]

@@ -27,6 +27,9 @@ from asl_edge.spec import ModelSpec
 
 MANIFEST_VERSION = 1
 PRECISIONS = ("fp32", "fp16", "int8")
+# What an engine is in the chain. Manifests written before roles existed are classifiers.
+ROLES = ("classifier", "palm_detector", "hand_landmarks")
+CLASSIFIER = "classifier"
 L4T_RELEASE_FILE = "/etc/nv_tegra_release"
 # Shown when the ONNX file behind an engine is unknown (manifest missing or unreadable).
 GENERIC_REBUILD = "asl-edge build MODEL.onnx"
@@ -131,16 +134,23 @@ class EngineManifest:
     device: DeviceFacts
     precision: str
     strongly_typed: bool
-    spec: ModelSpec
-    onnx_path: str
+    spec: ModelSpec | None  # None for the hand models, which are not classifiers
+    onnx_path: str  # the graph TensorRT compiled (for a hand model on TensorRT 11: its FP16 conversion)
     onnx_sha256: str
     engine_sha256: str
     options: BuildOptions = field(default_factory=BuildOptions)
     timing_cache: str | None = None
     built_at: str = ""
     asl_edge_version: str = ""
+    role: str = CLASSIFIER
+    # The shipped ONNX the compiled graph was converted from, when they differ (hand models on TensorRT 11).
+    source_onnx_path: str | None = None
+    source_onnx_sha256: str | None = None
 
     def rebuild_command(self) -> str:
+        if self.role != CLASSIFIER:
+            variant = "lite" if "_lite" in Path(self.source_onnx_path or self.onnx_path).name else "full"
+            return f"asl-edge build --hand-models {variant}"
         return " ".join(["asl-edge", "build", self.onnx_path, *self.options.cli_args()])
 
     # -- JSON -------------------------------------------------------------------------------------
@@ -155,7 +165,10 @@ class EngineManifest:
             "engine_sha256": self.engine_sha256,
             "build_options": asdict(self.options),
             "timing_cache": self.timing_cache,
-            "model_spec": self.spec.to_dict(),
+            "model_spec": None if self.spec is None else self.spec.to_dict(),
+            "role": self.role,
+            "source_onnx_path": self.source_onnx_path,
+            "source_onnx_sha256": self.source_onnx_sha256,
             "built_at": self.built_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "asl_edge_version": self.asl_edge_version,
         }
@@ -170,12 +183,21 @@ class EngineManifest:
             raise ModelError(f"manifest_version {version!r} is not {MANIFEST_VERSION}")
         try:
             device = DeviceFacts(**{name: data[name] for name in DeviceFacts.__dataclass_fields__})
+            role = data.get("role", CLASSIFIER)  # manifests from before roles are classifiers
+            if role not in ROLES:
+                raise ModelError(f"role {role!r} is not one of {', '.join(ROLES)}")
+            raw_spec = data["model_spec"]
+            if raw_spec is None and role == CLASSIFIER:
+                raise ModelError("a classifier engine's model_spec is null")
             manifest = cls(device=device, precision=data["precision"], strongly_typed=bool(data["strongly_typed"]),
-                           spec=ModelSpec.from_dict(data["model_spec"]), onnx_path=data["onnx_path"],
+                           spec=None if raw_spec is None else ModelSpec.from_dict(raw_spec),
+                           onnx_path=data["onnx_path"],
                            onnx_sha256=data["onnx_sha256"], engine_sha256=data["engine_sha256"],
                            options=BuildOptions.from_dict(data["build_options"]),
                            timing_cache=data.get("timing_cache"), built_at=data.get("built_at", ""),
-                           asl_edge_version=data.get("asl_edge_version", ""))
+                           asl_edge_version=data.get("asl_edge_version", ""), role=role,
+                           source_onnx_path=data.get("source_onnx_path"),
+                           source_onnx_sha256=data.get("source_onnx_sha256"))
         except KeyError as exc:
             raise ModelError(f"field {exc.args[0]!r} is missing") from exc
         except (TypeError, ValueError, AttributeError) as exc:
@@ -184,8 +206,11 @@ class EngineManifest:
             raise ModelError(str(exc)) from exc
         if manifest.precision not in PRECISIONS:
             raise ModelError(f"precision {manifest.precision!r} is not one of {', '.join(PRECISIONS)}")
-        for name in ("onnx_sha256", "engine_sha256"):
-            if not re.fullmatch(r"[0-9a-f]{64}", getattr(manifest, name)):
+        for name in ("onnx_sha256", "engine_sha256", "source_onnx_sha256"):
+            value = getattr(manifest, name)
+            if value is None and name == "source_onnx_sha256":
+                continue
+            if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
                 raise ModelError(f"{name} is not a sha256 hex digest")
         return manifest
 

@@ -1,4 +1,9 @@
-"""asl-edge build MODEL.onnx: compile the graph's precision to a TensorRT engine for this GPU (cached)."""
+"""asl-edge build MODEL.onnx: compile the graph's precision to a TensorRT engine for this GPU (cached).
+
+With --hand-models full|lite (automatically "full" for a landmarks model) the MediaPipe palm detector and
+landmark model are built as FP16 engines too, through the same compile step and cache, so the engine
+manifests cover every model of the chain. `asl-edge build --hand-models full` builds only those two.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ from asl_edge.runtime.engine_manifest import BuildOptions, default_engine_cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("onnx", type=Path, help="ONNX model from `asl-edge export` (fp32, fp16 or int8 graph)")
+    parser.add_argument("onnx", type=Path, nargs="?", default=None,
+                        help="ONNX model from `asl-edge export` (fp32, fp16 or int8 graph); "
+                             "optional with --hand-models")
+    parser.add_argument("--hand-models", choices=("full", "lite"), default=None,
+                        help="also build FP16 engines of the bundled hand models (palm detector and landmark model); "
+                             "default: full for a landmarks model, none for an image model")
     parser.add_argument("--out", type=Path, default=None,
                         help="also copy the engine (and its manifest) to this file or folder")
     parser.add_argument("--cache", type=Path, default=None,
@@ -30,13 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asl_edge.export.trt_builder import build_engine
+    from asl_edge.export.trt_builder import build_chain
 
     options = BuildOptions(workspace_mib=args.workspace, max_batch=args.max_batch, opt_batch=args.opt_batch,
                            dla_core=args.dla_core)
-    result = build_engine(args.onnx, options, cache_dir=args.cache, out=args.out, timing_cache=args.timing_cache,
-                          force=args.force, device_index=args.device)
-    for copy in result.copies:
-        print(f"copied to {copy}")
-    print(result.engine_path)
+    results = build_chain(args.onnx, args.hand_models, options, cache_dir=args.cache, out=args.out,
+                          timing_cache=args.timing_cache, force=args.force, device_index=args.device)
+    for result in results:
+        for copy in result.copies:
+            print(f"copied to {copy}")
+    for result in results:  # the classifier's engine, when there is one, is the last line
+        print(result.engine_path)
     return 0

@@ -28,7 +28,11 @@ class TensorRTBackend(Backend):
 
     def __init__(self, runner: Any, keepalive: Any, cuda: CudaDevice, manifest: EngineManifest,
                  spec: ModelSpec | None = None) -> None:
-        super().__init__(spec or manifest.spec, precision=manifest.precision,
+        model_spec = spec or manifest.spec
+        if model_spec is None:
+            raise ModelError(f"engine {manifest.onnx_path} is a {manifest.role} engine, not a classifier: the hand "
+                             "models run in the hand stage (asl_edge.runtime.hand.models.HandModels)")
+        super().__init__(model_spec, precision=manifest.precision,
                          device=f"{cuda.name} (TensorRT {manifest.device.tensorrt_version}, {cuda.binding})")
         self.manifest = manifest
         self._runner = runner
