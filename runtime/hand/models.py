@@ -2,6 +2,14 @@
 
 ONNX Runtime runs them here (TensorRT, CUDA or CPU execution provider, whichever exists, as for the
 classifier). Input and output names and ranges: `asl_edge/assets/hands/ORIGIN.md`.
+
+TensorRT: through ONNX Runtime's TensorRT execution provider, in FP16 by default (`precision`), its
+engines cached in the asl-edge engine cache folder (`engine_cache`). The asl-edge TensorRT backend's
+runner (runtime/trt_engine.EngineRunner) is a one-input, one-output classifier runner with a batch
+profile; the hand models have two and four outputs, so rather than widen it the hand stage uses the
+execution provider. `asl-edge build --hand-models full|lite` still builds and records the hand engines
+(same compile step, cache and manifests as the classifier) for checking a device and timing them;
+loading those engines here is left for a generic multi-output runner.
 """
 
 from __future__ import annotations
@@ -52,12 +60,16 @@ class HandModels:
     """The palm detector and the landmark model as ONNX Runtime sessions (batch 1, float32 NCHW RGB [0, 1])."""
 
     def __init__(self, palm_path: str | os.PathLike[str], landmark_path: str | os.PathLike[str],
-                 provider: str = "auto", threads: int | None = None) -> None:
+                 provider: str = "auto", threads: int | None = None, precision: str = "fp16",
+                 engine_cache: str | os.PathLike[str] | None = None) -> None:
+        """`precision` and `engine_cache` reach only the TensorRT execution provider (FP16 by default, as
+        `asl-edge build --hand-models` builds them); CUDA and CPU run the FP32 graphs as they are."""
         ort = require("onnxruntime", "the hand stage", "pip install onnxruntime (the Jetson Zoo wheel on a Jetson)")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        providers = provider_list(ort.get_available_providers(), provider)
+        providers = provider_list(ort.get_available_providers(), provider, precision=precision,
+                                  engine_cache=engine_cache)
         self.paths = (Path(palm_path), Path(landmark_path))
         try:
             self._palm = ort.InferenceSession(str(palm_path), options, providers=providers)
@@ -68,8 +80,9 @@ class HandModels:
         self.device = self._palm.get_providers()[0]
 
     @classmethod
-    def bundled(cls, variant: str = "full", provider: str = "auto", threads: int | None = None) -> HandModels:
-        return cls(*hand_model_paths(variant), provider=provider, threads=threads)
+    def bundled(cls, variant: str = "full", provider: str = "auto", threads: int | None = None,
+                precision: str = "fp16") -> HandModels:
+        return cls(*hand_model_paths(variant), provider=provider, threads=threads, precision=precision)
 
     def detect(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(1, 3, 192, 192) -> regressors (2016, 18) and score logits (2016,)."""
