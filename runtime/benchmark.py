@@ -12,12 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.latency import LatencyStats
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.benchmark_hand import HandBenchmark
 
 SCHEMA_VERSION = 1
 # Above this coefficient of variation a latency is flagged as unstable (trtexec warns in the same spirit).
@@ -210,17 +213,20 @@ class BenchmarkResult:
     pipeline: PipelineMeasurement | None = None
     notes: list[str] = field(default_factory=list)
     environment_warnings: list[str] = field(default_factory=list)
+    hand: HandBenchmark | None = None  # the hand chain's models and the whole chain per frame
 
     @property
     def cv_limit(self) -> float:
         return float(self.settings.get("timing", {}).get("cv_warning", CV_WARNING))
 
     def warnings(self) -> list[str]:
-        return [*self.environment_warnings, *(w for row in self.rows for w in row.warnings(self.cv_limit))]
+        return [*self.environment_warnings, *(w for row in self.rows for w in row.warnings(self.cv_limit)),
+                *(self.hand.warnings(self.cv_limit) if self.hand is not None else [])]
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA_VERSION, "model": self.model, "created": self.created, "settings": self.settings,
                 "environment": self.environment, "evaluation": self.evaluation,
                 "rows": [row.to_dict(self.cv_limit) for row in self.rows],
                 "pipeline": self.pipeline.to_dict() if self.pipeline is not None else None,
+                "hand": self.hand.to_dict(self.cv_limit) if self.hand is not None else None,
                 "notes": list(self.notes), "warnings": self.warnings()}

@@ -17,8 +17,9 @@ from asl_edge.datasets import LabelledImages
 from asl_edge.errors import DataError, SourceError
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.benchmark import PipelineMeasurement
+from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.latency import LatencyStats
-from asl_edge.runtime.pipeline import STAGES, PipelineConfig, run_pipeline
+from asl_edge.runtime.pipeline import HAND_STAGES, STAGES, PipelineConfig, run_pipeline
 from asl_edge.runtime.sample_clip import images_by_label, label_for, make_spelling_clip
 from asl_edge.runtime.sources import parse_source
 from asl_edge.spec import NOTHING
@@ -63,17 +64,19 @@ def frame_size(video: str | os.PathLike[str]) -> tuple[int, int]:
 
 
 def measure_pipeline(video: str | os.PathLike[str], backend: Backend, model: str, min_frames: int = 200,
-                     warmup_frames: int = WARMUP_FRAMES) -> PipelineMeasurement:
-    """Play `video` through run_pipeline until at least `min_frames` frames are timed (after a warm-up)."""
+                     warmup_frames: int = WARMUP_FRAMES, chain: HandChain | None = None) -> PipelineMeasurement:
+    """Play `video` through run_pipeline until at least `min_frames` frames are timed (after a warm-up);
+    with `chain` (whose classifier is `backend`) through the hand stage."""
     video = Path(video)
     config = PipelineConfig(roi_size=clip_roi_size(video))
     size = frame_size(video)
-    run_pipeline(parse_source(str(video)), backend, PipelineConfig(roi_size=config.roi_size, max_frames=warmup_frames))
-    stages = {name: LatencyStats(min_frames) for name in STAGES}
+    run_pipeline(parse_source(str(video)), backend, PipelineConfig(roi_size=config.roi_size, max_frames=warmup_frames),
+                 chain=chain)
+    stages = {name: LatencyStats(min_frames) for name in (HAND_STAGES if chain is not None else STAGES)}
     frames, wall_s, text = 0, 0.0, ""
     while frames < min_frames:
         limited = PipelineConfig(roi_size=config.roi_size, max_frames=min_frames - frames)
-        result = run_pipeline(parse_source(str(video)), backend, limited)
+        result = run_pipeline(parse_source(str(video)), backend, limited, chain=chain)
         if result.frames == 0:
             raise SourceError(f"{video} gave no frames to the pipeline")
         for name, stats in result.stages.stats.items():

@@ -102,6 +102,41 @@ def pipeline_table(pipeline: Mapping[str, Any]) -> tuple[list[str], list[list[st
     return header, rows
 
 
+HAND_MODEL_HEADER = ("model", "input", "device", "size", *(f"{c} ms" for c in LATENCY_COLUMNS[:-1]), "cv")
+CHAIN_STAGES = ("detect", "landmarks", "infer")
+
+
+def hand_model_table(hand: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The chain's models one by one at batch 1: min/mean/p50/p90/p99 ms."""
+    rows = []
+    for row in hand["models"]:
+        latency = row["timing"]["latency_ms"]
+        rows.append([row["name"], "x".join(str(v) for v in row["input_shape"]), _short(row["device"]),
+                     _size(row["size_bytes"]), *(_ms(latency[c]) for c in LATENCY_COLUMNS[:-1]),
+                     f"{latency['cv']:.0%}"])
+    return list(HAND_MODEL_HEADER), rows
+
+
+def chain_table(hand: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The whole chain per frame: p50 of its model stages, per-frame mean/p50 (capture to render), FPS."""
+    header = ["hand models", "tracking", "frames", "palm runs", *(f"{s} p50 ms" for s in CHAIN_STAGES),
+              "frame mean ms", "frame p50 ms", "FPS"]
+    rows = []
+    for run in hand["chains"]:
+        stages = run["stages_ms"]
+        rows.append([run["variant"], "on" if run["tracking"] else "off", str(run["frames"]), str(run["detections"]),
+                     *(_ms(stages[s]["p50"]) for s in CHAIN_STAGES), _ms(run["per_frame_ms"]["mean"]),
+                     _ms(run["per_frame_ms"]["p50"]), f"{run['fps']:.1f}"])
+    return header, rows
+
+
+def _chain_heading(hand: Mapping[str, Any]) -> str:
+    run = hand["chains"][0]
+    width, height = run["frame_size"]
+    return (f"hand chain per frame: {Path(run['source']).name} ({width}x{height}) through {run['backend']}, "
+            f"after {run['warmup_frames']} warm-up frames")
+
+
 def environment_lines(environment: Mapping[str, Any]) -> list[str]:
     cpu = environment.get("cpu") or {}
     packages = environment.get("packages") or {}
@@ -164,6 +199,11 @@ def terminal_report(data: Mapping[str, Any]) -> str:
     parts.append(text_table(*engine_table(data)))
     if data.get("pipeline"):
         parts += ["", _pipeline_heading(data["pipeline"]), text_table(*pipeline_table(data["pipeline"]), names=1)]
+    hand = data.get("hand")
+    if hand:
+        parts += ["", "hand chain models (batch 1, ms)", text_table(*hand_model_table(hand))]
+        if hand.get("chains"):
+            parts += ["", _chain_heading(hand), text_table(*chain_table(hand), names=2)]
     parts += ["", *environment_lines(data.get("environment", {}))]
     parts += [f"note: {n}" for n in data.get("notes", [])]
     parts += [f"warning: {w}" for w in data.get("warnings", [])]
@@ -192,6 +232,13 @@ def markdown_report(data: Mapping[str, Any]) -> str:
         pipeline = data["pipeline"]
         lines += ["", "## Pipeline", "", _pipeline_heading(pipeline) + ".", "",
                   markdown_table(*pipeline_table(pipeline), names=1)]
+    hand = data.get("hand")
+    if hand:
+        lines += ["", "## Hand chain", "", "Each model of the chain at batch 1 (ms):", "",
+                  markdown_table(*hand_model_table(hand))]
+        if hand.get("chains"):
+            lines += ["", _chain_heading(hand) + "; per frame = capture to render.", "",
+                      markdown_table(*chain_table(hand), names=2)]
     lines += ["", "## Environment", "", *(f"- {line}" for line in environment_lines(data.get("environment", {})))]
     if data.get("notes") or data.get("warnings"):
         lines += ["", "## Notes", "", *(f"- {n}" for n in data.get("notes", [])),
@@ -242,6 +289,13 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         for label, field in (("capture-to-label", "capture_to_label_ms"), ("runtime overhead", "overhead_ms")):
             change = _change(old["pipeline"][field]["p50"], new["pipeline"][field]["p50"], "ms")
             lines.append(f"  pipeline {label} p50: {change}")
+    old_chains = {(r["variant"], r["tracking"]): r for r in (old.get("hand") or {}).get("chains", [])}
+    for run in (new.get("hand") or {}).get("chains", []):
+        before = old_chains.get((run["variant"], run["tracking"]))
+        if before is not None:
+            lines.append(f"  hand chain {run['variant']} tracking {'on' if run['tracking'] else 'off'}: frame p50 "
+                         f"{_change(before['per_frame_ms']['p50'], run['per_frame_ms']['p50'], 'ms')}, "
+                         f"{_change(before['fps'], run['fps'], 'FPS', 1)}")
     for fact, read in ENVIRONMENT_FACTS.items():
         was, now = read(old.get("environment", {})), read(new.get("environment", {}))
         if was != now:

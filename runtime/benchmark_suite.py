@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +31,11 @@ from asl_edge.runtime.cuda_device import NoGpuError
 from asl_edge.runtime.evaluation import evaluate_backend
 from asl_edge.spec import ModelSpec
 
+if TYPE_CHECKING:
+    from asl_edge.runtime.benchmark_hand import HandBenchmark
+
 BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
+HAND_VARIANTS = ("full", "lite")  # the bundled hand models (asl_edge.runtime.hand.models.VARIANTS)
 
 Progress = Callable[[str], None]
 
@@ -50,6 +54,8 @@ class BenchmarkOptions:
     pipeline: bool = True
     pipeline_frames: int = 200
     export: bool = True  # export missing ONNX precisions where the export tools are installed
+    # Hand-model variants to benchmark the chain with; () = "full" for a landmarks model, none for an image model.
+    hand_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.backends) - set(BACKENDS)) or sorted(set(self.precisions) - set(PRECISIONS))
@@ -64,12 +70,16 @@ class BenchmarkOptions:
             raise AslEdgeError(f"--eval-limit {self.eval_limit} must be at least 1")
         if self.pipeline_frames < 1:
             raise AslEdgeError(f"--pipeline-frames {self.pipeline_frames} must be at least 1")
+        unknown_variants = sorted(set(self.hand_models) - set(HAND_VARIANTS))
+        if unknown_variants:
+            raise AslEdgeError(f"unknown hand model variant '{unknown_variants[0]}'; choose from "
+                               f"{', '.join(HAND_VARIANTS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"backends": list(self.backends), "precisions": list(self.precisions), "batches": list(self.batches),
                 "timing": self.timing.to_dict(), "threads": self.threads, "provider": self.provider,
                 "data": self.data, "eval_limit": self.eval_limit, "video": self.video, "pipeline": self.pipeline,
-                "pipeline_frames": self.pipeline_frames}
+                "pipeline_frames": self.pipeline_frames, "hand_models": list(self.hand_models)}
 
 
 @dataclass
@@ -207,8 +217,14 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
         with backend:
             if spec is None:
                 spec = backend.spec
-                evaluation = evaluation_set(spec, options.data, options.eval_limit)
-                if evaluation is None:
+                evaluation = evaluation_set(spec, options.data, options.eval_limit) \
+                    if spec.inputs == "image" else None
+                if spec.inputs == "landmarks":
+                    from asl_edge.runtime.benchmark_hand import EVAL_HINT
+
+                    notes.append(f"no accuracy: this model reads hand landmarks, not images ({EVAL_HINT}); "
+                                 "latency measured on seeded noise features")
+                elif evaluation is None:
                     notes.append("no accuracy: the model's dataset is not on this machine (pass --data); "
                                  "latency measured on seeded noise")
                 else:
@@ -222,15 +238,24 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
     if not rows:
         raise AslEdgeError("nothing to measure: " + "; ".join(notes))
     pipeline = None
-    if options.pipeline and spec is not None:
+    landmarks_model = spec is not None and spec.inputs == "landmarks"
+    if options.pipeline and landmarks_model:
+        notes.append("no fixed-box pipeline row: this model reads hand landmarks; see the hand chain rows")
+    elif options.pipeline and spec is not None:
         pipeline = _pipeline_row(files, options, evaluation, spec, pipeline_source or (rows[0].backend,
                                                                                        rows[0].precision),
                                  out_dir, progress)
+    hand = None
+    variants = options.hand_models or (("full",) if landmarks_model else ())
+    if variants and spec is not None:
+        hand, hand_notes = _hand_rows(files, options, evaluation, spec, variants,
+                                      pipeline_source or (rows[0].backend, rows[0].precision), out_dir, progress)
+        notes += hand_notes
     environment, environment_warnings = environment_record(load_before)
     return BenchmarkResult(model=str(model), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            settings=options.to_dict(), environment=environment,
                            evaluation=evaluation.description if evaluation is not None else None, rows=rows,
-                           pipeline=pipeline, notes=notes, environment_warnings=environment_warnings)
+                           pipeline=pipeline, notes=notes, environment_warnings=environment_warnings, hand=hand)
 
 
 def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: Evaluation | None, spec: ModelSpec,
@@ -248,3 +273,22 @@ def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: Eval
              f"{measured.frames} frames in {time.perf_counter() - started:.1f} s; capture-to-label p50 "
              f"{c2l['p50']:.2f} ms; runtime overhead p50 {overhead['p50']:.2f} ms; {measured.fps:.0f} FPS")
     return measured
+
+
+def _hand_rows(files: ModelFiles, options: BenchmarkOptions, evaluation: Evaluation | None, spec: ModelSpec,
+               variants: tuple[str, ...], source: tuple[str, str], out_dir: Path,
+               progress: Progress) -> tuple[HandBenchmark, list[str]]:
+    """The hand chain's models (ONNX Runtime) and, unless --no-pipeline, the whole chain per frame."""
+    from asl_edge.runtime.benchmark_hand import run_hand_benchmark
+    from asl_edge.runtime.benchmark_pipeline import default_video
+
+    video = Path(options.video) if options.video else default_video(
+        out_dir, evaluation.images if evaluation is not None else None, spec.labels)
+    if source[0] != "onnxruntime":  # the chain's classifier runs where the hand models do
+        source = ("onnxruntime", "fp32" if "fp32" in files.onnx else next(iter(files.onnx), "fp32"))
+    backend, path = ROW_LOADERS[source[0]](files, source[1], options, progress)
+    inputs = None if spec.inputs == "landmarks" else timing_inputs(spec, evaluation, 1)[0]
+    with backend:
+        return run_hand_benchmark(backend, path, video, variants, options.timing, inputs,
+                                  options.pipeline_frames if options.pipeline else None, options.provider,
+                                  options.threads, progress)

@@ -9,7 +9,7 @@ from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writ
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.benchmark import CV_WARNING, TimingPlan
 from asl_edge.runtime.benchmark_models import PRECISIONS
-from asl_edge.runtime.benchmark_suite import BACKENDS, BenchmarkOptions
+from asl_edge.runtime.benchmark_suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 
 JSON_NAME, MARKDOWN_NAME, PLOT_NAME = "benchmark.json", "benchmark.md", "benchmark.png"
 
@@ -70,7 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pipe.add_argument("--video", default=None,
                       help="video for the end-to-end row (default: the bundled sample clip)")
     pipe.add_argument("--pipeline-frames", type=int, default=200, help="frames to time end to end (default: 200)")
-    pipe.add_argument("--no-pipeline", action="store_true", help="skip the end-to-end row")
+    pipe.add_argument("--no-pipeline", action="store_true",
+                      help="skip the end-to-end rows (the fixed-box pipeline and the whole hand chain)")
+    pipe.add_argument("--hand-models", type=_names(HAND_VARIANTS, "hand model variant"), default=(),
+                      metavar="full,lite",
+                      help="time the hand chain (palm detector, landmark model, classifier, and the whole chain "
+                           "with tracking on and off) with these bundled hand models (default: full for a "
+                           "landmarks model, none for an image model)")
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=None,
                         help="folder for benchmark.json, .md and .png (default: RUN_FOLDER/benchmark for a run "
@@ -98,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         timing=TimingPlan(warmup_s=args.warmup, iterations=args.iterations, duration_s=args.duration,
                           cv_warning=CV_WARNING),
         threads=args.threads, provider=args.provider, data=args.data, eval_limit=args.eval_limit, video=args.video,
-        pipeline=not args.no_pipeline, pipeline_frames=args.pipeline_frames, export=not args.no_export)
+        pipeline=not args.no_pipeline, pipeline_frames=args.pipeline_frames, export=not args.no_export,
+        hand_models=args.hand_models)
     out = ensure_writable_dir(args.out if args.out is not None else default_out(args.model))
     print(f"benchmarking {args.model}: {options.timing.describe()} per batch size", flush=True)
     result = run_benchmark(args.model, options, out, progress=lambda line: print(f"- {line}", flush=True))
