@@ -127,6 +127,9 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     where the chain's fallback model looks when no hand is found."""
     config = config or PipelineConfig()
     spec = backend.spec
+    if chain is None and spec.inputs == "landmarks":
+        raise AslEdgeError("this model reads hand landmarks, so it needs the hand stage: pass a HandChain "
+                           "(asl_edge.runtime.hand.chain.open_chain), or use an image model for the fixed box")
     smoother = Smoother(spec.num_classes, config.window, config.smoothing)
     speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s)
     timer, state, commits, fps = StageTimer(HAND_STAGES if chain else STAGES), LiveState(), [], FpsMeter()

@@ -17,6 +17,7 @@ import pytest
 from asl_edge.apps.commands.demo import DEFAULT_CLIP, DEFAULT_MODEL, read_card
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.display import WebSink
+from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
 from asl_edge.runtime.sources import parse_source
 from asl_edge.runtime.state import LiveState
@@ -136,7 +137,9 @@ def spell_in_browser(page: Any, model: Path, clip: Path, screenshot: Path) -> tu
         try:
             with load_backend(model) as backend:
                 config = PipelineConfig(roi_size=float(card.get("roi_size", 0.6)))  # type: ignore[arg-type]
-                outcome["result"] = run_pipeline(source, backend, config, [sink], on_frame=pace)
+                # The bundled model reads hand landmarks: run it behind the hand stage, as `asl-edge demo` does.
+                chain = open_chain(backend)
+                outcome["result"] = run_pipeline(source, backend, config, [sink], on_frame=pace, chain=chain)
         except BaseException as exc:  # handed to the test's thread, which re-raises it
             outcome["error"] = exc
 
