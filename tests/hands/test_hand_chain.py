@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.pipeline import HAND_STAGES, PipelineConfig, run_pipeline
 from asl_edge.runtime.sources import parse_source
@@ -23,7 +24,7 @@ LANDMARK_MODEL = REPO / "asl_edge" / "assets" / "asl_landmarks.onnx"
 
 
 @pytest.fixture(scope="module")
-def classifier():  # type: ignore[no-untyped-def]
+def classifier() -> Iterator[Backend]:
     with load_backend(LANDMARK_MODEL, provider="cpu") as opened:
         yield opened
 
@@ -39,7 +40,8 @@ def test_spells_with_the_hand_off_centre(classifier, make_clip: ClipMaker, mirro
     assert list(result.stages.summary()) == list(HAND_STAGES)
     # The palm detector ran on a fraction of the frames: the rest were tracked.
     assert 0 < chain.tracker.times.detections < clip.frames / 2
-    assert set(sink.states[-1]["stages_ms"]) == set(HAND_STAGES)
+    stages = sink.states[-1]["stages_ms"]
+    assert isinstance(stages, dict) and set(stages) == set(HAND_STAGES)
 
 
 def test_skeleton_is_drawn_where_the_hand_is(classifier, make_clip: ClipMaker) -> None:  # type: ignore[no-untyped-def]
