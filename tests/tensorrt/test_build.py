@@ -64,7 +64,7 @@ def test_bad_build_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_onnx_facts_come_from_metadata_or_the_graph(tmp_path: Path) -> None:
     facts = read_onnx_facts(tiny_classifier(tmp_path / "a.onnx", precision="fp16", fp16_weights=True))
     assert (facts.precision, facts.carries_precision) == ("fp16", True)
-    assert facts.spec.labels == ("A", "B", "C")
+    assert facts.spec is not None and facts.spec.labels == ("A", "B", "C")
     assert facts.sha256 == hashlib.sha256((tmp_path / "a.onnx").read_bytes()).hexdigest()
     assert "(MatMul)" in facts.node_names[-2]
     untagged_qdq = read_onnx_facts(tiny_classifier(tmp_path / "b.onnx", precision=None, qdq=True))
