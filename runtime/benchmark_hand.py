@@ -163,7 +163,7 @@ def measure_chain(video: Path, classifier: Backend, model: str, variant: str, tr
     measured = measure_pipeline(video, classifier, model, frames, chain=chain)
     # The warm-up frames ran the detector too; count only the timed frames' detections.
     detect = measured.stages["detect"].values
-    measured.backend = f"{classifier.describe()} + hand {variant} on {tracker.models.device}"
+    measured.backend = f"{classifier.describe()} + hand models on {tracker.models.device}"
     return ChainRun(variant, tracking, measured, int(np.count_nonzero(detect > 0)))
 
 
