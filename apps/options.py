@@ -68,3 +68,7 @@ def add_hand_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fallback", default="auto", metavar="MODEL",
                         help="image model for frames where no hand is found, reading the fixed box; 'none' for "
                              "no fallback (default: auto, the bundled image model when the classifier reads landmarks)")
+    parser.add_argument("--crop-model", default=None, metavar="MODEL",
+                        help="image model trained on hand crops, fused with a landmarks classifier (late fusion)")
+    parser.add_argument("--crop-weight", type=float, default=0.5,
+                        help="the crop model's share of the fused probabilities, 0..1 (default: 0.5)")

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         from asl_edge.runtime.hand.chain import open_chain
 
         backend = load_backend(args.model)
-        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, photos=True)
+        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, photos=True,
+                           crop_model=args.crop_model, crop_weight=args.crop_weight)
         if chain is not None:
             try:
                 return _run_chain(args, chain)

@@ -89,7 +89,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
         source.close()
         raise
     try:
-        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"))
+        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
+                           crop_model=args.crop_model, crop_weight=args.crop_weight)
     except BaseException:
         backend.close()
         source.close()
@@ -116,8 +117,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
                                   on_frame=print_text_changes(), chain=chain)
         finally:
             close_sinks(sinks)
-            if chain is not None and chain.fallback is not None:
-                chain.fallback.close()
+            if chain is not None:
+                chain.close()
     print_result(result)
     return result
 

@@ -2,7 +2,11 @@
 
 hand stage (palm detection / tracking, landmarks) -> the classifier:
 - a landmarks model (ModelSpec.inputs == "landmarks") reads `landmark_features` of the hand;
-- an image model reads the square box around the hand's landmarks (no fixed box to aim at).
+- an image model reads the square box around the hand's landmarks (no fixed box to aim at), left hands
+  mirrored to right ones;
+- late fusion of both: a landmarks model plus a crop model (an image model trained on hand crops) give
+  `(1 - crop_weight) * p_landmarks + crop_weight * p_crop`, since each fails where the other holds
+  (landmarks lose the thumb's place under the fingers; crops lose orientation and are skin/room specific).
 When no hand is found, the fallback image model (if any) reads the fixed box: tightly framed photos and
 dim frames where the palm detector misses still get a letter. With no fallback the frame scores zero
 for every label, which the speller treats as "nothing".
@@ -19,9 +23,10 @@ from asl_edge.landmark_features import landmark_features
 from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.tracker import Hand, HandTracker
+from asl_edge.spec import ModelSpec
 
 HAND_BOX_MARGIN = 0.25  # the image classifier's hand box: landmark extent plus this share on each side
-SOURCES = ("landmarks", "hand-box", "fallback", "none")
+SOURCES = ("landmarks", "hand-box", "fusion", "fallback", "none")
 
 
 @dataclass
@@ -53,9 +58,17 @@ def label_map(source: tuple[str, ...], target: tuple[str, ...]) -> np.ndarray:
 class HandChain:
     """The classifier behind the hand stage, with an optional fallback image model for frames without a hand."""
 
-    def __init__(self, tracker: HandTracker, classifier: Backend, fallback: Backend | None = None) -> None:
+    def __init__(self, tracker: HandTracker, classifier: Backend, fallback: Backend | None = None,
+                 crop_model: Backend | None = None, crop_weight: float = 0.5) -> None:
         self.tracker, self.classifier, self.fallback = tracker, classifier, fallback
+        self.crop_model, self.crop_weight = crop_model, crop_weight
         self.labels = classifier.spec.labels
+        if crop_model is not None:
+            if classifier.spec.inputs != "landmarks" or crop_model.spec.inputs != "image":
+                raise ModelError("fusion needs a landmarks classifier and an image crop model (--crop-model)")
+            if not 0.0 <= crop_weight <= 1.0:
+                raise ModelError(f"--crop-weight {crop_weight} must be between 0 and 1")
+            self._crop_index = label_map(crop_model.spec.labels, self.labels)
         if fallback is not None:
             if fallback.spec.inputs != "image":
                 raise ModelError("the fallback model must be an image model (it reads the fixed box when no hand "
@@ -72,26 +85,45 @@ class HandChain:
         if hand is not None:
             if spec.inputs == "landmarks":
                 features = landmark_features(hand.landmarks, hand.handedness)
-                return ChainOutput(self.classifier.infer(features.reshape(1, -1))[0], hand, "landmarks")
-            box = hand_box(hand, frame.shape[1], frame.shape[0])
-            return ChainOutput(self.classifier.infer(preprocess(frame, spec, box)[None])[0], hand, "hand-box")
+                probs = self.classifier.infer(features.reshape(1, -1))[0]
+                if self.crop_model is None:
+                    return ChainOutput(probs, hand, "landmarks")
+                crop_probs = self.crop_model.infer(_hand_crop(frame, hand, self.crop_model.spec))[0]
+                crop = _mapped(crop_probs, self._crop_index)
+                return ChainOutput(((1 - self.crop_weight) * probs + self.crop_weight * crop).astype(np.float32),
+                                   hand, "fusion")
+            return ChainOutput(self.classifier.infer(_hand_crop(frame, hand, spec))[0], hand, "hand-box")
         if self.fallback is None:
             return ChainOutput(np.zeros(len(self.labels), np.float32), None, "none")
         fallback_probs = self.fallback.infer(preprocess(frame, self.fallback.spec, fixed_box)[None])[0]
-        probs = np.where(self._fallback_index >= 0, fallback_probs[np.maximum(self._fallback_index, 0)], 0.0)
-        return ChainOutput(probs.astype(np.float32), None, "fallback")
+        return ChainOutput(_mapped(fallback_probs, self._fallback_index), None, "fallback")
 
     def close(self) -> None:
-        self.classifier.close()
-        if self.fallback is not None:
-            self.fallback.close()
+        for backend in (self.classifier, self.fallback, self.crop_model):
+            if backend is not None:
+                backend.close()
+
+
+def _mapped(probs: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Probabilities of another model's labels in the classifier's label order (0 where it lacks a label)."""
+    return np.where(index >= 0, probs[np.maximum(index, 0)], 0.0).astype(np.float32)
+
+
+def _hand_crop(frame: np.ndarray, hand: Hand, spec: ModelSpec) -> np.ndarray:
+    """The (1, C, H, W) input of an image model for the box around the hand; left hands mirrored to right."""
+    x, y, w, h = hand_box(hand, frame.shape[1], frame.shape[0])
+    crop = frame[y:y + h, x:x + w]
+    if not hand.is_right:
+        crop = crop[:, ::-1]
+    return preprocess(np.ascontiguousarray(crop), spec)[None]
 
 
 HAND_MODES = ("auto", "on", "off")
 
 
 def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", fallback: str = "auto",
-               provider: str = "auto", photos: bool = False) -> HandChain | None:
+               provider: str = "auto", photos: bool = False, crop_model: str | None = None,
+               crop_weight: float = 0.5) -> HandChain | None:
     """The chain for a loaded classifier, or None for the fixed box (hand "off", or "auto" with an image model).
 
     fallback: a model path, "none", or "auto" (the bundled image model when the classifier reads landmarks).
@@ -115,9 +147,12 @@ def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", f
     if fallback == "auto":
         fallback = str(BUNDLED_IMAGE_MODEL) if landmarks_model else "none"
     fallback_backend = None if fallback == "none" else load_backend(fallback)
+    crop_backend = None
     try:
-        return HandChain(tracker, classifier, fallback_backend)
+        crop_backend = load_backend(crop_model) if crop_model else None
+        return HandChain(tracker, classifier, fallback_backend, crop_backend, crop_weight)
     except BaseException:
-        if fallback_backend is not None:
-            fallback_backend.close()
+        for backend in (fallback_backend, crop_backend):
+            if backend is not None:
+                backend.close()
         raise

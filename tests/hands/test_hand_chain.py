@@ -70,3 +70,22 @@ def test_eval_runs_the_chain_and_reports_hands_found(tmp_path: Path, small_image
     assert result.returncode == 0, result.stderr
     assert "hand found in" in result.stdout and "per letter:" in result.stdout
     assert (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def test_fusion_mixes_landmark_and_crop_probabilities(classifier) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+
+    from asl_edge.runtime.hand.chain import HandChain
+    from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
+
+    photo = cv2.imread(str(sorted((REPO.parent / "shared" / "data" / "asl-letters-multi" / "L").glob("*.jpg"))[1]))
+    tracker = HandTracker(config=TrackerConfig(track=False, pad=0.25))
+    with load_backend(REPO / "asl_edge" / "assets" / "asl_default.onnx", provider="cpu") as crop_model:
+        alone = HandChain(tracker, classifier).classify(photo)
+        tracker.reset()
+        crop_only = HandChain(tracker, classifier, crop_model=crop_model, crop_weight=1.0).classify(photo)
+        tracker.reset()
+        fused = HandChain(tracker, classifier, crop_model=crop_model, crop_weight=0.25).classify(photo)
+    assert alone.source == "landmarks" and fused.source == crop_only.source == "fusion"
+    np.testing.assert_allclose(fused.probs, 0.75 * alone.probs + 0.25 * crop_only.probs, atol=1e-6)
+    assert not np.allclose(alone.probs, crop_only.probs)
