@@ -129,6 +129,8 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
 
     options = options or ExportOptions()
     out_dir = ensure_writable_dir(out)
+    if Path(checkpoint).is_dir():  # a training run folder
+        checkpoint = Path(checkpoint) / "checkpoint.pt"
     progress(f"loading checkpoint {checkpoint}")
     loaded = load_checkpoint(checkpoint)
     spec = loaded.spec

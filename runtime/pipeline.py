@@ -203,8 +203,11 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     finally:
-        notes = feed.notes
+        notes = list(feed.notes)
         feed.close()
+    if chain is not None and frames and chain.tracker.times.hands == 0:
+        notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
+                     "about a quarter of the frame high; --hand off classifies the fixed box instead")
     return PipelineResult(speller.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by)
 
 

@@ -55,6 +55,9 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, spec: ModelS
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> Checkpoint:
+    """A checkpoint.pt, or a training run folder holding one."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "checkpoint.pt")
     if not os.path.isfile(path):
         raise ModelError(f"checkpoint {path} does not exist; train one with `asl-edge train`")
     try:

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from asl_edge.datasets import LabelledImages, load_dataset, stratified_split
-from asl_edge.errors import DataError
+from asl_edge.errors import DataError, ModelError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.spec import ModelSpec
 from asl_edge.train.augment import shift_images
@@ -83,6 +83,10 @@ def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathL
     if path.suffix == ".pt":
         checkpoint = load_checkpoint(path)
         spec = checkpoint.spec
+        if spec.inputs == "landmarks":
+            raise ModelError(f"{model_path} reads hand landmarks, which the runtime's hand chain makes from photos: "
+                             f"export it (asl-edge export {path} --out {path.parent}) and evaluate "
+                             f"{path.parent / 'model.onnx'}")
 
         def score(images: LabelledImages) -> np.ndarray:
             return predict_checkpoint(checkpoint.model, spec, images)

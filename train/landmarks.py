@@ -172,7 +172,13 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
     weights_per_set = config.dataset_weights or tuple(1.0 for _ in datasets)
     if len(weights_per_set) != len(datasets):
         raise DataError(f"{len(weights_per_set)} dataset weights for {len(datasets)} datasets")
+    if any(w < 0 for w in weights_per_set):
+        raise DataError(f"--dataset-weight {min(weights_per_set)} is negative; weights scale each dataset's share "
+                        "of the loss and must be 0 or more")
     classes = sorted({c for _, ds in datasets for c in ds.classes})
+    if len(classes) < 2:
+        raise DataError(f"the data has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2 "
+                        "class folders")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lm", "hand", "y", "w", "set", "val")}
     excluded: dict[str, int] = {}
     for set_index, (name, ds) in enumerate(datasets):

@@ -72,7 +72,7 @@ class HandChain:
         if fallback is not None:
             if fallback.spec.inputs != "image":
                 raise ModelError("the fallback model must be an image model (it reads the fixed box when no hand "
-                                 "is found)")
+                                 "is found), e.g. --fallback asl_edge/assets/asl_default.onnx")
             self._fallback_index = label_map(fallback.spec.labels, self.labels)
             if (self._fallback_index < 0).all():
                 raise ModelError("the fallback model shares no label with the classifier; pass a fallback "
@@ -141,6 +141,9 @@ def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", f
         raise ModelError("this model reads hand landmarks, so it needs the hand stage; drop --hand off or pass an "
                          "image model")
     if hand == "off" or (hand == "auto" and not landmarks_model):
+        if fallback not in ("auto", "none") or crop_model:
+            raise ModelError("--fallback and --crop-model work with the hand stage only; drop them, or use "
+                             "--hand on")
         return None
     config = TrackerConfig(track=not photos, pad=PHOTO_PAD if photos else 0.0, variant=variant)
     tracker = HandTracker(HandModels.bundled(variant, provider), config)

@@ -74,6 +74,7 @@ class HandTimes:
     landmarks_ms: float = 0.0
     detections: int = 0  # frames on which the palm detector ran
     frames: int = 0
+    hands: int = 0  # frames with a hand found
 
 
 def tracking_region(landmarks: np.ndarray) -> RotatedRect:
@@ -112,6 +113,7 @@ class HandTracker:
             palm = self._detect(rgb)
             hand = self._landmarks(rgb, palm.hand_region(), tracked=False) if palm else None
         self._region = tracking_region(hand.landmarks) if hand is not None else None
+        self.times.hands += hand is not None
         if hand is not None and pad:
             hand.landmarks[:, :2] -= pad
             region = hand.region

@@ -10,7 +10,7 @@ import torch
 from asl_edge.errors import ModelError
 from asl_edge.export.fp16 import to_fp16
 from asl_edge.export.onnx_export import default_opset, export_fp32
-from asl_edge.spec import make_spec
+from asl_edge.spec import make_landmark_spec, make_spec
 from asl_edge.train.models import ARCHITECTURES, build_model
 
 LABELS = ("A", "B", "C", "space")
@@ -30,7 +30,7 @@ ARCHS = [pytest.param(a, marks=pytest.mark.slow) if a == "resnet18" else a for a
 @pytest.mark.parametrize("arch", ARCHS)
 def test_every_architecture_exports_probabilities_at_opset_17(arch: str) -> None:
     color = "gray" if arch == "aslcnn" else "rgb"
-    spec = make_spec(LABELS, arch, 32, color)
+    spec = make_landmark_spec(LABELS, 111) if arch == "landmark_mlp" else make_spec(LABELS, arch, 32, color)
     torch.manual_seed(0)
     model = build_model(spec).eval()
     graph = export_fp32(model, spec)
