@@ -19,7 +19,7 @@ LABELS = ("A", "B", "C", "space")
 def run(model_proto: object, batch: np.ndarray) -> np.ndarray:
     session = ort.InferenceSession(model_proto.SerializeToString(),  # type: ignore[attr-defined]
                                    providers=["CPUExecutionProvider"])
-    (probs,) = session.run(["probabilities"], {"input": batch})
+    (probs,) = session.run(["probabilities"], {session.get_inputs()[0].name: batch})
     return np.asarray(probs)
 
 

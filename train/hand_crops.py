@@ -1,0 +1,79 @@
+"""Hand-crop datasets: the box around the found hand of every training photo, as an image-folder dataset.
+
+`python -m asl_edge.train.hand_crops --data A --data B --out crops/` writes `crops/<class>/<dataset>-<photo>.png`
+(64x64, left hands mirrored to right ones, as the runtime's chain feeds a crop model) for the photos of the
+TRAINING part of each folder (the stratified split `asl-edge train` makes with the same seed and fraction),
+so `asl-edge train --data crops/` trains an image classifier on hand crops that never saw the held-out
+photos. The landmarks come from the cached hand stage (`asl_edge.runtime.hand.extract`); the box is the
+chain's own `hand_box`. Photos without a found hand are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+
+from asl_edge.artifacts import ensure_writable_dir
+from asl_edge.datasets import stratified_split
+from asl_edge.errors import AslEdgeError
+from asl_edge.runtime.hand.chain import hand_box
+from asl_edge.runtime.hand.extract import load_landmark_dataset
+from asl_edge.runtime.hand.geometry import RotatedRect
+from asl_edge.runtime.hand.tracker import Hand
+
+CROP_SIZE = 64  # larger than the 40x40 default model input, so training's resize and augmentation have pixels
+
+
+def write_hand_crops(folders: Sequence[str], out: Path, val_fraction: float = 0.2, seed: int = 0) -> dict[str, int]:
+    """Write the crops; returns how many each folder gave."""
+    out = ensure_writable_dir(out)
+    written: dict[str, int] = {}
+    for folder in folders:
+        data = load_landmark_dataset(folder)
+        _, val = stratified_split(data.labels, val_fraction, seed)
+        held_out = set(val.tolist())
+        count = 0
+        for i, path in enumerate(data.paths):
+            if i in held_out or not data.found[i]:
+                continue
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None:
+                continue
+            hand = Hand(data.landmarks[i], 1.0, float(data.handedness[i]), RotatedRect(0, 0, 1, 1), tracked=False)
+            x, y, w, h = hand_box(hand, image.shape[1], image.shape[0])
+            crop = image[y:y + h, x:x + w]
+            if not hand.is_right:
+                crop = cv2.flip(crop, 1)
+            target = out / data.classes[data.labels[i]]
+            target.mkdir(exist_ok=True)
+            small = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+            if not cv2.imwrite(str(target / f"{Path(folder).name}-{Path(path).stem}.png"), small):
+                raise AslEdgeError(f"cannot write crops into {target}; check the disk and permissions")
+            count += 1
+        written[folder] = count
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m asl_edge.train.hand_crops", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", action="append", required=True, help="folder of class folders (repeatable)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the crop dataset")
+    parser.add_argument("--val-fraction", type=float, default=0.2, help="held-out share left out (default: 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="split seed, as for asl-edge train (default: 0)")
+    args = parser.parse_args(argv)
+    try:
+        for folder, count in write_hand_crops(args.data, args.out, args.val_fraction, args.seed).items():
+            print(f"{folder}: {count} hand crops")
+    except AslEdgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(f"wrote {args.out}; train on it with asl-edge train --data {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
