@@ -24,23 +24,10 @@ from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.tensorrt_backend import TensorRTBackend
 from asl_edge.runtime.engine_manifest import BuildOptions, manifest_path
 from asl_edge.spec import ModelSpec, make_spec
+from tests.tensorrt.gpu import gpu_marks
 from tests.tensorrt.onnx_models import tiny_classifier
 
-
-def _gpu_skip_reason() -> str | None:
-    from asl_edge.runtime.cuda_device import open_cuda_device
-    from asl_edge.runtime.tensorrt_support import tensorrt_version
-
-    try:
-        tensorrt_version("the GPU engine tests")
-        open_cuda_device(0, "the GPU engine tests").close()
-    except AslEdgeError as exc:
-        return str(exc)
-    return None
-
-
-REASON = _gpu_skip_reason()
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT and a GPU: {REASON}")]
+pytestmark = gpu_marks("the GPU engine tests")
 
 MAX_BATCH = 4
 # Largest |TensorRT - onnxruntime| per probability, and the top-1 margin above which labels must agree.

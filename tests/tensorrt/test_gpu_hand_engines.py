@@ -10,26 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import pytest
 
-from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.engine_manifest import BuildOptions, check_engine
+from tests.tensorrt.gpu import gpu_marks
 
-
-def _gpu_skip_reason() -> str | None:
-    from asl_edge.runtime.cuda_device import open_cuda_device
-    from asl_edge.runtime.tensorrt_support import tensorrt_version
-
-    try:
-        tensorrt_version("the GPU hand engine tests")
-        open_cuda_device(0, "the GPU hand engine tests").close()
-    except AslEdgeError as exc:
-        return str(exc)
-    return None
-
-
-REASON = _gpu_skip_reason()
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(REASON is not None, reason=f"needs TensorRT and a GPU: {REASON}")]
+pytestmark = gpu_marks("the GPU hand engine tests")
 
 # FP16 against FP32: the largest |difference| relative to the output's range.
 RELATIVE_TOLERANCE = 3e-2
