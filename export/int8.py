@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,7 @@ def _calibrator_settings(options: CalibrationOptions) -> dict[str, Any]:
     }[options.method]
 
 
-def _calibrate(quantization: Any, prepared: Path, scratch: Path, calibration: LabelledImages, spec: ModelSpec,
+def _calibrate(prepared: Path, scratch: Path, batches: Iterable[np.ndarray], spec: ModelSpec,
                options: CalibrationOptions, method: Any) -> Path:
     """Run the calibrator one batch at a time (the histogram calibrators otherwise hold every activation of
     every image in memory) and save the tensor ranges where quantize_static reads them."""
@@ -108,7 +108,7 @@ def _calibrate(quantization: Any, prepared: Path, scratch: Path, calibration: La
     calibrator = create_calibrator(prepared, list(QUANTIZED_OPS), augmented_model_path=str(scratch / "augmented.onnx"),
                                    calibrate_method=method, providers=["CPUExecutionProvider"],
                                    extra_options=_calibrator_settings(options))
-    for batch in _batches(calibration, spec, options.batch_size):
+    for batch in batches:
         calibrator.collect_data(_OneBatch(spec.input_name, batch))
     ranges = scratch / "ranges.json"
     save_tensors_data(calibrator.compute_data(), ranges)
@@ -118,6 +118,20 @@ def _calibrate(quantization: Any, prepared: Path, scratch: Path, calibration: La
 def quantize_int8(fp32_model: Any, spec: ModelSpec, calibration: LabelledImages,
                   options: CalibrationOptions) -> Any:
     """A Q/DQ INT8 onnx.ModelProto of a checked FP32 model, calibrated on `calibration`."""
+    return quantize_int8_batches(fp32_model, spec, _batches(calibration, spec, options.batch_size), options)
+
+
+def feature_batches(features: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """(N, ...) float32 model inputs (landmark feature vectors, say) in calibration batches."""
+    array = np.ascontiguousarray(features, dtype=np.float32)
+    for start in range(0, len(array), batch_size):
+        yield array[start:start + batch_size]
+
+
+def quantize_int8_batches(fp32_model: Any, spec: ModelSpec, batches: Iterable[np.ndarray],
+                          options: CalibrationOptions) -> Any:
+    """quantize_int8 calibrated on ready float32 input batches for `spec.input_name` (any input kind).
+    `options.images` and `options.seed` are unused here: the caller chose the batches."""
     onnx = require("onnx", "INT8 quantization", WORKSTATION_HINT)
     quantization = require("onnxruntime.quantization", "INT8 quantization", WORKSTATION_HINT)
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -133,7 +147,7 @@ def quantize_int8(fp32_model: Any, spec: ModelSpec, calibration: LabelledImages,
         try:
             # The histogram calibrators print their progress; the export prints its own steps.
             with contextlib.redirect_stdout(io.StringIO()):
-                ranges = _calibrate(quantization, prepared, scratch, calibration, spec, options, method)
+                ranges = _calibrate(prepared, scratch, batches, spec, options, method)
             _quantize_static(quantization, prepared, quantized, ranges, options, method)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"INT8 quantization failed: {str(exc).splitlines()[0][:200]}") from exc

@@ -1,8 +1,9 @@
-"""Export a landmarks model (arch landmark_mlp): FP32 and FP16 ONNX of (N, num_features) -> probabilities.
+"""Export a landmarks model (arch landmark_mlp): FP32, FP16 and INT8 ONNX of (N, num_features) -> probabilities.
 
 The held-out data is the run's `val_features.npz` (feature vectors and labels written by landmark training
-next to checkpoint.pt), so export needs neither the photos nor the hand stage. INT8 is skipped: the MLP is
-~70k parameters and runs in microseconds, so quantising it gains nothing worth a calibration step.
+next to checkpoint.pt), so export needs neither the photos nor the hand stage. INT8 is calibrated the image
+models' way (export/int8.py, Q/DQ, checked against TensorRT's rules) on the run's `calib_features.npz`, a
+seeded sample of un-augmented training-split feature vectors; runs older than that file skip INT8.
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ from asl_edge.artifacts import atomic_write_json, atomic_write_text, sha256_file
 from asl_edge.errors import DataError, ModelError, require
 from asl_edge.export import onnx_export
 from asl_edge.export.fp16 import to_fp16
+from asl_edge.export.int8 import feature_batches, quantize_int8_batches
 from asl_edge.export.parity import Comparison, require_parity
+from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
 from asl_edge.spec import ModelSpec
 
 VAL_FEATURES = "val_features.npz"  # the same name as asl_edge.train.landmarks.VAL_FEATURES
-SUPPORTED = ("fp32", "fp16")
+CALIB_FEATURES = "calib_features.npz"  # the same name as asl_edge.train.landmarks.CALIB_FEATURES
+SUPPORTED = ("fp32", "fp16", "int8")
 
 
-def load_val_features(checkpoint: str | os.PathLike[str], spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
-    path = Path(checkpoint).parent / VAL_FEATURES
+def load_val_features(checkpoint: str | os.PathLike[str], spec: ModelSpec,
+                      name: str = VAL_FEATURES) -> tuple[np.ndarray, np.ndarray]:
+    path = Path(checkpoint).parent / name
     if not path.is_file():
-        raise DataError(f"{path} is missing: a landmarks model is exported with the held-out feature vectors its "
+        raise DataError(f"{path} is missing: a landmarks model is exported with the feature vectors its "
                         "training run wrote next to checkpoint.pt")
     with np.load(path) as data:
         features, labels = data["features"].astype(np.float32), data["labels"].astype(np.int64)
@@ -52,12 +57,15 @@ def ort_probabilities(path: Path, spec: ModelSpec, features: np.ndarray, optimis
 def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec,
                           precisions: tuple[str, ...], file_names: dict[str, str], options: Any,
                           progress: Callable[[str], None]) -> tuple[ExportReport, tuple[str, ...]]:
-    """Write the FP32 (and FP16) graphs and the report into `staging`; return the report and the precisions
-    written (INT8 is skipped with a message)."""
+    """Write the FP32 (and FP16, INT8) graphs and the report into `staging`; return the report and the
+    precisions written (INT8 is skipped with a message when the run has no calib_features.npz)."""
     import torch
 
-    if "int8" in precisions:
-        progress("skipping INT8: a landmarks MLP is exported as FP32 and FP16 only")
+    calib_path = Path(checkpoint).parent / CALIB_FEATURES
+    if "int8" in precisions and not calib_path.is_file():
+        progress(f"skipping INT8: {calib_path} is missing (a run from before INT8 support); retrain the "
+                 "landmarks model with `asl-edge train --input landmarks` to write it")
+        precisions = tuple(p for p in precisions if p != "int8")
     written = tuple(p for p in precisions if p in SUPPORTED)
     features, labels = load_val_features(checkpoint, spec)
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
@@ -71,6 +79,19 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
     if "fp16" in written:
         progress("converting to FP16")
         onnx_export.save(to_fp16(fp32, spec), staging / file_names["fp16"], spec, "fp16")
+    calibration_info: dict[str, Any] = {}
+    if "int8" in written:
+        calib, _ = load_val_features(checkpoint, spec, CALIB_FEATURES)
+        cal = options.calibration
+        progress(f"calibrating INT8 ({cal.method}, {len(calib)} training-split feature vectors)")
+        int8 = quantize_int8_batches(fp32, spec, feature_batches(calib, cal.batch_size), cal)
+        violations = qdq_violations(int8)
+        if violations:
+            raise ModelError(f"the INT8 graph breaks {len(violations)} TensorRT Q/DQ rule(s), first: "
+                             f"{violations[0]}")
+        onnx_export.save(int8, staging / file_names["int8"], spec, "int8")
+        calibration_info = {"method": cal.method, "feature_vectors": len(calib), "source": f"training split "
+                            f"({CALIB_FEATURES})", "reduce_range": cal.reduce_range}
     results, probs_by = [], {}
     for precision in written:
         path = staging / file_names[precision]
@@ -82,15 +103,17 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
             sha256=sha256_file(path), top1=classification_report(probs, labels, spec.labels).top1,
             max_prob_diff_vs_fp32=versus.max_abs_diff, agreement_vs_fp32=versus.top1_agreement,
             top1_ort_cpu=classification_report(cpu, labels, spec.labels).top1))
-    if "fp16" in written and results[-1].agreement_vs_fp32 < 0.99:
-        raise ModelError(f"the FP16 graph agrees with FP32 on only {results[-1].agreement_vs_fp32:.2%} of the "
+    fp16 = [r for r in results if r.precision == "fp16"]
+    if fp16 and fp16[0].agreement_vs_fp32 < 0.99:
+        raise ModelError(f"the FP16 graph agrees with FP32 on only {fp16[0].agreement_vs_fp32:.2%} of the "
                          "held-out samples")
     datasets = ", ".join(map(str, spec.trained_on.get("datasets", []))) or "the training datasets"
     report = ExportReport(
         checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
         simplified=options.simplify,
         evaluation={"data": datasets, "split": f"held-out {spec.trained_on.get('val_fraction')} of each, seed "
-                    f"{spec.trained_on.get('split_seed')} ({VAL_FEATURES})", "images": len(features)},
+                    f"{spec.trained_on.get('split_seed')} ({VAL_FEATURES})", "images": len(features),
+                    **({"int8_calibration": calibration_info} if calibration_info else {})},
         parity={**parity.to_dict(), "tolerance": options.tolerance},
         pytorch_top1=classification_report(reference, labels, spec.labels).top1, results=results)
     atomic_write_json(staging / "export_report.json", report.to_dict())

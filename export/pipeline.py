@@ -159,7 +159,7 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
 
 def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Path, options: ExportOptions,
                       progress: Progress) -> ExportReport:
-    """A landmarks model: FP32 and FP16 against the run's held-out feature vectors (export/landmark_export.py)."""
+    """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors (export/landmark_export.py)."""
     from asl_edge.export.landmark_export import export_landmarks_into
 
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))

@@ -6,7 +6,8 @@ once, classes = the sorted union, a seeded stratified hold-out of each, best wei
 `load_landmark_sets` (calls the hand stage's `load_landmark_dataset` per folder, imported lazily).
 
 A run folder gets `checkpoint.pt` (weights + ModelSpec with inputs="landmarks"), `metrics.json` and
-`val_features.npz` (the held-out feature vectors and labels, which `asl-edge export` uses for parity).
+`val_features.npz` (the held-out feature vectors and labels, which `asl-edge export` uses for parity) and
+`calib_features.npz` (up to 1024 un-augmented training-split feature vectors, which export calibrates INT8 on).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.models import LandmarkMlp
 
 VAL_FEATURES = "val_features.npz"
+CALIB_FEATURES = "calib_features.npz"  # a seeded sample of un-augmented training-split features, for INT8
+CALIB_SAMPLES = 1024
 Progress = Callable[[str], None]
 
 
@@ -252,6 +255,10 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
                     metrics, epoch=best_epoch)
     atomic_write_json(out_dir / "metrics.json", metrics)
     _save_npz(out_dir / VAL_FEATURES, features=val_x.numpy(), labels=y[val], dataset=which[val])
+    # A separate generator, so the sample changes nothing the training above draws.
+    calib = np.sort(np.random.default_rng(config.seed).permutation(len(train_lm))[:CALIB_SAMPLES])
+    _save_npz(out_dir / CALIB_FEATURES, features=landmark_features(train_lm[calib], train_hand[calib]),
+              labels=y[~val][calib])
     progress(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val top-1 {metrics['val_top1']:.4f}; "
              f"wrote {out_dir / 'checkpoint.pt'}")
     return metrics
