@@ -79,6 +79,7 @@ def test_fusion_mixes_landmark_and_crop_probabilities(classifier) -> None:  # ty
     from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
 
     photo = cv2.imread(str(sorted((REPO.parent / "shared" / "data" / "asl-letters-multi" / "L").glob("*.jpg"))[1]))
+    assert photo is not None
     tracker = HandTracker(config=TrackerConfig(track=False, pad=0.25))
     with load_backend(REPO / "asl_edge" / "assets" / "asl_default.onnx", provider="cpu") as crop_model:
         alone = HandChain(tracker, classifier).classify(photo)
