@@ -109,8 +109,19 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
             return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], np.asarray(labels, np.int64),
                                    tuple(classes), tuple(str(p) for p in paths))
     tracker = HandTracker(config=TrackerConfig(track=False, pad=PHOTO_PAD, variant=variant))
-    images = (cv2.imread(str(file), cv2.IMREAD_COLOR) for file in paths)
-    landmarks, handedness, found = extract_landmarks(images, len(paths), tracker, root.name)
+    unreadable: list[str] = []
+
+    def read(file: Path) -> np.ndarray | None:
+        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        if image is None:
+            unreadable.append(file.name)
+        return image
+
+    landmarks, handedness, found = extract_landmarks((read(file) for file in paths), len(paths), tracker, root.name)
+    if unreadable:
+        # Like datasets.load_image_folder: one warning listing them; they count as photos without a hand.
+        print(f"warning: {len(unreadable)} unreadable image(s) in {root} skipped: {', '.join(unreadable[:10])}"
+              f"{' ...' if len(unreadable) > 10 else ''}", file=sys.stderr)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cache_file) as handle:
         np.savez_compressed(handle, landmarks=landmarks, handedness=handedness, found=found,

@@ -128,3 +128,19 @@ print("ok", hand.landmarks.shape)
     result = run_without_torch(code, str(tmp_path / "a.png"))
     assert result.returncode == 0, result.stderr
     assert "ok (21, 3)" in result.stdout
+
+
+def test_dataset_landmarks_warn_about_unreadable_photos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from asl_edge.runtime.hand.extract import load_landmark_dataset
+
+    for letter in ("A", "B"):
+        (tmp_path / "data" / letter).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "data" / letter / "ok.jpg"), _photo(letter))
+    (tmp_path / "data" / "A" / "broken.jpg").write_bytes(b"not a jpeg")
+    data = load_landmark_dataset(tmp_path / "data", tmp_path / "cache")
+    assert data.classes == ("A", "B") and len(data) == 3
+    err = capsys.readouterr().err
+    assert "warning: 1 unreadable image(s)" in err and "broken.jpg" in err
+    assert not data.found[0]  # broken.jpg sorts first in A
+    again = load_landmark_dataset(tmp_path / "data", tmp_path / "cache")  # from the cache, same arrays
+    assert (again.found == data.found).all() and np.array_equal(again.landmarks, data.landmarks)
