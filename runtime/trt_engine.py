@@ -39,12 +39,17 @@ def deserialize(plan: bytes, engine_path: str, rebuild: str, dla_core: int | Non
 class EngineRunner:
     """One execution context with buffers for the largest batch the engine's profile allows.
 
+    One input and any number of named outputs, each with its own pinned host buffer and device buffer.
     Buffers and tensor addresses are set once; each call sets the input shape, copies in, enqueues,
-    copies out and waits, all on the device's one stream. CUDA events around the enqueue measure the
-    GPU compute time of the last call (`last_gpu_ms`), as trtexec reports it.
+    copies every output out and waits, all on the device's one stream. CUDA events around the enqueue
+    measure the GPU compute time of the last call (`last_gpu_ms`), as trtexec reports it.
+
+    `expect_outputs`: how many outputs the engine must have (1, the default, for an asl-edge classifier,
+    whose `run` returns that output), or None for any number (the hand models; use `run_all`).
+    The tensor-name API throughout: present from TensorRT 8.5 (tensorrt_support.OLDEST_SUPPORTED) to 11.
     """
 
-    def __init__(self, engine: trt.ICudaEngine, device: CudaDevice) -> None:
+    def __init__(self, engine: trt.ICudaEngine, device: CudaDevice, expect_outputs: int | None = 1) -> None:
         self.engine = engine
         self.device = device
         context = engine.create_execution_context()
@@ -54,23 +59,31 @@ class EngineRunner:
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         self.inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.outputs = [n for n in names if n not in self.inputs]
-        if len(self.inputs) != 1 or len(self.outputs) != 1:
+        if expect_outputs == 1 and (len(self.inputs) != 1 or len(self.outputs) != 1):
             raise ModelError(f"engine has inputs {self.inputs} and outputs {self.outputs}; an asl-edge classifier "
                              "has one of each")
+        if len(self.inputs) != 1 or not self.outputs or (expect_outputs is not None
+                                                           and len(self.outputs) != expect_outputs):
+            wanted = "at least one" if expect_outputs is None else str(expect_outputs)
+            raise ModelError(f"engine has inputs {self.inputs} and outputs {self.outputs}; expected one input and "
+                             f"{wanted} output(s)")
         self.input_name, self.output_name = self.inputs[0], self.outputs[0]
         self.max_input_shape = self._max_shape(self.input_name)
         self.max_batch = self.max_input_shape[0]
-        # Output shapes follow from the input shape; size the output for the largest input.
+        # Output shapes follow from the input shape; size each output for the largest input.
         self._set_batch_shape(self.max_input_shape)
-        self.max_output_shape = dims(self.context.get_tensor_shape(self.output_name))
-        if any(d < 0 for d in self.max_output_shape):
-            raise ModelError(f"engine output {self.output_name} has a data-dependent shape "
-                             f"{self.max_output_shape}; an asl-edge classifier outputs (N, classes)")
+        self.max_output_shapes = {name: dims(self.context.get_tensor_shape(name)) for name in self.outputs}
+        for name, shape in self.max_output_shapes.items():
+            if any(d < 0 for d in shape):
+                raise ModelError(f"engine output {name} has a data-dependent shape {shape}; asl-edge runs "
+                                 "engines whose output shapes follow from the input shape")
+        self.max_output_shape = self.max_output_shapes[self.output_name]
         self._host_in = device.pinned_empty(self.max_input_shape, self._dtype(self.input_name))
-        self._host_out = device.pinned_empty(self.max_output_shape, self._dtype(self.output_name))
         self._dev_in = device.device_alloc(self._host_in.nbytes)
-        self._dev_out = device.device_alloc(self._host_out.nbytes)
-        for name, address in ((self.input_name, self._dev_in), (self.output_name, self._dev_out)):
+        self._host_out = {name: device.pinned_empty(shape, self._dtype(name))
+                          for name, shape in self.max_output_shapes.items()}
+        self._dev_out = {name: device.device_alloc(host.nbytes) for name, host in self._host_out.items()}
+        for name, address in ((self.input_name, self._dev_in), *self._dev_out.items()):
             if not self.context.set_tensor_address(name, address):
                 raise ModelError(f"TensorRT refused the buffer address of tensor {name}")
         self.last_gpu_ms = 0.0
@@ -95,9 +108,13 @@ class EngineRunner:
         return self.max_input_shape[1:]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        """float32 NCHW batch of at most max_batch samples -> output rows."""
+        """float32 NCHW batch of at most max_batch samples -> the (first) output's rows."""
+        return self.run_all(batch)[self.output_name]
+
+    def run_all(self, batch: np.ndarray) -> dict[str, np.ndarray]:
+        """float32 NCHW batch of at most max_batch samples -> every output by name, float32, batch first."""
         n = batch.shape[0]
-        host_in, host_out = self._host_in[:n], self._host_out[:n]
+        host_in = self._host_in[:n]
         host_in[...] = batch  # casts to the engine's input type if it differs
         self._set_batch_shape(tuple(host_in.shape))
         self.device.copy_to_device(self._dev_in, host_in)
@@ -106,7 +123,11 @@ class EngineRunner:
         self.device.record_stop()
         if not ok:
             raise ModelError("TensorRT execute_async_v3 failed (see the TensorRT log above)")
-        self.device.copy_to_host(host_out, self._dev_out)
+        # Output rows follow the input's batch (static engines have batch 1, so n == 1 there too).
+        hosts = {name: host[:n] for name, host in self._host_out.items()}
+        for name, host in hosts.items():
+            self.device.copy_to_host(host, self._dev_out[name])
         self.device.synchronize()
         self.last_gpu_ms = self.device.elapsed_ms()
-        return np.array(host_out, dtype=np.float32)  # a copy: the pinned buffer is reused by the next call
+        # Copies: the pinned buffers are reused by the next call.
+        return {name: np.array(host, dtype=np.float32) for name, host in hosts.items()}

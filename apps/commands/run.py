@@ -90,7 +90,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
         raise
     try:
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
-                           crop_model=args.crop_model, crop_weight=args.crop_weight)
+                           crop_model=args.crop_model, crop_weight=args.crop_weight,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
     except BaseException:
         backend.close()
         source.close()
@@ -98,7 +99,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
     announce(backend)
     if chain is not None:
         fallback = f", fallback {chain.fallback.describe()} on the fixed box" if chain.fallback else ""
-        print(f"hand stage: MediaPipe palm detection + landmarks ({args.hand_models}) on {chain.tracker.models.device}"
+        print(f"hand stage: MediaPipe palm detection + landmarks ({args.hand_models}) on "
+              f"{chain.tracker.models.describe()}"
               f"{fallback}")
     with backend:
         try:

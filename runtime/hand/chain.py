@@ -14,14 +14,16 @@ for every label, which the speller treats as "nothing".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from asl_edge.errors import ModelError
+from asl_edge.errors import AslEdgeError, ModelError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
+from asl_edge.runtime.hand.models import HandModels
 from asl_edge.runtime.hand.tracker import Hand, HandTracker
 from asl_edge.spec import ModelSpec
 
@@ -102,6 +104,7 @@ class HandChain:
         for backend in (self.classifier, self.fallback, self.crop_model):
             if backend is not None:
                 backend.close()
+        self.tracker.models.close()
 
 
 def _mapped(probs: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -119,19 +122,40 @@ def _hand_crop(frame: np.ndarray, hand: Hand, spec: ModelSpec) -> np.ndarray:
 
 
 HAND_MODES = ("auto", "on", "off")
+HAND_BACKENDS = ("auto", "onnxruntime", "tensorrt")
+
+
+def open_hand_models(classifier: Backend, variant: str, provider: str = "auto", hand_backend: str = "auto",
+                     log: Callable[[str], None] | None = None) -> HandModels:
+    """The hand models for this classifier. "auto": the TensorRT engines of `asl-edge build --hand-models`
+    when the classifier is itself a TensorRT engine and they are in the engine cache for this device, else
+    ONNX Runtime (saying why through `log` when a TensorRT classifier has no usable hand engines);
+    "tensorrt" requires the engines; "onnxruntime" never looks for them."""
+    if hand_backend not in HAND_BACKENDS:
+        raise ModelError(f"hand backend {hand_backend!r}: choose one of {', '.join(HAND_BACKENDS)}")
+    if hand_backend == "tensorrt" or (hand_backend == "auto" and classifier.name == "tensorrt"):
+        try:
+            return HandModels.bundled(variant, backend="tensorrt")
+        except AslEdgeError as exc:
+            if hand_backend == "tensorrt":
+                raise
+            (log or print)(f"hand stage: not on TensorRT ({exc}); using ONNX Runtime")
+    return HandModels.bundled(variant, provider)
 
 
 def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", fallback: str = "auto",
                provider: str = "auto", photos: bool = False, crop_model: str | None = None,
-               crop_weight: float = 0.5) -> HandChain | None:
+               crop_weight: float = 0.5, hand_backend: str = "auto",
+               log: Callable[[str], None] | None = None) -> HandChain | None:
     """The chain for a loaded classifier, or None for the fixed box (hand "off", or "auto" with an image model).
 
     fallback: a model path, "none", or "auto" (the bundled image model when the classifier reads landmarks).
     photos: still photos cropped around the hand: detect on every image, padded (no tracking between them).
+    hand_backend, log: where the hand models run (open_hand_models); `chain.tracker.models.describe()` says.
     """
     from asl_edge.runtime.backends import load_backend
     from asl_edge.runtime.hand.extract import PHOTO_PAD
-    from asl_edge.runtime.hand.models import BUNDLED_IMAGE_MODEL, HandModels
+    from asl_edge.runtime.hand.models import BUNDLED_IMAGE_MODEL
     from asl_edge.runtime.hand.tracker import TrackerConfig
 
     if hand not in HAND_MODES:
@@ -146,16 +170,18 @@ def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", f
                              "--hand on")
         return None
     config = TrackerConfig(track=not photos, pad=PHOTO_PAD if photos else 0.0, variant=variant)
-    tracker = HandTracker(HandModels.bundled(variant, provider), config)
+    models = open_hand_models(classifier, variant, provider, hand_backend, log)
+    tracker = HandTracker(models, config)
     if fallback == "auto":
         fallback = str(BUNDLED_IMAGE_MODEL) if landmarks_model else "none"
-    fallback_backend = None if fallback == "none" else load_backend(fallback)
-    crop_backend = None
+    fallback_backend = crop_backend = None
     try:
+        fallback_backend = None if fallback == "none" else load_backend(fallback)
         crop_backend = load_backend(crop_model) if crop_model else None
         return HandChain(tracker, classifier, fallback_backend, crop_backend, crop_weight)
     except BaseException:
         for backend in (fallback_backend, crop_backend):
             if backend is not None:
                 backend.close()
+        models.close()
         raise
