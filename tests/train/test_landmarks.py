@@ -120,7 +120,7 @@ def test_exported_onnx_matches_pytorch(trained_run: Path) -> None:
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_export_all_writes_fp32_and_fp16_for_a_landmarks_model(trained_run: Path, tmp_path: Path) -> None:
+def test_export_all_writes_fp32_fp16_and_int8_for_a_landmarks_model(trained_run: Path, tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxconverter_common")
@@ -129,10 +129,10 @@ def test_export_all_writes_fp32_and_fp16_for_a_landmarks_model(trained_run: Path
 
     messages: list[str] = []
     report = export_all(trained_run / "checkpoint.pt", tmp_path / "export", progress=messages.append)
-    assert [r.precision for r in report.results] == ["fp32", "fp16"]
-    assert any("skipping INT8" in m for m in messages)
+    assert [r.precision for r in report.results] == ["fp32", "fp16", "int8"]
+    assert not any("skipping INT8" in m for m in messages)  # calib_features.npz is there
     assert report.parity["max_abs_diff"] < 1e-5
     assert report.results[1].agreement_vs_fp32 > 0.99
     spec = read_onnx_spec(tmp_path / "export" / "model.fp16.onnx")
     assert spec.inputs == "landmarks" and spec.input_shape == (NUM_FEATURES,)
-    assert not (tmp_path / "export" / "model.int8.onnx").exists()
+    assert (tmp_path / "export" / "model.int8.onnx").exists()
