@@ -50,7 +50,14 @@ def crop(frame: np.ndarray, roi: Roi | tuple[int, int, int, int] | None) -> np.n
     return frame[y0:y1, x0:x1]
 
 
-def _as_uint8_hwc(frame: np.ndarray) -> np.ndarray:
+def as_uint8_image(frame: np.ndarray) -> np.ndarray:
+    """Any decoded frame as uint8 HxWxC (C = 1, 3 or 4), or a DataError naming what is wrong with it.
+
+    uint8 passes; uint16 (16-bit PNG/TIFF, some industrial and depth-style cameras) is scaled by 255/65535;
+    float frames must hold pixels in [0, 1] (OpenCV's and torchvision's convention) and are scaled by 255.
+    Anything else (float pixels above 1, NaN, signed or 32-bit integers) is refused rather than clipped,
+    because clipping turns a whole frame into white or black and the model silently answers `nothing`.
+    """
     if not isinstance(frame, np.ndarray) or frame.size == 0:
         raise DataError("expected a non-empty image array (decoded frame), got "
                         f"{type(frame).__name__}{'' if not isinstance(frame, np.ndarray) else ' of size 0'}")
@@ -58,19 +65,24 @@ def _as_uint8_hwc(frame: np.ndarray) -> np.ndarray:
         frame = frame[:, :, None]
     if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4):
         raise DataError(f"expected an image of shape HxW, HxWx1, HxWx3 or HxWx4, got {frame.shape}")
-    if frame.dtype != np.uint8:
-        if np.issubdtype(frame.dtype, np.floating):
-            # Float images are taken to hold pixels in [0, 1], as OpenCV and torchvision produce them.
-            frame = np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        else:
-            frame = np.clip(frame, 0, 255).astype(np.uint8)
-    return frame
+    if frame.dtype == np.uint8:
+        return frame
+    if frame.dtype == np.uint16:
+        return ((frame.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    if np.issubdtype(frame.dtype, np.floating):
+        low, high = float(np.nanmin(frame)), float(np.nanmax(frame))
+        if np.isnan(frame).any() or low < 0.0 or high > 1.0:
+            raise DataError(f"float frame with pixel values {low:g}..{high:g}: float frames must hold pixels in "
+                            "[0, 1]; divide 0-255 floats by 255 or pass uint8 pixels")
+        return np.asarray(frame * 255.0 + 0.5, dtype=np.float32).astype(np.uint8)
+    raise DataError(f"frame of dtype {frame.dtype} is not supported: pass uint8 (or uint16, or float in [0, 1]) "
+                    "pixels")
 
 
 def resize(frame: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """Only the resize step of `preprocess` (the spec's policy and size), keeping uint8 HxWxC pixels:
     training resizes its images once with it and augments them before `preprocess`."""
-    return _resize(_as_uint8_hwc(frame), spec)
+    return _resize(as_uint8_image(frame), spec)
 
 
 def _resize(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
@@ -126,12 +138,13 @@ def _normaliser(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
 
 def preprocess(frame: np.ndarray, spec: ModelSpec,
                roi: Roi | tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """One BGR(A) or gray uint8 frame (float frames in [0, 1] are accepted) to a float32 CHW array.
+    """One BGR(A) or gray frame (uint8; uint16 and float in [0, 1] are converted, see as_uint8_image) to a
+    float32 CHW array.
 
     Steps: crop the ROI, resize by the spec's policy (area when shrinking), convert to the spec's
     colour, scale and normalise per channel, move channels first.
     """
-    image = _as_uint8_hwc(frame)
+    image = as_uint8_image(frame)
     image = _convert_color(_resize(crop(image, roi), spec), spec)
     gain, bias = _normaliser(spec)
     chw = image.transpose(2, 0, 1).astype(np.float32)

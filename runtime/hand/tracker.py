@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from asl_edge.preprocess import as_uint8_image
 from asl_edge.runtime.hand.geometry import RotatedRect, bounding_rect, rotation_to_upright
 from asl_edge.runtime.hand.models import LANDMARK_INPUT_SIZE, HandModels
 from asl_edge.runtime.hand.palm import PalmDetection, detect_palms, letterbox
@@ -143,7 +144,8 @@ class HandTracker:
 
 
 def _to_rgb(frame: np.ndarray) -> np.ndarray:
-    if frame.ndim == 2:
+    frame = as_uint8_image(frame)
+    if frame.shape[2] == 1:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     if frame.shape[2] == 4:
         return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from asl_edge.errors import DataError
-from asl_edge.preprocess import Roi, preprocess, preprocess_batch
+from asl_edge.preprocess import Roi, as_uint8_image, preprocess, preprocess_batch
 from asl_edge.spec import make_spec
 
 GRAY = make_spec(["A", "B"], "aslcnn", 28, "gray")
@@ -68,3 +68,23 @@ def test_batch_and_bad_input() -> None:
         preprocess(np.zeros((0, 0), np.uint8), GRAY)
     with pytest.raises(DataError):
         preprocess(np.zeros((5, 5, 2), np.uint8), GRAY)
+
+
+def test_uint16_frames_are_scaled_not_clipped() -> None:
+    frame16 = np.array([[0, 257, 32896, 65535]], np.uint16)
+    np.testing.assert_array_equal(as_uint8_image(frame16)[:, :, 0], [[0, 1, 128, 255]])
+
+
+@pytest.mark.parametrize(("frame", "message"), [
+    (np.full((4, 4, 3), 200.0, np.float32), "float frames must hold pixels in \\[0, 1\\]"),
+    (np.full((4, 4, 3), np.nan, np.float32), "float frames must hold pixels in \\[0, 1\\]"),
+    (np.full((4, 4, 3), 5, np.int32), "dtype int32 is not supported"),
+])
+def test_ambiguous_frames_are_refused_with_the_fix(frame: np.ndarray, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        as_uint8_image(frame)
+
+
+def test_float_frames_in_unit_range_match_uint8() -> None:
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(as_uint8_image(pixels.astype(np.float32) / 255)[:, :, 0], pixels)
