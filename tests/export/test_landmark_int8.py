@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES, LandmarkTrainConfig, fit_landmarks
-from tests.train.test_landmarks import synthetic_set
+from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES
+from tests.train.test_landmarks import train_tiny_run
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -16,12 +16,7 @@ pytest.importorskip("onnxruntime")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("landmark-int8")
-    first = synthetic_set(["A", "B", "C", "space"], 40, seed=10)
-    second = synthetic_set(["A", "B", "C", "D"], 30, seed=11)
-    config = LandmarkTrainConfig(epochs=30, batch_size=64, dataset_weights=(1.0, 3.0), log_every=10)
-    fit_landmarks([("mini", first), ("multi", second)], out, config, progress=lambda line: None)
-    return out
+    return train_tiny_run(tmp_path_factory.mktemp("landmark-int8"))
 
 
 def test_training_writes_training_split_calibration_features(run: Path) -> None:

@@ -77,7 +77,11 @@ def test_augmentation_keeps_the_wrist_and_varies_the_hand() -> None:
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("landmark-run")
+    return train_tiny_run(tmp_path_factory.mktemp("landmark-run"))
+
+
+def train_tiny_run(out: Path) -> Path:
+    """A landmark MLP trained for 30 epochs on two small synthetic datasets (4 + 4 classes, union of 5)."""
     first = synthetic_set(["A", "B", "C", "space"], 40, seed=10)
     second = synthetic_set(["A", "B", "C", "D"], 30, seed=11)
     config = LandmarkTrainConfig(epochs=30, batch_size=64, dataset_weights=(1.0, 3.0), log_every=10)
