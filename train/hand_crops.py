@@ -4,8 +4,8 @@
 (64x64, left hands mirrored to right ones, as the runtime's chain feeds a crop model) for the photos of the
 TRAINING part of each folder (the stratified split `asl-edge train` makes with the same seed and fraction),
 so `asl-edge train --data crops/` trains an image classifier on hand crops that never saw the held-out
-photos. The landmarks come from the cached hand stage (`asl_edge.runtime.hand.extract`); the box is the
-chain's own `hand_box`. Photos without a found hand are left out.
+photos. The landmarks come from the cached hand stage (`asl_edge.runtime.hand.extract`); the crop is the
+chain's own `hand_crop`. Photos without a found hand are left out.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import cv2
 from asl_edge.artifacts import ensure_writable_dir
 from asl_edge.datasets import stratified_split
 from asl_edge.errors import AslEdgeError
-from asl_edge.runtime.hand.chain import hand_box
+from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.extract import load_landmark_dataset
-from asl_edge.runtime.hand.geometry import RotatedRect
-from asl_edge.runtime.hand.tracker import Hand
 
 CROP_SIZE = 64  # larger than the 40x40 default model input, so training's resize and augmentation have pixels
 
@@ -43,11 +41,7 @@ def write_hand_crops(folders: Sequence[str], out: Path, val_fraction: float = 0.
             image = cv2.imread(path, cv2.IMREAD_COLOR)
             if image is None:
                 continue
-            hand = Hand(data.landmarks[i], 1.0, float(data.handedness[i]), RotatedRect(0, 0, 1, 1), tracked=False)
-            x, y, w, h = hand_box(hand, image.shape[1], image.shape[0])
-            crop = image[y:y + h, x:x + w]
-            if not hand.is_right:
-                crop = cv2.flip(crop, 1)
+            crop = hand_crop(image, data.landmarks[i], float(data.handedness[i]))
             target = out / data.classes[data.labels[i]]
             target.mkdir(exist_ok=True)
             small = cv2.resize(crop, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from asl_edge.artifacts import atomic_write_bytes, atomic_write_json
+from asl_edge.artifacts import atomic_write, atomic_write_json
 from asl_edge.datasets import stratified_split
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
@@ -280,8 +280,5 @@ def _config_dict(config: LandmarkTrainConfig) -> dict[str, Any]:
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    atomic_write_bytes(path, buffer.getvalue())
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]

@@ -65,12 +65,13 @@ def run(args: argparse.Namespace) -> int:
 def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
     from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
     from asl_edge.errors import DataError
-    from asl_edge.runtime.hand.evaluate import evaluate_chain, held_out_photos, list_photos
+    from asl_edge.runtime.hand.evaluate import evaluate_chain, held_out_photos
+    from asl_edge.runtime.hand.extract import list_class_folders
 
     if args.shift != "none":
         raise DataError("--shift is for image models on the fixed box; drop it for the hand chain")
-    classes, paths = list_photos(args.data)
-    labels = [path.parent.name for path in paths]
+    classes, paths, indices = list_class_folders(Path(args.data))
+    labels = [classes[i] for i in indices]
     paths, labels, split = held_out_photos(chain.classifier.spec, args.data, paths, labels, classes, args.split)
     result = evaluate_chain(chain, paths, labels)
     fallback = f" + fallback {Path(chain.fallback.spec.arch).name}" if chain.fallback else ""

@@ -24,7 +24,7 @@ from asl_edge.landmark_features import landmark_features
 from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.models import HandModels
-from asl_edge.runtime.hand.tracker import Hand, HandTracker
+from asl_edge.runtime.hand.tracker import Hand, HandTracker, landmark_box
 from asl_edge.spec import ModelSpec
 
 HAND_BOX_MARGIN = 0.25  # the image classifier's hand box: landmark extent plus this share on each side
@@ -41,15 +41,24 @@ class ChainOutput:
     source: str
 
 
-def hand_box(hand: Hand, width: int, height: int, margin: float = HAND_BOX_MARGIN) -> Roi:
-    """A square ROI (pixels, clipped to the frame) around the hand's landmarks, `margin` wider on each side."""
-    x0, y0, x1, y1 = hand.box
+def hand_box(box: tuple[float, float, float, float], width: int, height: int,
+             margin: float = HAND_BOX_MARGIN) -> Roi:
+    """A square ROI (pixels, clipped to the frame) around a hand's (x0, y0, x1, y1) box, `margin` wider on each side."""
+    x0, y0, x1, y1 = box
     side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
     side = max(8.0, min(side, float(min(width, height))))
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     x = round(min(max(cx - side / 2, 0), width - side))
     y = round(min(max(cy - side / 2, 0), height - side))
     return Roi(x, y, int(side), int(side))
+
+
+def hand_crop(frame: np.ndarray, landmarks: np.ndarray, handedness: float) -> np.ndarray:
+    """The frame's square box around (21, 3) landmarks, left hands (handedness < 0.5) mirrored to right ones:
+    what an image model reads in the chain, and what `train/hand_crops.py` trains it on."""
+    x, y, w, h = hand_box(landmark_box(landmarks), frame.shape[1], frame.shape[0])
+    crop = frame[y:y + h, x:x + w]
+    return np.ascontiguousarray(crop if handedness >= 0.5 else crop[:, ::-1])
 
 
 def label_map(source: tuple[str, ...], target: tuple[str, ...]) -> np.ndarray:
@@ -113,12 +122,8 @@ def _mapped(probs: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def _hand_crop(frame: np.ndarray, hand: Hand, spec: ModelSpec) -> np.ndarray:
-    """The (1, C, H, W) input of an image model for the box around the hand; left hands mirrored to right."""
-    x, y, w, h = hand_box(hand, frame.shape[1], frame.shape[0])
-    crop = frame[y:y + h, x:x + w]
-    if not hand.is_right:
-        crop = crop[:, ::-1]
-    return preprocess(np.ascontiguousarray(crop), spec)[None]
+    """The (1, C, H, W) input of an image model for the box around the hand."""
+    return preprocess(hand_crop(frame, hand.landmarks, hand.handedness), spec)[None]
 
 
 HAND_MODES = ("auto", "on", "off")

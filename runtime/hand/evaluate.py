@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.datasets import IMAGE_SUFFIXES, stratified_split
+from asl_edge.datasets import stratified_split
 from asl_edge.errors import DataError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.runtime.hand.chain import HandChain
@@ -59,18 +59,6 @@ class ChainEvaluation:
         rows += ["", "| letter | top-1 | photos |", "|---|---:|---:|"]
         rows += [f"| {k} | {c / n:.1%} | {n} |" for k, (c, n) in sorted(self.per_letter.items())]
         return "\n".join(rows) + "\n"
-
-
-def list_photos(root: str | os.PathLike[str]) -> tuple[list[str], list[Path]]:
-    """(classes, photo paths sorted per class) of a folder of class folders."""
-    folder = Path(root)
-    if not folder.is_dir():
-        raise DataError(f"dataset folder {folder} does not exist or is not a folder; pass a folder of class folders")
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"dataset folder {folder} has no class sub-folders; expected e.g. {folder}/A/*.jpg")
-    paths = [p for name in classes for p in sorted((folder / name).iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    return classes, paths
 
 
 def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequence[str]) -> ChainEvaluation:

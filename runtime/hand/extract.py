@@ -70,7 +70,8 @@ def extract_landmarks(images: Iterable[np.ndarray | None], count: int, tracker: 
     return landmarks, handedness, found
 
 
-def _list_folder(root: Path) -> tuple[list[str], list[Path], list[int]]:
+def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
+    """(classes sorted by name, image paths sorted per class, class index of each) of a folder of class folders."""
     if not root.is_dir():
         raise DataError(f"dataset folder {root} does not exist or is not a folder; pass a folder of class folders")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -101,7 +102,7 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     by the file names, sizes and times, the hand model variant and the padding, and written atomically.
     """
     root = Path(path)
-    classes, paths, labels = _list_folder(root)
+    classes, paths, labels = list_class_folders(root)
     key = _fingerprint(paths, variant)
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
     if cache_file.is_file():

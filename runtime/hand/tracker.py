@@ -58,13 +58,18 @@ class Hand:
 
     @property
     def box(self) -> tuple[float, float, float, float]:
-        x0, y0 = self.landmarks[:, :2].min(axis=0)
-        x1, y1 = self.landmarks[:, :2].max(axis=0)
-        return float(x0), float(y0), float(x1), float(y1)
+        return landmark_box(self.landmarks)
 
     @property
     def is_right(self) -> bool:
         return self.handedness >= 0.5
+
+
+def landmark_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) pixels around (21, 3) landmarks."""
+    x0, y0 = landmarks[:, :2].min(axis=0)
+    x1, y1 = landmarks[:, :2].max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
 
 
 @dataclass
