@@ -4,8 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install -c constraints.txt
 DATA ?= ../shared/data/asl-alphabet-mini
+# the root folders mapped to asl_edge.<name> in pyproject.toml
+SUBPACKAGES := train export runtime benchmark doctor apps
 
-.PHONY: install dev browser demo train lint typecheck test check clean
+.PHONY: install dev browser demo train lint tree typecheck layers test check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,20 +33,25 @@ lint:
 	$(BIN)/ruff check .
 	$(BIN)/hadolint --config docker/hadolint.yaml docker/*.Dockerfile
 
-# mypy cannot follow setuptools' editable import hook for the package-dir mapping, so it reads a
+# mypy and import-linter cannot follow setuptools' editable import hook for the package-dir mapping, so they read a
 # tree of hard links laid out the way the installed package is.
-typecheck:
+tree:
 	rm -rf build/typecheck && mkdir -p build/typecheck
 	cp -rl "$(CURDIR)/asl_edge" build/typecheck/asl_edge
-	for d in train export runtime apps; do cp -rl "$(CURDIR)/$$d" build/typecheck/asl_edge/$$d; done
+	for d in $(SUBPACKAGES); do cp -rl "$(CURDIR)/$$d" build/typecheck/asl_edge/$$d; done
 	find build/typecheck -name __pycache__ -prune -exec rm -rf {} +
+
+typecheck: tree
 	$(BIN)/python tools/trt_stubs.py build/typecheck/stubs  # TensorRT 10.13 stubs, repaired for mypy
 	MYPYPATH=build/typecheck:build/typecheck/stubs $(BIN)/mypy build/typecheck/asl_edge tests
 
-test: dev browser lint typecheck  ## the README's test command: install, lint, type-check, tests
+layers: tree  ## the one-way layers of DESIGN.md and "no torch in the runtime" (import-linter, pyproject.toml)
+	cd build/typecheck && "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml" --no-cache
+
+test: dev browser lint typecheck layers  ## the README's test command: install, lint, type-check, layers, tests
 	$(BIN)/pytest
 
-check: lint typecheck
+check: lint typecheck layers
 	$(BIN)/pytest
 
 clean:

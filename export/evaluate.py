@@ -24,8 +24,8 @@ import numpy as np
 from asl_edge.artifacts import read_onnx_spec
 from asl_edge.datasets import LabelledImages
 from asl_edge.errors import ModelError, require
+from asl_edge.runtime.backends.evaluation import predict
 from asl_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
-from asl_edge.runtime.evaluation import predict
 from asl_edge.spec import ONNX_PRECISION_KEY
 
 ORT_HINT = "pip install onnxruntime"

@@ -29,8 +29,8 @@ from pathlib import Path
 from asl_edge import __version__
 from asl_edge.artifacts import atomic_write_bytes, atomic_write_text, sha256_file, spec_from_metadata
 from asl_edge.errors import EngineMismatchError, MissingDependencyError, ModelError, require
-from asl_edge.runtime.cuda_device import open_cuda_device
-from asl_edge.runtime.engine_manifest import (
+from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
+from asl_edge.runtime.backends.tensorrt.manifest import (
     CLASSIFIER,
     PRECISIONS,
     BuildOptions,
@@ -42,7 +42,7 @@ from asl_edge.runtime.engine_manifest import (
     default_engine_cache,
     manifest_path,
 )
-from asl_edge.runtime.tensorrt_support import tensorrt_major, tensorrt_version
+from asl_edge.runtime.backends.tensorrt.support import tensorrt_major, tensorrt_version
 from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
 
 # The hand models' roles in the manifest, in the order of hand_model_paths (palm detector, landmark model).

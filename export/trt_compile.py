@@ -19,7 +19,7 @@ import tensorrt as trt
 
 from asl_edge.artifacts import atomic_write_bytes
 from asl_edge.errors import AslEdgeError, ModelError
-from asl_edge.runtime.engine_manifest import BuildOptions
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions
 
 TRT_MAJOR = int(trt.__version__.split(".")[0])
 LOGGER = trt.Logger(trt.Logger.WARNING)

@@ -1,4 +1,10 @@
-"""The runtime: frame sources, inference backends, smoothing and spelling, overlay, web view, pipeline.
+"""What runs on the device, in three sub-packages whose imports flow one way:
 
-Never imports torch at import time: a Jetson runtime image has no PyTorch.
+- ``backends``: one ``Backend`` interface over ONNX Runtime and TensorRT (``backends.tensorrt``: engine, CUDA device,
+  manifest), plus accuracy of a backend over a dataset;
+- ``hand``: palm detection, hand landmarks and the hand-tracking chain;
+- ``live``: the live app (sources, capture, pipeline, spelling, overlay, display and the ``live.web`` view).
+
+Never imports torch, TensorFlow or mediapipe (checked by import-linter's ``forbidden`` contract): a Jetson runtime
+image has none of them.
 """

@@ -92,7 +92,7 @@ def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathL
             return predict_checkpoint(checkpoint.model, spec, images)
     else:
         from asl_edge.runtime.backends import load_backend
-        from asl_edge.runtime.evaluation import predict as predict_backend
+        from asl_edge.runtime.backends.evaluation import predict as predict_backend
 
         backend = load_backend(path)
         spec = backend.spec

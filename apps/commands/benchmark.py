@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
+from asl_edge.benchmark.models import PRECISIONS
+from asl_edge.benchmark.suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
+from asl_edge.benchmark.timing import CV_WARNING, TimingPlan
 from asl_edge.errors import AslEdgeError
-from asl_edge.runtime.benchmark import CV_WARNING, TimingPlan
-from asl_edge.runtime.benchmark_models import PRECISIONS
-from asl_edge.runtime.benchmark_suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 
 JSON_NAME, MARKDOWN_NAME, PLOT_NAME = "benchmark.json", "benchmark.md", "benchmark.png"
 
@@ -92,9 +92,9 @@ def default_out(model: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asl_edge.runtime.benchmark_plot import write_latency_plot
-    from asl_edge.runtime.benchmark_report import compare, load_result, markdown_report, terminal_report
-    from asl_edge.runtime.benchmark_suite import run_benchmark
+    from asl_edge.benchmark.plot import write_latency_plot
+    from asl_edge.benchmark.report import compare, load_result, markdown_report, terminal_report
+    from asl_edge.benchmark.suite import run_benchmark
 
     old = load_result(args.compare) if args.compare is not None else None  # a bad file fails before measuring
     if args.iterations is not None and args.iterations < 1:

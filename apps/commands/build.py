@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asl_edge.runtime.engine_manifest import BuildOptions, default_engine_cache
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

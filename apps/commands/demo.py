@@ -11,7 +11,7 @@ from asl_edge.apps.options import add_backend_options, add_hand_options, add_spe
 from asl_edge.errors import DataError
 from asl_edge.runtime.backends import Backend
 from asl_edge.runtime.hand.models import ASSETS, BUNDLED_LANDMARK_MODEL
-from asl_edge.runtime.sources import parse_source
+from asl_edge.runtime.live.sources import parse_source
 
 # The bundled chain: MediaPipe hand stage -> landmark classifier, with asl_default.onnx (fixed box) as the
 # fallback for frames where no hand is found.
@@ -35,7 +35,7 @@ def read_card(clip: Path) -> dict[str, object]:
         data = json.loads(card.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DataError(f"cannot read the clip's card {card} ({type(exc).__name__}); build the clip with "
-                        "python -m asl_edge.runtime.sample_clip") from exc
+                        "python -m asl_edge.runtime.live.sample_clip") from exc
     if not isinstance(data, dict) or not isinstance(data.get("word"), str):
         raise DataError(f"{card} names no word")
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from asl_edge.runtime.doctor import JOBS, Facts, blocking, diagnose, format_report, report_dict
+from asl_edge.doctor.checks import JOBS, Facts, blocking, diagnose, format_report, report_dict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

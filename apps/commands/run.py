@@ -16,13 +16,13 @@ from asl_edge.apps.options import (
     backend_kwargs,
 )
 from asl_edge.runtime.backends import Backend, load_backend
-from asl_edge.runtime.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
-from asl_edge.runtime.latency import format_summary
-from asl_edge.runtime.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from asl_edge.runtime.sources import CaptureOptions, FrameSource, parse_source
-from asl_edge.runtime.state import LiveState
+from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
+from asl_edge.runtime.live.latency import format_summary
+from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from asl_edge.runtime.live.sources import CaptureOptions, FrameSource, parse_source
+from asl_edge.runtime.live.state import LiveState
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

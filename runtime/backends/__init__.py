@@ -13,8 +13,8 @@ from asl_edge.runtime.backends.base import Backend
 # name -> (module, class); the module is imported only when the backend is used.
 BACKENDS: dict[str, tuple[str, str]] = {
     "onnxruntime": ("asl_edge.runtime.backends.onnxruntime_backend", "OnnxRuntimeBackend"),
-    "tensorrt": ("asl_edge.runtime.backends.tensorrt_backend", "TensorRTBackend"),
-    "pytorch": ("asl_edge.runtime.backends.pytorch_backend", "PyTorchBackend"),
+    "tensorrt": ("asl_edge.runtime.backends.tensorrt.backend", "TensorRTBackend"),
+    "pytorch": ("asl_edge.train.pytorch_backend", "PyTorchBackend"),
 }
 
 BACKEND_BY_SUFFIX = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "pytorch",

@@ -26,7 +26,7 @@ import numpy as np
 from asl_edge.artifacts import sha256_file
 from asl_edge.errors import EngineMismatchError, ModelError, require
 from asl_edge.runtime.backends.onnxruntime_backend import provider_list
-from asl_edge.runtime.engine_manifest import (
+from asl_edge.runtime.backends.tensorrt.manifest import (
     DeviceFacts,
     EngineManifest,
     check_engine,
@@ -218,8 +218,8 @@ class TensorRTHandModels(HandModels):
 
     def __init__(self, palm_engine: str | os.PathLike[str], landmark_engine: str | os.PathLike[str],
                  device_index: int = 0) -> None:
-        from asl_edge.runtime.cuda_device import open_cuda_device
-        from asl_edge.runtime.tensorrt_support import tensorrt_version
+        from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
+        from asl_edge.runtime.backends.tensorrt.support import tensorrt_version
 
         purpose = "the hand models on TensorRT"
         version = tensorrt_version(purpose)
@@ -234,7 +234,9 @@ class TensorRTHandModels(HandModels):
                 if manifest.role != role:
                     raise ModelError(f"engine {path} is a {manifest.role} engine, not a {role} one; build the hand "
                                      "engines with: asl-edge build --hand-models full")
-            from asl_edge.runtime import trt_engine  # imports tensorrt: only after tensorrt_version() vouched
+            from asl_edge.runtime.backends.tensorrt import (
+                engine as trt_engine,  # imports tensorrt: only after tensorrt_version() vouched
+            )
 
             keepalive = []
             runners = []
@@ -260,8 +262,8 @@ class TensorRTHandModels(HandModels):
     def from_cache(cls, variant: str = "full", cache_dir: str | os.PathLike[str] | None = None,
                    device_index: int = 0) -> TensorRTHandModels:
         """The engines of `variant` in the engine cache (see find_hand_engines) for this device."""
-        from asl_edge.runtime.cuda_device import open_cuda_device
-        from asl_edge.runtime.tensorrt_support import tensorrt_version
+        from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
+        from asl_edge.runtime.backends.tensorrt.support import tensorrt_version
 
         hand_model_paths(variant)  # an unknown variant is refused before any GPU work
         purpose = "the hand models on TensorRT"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from asl_edge.apps.cli import main
+from asl_edge.benchmark.suite import evaluation_set
 from asl_edge.runtime.backends import load_backend
-from asl_edge.runtime.benchmark_suite import evaluation_set
-from asl_edge.runtime.evaluation import evaluate_backend
+from asl_edge.runtime.backends.evaluation import evaluate_backend
 from tests.conftest import REPO, run_without_torch
 
 QUICK = ["--duration", "0.05", "--warmup", "0.01", "--batch", "1,4", "--pipeline-frames", "15"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asl_edge.runtime.benchmark_environment import environment_warnings
+from asl_edge.benchmark.environment import environment_warnings
 
 
 def jetson_record(power_mode: str, clocks_locked: bool | None, load: float) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from asl_edge.benchmark.timing import TimingPlan, measure
 from asl_edge.errors import AslEdgeError
-from asl_edge.runtime.benchmark import TimingPlan, measure
 
 
 class SteppingClock:

@@ -18,8 +18,8 @@ from asl_edge.export.pipeline import FILE_NAMES, REPORT_JSON, REPORT_MARKDOWN, p
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport
 from asl_edge.preprocess import preprocess_batch
+from asl_edge.runtime.backends.evaluation import evaluate_backend
 from asl_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
-from asl_edge.runtime.evaluation import evaluate_backend
 from asl_edge.spec import ONNX_PRECISION_KEY
 from asl_edge.train.checkpoint import load_checkpoint
 

@@ -1,5 +1,5 @@
 """Fixtures of the hand tests: the runtime tests' clip builder of held-out photos."""
 
-from tests.runtime.conftest import make_clip, val_photos
+from tests.live.conftest import make_clip, val_photos
 
 __all__ = ["make_clip", "val_photos"]

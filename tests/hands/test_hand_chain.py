@@ -13,10 +13,10 @@ import pytest
 
 from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.hand.chain import open_chain
-from asl_edge.runtime.pipeline import HAND_STAGES, PipelineConfig, run_pipeline
-from asl_edge.runtime.sources import parse_source
-from tests.runtime.conftest import ClipMaker
-from tests.runtime.helpers import RecordingSink
+from asl_edge.runtime.live.pipeline import HAND_STAGES, PipelineConfig, run_pipeline
+from asl_edge.runtime.live.sources import parse_source
+from tests.live.conftest import ClipMaker
+from tests.live.helpers import RecordingSink
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from asl_edge.errors import AslEdgeError
 
 def gpu_skip_reason(purpose: str) -> str | None:
     """Why `purpose` cannot run here, or None when TensorRT and CUDA device 0 are usable."""
-    from asl_edge.runtime.cuda_device import open_cuda_device
-    from asl_edge.runtime.tensorrt_support import tensorrt_version
+    from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
+    from asl_edge.runtime.backends.tensorrt.support import tensorrt_version
 
     try:
         tensorrt_version(purpose)

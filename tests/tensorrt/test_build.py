@@ -22,7 +22,7 @@ from asl_edge.export.trt_builder import (
     read_onnx_facts,
     typing_for,
 )
-from asl_edge.runtime.engine_manifest import BuildOptions, DeviceFacts, check_engine, manifest_path
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, DeviceFacts, check_engine, manifest_path
 from tests.tensorrt.onnx_models import tiny_classifier
 from tests.tensorrt.test_engine_manifest import ORIN
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from asl_edge.errors import AslEdgeError, EngineMismatchError
-from asl_edge.runtime.engine_manifest import (
+from asl_edge.runtime.backends.tensorrt.manifest import (
     BuildOptions,
     DeviceFacts,
     EngineManifest,

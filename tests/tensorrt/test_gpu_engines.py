@@ -21,8 +21,8 @@ import pytest
 
 from asl_edge.errors import AslEdgeError, EngineMismatchError
 from asl_edge.runtime.backends import load_backend
-from asl_edge.runtime.backends.tensorrt_backend import TensorRTBackend
-from asl_edge.runtime.engine_manifest import BuildOptions, manifest_path
+from asl_edge.runtime.backends.tensorrt.backend import TensorRTBackend
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, manifest_path
 from asl_edge.spec import ModelSpec, make_spec
 from tests.tensorrt.gpu import gpu_marks
 from tests.tensorrt.onnx_models import tiny_classifier

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from asl_edge.runtime.engine_manifest import BuildOptions, check_engine
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, check_engine
 from tests.tensorrt.gpu import gpu_marks
 
 pytestmark = gpu_marks("the GPU hand engine tests")
@@ -22,8 +22,8 @@ RELATIVE_TOLERANCE = 3e-2
 
 def _run_engine(engine_path: Path, image: np.ndarray) -> dict[str, np.ndarray]:
     """All outputs of a static-shape engine (the asl-edge runner takes one output; this test needs all)."""
-    from asl_edge.runtime import trt_engine
-    from asl_edge.runtime.cuda_device import open_cuda_device
+    from asl_edge.runtime.backends.tensorrt import engine as trt_engine
+    from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
 
     cuda = open_cuda_device(0, "the GPU hand engine tests")
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asl_edge.runtime.engine_manifest import BuildOptions
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions
 from asl_edge.runtime.hand.models import HandModels, TensorRTHandModels
 from tests.tensorrt.gpu import gpu_marks
 

@@ -22,7 +22,7 @@ from asl_edge.export.trt_builder import (
     read_fixed_shape_facts,
     read_onnx_facts,
 )
-from asl_edge.runtime.engine_manifest import (
+from asl_edge.runtime.backends.tensorrt.manifest import (
     BuildOptions,
     EngineManifest,
     cache_key,
@@ -149,7 +149,7 @@ def test_manifest_round_trip_with_role_and_old_manifests_without_it(tmp_path: Pa
 
 
 def test_the_tensorrt_backend_refuses_a_hand_engine() -> None:
-    from asl_edge.runtime.backends.tensorrt_backend import TensorRTBackend
+    from asl_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 
     manifest = EngineManifest(device=ORIN, precision="fp16", strongly_typed=False, spec=None, onnx_path="p.onnx",
                               onnx_sha256="0" * 64, engine_sha256="0" * 64, role="palm_detector")

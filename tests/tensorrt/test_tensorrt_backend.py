@@ -9,7 +9,7 @@ import pytest
 
 from asl_edge.errors import AslEdgeError, MissingDependencyError
 from asl_edge.runtime.backends import load_backend
-from asl_edge.runtime.cuda_device import NoGpuError, open_cuda_device
+from asl_edge.runtime.backends.tensorrt.cuda_device import NoGpuError, open_cuda_device
 from tests.conftest import run_without_torch
 from tests.tensorrt.test_build import tensorrt_loads
 from tests.tensorrt.test_engine_manifest import write_engine
@@ -50,7 +50,8 @@ def test_unknown_binding() -> None:
 
 
 def test_the_tensorrt_backend_and_manifest_import_without_torch() -> None:
-    done = run_without_torch("import asl_edge.runtime.backends.tensorrt_backend, asl_edge.runtime.engine_manifest, "
-                             "asl_edge.runtime.cuda_device; print('ok')")
+    done = run_without_torch("import asl_edge.runtime.backends.tensorrt.backend, "
+                             "asl_edge.runtime.backends.tensorrt.manifest, "
+                             "asl_edge.runtime.backends.tensorrt.cuda_device; print('ok')")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"

@@ -191,7 +191,7 @@ def find_uses(source: str, where: str = "<source>") -> list[Use]:
 
 def tensorrt_modules() -> list[Path]:
     """Every source file of the package that imports tensorrt."""
-    folders = [REPO / name for name in ("asl_edge", "export", "runtime", "apps", "train")]
+    folders = [REPO / name for name in ("asl_edge", "train", "export", "runtime", "benchmark", "doctor", "apps")]
     return sorted(p for folder in folders for p in folder.rglob("*.py")
                   if re.search(r"^import tensorrt as trt\b", p.read_text(), re.MULTILINE))
 

@@ -1,0 +1,409 @@
+"""`asl-edge doctor`: judge this machine's facts against what a job needs, one verdict and one fix per line.
+
+Each check is a named function of the shared facts (gathered lazily by `system_info`) that says ok, warn or
+fail, what it found, and how to fix a problem. Which failures stop a job is a table (REQUIRED), not code in
+the checks: a failure the requested job does not need is shown as a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from asl_edge.doctor import system_info
+
+JOBS = ("train", "export", "build", "run", "benchmark")
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_PYTHON = (3, 10)
+
+WORKSTATION_INSTALL = 'pip install -c constraints.txt -e ".[workstation]"'
+JETSON_ORT = "pip install onnxruntime-gpu --extra-index-url https://pypi.jetson-ai-lab.io/jp6/cu126"
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: str
+    detail: str
+    fix: str
+    required: bool
+
+
+class Facts:
+    """system_info sections, each probed once and only when a check reads it."""
+
+    def __init__(self, known: dict[str, Any] | None = None) -> None:
+        # `known` sections (say, a record collected earlier) are used as given instead of probed.
+        self._sections: dict[str, Any] = dict(known or {})
+
+    def __getitem__(self, section: str) -> Any:
+        if section not in self._sections:
+            self._sections[section] = system_info.SECTIONS[section]()
+        return self._sections[section]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every section, probing those no check has read yet: the full record of this machine."""
+        return {section: self[section] for section in system_info.SECTIONS}
+
+
+@dataclass(frozen=True)
+class Context:
+    job: str
+    source: str | None
+    facts: Facts
+
+
+def source_kind(source: str | None) -> str | None:
+    """camera (V4L2 index or device), csi (Argus through GStreamer), stream, or file; None when not given."""
+    if source is None:
+        return None
+    if source.isdigit() or source.startswith(("/dev/video", "v4l2://")):
+        return "camera"
+    if source.startswith("csi://"):
+        return "csi"
+    if re.match(r"^(rtsp|rtmp|https?)://", source):
+        return "stream"
+    return "file"
+
+
+def camera_device(source: str) -> str:
+    if source.isdigit():
+        return f"/dev/video{source}"
+    return source.removeprefix("v4l2://")
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_python(ctx: Context) -> Finding:
+    version = platform.python_version()
+    if tuple(int(part) for part in platform.python_version_tuple()[:2]) < MIN_PYTHON:
+        return Finding(FAIL, f"{version} is too old", "use Python 3.10 or newer (JetPack 6 ships 3.10)")
+    return Finding(OK, f"{version} ({sys.executable})")
+
+
+def check_asl_edge(ctx: Context) -> Finding:
+    version = ctx.facts["packages"]["asl-edge"]
+    if version is None:
+        return Finding(WARN, "running from a source tree without package metadata", "pip install -e . (or --no-deps .)")
+    return Finding(OK, version)
+
+
+def check_numpy(ctx: Context) -> Finding:
+    version = ctx.facts["packages"]["numpy"]
+    return Finding(OK, version) if version else Finding(FAIL, "not installed", "pip install numpy")
+
+
+def check_opencv(ctx: Context) -> Finding:
+    info = ctx.facts["opencv"]
+    if "error" in info:
+        return Finding(FAIL, str(info["error"]), "Jetson: sudo apt install python3-opencv (JetPack's build, with "
+                       "GStreamer); workstation: pip install opencv-python-headless")
+    return Finding(OK, f"{info['version']} ({info['path']})")
+
+
+def check_opencv_gstreamer(ctx: Context) -> Finding:
+    info = ctx.facts["opencv"]
+    if "error" in info:
+        return Finding(FAIL, "OpenCV is not importable", "install OpenCV first (see the opencv line)")
+    if info["has_gstreamer"]:
+        return Finding(OK, f"GStreamer: {info['gstreamer']}")
+    return Finding(FAIL, f"GStreamer: {info['gstreamer'] or 'not in the build information'} (csi:// cameras "
+                   "need it)", "use JetPack's OpenCV (sudo apt install python3-opencv) and pip uninstall "
+                   "opencv-python opencv-python-headless so the pip wheel does not shadow it")
+
+
+def check_opencv_v4l2(ctx: Context) -> Finding:
+    info = ctx.facts["opencv"]
+    if "error" in info:
+        return Finding(FAIL, "OpenCV is not importable", "install OpenCV first (see the opencv line)")
+    if info["has_v4l2"]:
+        return Finding(OK, f"V4L/V4L2: {info['v4l2']}")
+    return Finding(FAIL, f"V4L/V4L2: {info['v4l2'] or 'not in the build information'} (USB webcams need it)",
+                   "install an OpenCV built with V4L2: pip install opencv-python-headless or apt python3-opencv")
+
+
+def _describe_camera(camera: dict[str, Any]) -> str:
+    if camera["source"] == "opencv":
+        mode = camera.get("opencv_mode")
+        return f"{camera['device']}: {mode or 'cannot be opened by OpenCV'}"
+    formats = camera["formats"]
+    if not formats:
+        return f"{camera['device']}: no capture formats (a metadata node)"
+    shown = "; ".join(f"{fmt['fourcc']} {', '.join(fmt['sizes'][:3])}".strip() for fmt in formats)
+    return f"{camera['device']}: {shown}"
+
+
+def check_camera(ctx: Context) -> Finding:
+    found = ctx.facts["cameras"]
+    fix = ("connect a USB webcam or the CSI camera; in Docker pass --device /dev/video0; "
+           "list cameras with v4l2-ctl --list-devices (sudo apt install v4l-utils)")
+    if not found:
+        return Finding(FAIL, "no /dev/video* devices", fix)
+    detail = " | ".join(_describe_camera(camera) for camera in found)
+    if ctx.source and source_kind(ctx.source) == "camera":
+        wanted = camera_device(ctx.source)
+        if wanted not in {camera["device"] for camera in found}:
+            return Finding(FAIL, f"{wanted} not found; present: {detail}", f"pass one of the devices present; {fix}")
+    bayer_only = [camera["device"] for camera in found if camera["source"] == "v4l2-ctl" and camera["formats"]
+                  and all(fmt["raw_bayer"] for fmt in camera["formats"])]
+    if bayer_only:
+        return Finding(WARN, detail, f"{', '.join(bayer_only)} offer(s) only raw Bayer (a CSI sensor): read it "
+                       "with --source csi://0, which debayers on the ISP through GStreamer")
+    return Finding(OK, detail)
+
+
+def _package_finding(ctx: Context, name: str, fix: str) -> Finding:
+    version = ctx.facts["packages"][name]
+    return Finding(OK, version) if version else Finding(FAIL, "not installed", fix)
+
+
+def check_torch(ctx: Context) -> Finding:
+    if ctx.job not in ("train", "export"):
+        return _package_finding(ctx, "torch", f"{WORKSTATION_INSTALL} (a Jetson runtime does not need torch)")
+    # These jobs import torch, so prove it imports and say whether it sees a GPU.
+    torch, error = system_info.import_optional("torch")
+    if torch is None:
+        return Finding(FAIL, str(error), f"{WORKSTATION_INSTALL} on the workstation that trains and exports")
+    if torch.cuda.is_available():
+        return Finding(OK, f"{torch.__version__}, CUDA {torch.version.cuda} on {torch.cuda.get_device_name(0)}")
+    return Finding(OK, f"{torch.__version__}, CPU only (training is slower but works)")
+
+
+def check_torchvision(ctx: Context) -> Finding:
+    return _package_finding(ctx, "torchvision", WORKSTATION_INSTALL)
+
+
+def check_onnx(ctx: Context) -> Finding:
+    return _package_finding(ctx, "onnx", WORKSTATION_INSTALL)
+
+
+def check_onnxruntime(ctx: Context) -> Finding:
+    info = ctx.facts["onnxruntime"]
+    if "error" in info:
+        return Finding(FAIL, str(info["error"]), f"workstation: pip install onnxruntime; Jetson: {JETSON_ORT}")
+    providers = [p.removesuffix("ExecutionProvider") for p in info["providers"]]
+    detail = f"{info['version']}, providers: {', '.join(providers)}"
+    gpu_providers = {"Tensorrt", "CUDA"} & set(providers)
+    if ctx.facts["gpus"] and not gpu_providers:
+        return Finding(WARN, detail + " (an NVIDIA GPU is present but onnxruntime cannot use it)",
+                       f"Jetson: {JETSON_ORT}; x86: pip install onnxruntime-gpu")
+    return Finding(OK, detail)
+
+
+def check_tensorrt(ctx: Context) -> Finding:
+    info = ctx.facts["tensorrt"]
+    if "error" in info:
+        return Finding(FAIL, str(info["error"]), "TensorRT comes with JetPack on a Jetson (sudo apt install "
+                       "nvidia-jetpack; make a venv with --system-site-packages to see it); on an x86 machine "
+                       "with an NVIDIA GPU: pip install tensorrt")
+    return Finding(OK, str(info["version"]))
+
+
+def check_pycuda(ctx: Context) -> Finding:
+    info = ctx.facts["pycuda"]
+    if "error" in info:
+        return Finding(FAIL, str(info["error"]), "pip install pycuda with nvcc on PATH (export "
+                       "PATH=/usr/local/cuda/bin:$PATH), or install cuda-python instead")
+    return Finding(OK, f"{info['version']} (built for CUDA {info['cuda_built_against']})")
+
+
+def check_cuda_python(ctx: Context) -> Finding:
+    info = ctx.facts["cuda_python"]
+    if "error" in info:
+        return Finding(FAIL, str(info["error"]), "pip install cuda-python (matching the CUDA major version), "
+                       "or use pycuda")
+    driver = info.get("driver_version") or "none (no NVIDIA driver)"
+    return Finding(OK, f"{info['version']}, CUDA runtime {info.get('runtime_version')}, driver {driver}")
+
+
+def check_nvidia_gpu(ctx: Context) -> Finding:
+    gpus = ctx.facts["gpus"]
+    if not gpus:
+        return Finding(FAIL, "no NVIDIA GPU found (nvidia-smi, /proc/driver/nvidia, /proc/device-tree/model)",
+                       "engines are built on the GPU that runs them: build on the Jetson (JetPack installs the "
+                       "driver); in Docker add --runtime nvidia (Jetson) or --gpus all (workstation)")
+    parts = []
+    for gpu in gpus:
+        extra = [f"sm {gpu['compute_capability']}" if gpu.get("compute_capability") else "",
+                 f"driver {gpu['driver']}" if gpu.get("driver") else "",
+                 f"{gpu['memory_mib']} MiB" if gpu.get("memory_mib") else ""]
+        extras = ", ".join(e for e in extra if e)
+        parts.append(f"{gpu['name']}" + (f" ({extras})" if extras else ""))
+    return Finding(OK, "; ".join(parts))
+
+
+def check_cuda(ctx: Context) -> Finding:
+    info = ctx.facts["cuda"]
+    found = [f"toolkit {info['toolkit']}" if info["toolkit"] else "",
+             f"driver supports {info['driver_supports']}" if info["driver_supports"] else ""]
+    detail = ", ".join(part for part in found if part)
+    if not detail:
+        return Finding(FAIL, f"no CUDA toolkit at {system_info.CUDA_HOME} and no nvidia-smi",
+                       "Jetson: sudo apt install nvidia-jetpack; workstation: the NVIDIA driver (and the CUDA "
+                       "toolkit to build pycuda)")
+    return Finding(OK, detail)
+
+
+def check_inference_backend(ctx: Context) -> Finding:
+    usable = []
+    if "error" not in ctx.facts["onnxruntime"]:
+        usable.append("onnxruntime")
+    has_binding = "error" not in ctx.facts["pycuda"] or "error" not in ctx.facts["cuda_python"]
+    if "error" not in ctx.facts["tensorrt"] and has_binding:
+        usable.append("tensorrt")
+    if usable:
+        return Finding(OK, f"can run {', '.join(usable)} models")
+    return Finding(FAIL, "neither onnxruntime nor TensorRT with pycuda/cuda-python is usable",
+                   f"workstation: pip install onnxruntime; Jetson: {JETSON_ORT}, or TensorRT from JetPack "
+                   "plus pip install pycuda")
+
+
+def check_jetson(ctx: Context) -> Finding | None:
+    info = ctx.facts["jetson"]
+    if info is None:
+        return None
+    release = "L4T release unknown (/etc/nv_tegra_release unreadable)"
+    if info["l4t"]:
+        release = f"L4T {info['l4t']}" + (f" (JetPack {info['jetpack']})" if info["jetpack"] else "")
+    detail = f"{info['model'] or 'unknown module'}, {release}"
+    if info["l4t"] and not info["l4t"].startswith("36."):
+        return Finding(WARN, detail, "the images and wheels here target JetPack 6 (L4T r36): flash JetPack 6")
+    return Finding(OK, detail)
+
+
+def check_power_mode(ctx: Context) -> Finding | None:
+    info = ctx.facts["jetson"]
+    if info is None:
+        return None
+    mode = info["power_mode"]
+    if mode is None:
+        return Finding(WARN, "unknown (nvpmodel -q gave nothing)", "run on the Jetson host (not in a container) "
+                       "or install nvpmodel with JetPack")
+    detail = f"{mode}" + (f" (id {info['power_mode_id']})" if info["power_mode_id"] is not None else "")
+    if not mode.upper().startswith("MAXN"):
+        return Finding(WARN, detail + ": latency is measured below the module's top clocks",
+                       "sudo nvpmodel -m <MAXN id> (the ids are in /etc/nvpmodel.conf; MAXN is 0 on AGX Orin, "
+                       "MAXN_SUPER is 2 on an Orin Nano Super)")
+    return Finding(OK, detail)
+
+
+def check_clocks(ctx: Context) -> Finding | None:
+    info = ctx.facts["jetson"]
+    if info is None:
+        return None
+    locked = info["clocks_locked"]
+    if locked is None:
+        return Finding(WARN, "unknown (jetson_clocks --show needs root; no cpufreq limits readable)",
+                       "sudo jetson_clocks --show")
+    if not locked:
+        return Finding(WARN, "not locked: clocks scale with load, so latencies vary from run to run",
+                       "sudo jetson_clocks (before benchmarking)")
+    return Finding(OK, "locked at their maximum (jetson_clocks)")
+
+
+# name -> check; the order is the order of the report.
+CHECKS: dict[str, Callable[[Context], Finding | None]] = {
+    "python": check_python,
+    "asl-edge": check_asl_edge,
+    "numpy": check_numpy,
+    "opencv": check_opencv,
+    "opencv-gstreamer": check_opencv_gstreamer,
+    "opencv-v4l2": check_opencv_v4l2,
+    "camera": check_camera,
+    "torch": check_torch,
+    "torchvision": check_torchvision,
+    "onnx": check_onnx,
+    "onnxruntime": check_onnxruntime,
+    "tensorrt": check_tensorrt,
+    "pycuda": check_pycuda,
+    "cuda-python": check_cuda_python,
+    "nvidia-gpu": check_nvidia_gpu,
+    "cuda": check_cuda,
+    "inference-backend": check_inference_backend,
+    "jetson": check_jetson,
+    "power-mode": check_power_mode,
+    "clocks": check_clocks,
+}
+
+_BASE = frozenset({"python", "numpy", "opencv"})
+# job -> the checks whose failure means the job cannot run here.
+REQUIRED: dict[str, frozenset[str]] = {
+    "train": _BASE | {"torch", "torchvision"},
+    "export": _BASE | {"torch", "onnx", "onnxruntime"},
+    "build": _BASE | {"tensorrt", "nvidia-gpu"},
+    "run": _BASE | {"inference-backend"},
+    "benchmark": _BASE | {"inference-backend"},
+}
+# source kind -> extra checks a run or benchmark from that source needs.
+REQUIRED_BY_SOURCE: dict[str, frozenset[str]] = {
+    "camera": frozenset({"camera", "opencv-v4l2"}),
+    "csi": frozenset({"opencv-gstreamer"}),
+}
+
+
+def required_checks(job: str, source: str | None = None) -> frozenset[str]:
+    required = REQUIRED[job]
+    kind = source_kind(source)
+    if job in ("run", "benchmark") and kind in REQUIRED_BY_SOURCE:
+        required |= REQUIRED_BY_SOURCE[kind]
+    return required
+
+
+def diagnose(job: str = "run", source: str | None = None, facts: Facts | None = None) -> list[CheckResult]:
+    """Run every check that applies here; a failure the job does not need becomes a warning."""
+    ctx = Context(job=job, source=source, facts=facts or Facts())
+    required = required_checks(job, source)
+    results = []
+    for name, check in CHECKS.items():
+        finding = check(ctx)
+        if finding is None:
+            continue
+        status, detail = finding.status, finding.detail
+        if status == FAIL and name not in required:
+            status, detail = WARN, f"{detail} (not needed to {job})"
+        results.append(CheckResult(name, status, detail, finding.fix if status != OK else "", name in required))
+    return results
+
+
+def blocking(results: list[CheckResult]) -> list[CheckResult]:
+    return [result for result in results if result.status == FAIL]
+
+
+def format_report(job: str, results: list[CheckResult], source: str | None = None) -> str:
+    width = max(len(result.name) for result in results)
+    target = f"asl-edge {job}" + (f" --source {source}" if source else "")
+    lines = [f"asl-edge doctor: can this machine run `{target}`?"]
+    for result in results:
+        label = "FAIL" if result.status == FAIL else result.status
+        lines.append(f"  {label:<4}  {result.name:<{width}}  {result.detail}")
+        if result.fix:
+            indent = " " * (width + 10)
+            lines.append(textwrap.fill(f"fix: {result.fix}", width=max(60, 110 - len(indent)) + len(indent),
+                                       initial_indent=indent, subsequent_indent=indent + "     "))
+    failed = blocking(results)
+    warnings = sum(result.status == WARN for result in results)
+    if failed:
+        names = ", ".join(result.name for result in failed)
+        lines.append(f"verdict: {job} cannot run here: {names} failed (see the fix lines)")
+    else:
+        lines.append(f"verdict: ready to {job}" + (f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""))
+    return "\n".join(lines)
+
+
+def report_dict(job: str, results: list[CheckResult], facts: Facts, source: str | None = None) -> dict[str, Any]:
+    return {"job": job, "source": source, "ready": not blocking(results), "host": os.uname().nodename,
+            "checks": [asdict(result) for result in results], "system": facts.as_dict()}

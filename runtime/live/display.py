@@ -1,0 +1,141 @@
+"""Where annotated frames go: an OpenCV window, the web view, a video file.
+
+Each sink has show(frame, state) -> key code or None, and close(). Only the window returns keys; the
+pipeline maps them ('c' clears the text, 'q' or Esc quits).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from asl_edge.errors import AslEdgeError
+from asl_edge.runtime.live.state import LiveState
+
+VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class Sink(Protocol):
+    def show(self, frame: np.ndarray, state: LiveState) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+def opencv_has_gui() -> bool:
+    """Whether this OpenCV can open windows (opencv-python-headless cannot)."""
+    for line in cv2.getBuildInformation().splitlines():
+        name, _, value = line.strip().partition(":")
+        if name.strip() == "GUI":
+            return value.strip().upper() not in ("", "NONE", "NO")
+    return False
+
+
+def has_display() -> bool:
+    """A window can be shown: a GUI-enabled OpenCV and, on Linux, an X11 or Wayland display."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    return opencv_has_gui()
+
+
+class WindowSink:
+    def __init__(self, title: str = "asl-edge") -> None:
+        if not opencv_has_gui():
+            raise AslEdgeError("this OpenCV has no window support (opencv-python-headless); use --web, "
+                               "or install opencv-python / JetPack's python3-opencv")
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
+
+    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+        cv2.imshow(self.title, frame)
+        key = cv2.waitKey(1)
+        return None if key < 0 else key & 0xFF
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.title)
+
+
+class WebSink:
+    """The headless view: a page on http://host:port/ streaming the annotated frames and the state."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080) -> None:
+        from asl_edge.runtime.live.web.view import WebView
+
+        self.view: Any = WebView(host=host, port=port)
+        self.url: str = self.view.start()
+
+    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+        self.view.publish(frame, state.to_dict())
+        return None
+
+    def close(self) -> None:
+        self.view.stop()
+
+
+class VideoFileSink:
+    """Annotated frames into a video file, written beside the target and renamed into place on close,
+    so an interrupted run never leaves a half-written file under the real name."""
+
+    def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
+        self.path = Path(path)
+        codec = VIDEO_CODECS.get(self.path.suffix.lower())
+        if codec is None:
+            raise AslEdgeError(f"cannot save video as {self.path.name}: use one of "
+                               f"{', '.join(sorted(VIDEO_CODECS))}")
+        if not self.path.parent.is_dir():
+            raise AslEdgeError(f"cannot save video {self.path}: folder {self.path.parent} does not exist")
+        self.fps = fps if fps > 0 else 30.0
+        self._fourcc = cv2.VideoWriter.fourcc(*codec)
+        # OpenCV picks the container from the extension, so the temporary name keeps it.
+        self._partial = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._writer: Any = None
+        self._size: tuple[int, int] | None = None
+        self.frames_written = 0
+
+    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+        size = (frame.shape[1], frame.shape[0])
+        if self._writer is None:
+            self._writer = cv2.VideoWriter(str(self._partial), self._fourcc, self.fps, size)
+            if not self._writer.isOpened():
+                self._writer = None
+                raise AslEdgeError(f"cannot write video {self.path}: OpenCV has no encoder for "
+                                   f"{self.path.suffix} here; try --save out.avi")
+            self._size = size
+        if size != self._size:
+            frame = cv2.resize(frame, self._size)
+        self._writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+        self.frames_written += 1
+        return None
+
+    def close(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        os.replace(self._partial, self.path)
+
+
+def open_sinks(window: bool, web: bool = False, host: str = "127.0.0.1", port: int = 8080,
+               save: str | os.PathLike[str] | None = None, fps: float = 30.0) -> list[Sink]:
+    """The sinks a run asked for; the window only where a display exists. The caller closes them."""
+    sinks: list[Sink] = []
+    try:
+        if window and has_display():
+            sinks.append(WindowSink())
+        if web:
+            sinks.append(WebSink(host, port))
+        if save is not None:
+            sinks.append(VideoFileSink(save, fps))
+    except BaseException:
+        close_sinks(sinks)
+        raise
+    return sinks
+
+
+def close_sinks(sinks: list[Sink]) -> None:
+    for sink in sinks:
+        sink.close()

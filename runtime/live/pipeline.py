@@ -1,0 +1,225 @@
+"""The live loop: capture -> [hand stage] -> preprocess -> infer -> smooth, spell -> overlay -> sinks, timed per stage.
+
+With a HandChain the hand is found anywhere in the frame (palm detection, then tracking) and the classifier
+reads its landmarks or the box around it; without one, the classifier reads the fixed box.
+
+`run_pipeline` is the whole app without its command line: give it a FrameSource, a Backend, a config
+and sinks; it returns the spelled text and per-stage latency statistics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asl_edge.errors import AslEdgeError
+from asl_edge.preprocess import Roi, preprocess
+from asl_edge.runtime.backends.base import Backend
+from asl_edge.runtime.hand.chain import HandChain
+from asl_edge.runtime.live.capture import Backoff, open_feed
+from asl_edge.runtime.live.display import Sink
+from asl_edge.runtime.live.latency import StageTimer
+from asl_edge.runtime.live.overlay import Overlay
+from asl_edge.runtime.live.sources import FrameSource
+from asl_edge.runtime.live.spelling import Commit, Smoother, Speller
+from asl_edge.runtime.live.state import LiveState
+from asl_edge.spec import NOTHING
+
+STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
+HAND_STAGES = ("capture", "detect", "landmarks", "preprocess", "infer", "postprocess", "render")
+KEY_CLEAR = {ord("c")}
+KEY_QUIT = {ord("q"), 27}  # 27: Esc
+BLANK_SIZE = (480, 640)  # shown with the status until a camera delivers its first frame
+FPS_SMOOTHING = 0.1
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    roi_size: float = 0.6  # side of the square ROI as a fraction of the frame's shorter side
+    roi_offset: tuple[float, float] = (0.0, 0.0)  # shift right/down as fractions of the frame size
+    threshold: float = 0.6
+    hold_s: float = 0.5
+    release_s: float = 0.15
+    smoothing: str = "mean"
+    window: int = 5
+    max_frames: int | None = None
+    frame_timeout_s: float = 0.5  # how long to wait for a live frame before redrawing the status
+    realtime: bool = False  # play files and folders at their frame rate (for a viewer) instead of at full speed
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.roi_size <= 1.0:
+            raise AslEdgeError(f"ROI size {self.roi_size} must be between 0.05 and 1 (fraction of the frame)")
+        if any(not -0.5 <= v <= 0.5 for v in self.roi_offset):
+            raise AslEdgeError(f"ROI offset {self.roi_offset} must be within -0.5..0.5 of the frame")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise AslEdgeError(f"--max-frames {self.max_frames} must be at least 1")
+
+    def roi_for(self, width: int, height: int) -> Roi:
+        return Roi.centered_square(width, height, self.roi_size, *self.roi_offset)
+
+
+@dataclass
+class PipelineResult:
+    text: str
+    frames: int
+    commits: list[Commit]
+    stages: StageTimer
+    wall_s: float
+    notes: list[str] = field(default_factory=list)
+    stopped_by: str = "end"  # end, max-frames, key, interrupt
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def top_k(probs: np.ndarray, labels: Sequence[str], k: int = 3) -> list[tuple[str, float]]:
+    order = np.argsort(probs)[::-1][:k]
+    return [(labels[i], float(probs[i])) for i in order]
+
+
+class FpsMeter:
+    """Frames per second from the wall-clock interval between frames, smoothed."""
+
+    def __init__(self) -> None:
+        self.fps = 0.0
+        self._last: float | None = None
+
+    def tick(self, now: float) -> float:
+        if self._last is not None and now > self._last:
+            rate = 1.0 / (now - self._last)
+            self.fps = rate if self.fps == 0 else (1 - FPS_SMOOTHING) * self.fps + FPS_SMOOTHING * rate
+        self._last = now
+        return self.fps
+
+
+class Pacer:
+    """Holds file frames back to their position in the file (for a viewer); live frames pass at once."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._origin: tuple[float, float] | None = None  # (frame timestamp, wall time) of the first frame
+
+    def wait(self, timestamp: float) -> float:
+        """Sleep until the frame is due; returns the seconds slept."""
+        if not self.enabled:
+            return 0.0
+        now = time.perf_counter()
+        if self._origin is None:
+            self._origin = (timestamp, now)
+        delay = (timestamp - self._origin[0]) - (now - self._origin[1])
+        if delay <= 0:
+            return 0.0
+        time.sleep(delay)
+        return delay
+
+
+def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig | None = None,
+                 sinks: Sequence[Sink] = (), on_frame: Callable[[LiveState], None] | None = None,
+                 chain: HandChain | None = None) -> PipelineResult:
+    """Run until the source ends, max_frames, a quit key or Ctrl-C; closes the source, not the sinks.
+
+    With `chain` (whose classifier is `backend`) the hand stage finds the hand; the fixed box is then only
+    where the chain's fallback model looks when no hand is found."""
+    config = config or PipelineConfig()
+    spec = backend.spec
+    if chain is None and spec.inputs == "landmarks":
+        raise AslEdgeError("this model reads hand landmarks, so it needs the hand stage: pass a HandChain "
+                           "(asl_edge.runtime.hand.chain.open_chain), or use an image model for the fixed box")
+    smoother = Smoother(spec.num_classes, config.window, config.smoothing)
+    speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s)
+    timer, state, commits, fps = StageTimer(HAND_STAGES if chain else STAGES), LiveState(), [], FpsMeter()
+    overlay, blank = Overlay(None), np.zeros((*BLANK_SIZE, 3), np.uint8)
+    state.hand_stage = chain is not None
+    frames, stopped_by = 0, "end"
+    feed = open_feed(source, config.backoff)
+    pacer = Pacer(config.realtime and not source.live)
+    started = time.perf_counter()
+    try:
+        while True:
+            t0 = time.perf_counter()
+            frame = feed.next(config.frame_timeout_s)
+            # Read together with the frame: the capture thread may lose the camera while this one is processed.
+            status = feed.status_for(frame)
+            t1 = time.perf_counter()
+            if frame is None:
+                if feed.ended:
+                    break
+                # A live source with nothing new: keep the sinks alive and tell the user why.
+                smoother.reset()
+                state.status, state.letter, state.hold, state.hand = status, None, 0.0, None
+                blank.fill(0)
+                if _show(blank, state, overlay, sinks, speller) == "quit":
+                    stopped_by = "key"
+                    break
+                continue
+            slept = pacer.wait(frame.timestamp)
+            t0, t1 = t0 + slept, t1 + slept  # the wait is no stage's time
+            if frame.image.shape != blank.shape or overlay.roi is None:
+                # The first frame, or a camera that came back with another size.
+                blank = np.zeros_like(frame.image)
+                overlay = Overlay(config.roi_for(blank.shape[1], blank.shape[0]))
+            if chain is None:
+                tensor = preprocess(frame.image, spec, overlay.roi)
+                t2 = time.perf_counter()
+                probs = backend.infer(tensor[None])[0]
+                hand_ms: tuple[float, ...] = ()
+            else:
+                out = chain.classify(frame.image, overlay.roi)
+                probs, state.hand = out.probs, out.hand
+                times = chain.tracker.times
+                hand_ms = (times.detect_ms, times.landmarks_ms)
+                t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer
+            t3 = time.perf_counter()
+            smoothed = smoother.update(probs)
+            commit = speller.update(smoothed, frame.timestamp)
+            if commit is not None:
+                commits.append(commit)
+            state.text, state.confidence, state.hold = speller.text, speller.confidence, speller.hold_progress
+            state.letter = None if speller.candidate == NOTHING else speller.candidate
+            state.top3 = top_k(smoothed, spec.labels)
+            state.status, state.frame_index, state.fps = status, frame.index, fps.tick(t3)
+            t4 = time.perf_counter()
+            action = _show(frame.image, state, overlay, sinks, speller)
+            t5 = time.perf_counter()
+            if chain is None:
+                stage_ms = tuple(s * 1000.0 for s in (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))
+            else:
+                stage_ms = ((t1 - t0) * 1000.0, *hand_ms, 0.0, (t3 - t1) * 1000.0 - sum(hand_ms),
+                            (t4 - t3) * 1000.0, (t5 - t4) * 1000.0)
+            for stage, ms in zip(list(timer.stats), stage_ms, strict=True):
+                timer.add(stage, ms)
+            state.stages_ms = timer.last()
+            frames += 1
+            if on_frame is not None:
+                on_frame(state)
+            if action == "quit" or (config.max_frames is not None and frames >= config.max_frames):
+                stopped_by = "key" if action == "quit" else "max-frames"
+                break
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    finally:
+        notes = list(feed.notes)
+        feed.close()
+    if chain is not None and frames and chain.tracker.times.hands == 0:
+        notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
+                     "about a quarter of the frame high; --hand off classifies the fixed box instead")
+    return PipelineResult(speller.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by)
+
+
+def _show(image: np.ndarray, state: LiveState, overlay: Overlay, sinks: Sequence[Sink],
+          speller: Speller) -> str | None:
+    overlay.draw(image, state)
+    action = None
+    for sink in sinks:
+        key = sink.show(image, state)
+        if key in KEY_CLEAR:
+            speller.clear()
+            state.text = ""
+        elif key in KEY_QUIT:
+            action = "quit"
+    return action

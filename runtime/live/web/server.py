@@ -1,0 +1,141 @@
+"""The web view's HTTP side: one threaded standard-library server and the handler of its four routes."""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import urlsplit
+
+from asl_edge.errors import AslEdgeError
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.live.web.view import WebView
+
+BOUNDARY = "frame"
+KEEPALIVE_S = 10.0  # an SSE comment this often lets proxies and the handler notice a closed tab
+EVENT_INTERVAL_S = 0.1  # state changes every frame; ten updates a second is plenty for a person
+WRITE_TIMEOUT_S = 30.0  # a client that stops reading is dropped after this long
+
+
+def load_page() -> bytes:
+    """The page, shipped as package data (runtime/live/web/index.html)."""
+    try:
+        return resources.files("asl_edge.runtime.live.web").joinpath("index.html").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise AslEdgeError(f"the web view's page is missing from the installed package ({exc}); "
+                           "reinstall asl-edge") from None
+
+
+class WebViewServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that knows its WebView and turns bind failures into one-line errors."""
+
+    daemon_threads = True
+    allow_reuse_port = False  # two servers sharing a port would split the viewers between them
+
+    def __init__(self, host: str, port: int, view: WebView, page: bytes) -> None:
+        self.view = view
+        self.page = page
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        try:
+            super().__init__((host, port), WebViewHandler)
+        except OSError as exc:  # also socket.gaierror for a host name that does not resolve
+            reason = exc.strerror or str(exc)
+            raise AslEdgeError(f"cannot serve the web view on {host or '*'}:{port}: {reason}; choose another "
+                               "--port (0 picks a free one) or --host") from None
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind looks up the host's full DNS name, which can hang on an offline dev kit.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+
+class WebViewHandler(BaseHTTPRequestHandler):
+    server: WebViewServer
+    timeout = WRITE_TIMEOUT_S
+    ROUTES: ClassVar[dict[str, Callable[[WebViewHandler], None]]]
+
+    def do_GET(self) -> None:
+        route = self.ROUTES.get(urlsplit(self.path).path)
+        try:
+            if route is None:
+                self.send_error(404, "not found: the web view serves /, /stream.mjpg, /state and /events")
+            else:
+                route(self)
+        except (ConnectionError, TimeoutError):
+            pass  # the viewer closed the tab or stopped reading; nothing to report
+
+    def log_message(self, message_format: str, *args: object) -> None:
+        pass  # the pipeline's console shows the pipeline, not one line per request
+
+    def _send_body(self, content_type: str, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_stream_headers(self, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def page(self) -> None:
+        self._send_body("text/html; charset=utf-8", self.server.page)
+
+    def state(self) -> None:
+        _, state = self.server.view.states.get()
+        self._send_body("application/json", state.encode())
+
+    def stream(self) -> None:
+        jpegs = self.server.view.jpegs
+        self._send_stream_headers(f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        # Each part ends with the next boundary, so a browser shows a frame as soon as it has arrived
+        # instead of when the following one starts (which may never come once the clip ends).
+        self.wfile.write(f"--{BOUNDARY}\r\n".encode())
+        with self.server.view.watching():
+            sent = 0
+            while True:
+                number, jpeg = jpegs.wait_newer(sent, timeout=KEEPALIVE_S)
+                if jpegs.closed:
+                    return
+                if number == sent:
+                    continue
+                part_header = f"Content-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                self.wfile.write(part_header + jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
+                sent = number
+
+    def events(self) -> None:
+        states = self.server.view.states
+        self._send_stream_headers("text/event-stream")
+        self.wfile.write(b"retry: 2000\n\n")
+        sent = -1  # so the current state goes out at once
+        while True:
+            number, state = states.wait_newer(sent, timeout=KEEPALIVE_S)
+            if states.closed:
+                return
+            if number == sent:
+                self.wfile.write(b": keepalive\n\n")
+                continue
+            self.wfile.write(f"id: {number}\ndata: {state}\n\n".encode())
+            sent = number
+            time.sleep(EVENT_INTERVAL_S)
+
+
+WebViewHandler.ROUTES = {
+    "/": WebViewHandler.page,
+    "/index.html": WebViewHandler.page,
+    "/state": WebViewHandler.state,
+    "/stream.mjpg": WebViewHandler.stream,
+    "/events": WebViewHandler.events,
+}

@@ -1,0 +1,127 @@
+"""`asl-edge doctor` run for real on this machine (no GPU, no camera), and its judgement of a Jetson's facts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from asl_edge.doctor import checks as doctor
+from asl_edge.doctor import parsers, system_info
+from tests.conftest import REPO, run_without_torch
+
+HAS_TENSORRT_GPU = "error" not in system_info.tensorrt_info() and bool(system_info.nvidia_gpus())
+NO_CAMERA = not system_info.video_devices()
+
+
+def doctor_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "asl_edge", "doctor", *args], capture_output=True, text=True,
+                          cwd=REPO, timeout=120, check=False)
+
+
+def line_of(output: str, name: str) -> str:
+    """The report line of one check: status, name, detail."""
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == name and parts[0] in ("ok", "warn", "FAIL"):
+            return line
+    raise AssertionError(f"no '{name}' line in:\n{output}")
+
+
+def test_train_is_ready_here() -> None:
+    result = doctor_cli("--job", "train")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert line_of(result.stdout, "torch").split()[0] == "ok"
+    assert line_of(result.stdout, "numpy").split()[0] == "ok"
+    assert result.stdout.rstrip().splitlines()[-1].startswith("verdict: ready to train")
+
+
+@pytest.mark.skipif(HAS_TENSORRT_GPU, reason="this machine has TensorRT and a GPU: build can run")
+def test_build_fails_here_with_a_fix_naming_tensorrt_and_jetpack() -> None:
+    result = doctor_cli("--job", "build")
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    failed = [line for line in lines if line.lstrip().startswith("FAIL")]
+    assert any(line.split()[1] in ("tensorrt", "nvidia-gpu") for line in failed), result.stdout
+    fix = "\n".join(lines[lines.index(failed[0]) + 1:])
+    assert "fix:" in fix and ("TensorRT" in fix or "JetPack" in fix)
+    assert lines[-1].startswith("verdict: build cannot run here")
+
+
+@pytest.mark.skipif(not NO_CAMERA, reason="a camera is attached here")
+def test_camera_is_a_warning_unless_the_run_reads_a_camera() -> None:
+    plain = doctor_cli("--job", "run")
+    assert plain.returncode == 0, plain.stdout
+    assert line_of(plain.stdout, "camera").split()[0] == "warn"
+    from_camera = doctor_cli("--job", "run", "--source", "/dev/video0")
+    assert from_camera.returncode == 1
+    assert line_of(from_camera.stdout, "camera").split()[0] == "FAIL"
+    from_file = doctor_cli("--job", "run", "--source", "clip.mp4")
+    assert from_file.returncode == 0
+
+
+def test_csi_source_needs_gstreamer_opencv() -> None:
+    has_gstreamer = system_info.opencv_info()["has_gstreamer"]
+    result = doctor_cli("--job", "run", "--source", "csi://0")
+    assert result.returncode == (0 if has_gstreamer else 1), result.stdout
+    assert line_of(result.stdout, "opencv-gstreamer").split()[0] == ("ok" if has_gstreamer else "FAIL")
+
+
+def test_json_report_matches_the_exit_code() -> None:
+    result = doctor_cli("--job", "build", "--json")
+    report = json.loads(result.stdout)
+    assert report["job"] == "build" and report["ready"] == (result.returncode == 0)
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["tensorrt"]["required"] and not checks["camera"]["required"]
+    assert all(check["status"] in ("ok", "warn", "fail") for check in report["checks"])
+    assert all(check["fix"] for check in report["checks"] if check["status"] != "ok")
+    assert report["system"]["python"]["version"] == checks["python"]["detail"].split()[0]
+
+
+def test_run_check_does_not_import_torch_and_train_fails_without_it() -> None:
+    result = run_without_torch(
+        "import sys\n"
+        "from asl_edge.apps.cli import main\n"
+        "code = main(['doctor', '--job', 'run'])\n"
+        "assert 'torch' not in sys.modules, 'doctor --job run imported torch'\n"
+        "print('run exit', code)\n"
+        "print('train exit', main(['doctor', '--job', 'train']))\n", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "run exit 0" in result.stdout
+    assert "train exit 1" in result.stdout
+    assert line_of(result.stdout.split("train exit")[0].split("verdict: ready to run")[-1], "torch").split()[0] == \
+        "FAIL"
+
+
+def test_required_checks_per_job() -> None:
+    assert {"tensorrt", "nvidia-gpu"} <= doctor.required_checks("build")
+    assert "torch" in doctor.required_checks("train") and "camera" not in doctor.required_checks("train")
+    assert "camera" in doctor.required_checks("run", "0")
+    assert "camera" in doctor.required_checks("run", "v4l2:///dev/video1")
+    assert "opencv-gstreamer" in doctor.required_checks("run", "csi://0")
+    assert "camera" not in doctor.required_checks("run", "rtsp://cam.local:8554/live")
+    assert "camera" not in doctor.required_checks("build", "0")  # a source only matters to run/benchmark
+    assert set(doctor.REQUIRED) == set(doctor.JOBS)
+    for required in doctor.REQUIRED.values():
+        assert required <= set(doctor.CHECKS)
+
+
+def test_jetson_facts_give_module_power_and_clock_lines() -> None:
+    """The Jetson lines, judged from facts parsed out of a real Nano's tool output."""
+    release = parsers.parse_nv_tegra_release("# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, "
+                                             "EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024")
+    power = parsers.parse_nvpmodel_query("NV Power Mode: 15W\n1\n")
+    assert release is not None and power is not None
+    jetson = {"model": "NVIDIA Jetson Orin Nano Developer Kit", "l4t": release.version,
+              "jetpack": release.jetpack, "power_mode": power.name, "power_mode_id": power.mode_id,
+              "clocks_locked": parsers.parse_jetson_clocks_show(
+                  "cpu0: Online=1 Governor=schedutil MinFreq=115200 MaxFreq=1510400 CurrentFreq=729600\n")}
+    results = {result.name: result for result in doctor.diagnose("benchmark", facts=doctor.Facts({"jetson": jetson}))}
+    assert results["jetson"].status == "ok"
+    assert results["jetson"].detail == "NVIDIA Jetson Orin Nano Developer Kit, L4T 36.4.0 (JetPack 6.1)"
+    assert results["power-mode"].status == "warn" and "nvpmodel" in results["power-mode"].fix
+    assert results["clocks"].status == "warn" and "jetson_clocks" in results["clocks"].fix
+    off_jetson = {result.name for result in doctor.diagnose("benchmark", facts=doctor.Facts({"jetson": None}))}
+    assert not {"jetson", "power-mode", "clocks"} & off_jetson
