@@ -25,6 +25,9 @@ from asl_edge.spec import SIGN_MNIST_LETTERS
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 SIGN_MNIST_PIXELS = 28 * 28
 SIGN_MNIST_UNUSED = (9, 25)  # J and Z need motion; labels 9 and 25 never occur
+# The held-out split every stage uses unless told otherwise: a fifth of each class, drawn with seed 0.
+DEFAULT_VAL_FRACTION = 0.2
+DEFAULT_SPLIT_SEED = 0
 
 
 @dataclass
@@ -165,7 +168,8 @@ def load_dataset(path: str | os.PathLike[str], classes: Sequence[str] | None = N
     raise DataError(f"dataset {path} is neither a folder of class folders nor a .csv file")
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, val_fraction: float = DEFAULT_VAL_FRACTION,
+                     seed: int = DEFAULT_SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic per-class split: (train indices, validation indices), each sorted."""
     if not 0.0 < val_fraction < 1.0:
         raise DataError(f"validation fraction {val_fraction} must be between 0 and 1")
@@ -193,7 +197,8 @@ def per_class_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.nd
 
 
 def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None = None,
-                val_fraction: float = 0.2, seed: int = 0) -> tuple[LabelledImages, LabelledImages]:
+                val_fraction: float = DEFAULT_VAL_FRACTION,
+                seed: int = DEFAULT_SPLIT_SEED) -> tuple[LabelledImages, LabelledImages]:
     """(train, validation): an explicit validation set when given, else a stratified split of `data`."""
     full = load_dataset(data)
     if val is not None:
@@ -204,38 +209,76 @@ def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None
 
 @dataclass(frozen=True)
 class HeldOutSplit:
-    """Where a model's validation images come from: an explicit set, or a stratified split of `data`."""
+    """Where a model's validation images come from: an explicit set `val`, or a stratified split
+    (`stratified_split(labels, val_fraction, seed)`) of each dataset in `datasets`.
 
-    data: str
-    val: str | None
-    val_fraction: float
-    seed: int
+    Training stores it in the ModelSpec's `trained_on` (`provenance()`), so it travels in the checkpoint,
+    the ONNX metadata and the engine manifest; `recorded()` is the one reader. Paths are as training saw
+    them (relative to where it ran)."""
+
+    datasets: tuple[str, ...]
+    val: str | None = None
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    seed: int = DEFAULT_SPLIT_SEED
+
+    @property
+    def data(self) -> str:
+        """The (first) dataset: image models train on one."""
+        return self.datasets[0]
+
+    @property
+    def is_stratified(self) -> bool:
+        return self.val is None
 
     def describe(self) -> str:
         if self.val:
             return f"validation set {self.val}"
         return f"held-out split val_fraction={self.val_fraction:g}, seed={self.seed}"
 
+    def provenance(self) -> dict[str, Any]:
+        """The `trained_on` entries that record this split (the reverse of `recorded`)."""
+        where: dict[str, Any] = (
+            {"dataset": self.datasets[0]} if len(self.datasets) == 1 else {"datasets": list(self.datasets)})
+        return {**where, "validation": self.val or f"stratified {self.val_fraction:g} split, seed {self.seed}",
+                "val_fraction": self.val_fraction, "seed": self.seed}
+
+    @classmethod
+    def recorded(cls, trained_on: Mapping[str, Any]) -> HeldOutSplit | None:
+        """The split recorded in a ModelSpec's `trained_on`; None when it names no dataset. Reads what every
+        asl-edge version wrote: `dataset` or `datasets`, `validation` (an explicit set's path, or a description
+        of the stratified split), `val_fraction`, and `seed` (`split_seed` in older landmark models)."""
+        named = trained_on.get("datasets") or trained_on.get("dataset") or trained_on.get("data")
+        if not named:
+            return None
+        datasets = tuple(str(d) for d in ([named] if isinstance(named, (str, os.PathLike)) else named))
+        recorded_val = str(trained_on.get("val") or trained_on.get("validation") or "")
+        seed = trained_on.get("seed", trained_on.get("split_seed", DEFAULT_SPLIT_SEED))
+        return cls(datasets, None if not recorded_val or recorded_val.startswith("stratified") else recorded_val,
+                   float(trained_on.get("val_fraction", DEFAULT_VAL_FRACTION)), int(seed))
+
+    def held_out_indices(self, labels: np.ndarray) -> np.ndarray:
+        """The sorted held-out indices of a dataset with these class indices (the stratified split)."""
+        return stratified_split(labels, self.val_fraction, self.seed)[1]
+
     def load(self) -> tuple[LabelledImages, LabelledImages]:
-        """(train, held-out)."""
+        """(train, held-out) of the (first) dataset."""
         return load_splits(self.data, self.val, self.val_fraction, self.seed)
 
 
 def recorded_split(trained_on: Mapping[str, Any], data: str | os.PathLike[str] | None = None,
                    val: str | os.PathLike[str] | None = None, val_fraction: float | None = None,
                    seed: int | None = None) -> HeldOutSplit | None:
-    """The split a model was validated on, read from its ModelSpec's provenance (`trained_on`); explicit
-    arguments override it. None when neither names a dataset. A recorded validation set counts only while
-    it exists and `data` was not overridden (training records a description there when it split)."""
-    path = data or trained_on.get("dataset") or trained_on.get("data")
-    if not path:
+    """The split a model was validated on (`HeldOutSplit.recorded`), with explicit arguments overriding it.
+    None when neither names a dataset. A recorded validation set counts only while it exists and `data` was
+    not overridden."""
+    recorded = HeldOutSplit.recorded(trained_on) or (HeldOutSplit((str(data),)) if data else None)
+    if recorded is None:
         return None
     if val is None and data is None:
-        recorded = trained_on.get("val") or trained_on.get("validation")
-        val = str(recorded) if recorded and os.path.exists(str(recorded)) else None
+        val = recorded.val if recorded.val and os.path.exists(recorded.val) else None
     return HeldOutSplit(
-        data=str(path),
+        datasets=(str(data),) if data else recorded.datasets,
         val=str(val) if val else None,
-        val_fraction=float(val_fraction if val_fraction is not None else trained_on.get("val_fraction", 0.2)),
-        seed=int(seed if seed is not None else trained_on.get("seed", 0)),
+        val_fraction=float(val_fraction if val_fraction is not None else recorded.val_fraction),
+        seed=int(seed if seed is not None else recorded.seed),
     )

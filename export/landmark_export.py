@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, sha256_file
+from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError, ModelError, require
 from asl_edge.export import onnx_export
 from asl_edge.export.fp16 import to_fp16
@@ -107,12 +108,12 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
     if fp16 and fp16[0].agreement_vs_fp32 < 0.99:
         raise ModelError(f"the FP16 graph agrees with FP32 on only {fp16[0].agreement_vs_fp32:.2%} of the "
                          "held-out samples")
-    datasets = ", ".join(map(str, spec.trained_on.get("datasets", []))) or "the training datasets"
+    split = HeldOutSplit.recorded(spec.trained_on) or HeldOutSplit(("the training datasets",))
     report = ExportReport(
         checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
         simplified=options.simplify,
-        evaluation={"data": datasets, "split": f"held-out {spec.trained_on.get('val_fraction')} of each, seed "
-                    f"{spec.trained_on.get('split_seed')} ({VAL_FEATURES})", "images": len(features),
+        evaluation={"data": ", ".join(split.datasets), "split": f"held-out {split.val_fraction} of each, seed "
+                    f"{split.seed} ({VAL_FEATURES})", "images": len(features),
                     **({"int8_calibration": calibration_info} if calibration_info else {})},
         parity={**parity.to_dict(), "tolerance": options.tolerance},
         pytorch_top1=classification_report(reference, labels, spec.labels).top1, results=results)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION
 from asl_edge.errors import AslEdgeError
 
 SCHEDULES = ("cosine", "onecycle")
@@ -39,8 +40,8 @@ class TrainConfig:
     label_smoothing: float = 0.1
     augment: str = "medium"
     hflip: bool = False  # mirror images too, for left-handed signers
-    seed: int = 0
-    val_fraction: float = 0.2
+    seed: int = DEFAULT_SPLIT_SEED
+    val_fraction: float = DEFAULT_VAL_FRACTION
     patience: int = 8  # epochs without a better validation loss before stopping; 0 disables
     workers: int = 1  # data-loader processes; 0 augments in the training process
     threads: int = 0  # torch CPU threads for the model; 0: torch's default less one per worker

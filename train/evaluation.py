@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from asl_edge.datasets import LabelledImages, load_dataset, stratified_split
+from asl_edge.datasets import HeldOutSplit, LabelledImages, load_dataset
 from asl_edge.errors import DataError, ModelError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.spec import ModelSpec
@@ -50,16 +50,15 @@ def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.Path
     the held-out split when `data_path` is the dataset the model was trained on with a split."""
     if split not in SPLITS:
         raise DataError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
-    trained = spec.trained_on
-    was_split = "val_fraction" in trained and str(trained.get("validation", "")).startswith("stratified")
+    recorded = HeldOutSplit.recorded(spec.trained_on)
     if split == "auto":
-        split = "val" if was_split and _same_path(trained.get("dataset", ""), data_path) else "all"
+        on_training_data = recorded is not None and recorded.is_stratified and _same_path(recorded.data, data_path)
+        split = "val" if on_training_data else "all"
     if split == "all":
         return data, "all"
-    fraction = float(trained.get("val_fraction", 0.2))
-    seed = int(trained.get("seed", 0))
-    _, val_idx = stratified_split(data.labels, fraction, seed)
-    return data.subset(val_idx), f"val ({fraction:g} stratified, seed {seed})"
+    held_out = recorded or HeldOutSplit((str(data_path),))
+    return (data.subset(held_out.held_out_indices(data.labels)),
+            f"val ({held_out.val_fraction:g} stratified, seed {held_out.seed})")
 
 
 def predict_checkpoint(model: torch.nn.Module, spec: ModelSpec, data: LabelledImages,

@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 
 from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import stratified_split
+from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, stratified_split
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.extract import load_landmark_dataset
@@ -26,7 +26,8 @@ from asl_edge.runtime.hand.extract import load_landmark_dataset
 CROP_SIZE = 64  # larger than the 40x40 default model input, so training's resize and augmentation have pixels
 
 
-def write_hand_crops(folders: Sequence[str], out: Path, val_fraction: float = 0.2, seed: int = 0) -> dict[str, int]:
+def write_hand_crops(folders: Sequence[str], out: Path, val_fraction: float = DEFAULT_VAL_FRACTION,
+                     seed: int = DEFAULT_SPLIT_SEED) -> dict[str, int]:
     """Write the crops; returns how many each folder gave."""
     out = ensure_writable_dir(out)
     written: dict[str, int] = {}
@@ -56,8 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m asl_edge.train.hand_crops", description=__doc__.splitlines()[0])
     parser.add_argument("--data", action="append", required=True, help="folder of class folders (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the crop dataset")
-    parser.add_argument("--val-fraction", type=float, default=0.2, help="held-out share left out (default: 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="split seed, as for asl-edge train (default: 0)")
+    parser.add_argument("--val-fraction", type=float, default=DEFAULT_VAL_FRACTION,
+                        help="held-out share left out (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SPLIT_SEED,
+                        help="split seed, as for asl-edge train (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         for folder, count in write_hand_crops(args.data, args.out, args.val_fraction, args.seed).items():

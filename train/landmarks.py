@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from asl_edge.artifacts import atomic_write, atomic_write_json
-from asl_edge.datasets import stratified_split
+from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, HeldOutSplit, stratified_split
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
 from asl_edge.spec import make_landmark_spec
@@ -127,8 +127,8 @@ class LandmarkTrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     label_smoothing: float = 0.1
-    val_fraction: float = 0.2
-    seed: int = 0
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    seed: int = DEFAULT_SPLIT_SEED
     dataset_weights: tuple[float, ...] = ()  # one per dataset (default 1 each): sample weights in the loss
     augment: LandmarkAugment | None = field(default_factory=LandmarkAugment)
     log_every: int = 25
@@ -215,9 +215,9 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
     val_x = torch.from_numpy(landmark_features(lm[val], hand[val]))
     val_y = torch.from_numpy(y[val])
 
-    spec = make_landmark_spec(classes, NUM_FEATURES, datasets=[name for name, _ in datasets],
-                              dataset_weights=list(weights_per_set), split_seed=config.seed,
-                              val_fraction=config.val_fraction, excluded_no_hand=excluded,
+    split = HeldOutSplit(tuple(name for name, _ in datasets), None, config.val_fraction, config.seed)
+    spec = make_landmark_spec(classes, NUM_FEATURES, **split.provenance(),
+                              dataset_weights=list(weights_per_set), excluded_no_hand=excluded,
                               epochs=config.epochs, features="asl_edge.landmark_features v1")
     model = LandmarkMlp(NUM_FEATURES, len(classes))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

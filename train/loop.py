@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from asl_edge import __version__
 from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import load_splits
+from asl_edge.datasets import HeldOutSplit, load_splits
 from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.spec import ModelSpec, make_spec
@@ -183,9 +183,9 @@ def _resume(path: Path, spec: ModelSpec, model: nn.Module, optimizer: torch.opti
 
 
 def _dataset_note(config: TrainConfig) -> dict[str, Any]:
-    return {"dataset": str(config.data), "validation": str(config.val) if config.val else
-            f"stratified {config.val_fraction:g} split, seed {config.seed}", "val_fraction": config.val_fraction,
-            "seed": config.seed, "augment": config.augment, "hflip": config.hflip,
+    split = HeldOutSplit((str(config.data),), str(config.val) if config.val else None, config.val_fraction,
+                         config.seed)
+    return {**split.provenance(), "augment": config.augment, "hflip": config.hflip,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "asl_edge": __version__}
 
 

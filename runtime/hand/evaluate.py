@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.datasets import stratified_split
+from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.runtime.hand.chain import HandChain
@@ -100,9 +100,10 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
 def held_out_photos(spec: ModelSpec, data: str | os.PathLike[str], paths: list[Path], labels: list[str],
                     classes: list[str], split: str) -> tuple[list[Path], list[str], str]:
     """The photos to score: every photo, or (split "val", or "auto" on one of the model's training folders) the
-    held-out part the model's training recorded (`datasets`, `val_fraction`, `split_seed` in trained_on)."""
+    held-out part the model's training recorded (`HeldOutSplit.recorded`)."""
+    recorded = HeldOutSplit.recorded(spec.trained_on) or HeldOutSplit(())
     # By folder name: the recorded paths are relative to where training ran.
-    trained = [Path(p).name for p in spec.trained_on.get("datasets", [])]
+    trained = [Path(p).name for p in recorded.datasets]
     is_training_data = Path(data).resolve().name in trained
     if split == "all" or (split == "auto" and not is_training_data):
         return paths, labels, "all"
@@ -110,6 +111,6 @@ def held_out_photos(spec: ModelSpec, data: str | os.PathLike[str], paths: list[P
         raise DataError(f"--split val: {data} is not one of the model's training folders "
                         f"({', '.join(map(str, trained)) or 'none recorded'}); use --split all")
     index = np.array([classes.index(label) for label in labels], np.int64)
-    fraction, seed = float(spec.trained_on.get("val_fraction", 0.2)), int(spec.trained_on.get("split_seed", 0))
-    _, val = stratified_split(index, fraction, seed)
-    return [paths[i] for i in val], [labels[i] for i in val], f"held-out {fraction:.0%} (seed {seed})"
+    val = recorded.held_out_indices(index)
+    return ([paths[i] for i in val], [labels[i] for i in val],
+            f"held-out {recorded.val_fraction:.0%} (seed {recorded.seed})")

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json
-from asl_edge.datasets import LabelledImages, load_splits
+from asl_edge.datasets import HeldOutSplit, LabelledImages
 from asl_edge.errors import DataError
 from asl_edge.preprocess import Roi
 from asl_edge.runtime.live.display import VIDEO_CODECS
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"))
     args = parser.parse_args(argv)
-    _, val = load_splits(args.data, val_fraction=0.2, seed=0)  # the split training validates on
+    _, val = HeldOutSplit((str(args.data),)).load()  # the split training validates on by default
     images = images_by_label(val, [label_for(c) for c in args.word] + [NOTHING])
     clip = make_spelling_clip(images, args.word, args.out, tuple(args.size), frames_per_letter=args.frames_per_letter,
                               gap_frames=args.gap_frames, fps=args.fps)

@@ -116,3 +116,16 @@ def test_recorded_split_reads_provenance_and_overrides(tmp_path: Path) -> None:
     other = recorded_split({**trained, "validation": str(val_dir)}, data="other", seed=1)
     assert other is not None and (other.data, other.val, other.seed) == ("other", None, 1)
     assert recorded_split({}) is None
+
+
+def test_held_out_split_round_trips_through_provenance_and_reads_older_keys() -> None:
+    from asl_edge.datasets import HeldOutSplit
+
+    for split in (HeldOutSplit(("photos",), None, 0.25, 7), HeldOutSplit(("a", "b"), None, 0.2, 3),
+                  HeldOutSplit(("photos",), "val_photos", 0.2, 0)):
+        assert HeldOutSplit.recorded(split.provenance()) == split
+    # Landmark models written before the record named their seed `split_seed` and kept no `validation`.
+    older = HeldOutSplit.recorded({"datasets": ["mini", "multi"], "split_seed": 5, "val_fraction": 0.3})
+    assert older == HeldOutSplit(("mini", "multi"), None, 0.3, 5)
+    labels = np.repeat(np.arange(3), 10)
+    assert np.array_equal(older.held_out_indices(labels), stratified_split(labels, 0.3, 5)[1])

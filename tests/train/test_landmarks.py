@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asl_edge.datasets import HeldOutSplit
 from asl_edge.landmark_features import NUM_FEATURES, landmark_features
 from asl_edge.train.landmarks import (
     VAL_FEATURES,
@@ -96,7 +97,8 @@ def test_training_writes_a_landmarks_checkpoint_and_learns(trained_run: Path) ->
     spec = loaded.spec
     assert spec.inputs == "landmarks" and spec.num_features == NUM_FEATURES and spec.arch == "landmark_mlp"
     assert spec.labels == ("A", "B", "C", "D", "space")
-    assert spec.trained_on["datasets"] == ["mini", "multi"] and spec.trained_on["split_seed"] == 0
+    split = HeldOutSplit.recorded(spec.trained_on)
+    assert split is not None and split.datasets == ("mini", "multi") and split.seed == 0
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert set(metrics["val_top1_per_dataset"]) == {"mini", "multi"}
     assert metrics["val_top1"] > 0.8
