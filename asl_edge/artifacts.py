@@ -1,4 +1,6 @@
-"""Artifact I/O shared by every stage: atomic writes, file hashes, the ModelSpec inside ONNX files.
+"""Artifact I/O shared by every stage: atomic writes, file hashes, the cache folder.
+
+(The ModelSpec inside ONNX files is read and written by asl_edge.onnx_header.)
 
 Checkpoints, ONNX models, engines and reports are written to a temporary file in the destination
 folder and renamed into place, so an interrupted run never leaves a half-written artifact behind.
@@ -15,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from asl_edge.errors import AslEdgeError, ModelError, SpecError
-from asl_edge.spec import ONNX_METADATA_KEY, ModelSpec
+from asl_edge.errors import AslEdgeError
 
 
 def cache_dir(name: str) -> Path:
@@ -87,50 +88,3 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def spec_from_metadata(metadata: dict[str, str], source: str) -> ModelSpec:
-    """The ModelSpec stored under ONNX_METADATA_KEY in a model's metadata map."""
-    text = metadata.get(ONNX_METADATA_KEY)
-    if text is None:
-        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'); "
-                        "export it with `asl-edge export` or pass --spec SPEC.json")
-    try:
-        return ModelSpec.from_json(text)
-    except SpecError as exc:
-        raise SpecError(f"{source}: {exc}") from exc
-
-
-def read_onnx_spec(path: str | os.PathLike[str]) -> ModelSpec:
-    """Read the ModelSpec from an ONNX file with the onnx package (workstation side)."""
-    from asl_edge.errors import require
-
-    onnx = require("onnx", "reading an ONNX model", "pip install 'asl-edge[workstation]'")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
-        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); "
-                         "re-export it with `asl-edge export`") from exc
-    return spec_from_metadata({p.key: p.value for p in model.metadata_props}, str(path))
-
-
-def set_onnx_metadata(model: Any, key: str, value: str) -> None:
-    """Set one entry of an in-memory onnx.ModelProto's metadata_props, replacing an old one."""
-    for prop in list(model.metadata_props):
-        if prop.key == key:
-            model.metadata_props.remove(prop)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = key, value
-
-
-def write_onnx_spec(model: Any, spec: ModelSpec) -> None:
-    """Store the spec in an in-memory onnx.ModelProto's metadata_props (replacing an old one)."""
-    set_onnx_metadata(model, ONNX_METADATA_KEY, spec.to_json())
-
-
-def load_spec_file(path: str | os.PathLike[str]) -> ModelSpec:
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from exc
-    return ModelSpec.from_json(text)

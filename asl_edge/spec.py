@@ -26,6 +26,8 @@ INPUT_KINDS = ("image", "landmarks")
 ONNX_METADATA_KEY = "asl_edge.model_spec"
 # The precision of the graph (fp32, fp16, int8) in the same metadata_props.
 ONNX_PRECISION_KEY = "asl_edge.precision"
+# Every precision asl-edge exports, builds and measures, in that order.
+PRECISIONS = ("fp32", "fp16", "int8")
 
 # Classes that edit the spelled text instead of adding a letter.
 SPACE, DELETE, NOTHING = "space", "del", "nothing"

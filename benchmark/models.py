@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asl_edge.errors import AslEdgeError, ModelError, require
+from asl_edge.errors import AslEdgeError, ModelError
+from asl_edge.onnx_header import read_onnx_header
 from asl_edge.runtime.backends.tensorrt.manifest import read_manifest
-from asl_edge.spec import ONNX_PRECISION_KEY
+from asl_edge.spec import PRECISIONS
 
-PRECISIONS = ("fp32", "fp16", "int8")
 CHECKPOINT_NAME = "checkpoint.pt"
 ENGINE_SUFFIXES = (".engine", ".plan")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -41,12 +41,7 @@ class ModelFiles:
 
 def onnx_precision(path: Path) -> str:
     """The precision an ONNX file's metadata states (fp32 when it states none)."""
-    ort = require("onnxruntime", "reading an ONNX model", "pip install onnxruntime")
-    try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
-        raise ModelError(f"{path} is not a loadable ONNX model ({type(exc).__name__})") from exc
-    return str(session.get_modelmeta().custom_metadata_map.get(ONNX_PRECISION_KEY, "fp32"))
+    return read_onnx_header(path, need_spec=False).precision
 
 
 def _add(found: dict[str, Path], precision: str, path: Path, notes: list[str]) -> None:

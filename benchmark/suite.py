@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from asl_edge.benchmark.environment import environment_record
-from asl_edge.benchmark.models import PRECISIONS, ModelFiles, export_missing, find_model_files, importable
+from asl_edge.benchmark.models import ModelFiles, export_missing, find_model_files, importable
 from asl_edge.benchmark.timing import BenchmarkResult, BenchmarkRow, PipelineMeasurement, TimingPlan, measure
 from asl_edge.datasets import LabelledImages, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
@@ -29,7 +29,7 @@ from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import evaluate_backend
 from asl_edge.runtime.backends.tensorrt.cuda_device import NoGpuError
-from asl_edge.spec import ModelSpec
+from asl_edge.spec import PRECISIONS, ModelSpec
 
 if TYPE_CHECKING:
     from asl_edge.benchmark.hand import HandBenchmark

@@ -17,16 +17,16 @@ import os
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from asl_edge.artifacts import read_onnx_spec
 from asl_edge.datasets import LabelledImages
 from asl_edge.errors import ModelError, require
+from asl_edge.onnx_header import read_onnx_header
 from asl_edge.runtime.backends.evaluation import predict
 from asl_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
-from asl_edge.spec import ONNX_PRECISION_KEY
+from asl_edge.spec import ModelSpec
 
 ORT_HINT = "pip install onnxruntime"
 
@@ -47,9 +47,8 @@ def _session(path: str | os.PathLike[str], optimise: bool, optimised_copy: Path 
 def onnx_probabilities(path: str | os.PathLike[str], data: LabelledImages, optimise: bool = True) -> np.ndarray:
     """(N, num_classes) probabilities of an ONNX file on ONNX Runtime's CPU provider, through the runtime's
     own backend class and preprocessing. `optimise=False` runs the graph as specified (see module doc)."""
-    session = _session(path, optimise)
-    precision = session.get_modelmeta().custom_metadata_map.get(ONNX_PRECISION_KEY, "fp32")
-    with OnnxRuntimeBackend(session, read_onnx_spec(path), precision) as backend:
+    header = read_onnx_header(path)
+    with OnnxRuntimeBackend(_session(path, optimise), cast(ModelSpec, header.spec), header.precision) as backend:
         return predict(backend, data)
 
 

@@ -25,11 +25,10 @@ from asl_edge.export.parity import Comparison, require_parity
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
-from asl_edge.spec import ModelSpec
+from asl_edge.spec import PRECISIONS, ModelSpec
 
 VAL_FEATURES = "val_features.npz"  # the same name as asl_edge.train.landmarks.VAL_FEATURES
 CALIB_FEATURES = "calib_features.npz"  # the same name as asl_edge.train.landmarks.CALIB_FEATURES
-SUPPORTED = ("fp32", "fp16", "int8")
 
 
 def load_val_features(checkpoint: str | os.PathLike[str], spec: ModelSpec,
@@ -67,7 +66,7 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
         progress(f"skipping INT8: {calib_path} is missing (a run from before INT8 support); retrain the "
                  "landmarks model with `asl-edge train --input landmarks` to write it")
         precisions = tuple(p for p in precisions if p != "int8")
-    written = tuple(p for p in precisions if p in SUPPORTED)
+    written = tuple(p for p in precisions if p in PRECISIONS)
     features, labels = load_val_features(checkpoint, spec)
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
     fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)

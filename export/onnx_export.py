@@ -19,9 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asl_edge.artifacts import atomic_write_bytes, set_onnx_metadata, write_onnx_spec
+from asl_edge.artifacts import atomic_write_bytes
 from asl_edge.errors import ModelError, require
-from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
+from asl_edge.onnx_header import write_onnx_header
+from asl_edge.spec import ModelSpec
 
 DEFAULT_OPSET = 17
 # TensorRT reads explicit-quantization (per-channel Q/DQ) graphs from opset 13 on.
@@ -142,8 +143,7 @@ def export_fp32(model: Any, spec: ModelSpec, opset: int = DEFAULT_OPSET, exporte
 
 def tag(model: Any, spec: ModelSpec, precision: str) -> Any:
     """Store the ModelSpec and the precision in metadata_props (the runtime and engine builder read both)."""
-    write_onnx_spec(model, spec)
-    set_onnx_metadata(model, ONNX_PRECISION_KEY, precision)
+    write_onnx_header(model, spec, precision)
     return model
 
 

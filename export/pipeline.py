@@ -30,9 +30,8 @@ from asl_edge.export.parity import DEFAULT_TOLERANCE, Comparison, require_parity
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
-from asl_edge.spec import ModelSpec
+from asl_edge.spec import PRECISIONS, ModelSpec
 
-PRECISIONS = ("fp32", "fp16", "int8")
 FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 REPORT_JSON, REPORT_MARKDOWN = "export_report.json", "export_report.md"
 

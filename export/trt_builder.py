@@ -27,12 +27,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from asl_edge import __version__
-from asl_edge.artifacts import atomic_write_bytes, atomic_write_text, sha256_file, spec_from_metadata
-from asl_edge.errors import EngineMismatchError, MissingDependencyError, ModelError, require
+from asl_edge.artifacts import atomic_write_bytes, atomic_write_text
+from asl_edge.errors import EngineMismatchError, ModelError
+from asl_edge.export.onnx_facts import (
+    PURPOSE,
+    OnnxFacts,
+    hand_model_facts,
+    read_onnx_facts,
+)
 from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
 from asl_edge.runtime.backends.tensorrt.manifest import (
     CLASSIFIER,
-    PRECISIONS,
     BuildOptions,
     DeviceFacts,
     EngineManifest,
@@ -43,161 +48,10 @@ from asl_edge.runtime.backends.tensorrt.manifest import (
     manifest_path,
 )
 from asl_edge.runtime.backends.tensorrt.support import tensorrt_major, tensorrt_version
-from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
 
-# The hand models' roles in the manifest, in the order of hand_model_paths (palm detector, landmark model).
-HAND_ROLES = ("palm_detector", "hand_landmarks")
-HAND_PRECISION = "fp16"
-FP16_ONNX_FOLDER = "fp16-onnx"
-
-PURPOSE = "building a TensorRT engine"
 # Builder flags for a weakly typed network (TensorRT 8.x, or 10.x with a graph that does not say its
 # precision). Q/DQ graphs need INT8, and FP16 lets the layers between them run in half precision.
 PRECISION_FLAGS: dict[str, tuple[str, ...]] = {"fp32": (), "fp16": ("FP16",), "int8": ("INT8", "FP16")}
-QDQ_OPS = {"QuantizeLinear", "DequantizeLinear"}
-
-
-@dataclass(frozen=True)
-class OnnxFacts:
-    """What the builder needs to know about an ONNX file before TensorRT sees it."""
-
-    path: Path
-    sha256: str
-    spec: ModelSpec | None  # None for a model without asl-edge metadata (the hand models)
-    precision: str
-    carries_precision: bool  # True when the precision comes from asl-edge's metadata
-    node_names: tuple[str, ...] = ()  # "Conv_3 (Conv)" per node, to name a node in TensorRT's parse errors
-    role: str = CLASSIFIER
-    input: str = ""  # the input tensor's name where there is no ModelSpec to say it
-    input_shape: tuple[int, ...] = ()  # its fixed shape, likewise
-    source: Path | None = None  # the shipped ONNX this graph was converted from (FP16 hand graphs)
-    source_sha256: str | None = None
-
-    @property
-    def input_name(self) -> str:
-        return self.spec.input_name if self.spec is not None else self.input
-
-
-def _precision_of(metadata: dict[str, str], op_types: set[str], has_fp16_weights: bool,
-                  source: str) -> tuple[str, bool]:
-    stated = metadata.get(ONNX_PRECISION_KEY)
-    if stated is not None:
-        if stated not in PRECISIONS:
-            raise ModelError(f"{source} says its precision is {stated!r}; expected one of {', '.join(PRECISIONS)}")
-        return stated, True
-    if op_types & QDQ_OPS:
-        return "int8", False
-    return ("fp16" if has_fp16_weights else "fp32"), False
-
-
-def read_onnx_facts(path: str | os.PathLike[str]) -> OnnxFacts:
-    """Spec, precision and node names from the onnx package, or the metadata alone from onnxruntime
-    (a Jetson often has onnxruntime but not onnx)."""
-    onnx_path = Path(path)
-    if not onnx_path.is_file():
-        raise ModelError(f"ONNX model {onnx_path} does not exist; export one with `asl-edge export`")
-    sha = sha256_file(onnx_path)
-    try:
-        import onnx
-    except ImportError:
-        return _facts_from_onnxruntime(onnx_path, sha)
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
-        raise ModelError(f"{onnx_path} is not a readable ONNX model ({type(exc).__name__}); "
-                         "re-export it with `asl-edge export`") from exc
-    metadata = {p.key: p.value for p in model.metadata_props}
-    nodes = model.graph.node
-    fp16_weights = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
-    precision, stated = _precision_of(metadata, {n.op_type for n in nodes}, fp16_weights, str(onnx_path))
-    return OnnxFacts(onnx_path, sha, spec_from_metadata(metadata, str(onnx_path)), precision, stated,
-                     tuple(f"{n.name or '<unnamed>'} ({n.op_type})" for n in nodes))
-
-
-def _facts_from_onnxruntime(onnx_path: Path, sha: str) -> OnnxFacts:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MissingDependencyError("onnx or onnxruntime", "reading the ONNX model's metadata",
-                                     "pip install onnx (or onnxruntime)") from None
-    try:
-        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
-        raise ModelError(f"{onnx_path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
-    metadata = dict(session.get_modelmeta().custom_metadata_map)
-    precision, stated = _precision_of(metadata, set(), False, str(onnx_path))
-    return OnnxFacts(onnx_path, sha, spec_from_metadata(metadata, str(onnx_path)), precision, stated)
-
-
-def read_fixed_shape_facts(path: str | os.PathLike[str], role: str) -> OnnxFacts:
-    """Facts of an ONNX model without a ModelSpec: one input of fixed shape (no batch profile is needed,
-    the engine is built for exactly that shape) and the precision its graph or metadata says."""
-    onnx_path = Path(path)
-    if not onnx_path.is_file():
-        raise ModelError(f"ONNX model {onnx_path} does not exist")
-    sha = sha256_file(onnx_path)
-    onnx = require("onnx", f"reading the {role} ONNX model", "pip install onnx")
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
-        raise ModelError(f"{onnx_path} is not a readable ONNX model ({type(exc).__name__})") from exc
-    weights = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    if len(inputs) != 1:
-        raise ModelError(f"{onnx_path} has inputs {[i.name for i in inputs]}; the {role} model has one")
-    dims = inputs[0].type.tensor_type.shape.dim
-    shape = tuple(int(d.dim_value) if d.HasField("dim_value") else -1 for d in dims)
-    if not shape or any(d <= 0 for d in shape):
-        raise ModelError(f"{onnx_path} input {inputs[0].name} has shape {shape}; building it needs fixed dims")
-    metadata = {p.key: p.value for p in model.metadata_props}
-    nodes = model.graph.node
-    fp16_weights = any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
-    precision, stated = _precision_of(metadata, {n.op_type for n in nodes}, fp16_weights, str(onnx_path))
-    return OnnxFacts(onnx_path, sha, None, precision, stated,
-                     tuple(f"{n.name or '<unnamed>'} ({n.op_type})" for n in nodes),
-                     role=role, input=inputs[0].name, input_shape=shape)
-
-
-def fp16_graph(facts: OnnxFacts, folder: str | os.PathLike[str]) -> OnnxFacts:
-    """An FP16 copy of an FP32 graph (float32 input and outputs), tagged fp16, kept in `folder` under the
-    source's sha256 so a later build reuses it; its facts name the source it came from."""
-    target = Path(folder) / f"{facts.path.stem}.{facts.sha256[:16]}.fp16.onnx"
-    if not target.is_file():
-        onnx = require("onnx", "the FP16 hand graph", "pip install onnx onnxconverter-common")
-        float16 = require("onnxconverter_common.float16", "the FP16 hand graph", "pip install onnxconverter-common")
-        import warnings
-
-        model = onnx.load(str(facts.path))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="the float32 number", category=UserWarning)
-            model = float16.convert_float_to_float16(model, keep_io_types=True)
-        entry = model.metadata_props.add()
-        entry.key, entry.value = ONNX_PRECISION_KEY, HAND_PRECISION
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, model.SerializeToString())
-    converted = read_fixed_shape_facts(target, facts.role)
-    if (converted.input, converted.input_shape) != (facts.input, facts.input_shape):
-        raise ModelError(f"the FP16 copy {target} changed the input of {facts.path}; delete it and build again")
-    return replace(converted, source=facts.path, source_sha256=facts.sha256)
-
-
-def hand_model_facts(variant: str, trt_major: int, cache_dir: str | os.PathLike[str] | None = None,
-                     ) -> list[OnnxFacts]:
-    """The palm detector's and landmark model's facts, ready for an FP16 build on this TensorRT
-    (the FP16 flag on 8.x/10.x, an FP16 graph on 11.x: see the module docstring)."""
-    from asl_edge.runtime.hand.models import hand_model_paths
-
-    cache = Path(cache_dir) if cache_dir is not None else default_engine_cache()
-    planned = []
-    for role, path in zip(HAND_ROLES, hand_model_paths(variant), strict=True):
-        facts = read_fixed_shape_facts(path, role)
-        if facts.precision == HAND_PRECISION and facts.carries_precision:
-            planned.append(facts)
-        elif trt_major >= 11:
-            planned.append(fp16_graph(facts, cache / FP16_ONNX_FOLDER))
-        else:
-            planned.append(replace(facts, precision=HAND_PRECISION, carries_precision=False))
-    return planned
 
 
 def hand_build_options(options: BuildOptions) -> BuildOptions:
@@ -426,6 +280,5 @@ def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
     return len(engines)
 
 
-__all__ = ["HAND_ROLES", "PRECISION_FLAGS", "BuildOptions", "BuildResult", "build_chain", "build_chain_or_reuse",
-           "build_engine", "build_or_reuse", "check_buildable", "clear_cache", "flags_for", "hand_model_facts",
-           "read_fixed_shape_facts", "read_onnx_facts", "typing_for"]
+__all__ = ["PRECISION_FLAGS", "BuildOptions", "BuildResult", "build_chain", "build_chain_or_reuse", "build_engine",
+           "build_or_reuse", "check_buildable", "clear_cache", "flags_for", "typing_for"]

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
-from asl_edge.benchmark.models import PRECISIONS
 from asl_edge.benchmark.suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 from asl_edge.benchmark.timing import CV_WARNING, TimingPlan
 from asl_edge.errors import AslEdgeError
+from asl_edge.spec import PRECISIONS
 
 JSON_NAME, MARKDOWN_NAME, PLOT_NAME = "benchmark.json", "benchmark.md", "benchmark.png"
 

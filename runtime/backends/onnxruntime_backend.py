@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from asl_edge.artifacts import cache_dir, spec_from_metadata
+from asl_edge.artifacts import cache_dir
 from asl_edge.errors import ModelError, require
+from asl_edge.onnx_header import header_from_metadata
 from asl_edge.runtime.backends.base import Backend
-from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
+from asl_edge.spec import ModelSpec
 
 PROVIDER_NAMES = {
     "tensorrt": "TensorrtExecutionProvider",
@@ -100,9 +101,9 @@ class OnnxRuntimeBackend(Backend):
             probe = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
             raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
-        metadata = probe.get_modelmeta().custom_metadata_map
-        spec = spec or spec_from_metadata(metadata, str(path))
-        precision = metadata.get(ONNX_PRECISION_KEY, "fp32")
+        header = header_from_metadata(probe.get_modelmeta().custom_metadata_map, str(path), need_spec=spec is None)
+        spec = spec or cast(ModelSpec, header.spec)  # need_spec: a spec when none was given
+        precision = header.precision
         # TensorRT EP engines are tied to the onnxruntime build (and the TensorRT it was built against).
         cache = Path(engine_cache or default_engine_cache()) / f"onnxruntime-{ort.__version__}"
         profile = batch_profile(spec.input_name, spec.input_shape, max_batch)

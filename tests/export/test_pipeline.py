@@ -10,13 +10,13 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from asl_edge.artifacts import read_onnx_spec
 from asl_edge.datasets import load_splits
 from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.export.int8 import CalibrationOptions, calibration_set
 from asl_edge.export.pipeline import FILE_NAMES, REPORT_JSON, REPORT_MARKDOWN, parse_precisions
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport
+from asl_edge.onnx_header import read_onnx_spec
 from asl_edge.preprocess import preprocess_batch
 from asl_edge.runtime.backends.evaluation import evaluate_backend
 from asl_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend

@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from asl_edge.artifacts import write_onnx_spec
-from asl_edge.spec import ONNX_PRECISION_KEY, ModelSpec
+from asl_edge.onnx_header import set_onnx_metadata
+from asl_edge.spec import ONNX_METADATA_KEY, ONNX_PRECISION_KEY, ModelSpec
 
 SPEC = ModelSpec(labels=("A", "B", "C"), input_height=8, input_width=8, arch="tiny-test")
 
@@ -43,9 +43,8 @@ def tiny_classifier(path: Path, precision: str | None = "fp32", spec: ModelSpec 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    write_onnx_spec(model, spec)
-    if precision is not None:
-        entry = model.metadata_props.add()
-        entry.key, entry.value = ONNX_PRECISION_KEY, precision
+    set_onnx_metadata(model, ONNX_METADATA_KEY, spec.to_json())
+    if precision is not None:  # unchecked, so a test can write a precision asl-edge refuses
+        set_onnx_metadata(model, ONNX_PRECISION_KEY, precision)
     path.write_bytes(model.SerializeToString())
     return path

@@ -13,15 +13,8 @@ import pytest
 
 from asl_edge.apps.cli import main
 from asl_edge.errors import ModelError
-from asl_edge.export.trt_builder import (
-    BuildProgress,
-    OnnxFacts,
-    build_or_reuse,
-    check_buildable,
-    flags_for,
-    read_onnx_facts,
-    typing_for,
-)
+from asl_edge.export.onnx_facts import OnnxFacts, read_onnx_facts
+from asl_edge.export.trt_builder import BuildProgress, build_or_reuse, check_buildable, flags_for, typing_for
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, DeviceFacts, check_engine, manifest_path
 from tests.tensorrt.onnx_models import tiny_classifier
 from tests.tensorrt.test_engine_manifest import ORIN

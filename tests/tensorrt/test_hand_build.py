@@ -13,15 +13,8 @@ import pytest
 
 from asl_edge.apps.cli import main
 from asl_edge.errors import ModelError
-from asl_edge.export.trt_builder import (
-    HAND_ROLES,
-    build_chain_or_reuse,
-    chain_hand_variant,
-    hand_build_options,
-    hand_model_facts,
-    read_fixed_shape_facts,
-    read_onnx_facts,
-)
+from asl_edge.export.onnx_facts import HAND_ROLES, hand_model_facts, read_fixed_shape_facts, read_onnx_facts
+from asl_edge.export.trt_builder import build_chain_or_reuse, chain_hand_variant, hand_build_options
 from asl_edge.runtime.backends.tensorrt.manifest import (
     BuildOptions,
     EngineManifest,

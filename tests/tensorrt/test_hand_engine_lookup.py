@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from asl_edge.errors import EngineMismatchError, ModelError
-from asl_edge.export.trt_builder import build_chain_or_reuse, hand_model_facts
+from asl_edge.export.onnx_facts import hand_model_facts
+from asl_edge.export.trt_builder import build_chain_or_reuse
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, DeviceFacts, manifest_path
 from asl_edge.runtime.hand.chain import open_hand_models
 from asl_edge.runtime.hand.models import HandModels, OnnxHandModels, find_hand_engines, hand_model_paths

@@ -130,8 +130,8 @@ def test_export_all_writes_fp32_fp16_and_int8_for_a_landmarks_model(trained_run:
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxconverter_common")
-    from asl_edge.artifacts import read_onnx_spec
     from asl_edge.export.pipeline import export_all
+    from asl_edge.onnx_header import read_onnx_spec
 
     messages: list[str] = []
     report = export_all(trained_run / "checkpoint.pt", tmp_path / "export", progress=messages.append)

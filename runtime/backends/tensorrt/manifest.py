@@ -23,10 +23,9 @@ from typing import Any
 
 from asl_edge.artifacts import cache_dir, sha256_file
 from asl_edge.errors import AslEdgeError, EngineMismatchError, ModelError
-from asl_edge.spec import ModelSpec
+from asl_edge.spec import PRECISIONS, ModelSpec
 
 MANIFEST_VERSION = 1
-PRECISIONS = ("fp32", "fp16", "int8")
 # What an engine is in the chain. Manifests written before roles existed are classifiers.
 ROLES = ("classifier", "palm_detector", "hand_landmarks")
 CLASSIFIER = "classifier"

@@ -1,0 +1,135 @@
+"""The one reader and writer of what asl-edge stores in an ONNX file's `metadata_props`: the ModelSpec
+(`ONNX_METADATA_KEY`) and the graph's precision (`ONNX_PRECISION_KEY`).
+
+`read_onnx_header(path)` reads a file with the onnx package where it is installed (a workstation), which
+also lets it infer the precision of a graph that does not state one; else with onnxruntime (a Jetson often
+has onnxruntime but not onnx). Code that already holds a parsed model or an onnxruntime session passes its
+metadata map to `header_from_metadata`, so the keys, the defaults and the checks live only here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from asl_edge.errors import MissingDependencyError, ModelError, SpecError, require
+from asl_edge.spec import ONNX_METADATA_KEY, ONNX_PRECISION_KEY, PRECISIONS, ModelSpec
+
+# The operators of a Q/DQ (INT8) graph.
+QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+REEXPORT = "re-export it with `asl-edge export`"
+
+
+@dataclass(frozen=True)
+class OnnxHeader:
+    """What an ONNX file says about itself: its ModelSpec (None where it carries none and none was
+    required, e.g. the MediaPipe hand models) and its precision, one of `PRECISIONS`; `stated` is True when
+    the precision comes from asl-edge's metadata rather than from the graph's operators and weights."""
+
+    spec: ModelSpec | None
+    precision: str
+    stated: bool
+
+
+def spec_from_metadata(metadata: Mapping[str, str], source: str) -> ModelSpec:
+    """The ModelSpec stored under ONNX_METADATA_KEY in a model's metadata map.
+    Raises SpecError naming `source` when it is missing or invalid."""
+    text = metadata.get(ONNX_METADATA_KEY)
+    if text is None:
+        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'); "
+                        "export it with `asl-edge export` or pass --spec SPEC.json")
+    try:
+        return ModelSpec.from_json(text)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from exc
+
+
+def header_from_metadata(metadata: Mapping[str, str], source: str, *, need_spec: bool = True,
+                         op_types: Collection[str] = (), fp16_weights: bool = False) -> OnnxHeader:
+    """The header from a metadata map. Without a stated precision it is inferred: a graph with Q/DQ
+    operators is int8, one with float16 weights fp16, anything else (or an unseen graph) fp32.
+    Raises ModelError for a stated precision asl-edge does not know, SpecError for a missing spec when
+    `need_spec`."""
+    stated = metadata.get(ONNX_PRECISION_KEY)
+    if stated is not None and stated not in PRECISIONS:
+        raise ModelError(f"{source} says its precision is {stated!r}; expected one of {', '.join(PRECISIONS)}")
+    if stated is not None:
+        precision = stated
+    elif QDQ_OPS.intersection(op_types):
+        precision = "int8"
+    else:
+        precision = "fp16" if fp16_weights else "fp32"
+    spec = spec_from_metadata(metadata, source) if need_spec or ONNX_METADATA_KEY in metadata else None
+    return OnnxHeader(spec, precision, stated is not None)
+
+
+def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONNX model") -> Any:
+    """The onnx.ModelProto of a file, weights kept external where they are. Raises MissingDependencyError
+    without the onnx package and ModelError for a file that is missing or not an ONNX model."""
+    onnx = require("onnx", purpose, "pip install onnx (or 'asl-edge[workstation]')")
+    if not os.path.isfile(path):
+        raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); {REEXPORT}") from exc
+
+
+def header_of_model(model: Any, source: str, need_spec: bool = True) -> OnnxHeader:
+    """The header of a parsed onnx.ModelProto, the precision inferred from its graph when not stated."""
+    from onnx import TensorProto
+
+    return header_from_metadata({p.key: p.value for p in model.metadata_props}, source, need_spec=need_spec,
+                                op_types={n.op_type for n in model.graph.node},
+                                fp16_weights=any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer))
+
+
+def read_onnx_header(path: str | os.PathLike[str], need_spec: bool = True) -> OnnxHeader:
+    """Spec and precision of an ONNX file, with the onnx package or, without it, onnxruntime's CPU provider.
+    Raises ModelError for a missing or unreadable file, SpecError for a missing spec when `need_spec`,
+    MissingDependencyError when neither package is installed."""
+    try:
+        import onnx  # noqa: F401  (probe: the onnx package reads the graph, not only the metadata)
+    except ImportError:
+        return header_from_metadata(_onnxruntime_metadata(path), str(path), need_spec=need_spec)
+    return header_of_model(load_onnx_model(path), str(path), need_spec)
+
+
+def _onnxruntime_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError("onnx or onnxruntime", "reading the ONNX model's metadata",
+                                     "pip install onnx (or onnxruntime)") from None
+    if not os.path.isfile(path):
+        raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
+        raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def read_onnx_spec(path: str | os.PathLike[str]) -> ModelSpec:
+    """The ModelSpec of an ONNX file (`read_onnx_header(path).spec`)."""
+    return cast(ModelSpec, read_onnx_header(path).spec)  # need_spec=True: never None
+
+
+def set_onnx_metadata(model: Any, key: str, value: str) -> None:
+    """Set one entry of an in-memory onnx.ModelProto's metadata_props, replacing an old one."""
+    for prop in list(model.metadata_props):
+        if prop.key == key:
+            model.metadata_props.remove(prop)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = key, value
+
+
+def write_onnx_header(model: Any, spec: ModelSpec | None, precision: str) -> None:
+    """Store the spec (when there is one) and the precision in an in-memory onnx.ModelProto's metadata_props."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if spec is not None:
+        set_onnx_metadata(model, ONNX_METADATA_KEY, spec.to_json())
+    set_onnx_metadata(model, ONNX_PRECISION_KEY, precision)
