@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -67,16 +66,17 @@ class Context:
 
 
 def source_kind(source: str | None) -> str | None:
-    """camera (V4L2 index or device), csi (Argus through GStreamer), stream, or file; None when not given."""
+    """What `run --source` would read (runtime.live.sources.source_kind: camera, csi, stream or file); None when
+    no source is given or it names no kind (`run` itself reports an unknown scheme)."""
     if source is None:
         return None
-    if source.isdigit() or source.startswith(("/dev/video", "v4l2://")):
-        return "camera"
-    if source.startswith("csi://"):
-        return "csi"
-    if re.match(r"^(rtsp|rtmp|https?)://", source):
-        return "stream"
-    return "file"
+    from asl_edge.errors import SourceError
+    from asl_edge.runtime.live.sources import source_kind as kind_of  # imports OpenCV: only when asked
+
+    try:
+        return kind_of(source)
+    except SourceError:
+        return None
 
 
 def camera_device(source: str) -> str:

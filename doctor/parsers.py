@@ -10,50 +10,12 @@ import json
 import re
 from dataclasses import dataclass, field
 
-# L4T release -> JetPack release, for the releases this toolkit targets (NVIDIA's JetPack archive).
-JETPACK_BY_L4T = {
-    "36.4.4": "6.2.1",
-    "36.4.3": "6.2",
-    "36.4.0": "6.1",
-    "36.3.0": "6.0",
-    "36.2.0": "6.0 DP",
-    "35.6.0": "5.1.4",
-    "35.5.0": "5.1.3",
-    "35.4.1": "5.1.2",
-    "35.3.1": "5.1.1",
-}
-
 # Raw Bayer formats that CSI sensors offer through V4L2: OpenCV cannot debayer them from /dev/videoN,
 # so such a camera is read through Argus (nvarguscamerasrc, the csi:// source) instead.
 BAYER_FOURCCS = frozenset({
     "RG10", "BG10", "GB10", "BA10", "RG12", "BG12", "GB12", "GR12", "RGGB", "BGGR", "GBRG", "GRBG", "BA81",
     "pRAA", "pBAA", "pgAA", "pGAA",
 })
-
-
-@dataclass(frozen=True)
-class L4TRelease:
-    major: int
-    minor: int
-    patch: int
-    board: str | None = None
-
-    @property
-    def version(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
-
-    @property
-    def jetpack(self) -> str | None:
-        return JETPACK_BY_L4T.get(self.version)
-
-
-def parse_nv_tegra_release(text: str) -> L4TRelease | None:
-    """`/etc/nv_tegra_release`: "# R36 (release), REVISION: 4.0, GCID: ..., BOARD: generic, ..."."""
-    match = re.search(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)(?:\.(\d+))?", text)
-    if not match:
-        return None
-    board = re.search(r"BOARD:\s*([\w.-]+)", text)
-    return L4TRelease(int(match[1]), int(match[2]), int(match[3] or 0), board[1] if board else None)
 
 
 @dataclass(frozen=True)
@@ -131,36 +93,6 @@ def parse_v4l2_formats(text: str) -> list[CameraFormat]:
             rates[size] = max(rates[size], float(fps[1]))
     return [CameraFormat(fourcc, description, tuple(f"{s}@{rate:g}" if rate else s for s, rate in sizes.items()))
             for fourcc, description, sizes in formats]
-
-
-@dataclass(frozen=True)
-class OpenCvBuild:
-    gstreamer: str | None  # the text after "GStreamer:", e.g. "YES (1.20.3)" or "NO"
-    v4l2: str | None
-    ffmpeg: str | None
-
-    @property
-    def has_gstreamer(self) -> bool:
-        return bool(self.gstreamer and self.gstreamer.upper().startswith("YES"))
-
-    @property
-    def has_v4l2(self) -> bool:
-        return bool(self.v4l2 and self.v4l2.upper().startswith("YES"))
-
-    @property
-    def has_ffmpeg(self) -> bool:
-        return bool(self.ffmpeg and self.ffmpeg.upper().startswith("YES"))
-
-
-def _build_line(text: str, key: str) -> str | None:
-    match = re.search(rf"^\s*{key}:[ \t]*(\S.*?)\s*$", text, re.MULTILINE | re.IGNORECASE)
-    return match[1] if match else None
-
-
-def parse_opencv_build(text: str) -> OpenCvBuild:
-    """The "Video I/O" lines of `cv2.getBuildInformation()`."""
-    return OpenCvBuild(gstreamer=_build_line(text, "GStreamer"), v4l2=_build_line(text, "v4l/v4l2"),
-                       ffmpeg=_build_line(text, "FFMPEG"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from asl_edge import machine
 from asl_edge.doctor import parsers
 
 # Distribution names to try per package, first installed wins (a Jetson's apt OpenCV has none of them).
@@ -115,7 +116,7 @@ def opencv_info() -> dict[str, Any]:
     cv2, error = import_optional("cv2")
     if cv2 is None:
         return {"error": error}
-    build = parsers.parse_opencv_build(cv2.getBuildInformation())
+    build = machine.opencv_build()
     return {"version": cv2.__version__, "path": getattr(cv2, "__file__", None), **asdict(build),
             "has_gstreamer": build.has_gstreamer, "has_v4l2": build.has_v4l2, "has_ffmpeg": build.has_ffmpeg}
 
@@ -234,7 +235,7 @@ def clocks_locked() -> bool | None:
 def jetson_info() -> dict[str, Any] | None:
     """Module, L4T and JetPack release, power mode and clocks; None when this is not a Jetson."""
     model = jetson_model()
-    release = parsers.parse_nv_tegra_release(read_text("/etc/nv_tegra_release") or "")
+    release = machine.read_l4t_release()
     if not parsers.is_jetson_model(model) and release is None:
         return None
     power = parsers.parse_nvpmodel_query(run_command(["nvpmodel", "-q"]) or "")

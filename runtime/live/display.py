@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from asl_edge.errors import AslEdgeError
+from asl_edge.machine import opencv_build
 from asl_edge.runtime.live.state import LiveState
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
@@ -28,11 +29,7 @@ class Sink(Protocol):
 
 def opencv_has_gui() -> bool:
     """Whether this OpenCV can open windows (opencv-python-headless cannot)."""
-    for line in cv2.getBuildInformation().splitlines():
-        name, _, value = line.strip().partition(":")
-        if name.strip() == "GUI":
-            return value.strip().upper() not in ("", "NONE", "NO")
-    return False
+    return opencv_build().has_gui
 
 
 def has_display() -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 
 from asl_edge.datasets import IMAGE_SUFFIXES
 from asl_edge.errors import SourceError
+from asl_edge.machine import opencv_build
 
 DEFAULT_FOLDER_FPS = 10.0
 DEFAULT_CSI_SIZE = (1280, 720)
@@ -97,15 +98,6 @@ class FrameSource(abc.ABC):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def opencv_has(backend: str) -> bool:
-    """Whether this OpenCV build includes a video I/O backend ('GStreamer', 'FFMPEG', 'V4L/V4L2')."""
-    for line in cv2.getBuildInformation().splitlines():
-        name, _, value = line.strip().partition(":")
-        if name.strip() == backend:
-            return value.strip().upper().startswith("YES")
-    return False
 
 
 class OpenCvSource(FrameSource):
@@ -337,7 +329,7 @@ def _v4l2_source(uri: str, device: str, options: CaptureOptions) -> FrameSource:
 def _csi_source(uri: str, rest: str, options: CaptureOptions) -> FrameSource:
     if not rest.isdigit():
         raise SourceError(f"bad CSI camera URI {uri}: expected csi://N with N the sensor id, e.g. csi://0")
-    if not opencv_has("GStreamer"):
+    if not opencv_build().has_gstreamer:
         raise SourceError(f"cannot open CSI camera {uri}: {_NO_GSTREAMER}")
     width = options.width or DEFAULT_CSI_SIZE[0]
     height = options.height or DEFAULT_CSI_SIZE[1]
@@ -349,7 +341,7 @@ def _csi_source(uri: str, rest: str, options: CaptureOptions) -> FrameSource:
 
 def _stream_source(uri: str, _rest: str, options: CaptureOptions) -> FrameSource:
     hint = "is the address right and the stream up?"
-    if uri.startswith(("rtsp://", "rtsps://")) and opencv_has("GStreamer"):
+    if uri.startswith(("rtsp://", "rtsps://")) and opencv_build().has_gstreamer:
         return CameraSource(uri, rtsp_pipeline(uri), cv2.CAP_GSTREAMER, options, hint)
     return CameraSource(uri, uri, cv2.CAP_FFMPEG, options, hint)
 
@@ -382,9 +374,13 @@ SCHEMES: dict[str, SourceFactory] = {
 }
 
 
-def parse_source(uri: str | int, options: CaptureOptions | None = None) -> FrameSource:
-    """The FrameSource a URI names (see the module docstring); not opened yet."""
-    options = options or CaptureOptions()
+# What each factory reads, for the machine checks (asl-edge doctor --source).
+SOURCE_KINDS: dict[SourceFactory, str] = {_v4l2_source: "camera", _csi_source: "csi", _stream_source: "stream",
+                                          _path_source: "file"}
+
+
+def _route(uri: str | int) -> tuple[str, SourceFactory, str]:
+    """(the URI stripped, its factory, the part the factory reads) — the one reading of a source URI."""
     text = str(uri).strip()
     if not text:
         raise SourceError("empty source: pass a camera (0, /dev/video0, csi://0), a URL, a video or a folder")
@@ -394,7 +390,19 @@ def parse_source(uri: str | int, options: CaptureOptions | None = None) -> Frame
         if factory is None:
             raise SourceError(f"unknown source scheme '{scheme}://'; known: "
                               f"{', '.join(s + '://' for s in SCHEMES)}")
-        return factory(text, rest, options)
+        return text, factory, rest
     if text.isdigit() or text.startswith("/dev/video"):
-        return _v4l2_source(text, text, options)
-    return _path_source(text, text, options)
+        return text, _v4l2_source, text
+    return text, _path_source, text
+
+
+def parse_source(uri: str | int, options: CaptureOptions | None = None) -> FrameSource:
+    """The FrameSource a URI names (see the module docstring); not opened yet."""
+    text, factory, rest = _route(uri)
+    return factory(text, rest, options or CaptureOptions())
+
+
+def source_kind(uri: str | int) -> str:
+    """camera (V4L2 index or device), csi (Argus through GStreamer), stream (rtsp://, rtsps://, rtmp://,
+    http(s)://) or file. Raises SourceError for an empty URI or an unknown scheme."""
+    return SOURCE_KINDS[_route(uri)[1]]

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from asl_edge import machine
 from asl_edge.doctor import checks as doctor
 from asl_edge.doctor import parsers, system_info
 from tests.conftest import REPO, run_without_torch
@@ -110,7 +111,7 @@ def test_required_checks_per_job() -> None:
 
 def test_jetson_facts_give_module_power_and_clock_lines() -> None:
     """The Jetson lines, judged from facts parsed out of a real Nano's tool output."""
-    release = parsers.parse_nv_tegra_release("# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, "
+    release = machine.parse_nv_tegra_release("# R36 (release), REVISION: 4.0, GCID: 37537400, BOARD: generic, "
                                              "EABI: aarch64, DATE: Fri Sep 13 04:36:44 UTC 2024")
     power = parsers.parse_nvpmodel_query("NV Power Mode: 15W\n1\n")
     assert release is not None and power is not None

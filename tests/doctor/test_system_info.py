@@ -9,6 +9,7 @@ import platform
 import cv2
 import numpy as np
 
+from asl_edge import machine
 from asl_edge.doctor import parsers, system_info
 from tests.conftest import run_without_torch
 
@@ -82,14 +83,14 @@ V4L2_CSI = """ioctl: VIDIOC_ENUM_FMT
 
 
 def test_nv_tegra_release_gives_l4t_and_jetpack() -> None:
-    r36 = parsers.parse_nv_tegra_release(TEGRA_R36)
+    r36 = machine.parse_nv_tegra_release(TEGRA_R36)
     assert r36 is not None
     assert (r36.version, r36.jetpack, r36.board) == ("36.4.0", "6.1", "generic")
-    r35 = parsers.parse_nv_tegra_release(TEGRA_R35)
+    r35 = machine.parse_nv_tegra_release(TEGRA_R35)
     assert r35 is not None and (r35.version, r35.jetpack, r35.board) == ("35.4.1", "5.1.2", "t186ref")
-    unknown = parsers.parse_nv_tegra_release("# R38 (release), REVISION: 2.0, GCID: 1, BOARD: generic")
+    unknown = machine.parse_nv_tegra_release("# R38 (release), REVISION: 2.0, GCID: 1, BOARD: generic")
     assert unknown is not None and unknown.version == "38.2.0" and unknown.jetpack is None
-    assert parsers.parse_nv_tegra_release("Ubuntu 22.04.4 LTS") is None
+    assert machine.parse_nv_tegra_release("Ubuntu 22.04.4 LTS") is None
 
 
 def test_nvpmodel_query() -> None:
@@ -129,15 +130,15 @@ def test_v4l2_formats_both_layouts_and_bayer() -> None:
 
 
 def test_opencv_build_lines_from_this_opencv_and_a_jetpack_one() -> None:
-    here = parsers.parse_opencv_build(cv2.getBuildInformation())
+    here = machine.parse_opencv_build(cv2.getBuildInformation())
     assert here.gstreamer is not None and here.v4l2 is not None  # the lines exist in every OpenCV 4/5 build
     assert here.has_gstreamer == here.gstreamer.startswith("YES")
-    jetpack = parsers.parse_opencv_build("  Video I/O:\n    DC1394:                      NO\n"
+    jetpack = machine.parse_opencv_build("  Video I/O:\n    DC1394:                      NO\n"
                                          "    FFMPEG:                      YES\n"
                                          "    GStreamer:                   YES (1.20.3)\n"
                                          "    v4l/v4l2:                    YES (linux/videodev2.h)\n")
     assert jetpack.has_gstreamer and jetpack.has_v4l2 and jetpack.gstreamer == "YES (1.20.3)"
-    assert not parsers.parse_opencv_build("GStreamer: NO\n").has_gstreamer
+    assert not machine.parse_opencv_build("GStreamer: NO\n").has_gstreamer
 
 
 def test_nvidia_and_cuda_outputs() -> None:
@@ -194,3 +195,9 @@ def test_probes_never_import_torch() -> None:
     assert result.returncode == 0, result.stderr
     torch_record = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(torch_record) == {"version"}  # metadata only: no CUDA facts without an imported torch
+
+
+def test_opencv_gui_line() -> None:
+    assert not machine.parse_opencv_build("  GUI:                           NONE\n").has_gui
+    assert machine.parse_opencv_build("  GUI:                           GTK3\n").has_gui
+    assert not machine.parse_opencv_build("").has_gui

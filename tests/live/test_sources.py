@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from asl_edge.errors import SourceError
+from asl_edge.machine import opencv_build
 from asl_edge.runtime.live.sources import (
     CameraSource,
     CaptureOptions,
     ImageFolderSource,
     VideoFileSource,
     csi_pipeline,
-    opencv_has,
     parse_source,
     rtsp_pipeline,
 )
@@ -92,7 +92,7 @@ def test_csi_pipeline_is_the_argus_to_appsink_chain() -> None:
     assert rtsp_pipeline("rtsp://cam/stream").startswith("rtspsrc location=rtsp://cam/stream ")
 
 
-@pytest.mark.skipif(opencv_has("GStreamer"), reason="this OpenCV has GStreamer")
+@pytest.mark.skipif(opencv_build().has_gstreamer, reason="this OpenCV has GStreamer")
 def test_csi_without_gstreamer_says_why() -> None:
     with pytest.raises(SourceError, match=r"without GStreamer.*python3-opencv"):
         parse_source("csi://0")
@@ -121,3 +121,20 @@ def test_unopenable_sources_raise_one_line_errors(tmp_path: Path) -> None:
 def test_bad_capture_options() -> None:
     with pytest.raises(SourceError, match="--width -1 must be positive"):
         CaptureOptions(width=-1)
+
+
+def test_source_kind_reads_the_uri_as_parse_source_does() -> None:
+    from asl_edge.doctor.checks import required_checks
+    from asl_edge.runtime.live.sources import source_kind
+
+    assert [source_kind(u) for u in ("0", "/dev/video2", "v4l2:///dev/video0", "csi://0")] == [
+        "camera", "camera", "camera", "csi"]
+    assert {source_kind(u) for u in ("rtsp://cam/s", "rtsps://cam/s", "RTSPS://cam/s", "https://h/v.mp4",
+                                     "rtmp://h/live")} == {"stream"}
+    assert source_kind("clip.mp4") == source_kind("file:///tmp/clip.mp4") == "file"
+    with pytest.raises(SourceError, match="unknown source scheme"):
+        source_kind("gopher://x")
+    # The machine checks ask no camera of a secure stream (they used to take rtsps:// for a file, and the
+    # CSI checks of csi:// are required only for csi://).
+    assert "camera" not in required_checks("run", "rtsps://cam/s")
+    assert "opencv-gstreamer" in required_checks("run", "csi://0")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from asl_edge.errors import AslEdgeError, EngineMismatchError
+from asl_edge.machine import read_l4t_release
 from asl_edge.runtime.backends.tensorrt.manifest import (
     BuildOptions,
     DeviceFacts,
@@ -20,7 +21,6 @@ from asl_edge.runtime.backends.tensorrt.manifest import (
     check_engine,
     default_engine_cache,
     manifest_path,
-    read_l4t_release,
     read_manifest,
 )
 from tests.tensorrt.onnx_models import SPEC, tiny_classifier
@@ -184,6 +184,7 @@ def test_l4t_release_is_read_from_nv_tegra_release(tmp_path: Path) -> None:
     release = tmp_path / "nv_tegra_release"
     release.write_text("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, "
                        "DATE: Wed Jan  8 01:49:37 UTC 2025\n# KERNEL_VARIANT: oot\n")
-    assert read_l4t_release(release) == "R36.4.3"
+    read = read_l4t_release(release)
+    assert read is not None and read.tag == "R36.4.3" and read.version == "36.4.3"
     assert read_l4t_release(tmp_path / "absent") is None
     assert DeviceFacts.here("10.3.0", "Orin", "8.7", l4t_file=release).l4t_release == "R36.4.3"

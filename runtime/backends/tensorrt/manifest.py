@@ -23,13 +23,13 @@ from typing import Any
 
 from asl_edge.artifacts import cache_dir, sha256_file
 from asl_edge.errors import AslEdgeError, EngineMismatchError, ModelError
+from asl_edge.machine import L4T_RELEASE_FILE, read_l4t_release
 from asl_edge.spec import PRECISIONS, ModelSpec
 
 MANIFEST_VERSION = 1
 # What an engine is in the chain. Manifests written before roles existed are classifiers.
 ROLES = ("classifier", "palm_detector", "hand_landmarks")
 CLASSIFIER = "classifier"
-L4T_RELEASE_FILE = "/etc/nv_tegra_release"
 # Shown when the ONNX file behind an engine is unknown (manifest missing or unreadable).
 GENERIC_REBUILD = "asl-edge build MODEL.onnx"
 
@@ -43,16 +43,6 @@ def manifest_path(engine_path: str | os.PathLike[str]) -> Path:
     """model.engine -> model.engine.json"""
     path = Path(engine_path)
     return path.with_name(path.name + ".json")
-
-
-def read_l4t_release(path: str | os.PathLike[str] = L4T_RELEASE_FILE) -> str | None:
-    """The Jetson Linux release, e.g. 'R36.4.3' from '# R36 (release), REVISION: 4.3, ...'; None off a Jetson."""
-    try:
-        first_line = Path(path).read_text(errors="replace").splitlines()[0]
-    except (OSError, IndexError):
-        return None
-    match = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", first_line)
-    return f"R{match.group(1)}.{match.group(2)}" if match else first_line.strip("# ").strip() or None
 
 
 @dataclass(frozen=True)
@@ -69,7 +59,8 @@ class DeviceFacts:
     def here(cls, tensorrt_version: str, gpu_name: str, compute_capability: str,
              l4t_file: str | os.PathLike[str] = L4T_RELEASE_FILE) -> DeviceFacts:
         return cls(tensorrt_version=tensorrt_version, gpu_name=gpu_name, compute_capability=compute_capability,
-                   cpu_arch=platform.machine(), l4t_release=read_l4t_release(l4t_file))
+                   cpu_arch=platform.machine(), l4t_release=release.tag if (release := read_l4t_release(l4t_file))
+                   else None)
 
     def describe(self) -> str:
         jetson = f", L4T {self.l4t_release}" if self.l4t_release else ""
