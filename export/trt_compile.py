@@ -19,11 +19,8 @@ import tensorrt as trt
 
 from asl_edge.artifacts import atomic_write_bytes
 from asl_edge.errors import AslEdgeError, ModelError
+from asl_edge.runtime.backends.tensorrt.library import LOGGER, TRT_MAJOR
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions
-
-TRT_MAJOR = int(trt.__version__.split(".")[0])
-LOGGER = trt.Logger(trt.Logger.WARNING)
-trt.init_libnvinfer_plugins(LOGGER, "")  # register the built-in plugins, as NVIDIA's samples do
 
 
 def network_flags(strongly_typed: bool) -> int:

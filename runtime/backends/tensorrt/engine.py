@@ -12,10 +12,7 @@ import tensorrt as trt
 
 from asl_edge.errors import EngineMismatchError, ModelError
 from asl_edge.runtime.backends.tensorrt.cuda_device import CudaDevice
-
-TRT_MAJOR = int(trt.__version__.split(".")[0])
-# One logger per process (TensorRT keeps a pointer to the first one it is given).
-LOGGER = trt.Logger(trt.Logger.WARNING)
+from asl_edge.runtime.backends.tensorrt.library import LOGGER
 
 
 def dims(shape: trt.Dims) -> tuple[int, ...]:

@@ -1,6 +1,6 @@
 """Finding TensorRT: one clear message when it is absent, broken or too old. Never imports it at import time.
 
-The modules that call TensorRT (export/trt_compile.py, runtime/backends/tensorrt/engine.py) import it at their top
+The modules that call TensorRT (library.py, engine.py, export/trt_compile.py) import it at their top
 and are themselves imported only after `tensorrt_version()` has vouched for it.
 """
 
