@@ -6,6 +6,15 @@ import argparse
 import os
 from pathlib import Path
 
+from asl_edge.runtime.backends import BACKENDS
+from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
+from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
+from asl_edge.runtime.live.pipeline import PipelineConfig
+from asl_edge.train.config import DEVICES
+
+# The live view's defaults, defined once in PipelineConfig (and the Speller it configures).
+PIPELINE_DEFAULTS = PipelineConfig()
+
 
 def default_data_dir() -> Path:
     """The development dataset: $ASL_EDGE_DATA, else ../shared/data/asl-alphabet-mini from the checkout."""
@@ -22,12 +31,16 @@ def add_out(parser: argparse.ArgumentParser, default: str, what: str) -> None:
 
 # -- backends (run, demo, benchmark) ------------------------------------------------------------------
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "tensorrt", "pytorch"),
+    parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                         help="inference backend (default: from the model file: .onnx, .engine/.plan, .pt)")
-    parser.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
-                        help="ONNX Runtime execution provider (default: the best one available)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+    add_provider_option(parser)
+    parser.add_argument("--device", default="auto", choices=DEVICES,
                         help="PyTorch backend device (default: cuda when available)")
+
+
+def add_provider_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("--provider", default="auto", choices=("auto", *PROVIDER_ORDER),
+                        help="ONNX Runtime execution provider (default: the best one available)")
 
 
 def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> dict[str, object]:
@@ -40,12 +53,12 @@ def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> d
 
 # -- the live view (run, demo) ------------------------------------------------------------------------
 def add_spelling_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threshold", type=float, default=0.6,
-                        help="smoothed confidence a letter needs to count (default: 0.6)")
-    parser.add_argument("--hold", type=float, default=0.5, metavar="SECONDS",
-                        help="how long a letter must be held to be added to the text (default: 0.5)")
-    parser.add_argument("--smooth", type=int, default=5, metavar="FRAMES",
-                        help="average the probabilities of this many recent frames (default: 5)")
+    parser.add_argument("--threshold", type=float, default=PIPELINE_DEFAULTS.threshold,
+                        help="smoothed confidence a letter needs to count (default: %(default)s)")
+    parser.add_argument("--hold", type=float, default=PIPELINE_DEFAULTS.hold_s, metavar="SECONDS",
+                        help="how long a letter must be held to be added to the text (default: %(default)s)")
+    parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
+                        help="average the probabilities of this many recent frames (default: %(default)s)")
 
 
 def add_view_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +76,7 @@ def add_hand_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hand", default="auto", choices=("auto", "on", "off"),
                         help="find the hand anywhere in the frame (palm detection, landmarks, tracking); off: "
                              "classify the fixed box instead; auto: on for a landmarks model (default: auto)")
-    parser.add_argument("--hand-models", default="full", choices=("full", "lite"),
+    parser.add_argument("--hand-models", default="full", choices=HAND_VARIANTS,
                         help="bundled MediaPipe hand models: full (more accurate) or lite (faster) (default: full)")
     parser.add_argument("--fallback", default="auto", metavar="MODEL",
                         help="image model for frames where no hand is found, reading the fixed box; 'none' for "

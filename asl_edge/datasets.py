@@ -265,6 +265,16 @@ class HeldOutSplit:
         return load_splits(self.data, self.val, self.val_fraction, self.seed)
 
 
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The images a model is scored on (`held_out`, in its label order), the training part beside them where a
+    stage needs it (INT8 calibration), and how they were chosen, as the stage's report records it."""
+
+    held_out: LabelledImages
+    description: dict[str, Any]
+    train: LabelledImages | None = None
+
+
 def recorded_split(trained_on: Mapping[str, Any], data: str | os.PathLike[str] | None = None,
                    val: str | os.PathLike[str] | None = None, val_fraction: float | None = None,
                    seed: int | None = None) -> HeldOutSplit | None:

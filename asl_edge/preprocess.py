@@ -7,7 +7,7 @@ numpy and OpenCV only: it runs on a Jetson without PyTorch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import cv2
@@ -15,6 +15,10 @@ import numpy as np
 
 from asl_edge.errors import DataError
 from asl_edge.spec import ModelSpec
+
+# The fixed box's side as a fraction of the frame's shorter side, unless told otherwise: the box the bundled
+# sample clip was made with (asl_edge/assets/sample_clip.json), which a signer's hand fills at arm's length.
+DEFAULT_ROI_FRACTION = 0.6
 
 
 class Roi(NamedTuple):
@@ -26,7 +30,7 @@ class Roi(NamedTuple):
     height: int
 
     @classmethod
-    def centered_square(cls, frame_width: int, frame_height: int, fraction: float = 0.6,
+    def centered_square(cls, frame_width: int, frame_height: int, fraction: float = DEFAULT_ROI_FRACTION,
                         offset_x: float = 0.0, offset_y: float = 0.0) -> Roi:
         """A square whose side is `fraction` of the frame's shorter side, centred, shifted by offsets
         given as fractions of the frame size (positive: right/down)."""
@@ -160,3 +164,9 @@ def preprocess_batch(frames: Iterable[np.ndarray], spec: ModelSpec,
     if not arrays:
         return np.zeros((0, *spec.input_shape), np.float32)
     return np.stack(arrays)
+
+
+def preprocess_batches(frames: Sequence[np.ndarray], spec: ModelSpec, batch_size: int) -> Iterator[np.ndarray]:
+    """The frames in order as float32 NCHW batches of at most `batch_size` (the last one may be smaller)."""
+    for start in range(0, len(frames), batch_size):
+        yield preprocess_batch(frames[start:start + batch_size], spec)

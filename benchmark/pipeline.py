@@ -16,6 +16,7 @@ from pathlib import Path
 from asl_edge.benchmark.timing import PipelineMeasurement
 from asl_edge.datasets import LabelledImages
 from asl_edge.errors import DataError, SourceError
+from asl_edge.preprocess import DEFAULT_ROI_FRACTION
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.live.latency import LatencyStats
@@ -28,7 +29,7 @@ SAMPLE_CLIP = Path(str(resources.files("asl_edge") / "assets" / "sample_clip.mp4
 WARMUP_FRAMES = 10
 
 
-def clip_roi_size(video: Path, default: float = 0.6) -> float:
+def clip_roi_size(video: Path, default: float = DEFAULT_ROI_FRACTION) -> float:
     """The ROI size a spelling clip was made with (from the .json card beside it), else the default."""
     card = video.with_suffix(".json")
     try:

@@ -35,7 +35,7 @@ def _timing(row: Mapping[str, Any], batch: int) -> Mapping[str, Any] | None:
     return next((t for t in row.get("timings", []) if t["batch"] == batch), None)
 
 
-def _batches(data: Mapping[str, Any]) -> list[int]:
+def _batch_sizes(data: Mapping[str, Any]) -> list[int]:
     return sorted({t["batch"] for row in data["rows"] for t in row.get("timings", [])})
 
 
@@ -61,7 +61,7 @@ def _short(text: str, width: int = 26) -> str:
 
 def engine_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     """(header, rows): batch-1 (the smallest batch) latency in ms, throughput per batch, speed-up vs PyTorch."""
-    batches = _batches(data)
+    batches = _batch_sizes(data)
     if not batches:
         return [], []
     first, others = batches[0], batches[1:]
@@ -189,7 +189,7 @@ def _pipeline_heading(pipeline: Mapping[str, Any]) -> str:
 
 def terminal_report(data: Mapping[str, Any]) -> str:
     settings = data.get("settings", {})
-    batches = _batches(data)
+    batches = _batch_sizes(data)
     parts = [f"model: {data['model']}"]
     if data.get("evaluation"):
         ev = data["evaluation"]
@@ -219,7 +219,7 @@ def describe_timing(timing: Mapping[str, Any]) -> str:
 
 def markdown_report(data: Mapping[str, Any]) -> str:
     settings = data.get("settings", {})
-    batches = _batches(data)
+    batches = _batch_sizes(data)
     lines = [f"# Benchmark of `{data['model']}`", "", f"Run {data['created']}."]
     if data.get("evaluation"):
         ev = data["evaluation"]

@@ -22,20 +22,22 @@ import numpy as np
 from asl_edge.benchmark.environment import environment_record
 from asl_edge.benchmark.models import ModelFiles, export_missing, find_model_files, importable
 from asl_edge.benchmark.timing import BenchmarkResult, BenchmarkRow, PipelineMeasurement, TimingPlan, measure
-from asl_edge.datasets import LabelledImages, per_class_sample, recorded_split
+from asl_edge.datasets import EvaluationSet, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
 from asl_edge.preprocess import preprocess_batch
+from asl_edge.runtime.backends import BACKENDS as BACKEND_REGISTRY
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import evaluate_backend
 from asl_edge.runtime.backends.tensorrt.cuda_device import NoGpuError
+from asl_edge.runtime.hand.models import VARIANTS
 from asl_edge.spec import PRECISIONS, ModelSpec
 
 if TYPE_CHECKING:
     from asl_edge.benchmark.hand import HandBenchmark
 
-BACKENDS = ("pytorch", "onnxruntime", "tensorrt")
-HAND_VARIANTS = ("full", "lite")  # the bundled hand models (asl_edge.runtime.hand.models.VARIANTS)
+BACKENDS = tuple(BACKEND_REGISTRY)
+HAND_VARIANTS = VARIANTS  # the bundled hand models
 
 Progress = Callable[[str], None]
 
@@ -82,13 +84,7 @@ class BenchmarkOptions:
                 "pipeline_frames": self.pipeline_frames, "hand_models": list(self.hand_models)}
 
 
-@dataclass
-class Evaluation:
-    images: LabelledImages
-    description: dict[str, Any]
-
-
-def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) -> Evaluation | None:
+def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) -> EvaluationSet | None:
     """The held-out split the model was validated on (from its provenance), or of `data` when given;
     None when the model names no dataset or the one it names is not on this machine."""
     split = recorded_split(spec.trained_on, data)
@@ -101,15 +97,15 @@ def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) ->
     held_out = split.load()[1].relabel(spec.labels)
     if eval_limit is not None:
         held_out = held_out.subset(per_class_sample(held_out.labels, eval_limit, split.seed))
-    return Evaluation(held_out, {"data": split.data, "split": split.describe(), "images": len(held_out),
+    return EvaluationSet(held_out, {"data": split.data, "split": split.describe(), "images": len(held_out),
                                  "per_class_limit": eval_limit})
 
 
-def timing_inputs(spec: ModelSpec, evaluation: Evaluation | None, batch: int) -> np.ndarray:
+def timing_inputs(spec: ModelSpec, evaluation: EvaluationSet | None, batch: int) -> np.ndarray:
     """`batch` preprocessed held-out images (repeated if there are fewer), or seeded noise without data."""
     if evaluation is None:
         return np.random.default_rng(0).standard_normal((batch, *spec.input_shape)).astype(np.float32)
-    images = evaluation.images.images[:batch]
+    images = evaluation.held_out.images[:batch]
     tensor = preprocess_batch(images, spec)
     return np.ascontiguousarray(np.resize(tensor, (batch, *tensor.shape[1:])))
 
@@ -167,8 +163,9 @@ def _row_keys(options: BenchmarkOptions) -> list[tuple[str, str]]:
             and (backend != "pytorch" or precision == "fp32")]
 
 
-def measure_row(backend: Backend, file: Path, evaluation: Evaluation | None, options: BenchmarkOptions) -> BenchmarkRow:
-    top1 = evaluate_backend(backend, evaluation.images).top1 if evaluation is not None else None
+def measure_row(backend: Backend, file: Path, evaluation: EvaluationSet | None,
+                options: BenchmarkOptions) -> BenchmarkRow:
+    top1 = evaluate_backend(backend, evaluation.held_out).top1 if evaluation is not None else None
     # TensorRT reports the GPU compute time of its last run (CUDA events), as trtexec does.
     gpu_ms: Callable[[], float] | None = (lambda: float(backend.last_gpu_ms)) if hasattr(backend, "last_gpu_ms") \
         else None
@@ -198,7 +195,7 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
         files = export_missing(files, wanted_onnx, options.data, progress)
     notes = list(files.notes)
     rows: list[BenchmarkRow] = []
-    evaluation: Evaluation | None = None
+    evaluation: EvaluationSet | None = None
     spec: ModelSpec | None = None
     pipeline_source: tuple[str, str] | None = None  # (backend, precision) the pipeline row reuses
     unavailable: set[str] = set()  # backends whose library or device this machine lacks
@@ -258,12 +255,12 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
                            pipeline=pipeline, notes=notes, environment_warnings=environment_warnings, hand=hand)
 
 
-def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: Evaluation | None, spec: ModelSpec,
+def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: EvaluationSet | None, spec: ModelSpec,
                   source: tuple[str, str], out_dir: Path, progress: Progress) -> PipelineMeasurement:
     from asl_edge.benchmark.pipeline import default_video, measure_pipeline
 
     video = Path(options.video) if options.video else default_video(
-        out_dir, evaluation.images if evaluation is not None else None, spec.labels)
+        out_dir, evaluation.held_out if evaluation is not None else None, spec.labels)
     backend, path = ROW_LOADERS[source[0]](files, source[1], options, progress)
     started = time.perf_counter()
     with backend:
@@ -275,7 +272,7 @@ def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: Eval
     return measured
 
 
-def _hand_rows(files: ModelFiles, options: BenchmarkOptions, evaluation: Evaluation | None, spec: ModelSpec,
+def _hand_rows(files: ModelFiles, options: BenchmarkOptions, evaluation: EvaluationSet | None, spec: ModelSpec,
                variants: tuple[str, ...], source: tuple[str, str], out_dir: Path,
                progress: Progress) -> tuple[HandBenchmark, list[str]]:
     """The hand chain's models (ONNX Runtime) and, unless --no-pipeline, the whole chain per frame."""
@@ -283,7 +280,7 @@ def _hand_rows(files: ModelFiles, options: BenchmarkOptions, evaluation: Evaluat
     from asl_edge.benchmark.pipeline import default_video
 
     video = Path(options.video) if options.video else default_video(
-        out_dir, evaluation.images if evaluation is not None else None, spec.labels)
+        out_dir, evaluation.held_out if evaluation is not None else None, spec.labels)
     if source[0] != "onnxruntime":  # the chain's classifier runs where the hand models do
         source = ("onnxruntime", "fp32" if "fp32" in files.onnx else next(iter(files.onnx), "fp32"))
     backend, path = ROW_LOADERS[source[0]](files, source[1], options, progress)

@@ -21,7 +21,7 @@ import numpy as np
 from asl_edge.datasets import LabelledImages, per_class_sample
 from asl_edge.errors import AslEdgeError, DataError, ModelError, require
 from asl_edge.export.onnx_export import WORKSTATION_HINT, check_graph
-from asl_edge.preprocess import preprocess_batch
+from asl_edge.preprocess import preprocess_batches
 from asl_edge.spec import ModelSpec
 
 # Option name -> the onnxruntime.quantization.CalibrationMethod member.
@@ -71,11 +71,6 @@ def calibration_set(train: LabelledImages, options: CalibrationOptions) -> Label
     return train.subset(per_class_sample(train.labels, per_class, options.seed))
 
 
-def _batches(images: LabelledImages, spec: ModelSpec, batch_size: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(images), batch_size):
-        yield preprocess_batch(images.images[start:start + batch_size], spec)
-
-
 class _OneBatch:
     """onnxruntime's CalibrationDataReader protocol for a single batch: get_next() -> {input: batch}, then None."""
 
@@ -118,7 +113,8 @@ def _calibrate(prepared: Path, scratch: Path, batches: Iterable[np.ndarray], spe
 def quantize_int8(fp32_model: Any, spec: ModelSpec, calibration: LabelledImages,
                   options: CalibrationOptions) -> Any:
     """A Q/DQ INT8 onnx.ModelProto of a checked FP32 model, calibrated on `calibration`."""
-    return quantize_int8_batches(fp32_model, spec, _batches(calibration, spec, options.batch_size), options)
+    batches = preprocess_batches(calibration.images, spec, options.batch_size)
+    return quantize_int8_batches(fp32_model, spec, batches, options)
 
 
 def feature_batches(features: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:

@@ -16,10 +16,9 @@ from asl_edge.artifacts import atomic_write_bytes, sha256_file
 from asl_edge.errors import ModelError, require
 from asl_edge.onnx_header import header_of_model, load_onnx_model, read_onnx_header, write_onnx_header
 from asl_edge.runtime.backends.tensorrt.manifest import CLASSIFIER, default_engine_cache
+from asl_edge.runtime.hand.models import HAND_ROLES, hand_model_paths
 from asl_edge.spec import ModelSpec
 
-# The hand models' roles in the manifest, in the order of hand_model_paths (palm detector, landmark model).
-HAND_ROLES = ("palm_detector", "hand_landmarks")
 HAND_PRECISION = "fp16"
 FP16_ONNX_FOLDER = "fp16-onnx"
 PURPOSE = "building a TensorRT engine"
@@ -111,8 +110,6 @@ def hand_model_facts(variant: str, trt_major: int, cache_dir: str | os.PathLike[
                      ) -> list[OnnxFacts]:
     """The palm detector's and landmark model's facts, ready for an FP16 build on this TensorRT
     (the FP16 flag on 8.x/10.x, an FP16 graph on 11.x: see the module docstring)."""
-    from asl_edge.runtime.hand.models import hand_model_paths
-
     cache = Path(cache_dir) if cache_dir is not None else default_engine_cache()
     planned = []
     for role, path in zip(HAND_ROLES, hand_model_paths(variant), strict=True):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
-from asl_edge.datasets import LabelledImages, recorded_split
+from asl_edge.datasets import EvaluationSet, LabelledImages, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, ModelError
 from asl_edge.export import onnx_export
 from asl_edge.export.evaluate import executed_operators, onnx_probabilities
@@ -78,16 +78,8 @@ class ExportOptions:
             raise AslEdgeError(f"parity tolerance {self.tolerance} must be positive")
 
 
-@dataclass(frozen=True)
-class _Evaluation:
-    """The held-out images every precision is measured on, and how they were chosen."""
-
-    train: LabelledImages
-    val: LabelledImages
-    description: dict[str, Any]
-
-
-def _evaluation_data(spec: ModelSpec, options: ExportOptions) -> _Evaluation:
+def _evaluation_data(spec: ModelSpec, options: ExportOptions) -> EvaluationSet:
+    """The held-out images every precision is measured on, the training part for calibration, and how."""
     split = recorded_split(spec.trained_on, options.data, options.val, options.val_fraction, options.seed)
     if split is None:
         raise DataError("the checkpoint records no dataset; pass --data with the folder or CSV it was trained on")
@@ -95,9 +87,9 @@ def _evaluation_data(spec: ModelSpec, options: ExportOptions) -> _Evaluation:
         raise DataError(f"dataset {split.data} does not exist; pass --data with the folder or CSV the model was "
                         "trained on")
     train, held_out = split.load()
-    return _Evaluation(train.relabel(spec.labels), held_out.relabel(spec.labels),
-                       {"data": split.data, "split": split.describe(), "val": split.val,
-                        "val_fraction": split.val_fraction, "seed": split.seed, "images": len(held_out)})
+    description = {"data": split.data, "split": split.describe(), "val": split.val, "val_fraction": split.val_fraction,
+                   "seed": split.seed, "images": len(held_out)}
+    return EvaluationSet(held_out.relabel(spec.labels), description, train.relabel(spec.labels))
 
 
 def _build_fp16(fp32: Any, spec: ModelSpec, calibration: LabelledImages | None, options: ExportOptions) -> Any:
@@ -140,7 +132,9 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
         options.calibration.check_classes(spec.num_classes)
     progress("loading the validation split" + (" and the calibration images" if wants_int8 else ""))
     evaluation = _evaluation_data(spec, options)
-    calibration = calibration_set(evaluation.train, options.calibration) if wants_int8 else None
+    calibration = None
+    if wants_int8 and evaluation.train is not None:
+        calibration = calibration_set(evaluation.train, options.calibration)
 
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
     try:
@@ -172,9 +166,9 @@ def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Pat
     return report
 
 
-def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, evaluation: _Evaluation,
+def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, evaluation: EvaluationSet,
                  calibration: LabelledImages | None, options: ExportOptions, progress: Progress) -> ExportReport:
-    val = evaluation.val
+    val = evaluation.held_out
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
     fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)
     onnx_export.save(fp32, staging / FILE_NAMES["fp32"], spec, "fp32")

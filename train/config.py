@@ -14,10 +14,10 @@ from typing import Any
 
 from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION
 from asl_edge.errors import AslEdgeError
+from asl_edge.spec import COLORS
 
 SCHEDULES = ("cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda")
-COLORS = ("gray", "rgb")
 
 
 class ConfigError(AslEdgeError):

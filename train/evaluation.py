@@ -29,7 +29,10 @@ SPLITS = ("auto", "val", "all")
 
 
 @dataclass
-class Evaluation:
+class EvaluationResult:
+    """What `asl-edge eval` prints and records: the report, the model's spec, how many images of which split,
+    and the shift applied (None: none)."""
+
     report: ClassificationReport
     spec: ModelSpec
     images: int
@@ -63,15 +66,16 @@ def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.Path
 
 def predict_checkpoint(model: torch.nn.Module, spec: ModelSpec, data: LabelledImages,
                        batch_size: int = 256) -> np.ndarray:
-    from asl_edge.train.loop import predict
+    """(N, num_classes) probabilities of a PyTorch model on CPU: the softmax of `loop.predict_logits`."""
+    from asl_edge.train.loop import predict_logits
 
-    logits, _ = predict(model, DataLoader(PreprocessedImages(data, spec), batch_size=batch_size),
-                        torch.device("cpu"))
+    logits, _ = predict_logits(model, DataLoader(PreprocessedImages(data, spec), batch_size=batch_size),
+                               torch.device("cpu"))
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
 
 def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathLike[str], split: str = "auto",
-                   shift: str | None = None, shift_seed: int = 0) -> Evaluation:
+                   shift: str | None = None, shift_seed: int = 0) -> EvaluationResult:
     """Score a checkpoint (.pt, or a run folder holding checkpoint.pt) or any model file the runtime
     can open (.onnx, .engine) on a dataset."""
     path = Path(model_path)
@@ -105,4 +109,4 @@ def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathL
         data = LabelledImages(shift_images(data.images, shift, shift_seed), data.labels, data.classes, data.sources)
     probs = score(data)
     report = classification_report(probs, data.labels, spec.labels)
-    return Evaluation(report, spec, len(data), split_name, shift if shift != "none" else None)
+    return EvaluationResult(report, spec, len(data), split_name, shift if shift != "none" else None)

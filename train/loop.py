@@ -135,7 +135,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+def predict_logits(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
             device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """(logits, labels) of every sample, as numpy arrays."""
     model.eval()
@@ -151,7 +151,7 @@ def predict(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]
 def evaluate(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], classes: tuple[str, ...],
              device: torch.device) -> tuple[float, ClassificationReport]:
     """(mean cross-entropy, report) on a dataset; the loss without label smoothing."""
-    logits, labels = predict(model, loader, device)
+    logits, labels = predict_logits(model, loader, device)
     tensor = torch.from_numpy(logits)
     loss = float(nn.functional.cross_entropy(tensor, torch.from_numpy(labels)))
     probs = torch.softmax(tensor, dim=1).numpy()

@@ -13,8 +13,7 @@ import numpy as np
 from asl_edge.errors import ModelError, require
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.spec import ModelSpec
-
-DEVICES = ("auto", "cpu", "cuda")
+from asl_edge.train.config import DEVICES
 
 
 class PyTorchBackend(Backend):

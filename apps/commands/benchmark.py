@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asl_edge.apps.options import add_provider_option
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
 from asl_edge.benchmark.suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 from asl_edge.benchmark.timing import CV_WARNING, TimingPlan
@@ -28,7 +29,7 @@ def _names(allowed: tuple[str, ...], what: str):  # type: ignore[no-untyped-def]
     return parse
 
 
-def _batches(text: str) -> tuple[int, ...]:
+def _batch_size_list(text: str) -> tuple[int, ...]:
     try:
         sizes = sorted({int(v) for v in text.split(",") if v.strip()})
     except ValueError:
@@ -47,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "this machine has)")
     parser.add_argument("--precisions", type=_names(PRECISIONS, "precision"), default=PRECISIONS,
                         help="fp32, fp16, int8, comma-separated (default: all)")
-    parser.add_argument("--batch", type=_batches, default=(1, 32),
+    parser.add_argument("--batch", type=_batch_size_list, default=(1, 32),
                         help="batch sizes to time, comma-separated; the smallest gets the full latency table "
                              "(default: 1,32)")
     timing = parser.add_argument_group("timing (trtexec's method: warm up, then time every call)")
@@ -59,8 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time calls for this long, at least 10 (default: 2)")
     timing.add_argument("--threads", type=int, default=None,
                         help="intra-op threads of ONNX Runtime and PyTorch (default: theirs, one per core)")
-    timing.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
-                        help="ONNX Runtime execution provider (default: the best one available)")
+    add_provider_option(timing)
     data = parser.add_argument_group("accuracy")
     data.add_argument("--data", default=None,
                       help="evaluation dataset (default: the held-out split of the dataset the model records)")

@@ -11,13 +11,14 @@ import argparse
 from pathlib import Path
 
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
+from asl_edge.runtime.hand.models import VARIANTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("onnx", type=Path, nargs="?", default=None,
                         help="ONNX model from `asl-edge export` (fp32, fp16 or int8 graph); "
                              "optional with --hand-models")
-    parser.add_argument("--hand-models", choices=("full", "lite"), default=None,
+    parser.add_argument("--hand-models", choices=VARIANTS, default=None,
                         help="also build FP16 engines of the bundled hand models (palm detector and landmark model); "
                              "default: full for a landmarks model, none for an image model")
     parser.add_argument("--out", type=Path, default=None,

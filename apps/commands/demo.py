@@ -9,6 +9,7 @@ from pathlib import Path
 from asl_edge.apps.commands.run import config_from_args, run_live
 from asl_edge.apps.options import add_backend_options, add_hand_options, add_spelling_options, add_view_options
 from asl_edge.errors import DataError
+from asl_edge.preprocess import DEFAULT_ROI_FRACTION
 from asl_edge.runtime.backends import Backend
 from asl_edge.runtime.hand.models import ASSETS, BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.live.sources import parse_source
@@ -44,7 +45,7 @@ def read_card(clip: Path) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     card = read_card(args.clip)
     word = str(card["word"])
-    config = config_from_args(args, roi_size=float(card.get("roi_size", 0.6)))  # type: ignore[arg-type]
+    config = config_from_args(args, roi_size=float(card.get("roi_size", DEFAULT_ROI_FRACTION)))  # type: ignore[arg-type]
     source = parse_source(str(args.clip))
     source.open()
 

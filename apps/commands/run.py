@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from asl_edge.apps.options import (
+    PIPELINE_DEFAULTS,
     add_backend_options,
     add_hand_options,
     add_spelling_options,
@@ -36,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=None, help="capture height")
     parser.add_argument("--fps", type=float, default=None,
                         help="capture rate; for image folders the rate the images stand for (default: 10)")
-    parser.add_argument("--roi-size", type=float, default=0.6,
+    parser.add_argument("--roi-size", type=float, default=PIPELINE_DEFAULTS.roi_size,
                         help="side of the fixed square box (--hand off, or the fallback's view) as a fraction of the "
-                             "frame's shorter side (default: 0.6)")
+                             "frame's shorter side (default: %(default)s)")
     parser.add_argument("--roi-offset", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
                         help="move the box right/down by these fractions of the frame (default: 0 0, centred)")
     add_hand_options(parser)

@@ -7,7 +7,8 @@ from dataclasses import fields
 from typing import Any
 
 from asl_edge.apps.options import add_out, add_seed, default_data_dir
-from asl_edge.train.config import ConfigError, TrainConfig  # torch-free until a config is validated
+from asl_edge.spec import COLORS, INPUT_KINDS
+from asl_edge.train.config import DEVICES, SCHEDULES, ConfigError, TrainConfig  # torch-free until validated
 
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 # The landmark MLP's recipe (asl_edge.train.landmarks.LandmarkTrainConfig; kept here so --help stays torch-free).
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="folder with one sub-folder per class, or a Sign Language MNIST .csv; with --input "
                            "landmarks give it once per dataset to train on several (classes: the sorted union) "
                            f"(default: {default_data_dir()})")
-    data.add_argument("--input", default="image", choices=("image", "landmarks"),
+    data.add_argument("--input", default="image", choices=INPUT_KINDS,
                       help="what the classifier reads: image pixels, or the hand stage's 21 landmarks "
                            "(a small MLP, arch landmark_mlp) (default: %(default)s)")
     data.add_argument("--dataset-weight", type=float, action="append", default=None,
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="aslcnn, mobilenet_v3_small or resnet18 (default: %(default)s)")
     model.add_argument("--image-size", type=int, default=d["image_size"],
                        help="input side in pixels (default: %(default)s)")
-    model.add_argument("--color", default=d["color"], choices=("gray", "rgb"),
+    model.add_argument("--color", default=d["color"], choices=COLORS,
                        help="input colour (default: %(default)s)")
     model.add_argument("--weights", default=None,
                        help="'imagenet' (download) or a local torchvision state_dict file (torchvision models)")
@@ -53,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"per process (default: {d['batch_size']}; {LANDMARK_BATCH} for landmarks)")
     opt.add_argument("--lr", type=float, default=d["lr"], help="peak AdamW learning rate (default: %(default)s)")
     opt.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="(default: %(default)s)")
-    opt.add_argument("--schedule", default=d["schedule"], choices=("cosine", "onecycle"), help="(default: %(default)s)")
+    opt.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help="(default: %(default)s)")
     opt.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], help="(default: %(default)s)")
     opt.add_argument("--patience", type=int, default=None,
                      help="stop after this many epochs without a better validation loss; 0: never "
@@ -61,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     add_out(parser, "runs/default", "the run: checkpoint.pt, last.pt, metrics.json, plots")
     run.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.pt")
-    run.add_argument("--device", default=d["device"], choices=("auto", "cpu", "cuda"), help="(default: %(default)s)")
+    run.add_argument("--device", default=d["device"], choices=DEVICES, help="(default: %(default)s)")
     run.add_argument("--workers", type=int, default=d["workers"],
                      help="data loader processes for augmentation (default: %(default)s)")
     run.add_argument("--threads", type=int, default=d["threads"],

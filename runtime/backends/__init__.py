@@ -10,11 +10,12 @@ from typing import Any
 from asl_edge.errors import ModelError
 from asl_edge.runtime.backends.base import Backend
 
-# name -> (module, class); the module is imported only when the backend is used.
+# name -> (module, class); the module is imported only when the backend is used. In the order the benchmark
+# measures and reports them: the PyTorch reference first, then the deployment backends.
 BACKENDS: dict[str, tuple[str, str]] = {
+    "pytorch": ("asl_edge.train.pytorch_backend", "PyTorchBackend"),
     "onnxruntime": ("asl_edge.runtime.backends.onnxruntime_backend", "OnnxRuntimeBackend"),
     "tensorrt": ("asl_edge.runtime.backends.tensorrt.backend", "TensorRTBackend"),
-    "pytorch": ("asl_edge.train.pytorch_backend", "PyTorchBackend"),
 }
 
 BACKEND_BY_SUFFIX = {".onnx": "onnxruntime", ".engine": "tensorrt", ".plan": "tensorrt", ".pt": "pytorch",

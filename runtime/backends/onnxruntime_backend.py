@@ -13,10 +13,11 @@ from typing import Any, cast
 
 import numpy as np
 
-from asl_edge.artifacts import cache_dir
 from asl_edge.errors import ModelError, require
 from asl_edge.onnx_header import header_from_metadata
 from asl_edge.runtime.backends.base import Backend
+from asl_edge.runtime.backends.evaluation import EVAL_BATCH
+from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
 from asl_edge.spec import ModelSpec
 
 PROVIDER_NAMES = {
@@ -25,10 +26,7 @@ PROVIDER_NAMES = {
     "cpu": "CPUExecutionProvider",
 }
 PROVIDER_ORDER = ("tensorrt", "cuda", "cpu")
-
-
-def default_engine_cache() -> Path:
-    return cache_dir("ort-trt")
+MIB = 1 << 20
 
 
 def batch_profile(input_name: str, sample_shape: tuple[int, ...], max_batch: int) -> dict[str, str]:
@@ -59,9 +57,10 @@ def provider_list(available: list[str], provider: str = "auto", precision: str =
         if name == "tensorrt":
             cache = Path(engine_cache or default_engine_cache())
             cache.mkdir(parents=True, exist_ok=True)
+            workspace_mib = BuildOptions().workspace_mib  # the same limit as `asl-edge build`
             providers.append((PROVIDER_NAMES[name], {
                 "device_id": 0,
-                "trt_max_workspace_size": 1 << 30,
+                "trt_max_workspace_size": workspace_mib * MIB,
                 # Q/DQ graphs carry their own scales; fp16 lets TensorRT use half precision elsewhere.
                 "trt_fp16_enable": precision in ("fp16", "int8"),
                 "trt_int8_enable": precision == "int8",
@@ -89,7 +88,7 @@ class OnnxRuntimeBackend(Backend):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], provider: str = "auto", threads: int | None = None,
                   spec: ModelSpec | None = None, engine_cache: str | os.PathLike[str] | None = None,
-                  max_batch: int = 16) -> OnnxRuntimeBackend:
+                  max_batch: int = EVAL_BATCH) -> OnnxRuntimeBackend:
         ort = require("onnxruntime", "the ONNX Runtime backend",
                       "pip install onnxruntime (onnxruntime-gpu on a GPU machine, the Jetson Zoo wheel on a Jetson)")
         options = ort.SessionOptions()

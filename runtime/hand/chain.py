@@ -23,6 +23,7 @@ from asl_edge.errors import AslEdgeError, ModelError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
+from asl_edge.runtime.hand.models import BACKENDS as HAND_MODEL_BACKENDS
 from asl_edge.runtime.hand.models import HandModels
 from asl_edge.runtime.hand.tracker import Hand, HandTracker, landmark_box
 from asl_edge.spec import ModelSpec
@@ -127,7 +128,7 @@ def _hand_crop(frame: np.ndarray, hand: Hand, spec: ModelSpec) -> np.ndarray:
 
 
 HAND_MODES = ("auto", "on", "off")
-HAND_BACKENDS = ("auto", "onnxruntime", "tensorrt")
+HAND_BACKENDS = ("auto", *HAND_MODEL_BACKENDS)
 
 
 def open_hand_models(classifier: Backend, variant: str, provider: str = "auto", hand_backend: str = "auto",

@@ -36,7 +36,7 @@ from asl_edge.runtime.backends.tensorrt.manifest import (
 
 VARIANTS = ("full", "lite")
 BACKENDS = ("onnxruntime", "tensorrt")
-# The manifest roles of the two engines, as export/trt_builder.HAND_ROLES writes them.
+# The manifest roles of the two engines, in the order of hand_model_paths (palm detector, landmark model).
 HAND_ROLES = ("palm_detector", "hand_landmarks")
 PALM_OUTPUTS = ("regressors", "scores")
 LANDMARK_OUTPUTS = ("landmarks", "presence", "handedness")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from asl_edge.errors import AslEdgeError
-from asl_edge.preprocess import Roi, preprocess
+from asl_edge.preprocess import DEFAULT_ROI_FRACTION, Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.live.capture import Backoff, open_feed
@@ -24,7 +24,14 @@ from asl_edge.runtime.live.display import Sink
 from asl_edge.runtime.live.latency import StageTimer
 from asl_edge.runtime.live.overlay import Overlay
 from asl_edge.runtime.live.sources import FrameSource
-from asl_edge.runtime.live.spelling import Commit, Smoother, Speller
+from asl_edge.runtime.live.spelling import (
+    DEFAULT_HOLD_S,
+    DEFAULT_RELEASE_S,
+    DEFAULT_THRESHOLD,
+    Commit,
+    Smoother,
+    Speller,
+)
 from asl_edge.runtime.live.state import LiveState
 from asl_edge.spec import NOTHING
 
@@ -38,11 +45,11 @@ FPS_SMOOTHING = 0.1
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    roi_size: float = 0.6  # side of the square ROI as a fraction of the frame's shorter side
+    roi_size: float = DEFAULT_ROI_FRACTION  # side of the square ROI as a fraction of the frame's shorter side
     roi_offset: tuple[float, float] = (0.0, 0.0)  # shift right/down as fractions of the frame size
-    threshold: float = 0.6
-    hold_s: float = 0.5
-    release_s: float = 0.15
+    threshold: float = DEFAULT_THRESHOLD
+    hold_s: float = DEFAULT_HOLD_S
+    release_s: float = DEFAULT_RELEASE_S
     smoothing: str = "mean"
     window: int = 5
     max_frames: int | None = None

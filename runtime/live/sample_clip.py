@@ -21,7 +21,7 @@ import numpy as np
 from asl_edge.artifacts import atomic_write_json
 from asl_edge.datasets import HeldOutSplit, LabelledImages
 from asl_edge.errors import DataError
-from asl_edge.preprocess import Roi
+from asl_edge.preprocess import DEFAULT_ROI_FRACTION, Roi
 from asl_edge.runtime.live.display import VIDEO_CODECS
 from asl_edge.spec import NOTHING, SPACE
 
@@ -65,7 +65,7 @@ def images_by_label(data: LabelledImages, labels: Sequence[str]) -> dict[str, li
 
 def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], word: str,
                        out_path: str | os.PathLike[str], frame_size: tuple[int, int] = (640, 480),
-                       roi_size: float = 0.6, frames_per_letter: int = 12, gap_frames: int = 6,
+                       roi_size: float = DEFAULT_ROI_FRACTION, frames_per_letter: int = 12, gap_frames: int = 6,
                        fps: float = 10.0, roi_offset: tuple[float, float] = (0.0, 0.0),
                        mirror: bool = False) -> SpellingClip:
     """Write a video: `nothing` for gap_frames, then each character of `word` held for frames_per_letter

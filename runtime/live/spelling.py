@@ -15,6 +15,12 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.spec import DELETE, NOTHING, SPACE
 
 SMOOTHING_METHODS = ("mean", "ema")
+# The speller's defaults (the CLI's --threshold and --hold read them through PipelineConfig): a letter counts at
+# 60 % smoothed confidence held for half a second, and a run ends after 0.15 s of something else, i.e. about
+# two frames at the 10-15 fps of the live view, so a single flickering frame does not end it.
+DEFAULT_THRESHOLD = 0.6
+DEFAULT_HOLD_S = 0.5
+DEFAULT_RELEASE_S = 0.15
 
 
 class Smoother:
@@ -82,8 +88,8 @@ class Speller:
       flicker does not count as leaving.
     """
 
-    def __init__(self, labels: Sequence[str], threshold: float = 0.6, hold_s: float = 0.5,
-                 release_s: float = 0.15) -> None:
+    def __init__(self, labels: Sequence[str], threshold: float = DEFAULT_THRESHOLD, hold_s: float = DEFAULT_HOLD_S,
+                 release_s: float = DEFAULT_RELEASE_S) -> None:
         if not 0.0 < threshold <= 1.0:
             raise AslEdgeError(f"confidence threshold {threshold} must be in (0, 1]")
         if hold_s < 0:

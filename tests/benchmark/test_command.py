@@ -76,10 +76,10 @@ def test_fp32_accuracy_is_what_runtime_evaluation_gives(exported_run: Path, full
     with load_backend(exported_run / "model.onnx") as backend:
         evaluation = evaluation_set(backend.spec, None, None)
         assert evaluation is not None
-        expected = evaluate_backend(backend, evaluation.images).top1
+        expected = evaluate_backend(backend, evaluation.held_out).top1
     row = next(r for r in data["rows"] if (r["backend"], r["precision"]) == ("onnxruntime", "fp32"))
     assert row["top1"] == expected
-    assert data["evaluation"]["images"] == len(evaluation.images)
+    assert data["evaluation"]["images"] == len(evaluation.held_out)
 
 
 def test_environment_is_recorded(full_run: tuple[Path, dict, str]) -> None:
