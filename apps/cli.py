@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a checkpoint to verified ONNX (fp32, fp16, int8)"),
     "build": ("build", "compile an ONNX model to a TensorRT engine"),
     "run": ("run", "run the live letter recogniser on a camera, stream, video or images"),
+    "collect": ("collect", "record your own samples of each letter from a camera (teach it your hand)"),
     "demo": ("demo", "spell a word from the bundled sample clip with the bundled model"),
     "benchmark": ("benchmark", "measure latency and accuracy across backends and precisions"),
     "doctor": ("doctor", "check this machine for what each job needs"),

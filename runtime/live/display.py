@@ -1,28 +1,36 @@
 """Where annotated frames go: an OpenCV window, the web view, a video file.
 
-Each sink has show(frame, state) -> key code or None, and close(). Only the window returns keys; the
-pipeline maps them ('c' clears the text, 'q' or Esc quits).
+Each sink has show(frame, state) -> key code or None, and close(). The window returns the keys pressed, the web
+view the keys of the buttons clicked on its page (`commands`); the pipeline maps them ('c' clears the text, 'q' or
+Esc quits), `collect` its own. `state` is anything with `to_dict()` (LiveState for run, the collect state).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
 
 from asl_edge.errors import AslEdgeError
 from asl_edge.machine import opencv_build
-from asl_edge.runtime.live.state import LiveState
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-class Sink(Protocol):
-    def show(self, frame: np.ndarray, state: LiveState) -> int | None: ...
+class ViewState(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+StateT_contra = TypeVar("StateT_contra", bound=ViewState, contravariant=True)
+
+
+class Sink(Protocol[StateT_contra]):
+    def show(self, frame: np.ndarray, state: StateT_contra) -> int | None: ...
 
     def close(self) -> None: ...
 
@@ -47,7 +55,7 @@ class WindowSink:
         self.title = title
         cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
 
-    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+    def show(self, frame: np.ndarray, state: object) -> int | None:
         cv2.imshow(self.title, frame)
         key = cv2.waitKey(1)
         return None if key < 0 else key & 0xFF
@@ -57,17 +65,23 @@ class WindowSink:
 
 
 class WebSink:
-    """The headless view: a page on http://host:port/ streaming the annotated frames and the state."""
+    """The headless view: a page on http://host:port/ streaming the annotated frames and the state.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080) -> None:
+    page: the page served at / (a file of runtime/live/web/); commands: button name -> the key code `show`
+    returns once the page posts that command (one per call, in the order clicked)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, page: str = "index.html",
+                 commands: Mapping[str, int] | None = None) -> None:
         from asl_edge.runtime.live.web.view import WebView
 
-        self.view: Any = WebView(host=host, port=port)
+        self.commands = dict(commands or {})
+        self.view: Any = WebView(host=host, port=port, page=page, commands=tuple(self.commands))
         self.url: str = self.view.start()
 
-    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+    def show(self, frame: np.ndarray, state: ViewState) -> int | None:
         self.view.publish(frame, state.to_dict())
-        return None
+        command = self.view.take_command()
+        return None if command is None else self.commands[command]
 
     def close(self) -> None:
         self.view.stop()
@@ -93,7 +107,7 @@ class VideoFileSink:
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
 
-    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+    def show(self, frame: np.ndarray, state: object) -> int | None:
         size = (frame.shape[1], frame.shape[0])
         if self._writer is None:
             self._writer = cv2.VideoWriter(str(self._partial), self._fourcc, self.fps, size)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from asl_edge.preprocess import Roi
-from asl_edge.runtime.hand.tracker import HAND_CONNECTIONS
+from asl_edge.runtime.hand.tracker import HAND_CONNECTIONS, Hand
 from asl_edge.runtime.live.state import LiveState
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -26,7 +26,8 @@ STAGE_ABBREVIATIONS = {"capture": "cap", "detect": "det", "landmarks": "lmk", "p
 TEXT_CHARS_SHOWN = 28
 
 
-def _darken(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+def darken(frame: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
+    """Halve the pixels of a rectangle in place: the dim panel behind overlay text."""
     region = frame[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
     np.right_shift(region, 1, out=region)
 
@@ -42,7 +43,7 @@ class Overlay:
         k = height / 480.0
         line = max(1, round(k))
         # Top left: the current letter, its confidence and the top-3.
-        _darken(frame, 0, 0, round(170 * k), round(150 * k))
+        darken(frame, 0, 0, round(170 * k), round(150 * k))
         letter = state.letter or "-"
         cv2.putText(frame, letter, (round(10 * k), round(60 * k)), FONT, 1.8 * k, WHITE, 2 * line, cv2.LINE_AA)
         cv2.putText(frame, f"{state.confidence:4.0%}", (round(110 * k), round(55 * k)), FONT, 0.7 * k, WHITE,
@@ -53,7 +54,7 @@ class Overlay:
         # Top right: FPS and the previous frame's stage times.
         x_right = width - round(150 * k)
         rows = 1 + len(state.stages_ms)
-        _darken(frame, x_right - round(6 * k), 0, width, round((10 + 20 * rows) * k))
+        darken(frame, x_right - round(6 * k), 0, width, round((10 + 20 * rows) * k))
         cv2.putText(frame, f"FPS {state.fps:5.1f}", (x_right, round(22 * k)), FONT, 0.55 * k, WHITE, line,
                     cv2.LINE_AA)
         for row, (stage, ms) in enumerate(state.stages_ms.items(), start=1):
@@ -61,7 +62,7 @@ class Overlay:
             cv2.putText(frame, f"{name:<5}{ms:6.1f} ms", (x_right, round((22 + 20 * row) * k)), FONT, 0.5 * k,
                         GREY, line, cv2.LINE_AA)
         # Bottom: the spelled text, its tail when long, with a cursor.
-        _darken(frame, 0, height - round(48 * k), width, height)
+        darken(frame, 0, height - round(48 * k), width, height)
         text = state.text[-TEXT_CHARS_SHOWN:] + "_"
         cv2.putText(frame, text, (round(12 * k), height - round(14 * k)), FONT, 1.0 * k, WHITE, 2 * line,
                     cv2.LINE_AA)
@@ -90,14 +91,8 @@ class Overlay:
         if state.hand is None:
             cv2.putText(frame, "no hand", (round(10 * k), round(140 * k)), FONT, 0.55 * k, YELLOW, line, cv2.LINE_AA)
             return
-        points = np.round(state.hand.landmarks[:, :2]).astype(np.int32)
         colour = GREEN if state.letter else GREY
-        for a, b in HAND_CONNECTIONS:
-            cv2.line(frame, tuple(points[a]), tuple(points[b]), colour, max(1, round(2 * k)), cv2.LINE_AA)
-        for point in points:
-            cv2.circle(frame, tuple(point), max(2, round(3 * k)), RED, -1, cv2.LINE_AA)
-        x0, y0, x1, y1 = (round(v) for v in state.hand.box)
-        cv2.rectangle(frame, (x0, y0), (x1, y1), colour, line)
+        x0, _, x1, y1 = draw_hand(frame, state.hand, colour, k, line)
         if state.hold > 0:
             bar_y = min(frame.shape[0] - 1, y1 + round(4 * k))
             cv2.rectangle(frame, (x0, bar_y), (x0 + round((x1 - x0) * min(state.hold, 1.0)), bar_y + round(6 * k)),
@@ -111,3 +106,17 @@ class Overlay:
         cv2.rectangle(frame, (0, y_mid - text_h - round(12 * k)), (width, y_mid + round(12 * k)), RED, -1)
         cv2.putText(frame, status, (max(4, (width - text_w) // 2), y_mid), FONT, 0.7 * k, WHITE, 2 * line,
                     cv2.LINE_AA)
+
+
+def draw_hand(frame: np.ndarray, hand: Hand, colour: tuple[int, int, int], k: float = 1.0,
+              line: int = 1) -> tuple[int, int, int, int]:
+    """Draw a hand's skeleton, landmarks and box in place (k: scale of a 480-line frame); returns the box
+    (x0, y0, x1, y1) in pixels."""
+    points = np.round(hand.landmarks[:, :2]).astype(np.int32)
+    for a, b in HAND_CONNECTIONS:
+        cv2.line(frame, tuple(points[a]), tuple(points[b]), colour, max(1, round(2 * k)), cv2.LINE_AA)
+    for point in points:
+        cv2.circle(frame, tuple(point), max(2, round(3 * k)), RED, -1, cv2.LINE_AA)
+    x0, y0, x1, y1 = (round(v) for v in hand.box)
+    cv2.rectangle(frame, (x0, y0), (x1, y1), colour, line)
+    return x0, y0, x1, y1

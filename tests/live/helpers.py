@@ -44,3 +44,36 @@ class RecordingSink:
 
     def close(self) -> None:
         self.closed = True
+
+
+def canvas_of(photo: np.ndarray, size: tuple[int, int] = (640, 480), hand_height: int = 260) -> np.ndarray:
+    """A tightly cropped hand photo scaled to `hand_height` and centred in a black camera-sized frame: the palm
+    detector needs the context a real frame has around the hand."""
+    height, width = photo.shape[:2]
+    scale = hand_height / max(height, width)
+    small = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    frame = np.zeros((size[1], size[0], 3), np.uint8)
+    y, x = (size[1] - small.shape[0]) // 2, (size[0] - small.shape[1]) // 2
+    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return frame
+
+
+def write_signing_video(path: Path, photos: dict[str, list[np.ndarray]], fps: float = 10.0, hold_s: float = 0.6,
+                        gap_s: float = 1.2) -> dict[str, list[np.ndarray]]:
+    """A signer at a camera: for each letter in order, `gap_s` of an empty (black) frame, then each of its photos
+    held still for `hold_s`. MJPG .avi. Returns the frames shown per letter (to tell which letter a stored frame
+    came from)."""
+    size = (640, 480)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
+    assert writer.isOpened()
+    shown: dict[str, list[np.ndarray]] = {}
+    blank = np.zeros((size[1], size[0], 3), np.uint8)
+    for letter, letter_photos in photos.items():
+        for _ in range(round(gap_s * fps)):
+            writer.write(blank)
+        shown[letter] = [canvas_of(photo, size) for photo in letter_photos]
+        for frame in shown[letter]:
+            for _ in range(round(hold_s * fps)):
+                writer.write(frame)
+    writer.release()
+    return shown

@@ -1,4 +1,5 @@
-"""The web view's HTTP side: one threaded standard-library server and the handler of its four routes."""
+"""The web view's HTTP side: one threaded standard-library server and the handler of its routes: four GET routes
+and, for pages with buttons (collect), `POST /command/<name>`."""
 
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ if TYPE_CHECKING:
 BOUNDARY = "frame"
 KEEPALIVE_S = 10.0  # an SSE comment this often lets proxies and the handler notice a closed tab
 EVENT_INTERVAL_S = 0.1  # state changes every frame; ten updates a second is plenty for a person
-WRITE_TIMEOUT_S = 30.0  # a client that stops reading is dropped after this long
+WRITE_TIMEOUT_S = 30.0
+COMMAND_PREFIX = "/command/"
+MAX_POST_BYTES = 4096  # a client that stops reading is dropped after this long
 
 
-def load_page() -> bytes:
-    """The page, shipped as package data (runtime/live/web/index.html)."""
+def load_page(name: str = "index.html") -> bytes:
+    """A page shipped as package data (runtime/live/web/index.html, collect.html)."""
     try:
-        return resources.files("asl_edge.runtime.live.web").joinpath("index.html").read_bytes()
+        return resources.files("asl_edge.runtime.live.web").joinpath(name).read_bytes()
     except (FileNotFoundError, ModuleNotFoundError) as exc:
         raise AslEdgeError(f"the web view's page is missing from the installed package ({exc}); "
                            "reinstall asl-edge") from None
@@ -71,6 +74,26 @@ class WebViewHandler(BaseHTTPRequestHandler):
                 route(self)
         except (ConnectionError, TimeoutError):
             pass  # the viewer closed the tab or stopped reading; nothing to report
+
+    def do_POST(self) -> None:
+        # Only JSON posts: a browser must ask (CORS preflight, which this server never grants) before sending one
+        # from another site's page, so no other page open in the user's browser can press the buttons.
+        path = urlsplit(self.path).path
+        name = path.removeprefix(COMMAND_PREFIX)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(min(length, MAX_POST_BYTES))
+        try:
+            if not path.startswith(COMMAND_PREFIX) or name not in self.server.view.commands:
+                self.send_error(404, f"not found: this page takes {', '.join(self.server.view.commands) or 'no'} "
+                                f"commands at {COMMAND_PREFIX}<name>")
+            elif self.headers.get_content_type() != "application/json":
+                self.send_error(415, "post commands as application/json")
+            else:
+                self.server.view.post_command(name)
+                self._send_body("application/json", b'{"ok":true}')
+        except (ConnectionError, TimeoutError):
+            pass
 
     def log_message(self, message_format: str, *args: object) -> None:
         pass  # the pipeline's console shows the pipeline, not one line per request

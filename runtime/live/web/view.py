@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import queue
 import sys
 import threading
 import time
@@ -32,10 +33,13 @@ INITIAL_STATE: dict[str, Any] = {
 
 
 class WebView:
-    """Serves `/` (the page), `/stream.mjpg` (MJPEG), `/state` (JSON) and `/events` (Server-Sent Events)."""
+    """Serves `/` (the page), `/stream.mjpg` (MJPEG), `/state` (JSON) and `/events` (Server-Sent Events); with
+    `commands`, also `POST /command/<name>` for each name (the page's buttons), read back with `take_command`.
+
+    page: which page of runtime/live/web/ `/` serves (index.html: the live view; collect.html: collect)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, max_fps: float = 15.0,
-                 jpeg_quality: int = 80) -> None:
+                 jpeg_quality: int = 80, page: str = "index.html", commands: tuple[str, ...] = ()) -> None:
         if not 0 <= port <= 65535:
             raise AslEdgeError(f"web view port {port} is out of range; choose --port between 1 and 65535 "
                                "(0 picks a free one)")
@@ -45,6 +49,9 @@ class WebView:
             raise AslEdgeError(f"JPEG quality must be between 1 and 100, got {jpeg_quality}")
         self.host = host
         self.port = port
+        self.page = page
+        self.commands = commands
+        self._posted: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._min_interval = 1.0 / max_fps
         self._jpeg_params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]
         self._new_holders()
@@ -73,7 +80,7 @@ class WebView:
             return self.url
         if self.frames.closed:
             self._new_holders()
-        self._server = WebViewServer(self.host, self.port, self, load_page())
+        self._server = WebViewServer(self.host, self.port, self, load_page(self.page))
         port = self._server.server_address[1]
         host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
         self._url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
@@ -95,6 +102,20 @@ class WebView:
         # A copy, because the caller may draw on its buffer again; it lets a viewer who connects later
         # still get the latest frame.
         self.frames.put(frame_bgr.copy())
+
+    def post_command(self, name: str) -> bool:
+        """Queue a command the page posted; False for a name this view does not take."""
+        if name not in self.commands:
+            return False
+        self._posted.put(name)
+        return True
+
+    def take_command(self) -> str | None:
+        """The oldest posted command not taken yet, or None."""
+        try:
+            return self._posted.get_nowait()
+        except queue.Empty:
+            return None
 
     def stop(self) -> None:
         """Stop serving; open streams end, waiting threads wake. Safe to call twice."""

@@ -1,0 +1,240 @@
+"""The dataset `asl-edge collect` writes: a signer's own samples, one folder per letter plus their landmarks.
+
+    OUT/frames/<LETTER>/<id>.jpg   full frames (absent when collected with --no-frames)
+    OUT/crops/<LETTER>/<id>.jpg    the hand crop of `chain.hand_crop` (left hands mirrored): an image-folder dataset
+    OUT/landmarks.npz              landmarks (N, 21, 3) float32, full-frame pixels as `Hand.landmarks` gives them;
+                                   handedness (N,) float32 (`Hand.handedness`, probability of a right hand);
+                                   labels (N,) str; ids (N,) str (the jpg stems); frame_size (N, 2) int32 (w, h)
+    OUT/collect.json               the manifest: format and version, created/updated (UTC), sessions (source, hand
+                                   models with sha256, settings, samples), letter counts, whether frames are stored
+
+Every write is atomic (a temporary file renamed into place) and comes in this order: the sample's jpgs, then
+landmarks.npz with all rows (old and new), then the manifest. A session killed at any point therefore keeps every
+sample whose npz row was written; at worst the last sample's jpgs exist without a row (`orphans()` lists them).
+The npz is the truth for counts: the manifest's are recomputed from it on every write.
+
+It lives in the hand stage's package because training (`asl_edge.train`) reads it and the live app writes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from asl_edge import __version__
+from asl_edge.artifacts import atomic_write, atomic_write_bytes, atomic_write_json, ensure_writable_dir, sha256_file
+from asl_edge.errors import DataError
+from asl_edge.runtime.hand.chain import hand_crop
+from asl_edge.runtime.hand.models import NUM_LANDMARKS
+from asl_edge.runtime.hand.tracker import Hand
+
+FORMAT = "asl-edge-collect"
+FORMAT_VERSION = 1
+LANDMARKS_FILE = "landmarks.npz"
+MANIFEST_FILE = "collect.json"
+FRAMES_DIR, CROPS_DIR = "frames", "crops"
+JPEG_QUALITY = 95
+ARRAYS = ("landmarks", "handedness", "labels", "ids", "frame_size")
+
+
+@dataclass(frozen=True)
+class CollectedSamples:
+    """The rows of landmarks.npz (see the module docstring for shapes, dtypes and units)."""
+
+    landmarks: np.ndarray
+    handedness: np.ndarray
+    labels: np.ndarray
+    ids: np.ndarray
+    frame_size: np.ndarray
+
+    @classmethod
+    def empty(cls) -> CollectedSamples:
+        return cls(np.zeros((0, NUM_LANDMARKS, 3), np.float32), np.zeros(0, np.float32), np.zeros(0, "<U1"),
+                   np.zeros(0, "<U1"), np.zeros((0, 2), np.int32))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def counts(self) -> dict[str, int]:
+        """Samples per label, labels sorted."""
+        return dict(sorted(Counter(str(label) for label in self.labels).items()))
+
+    def appended(self, label: str, sample_id: str, hand: Hand, width: int, height: int) -> CollectedSamples:
+        return CollectedSamples(
+            np.concatenate([self.landmarks, hand.landmarks[None].astype(np.float32)]),
+            np.concatenate([self.handedness, np.array([hand.handedness], np.float32)]),
+            np.array([*map(str, self.labels), label]), np.array([*map(str, self.ids), sample_id]),
+            np.concatenate([self.frame_size, np.array([[width, height]], np.int32)]))
+
+    def without(self, sample_id: str) -> CollectedSamples:
+        keep = self.ids != sample_id
+        return CollectedSamples(self.landmarks[keep], self.handedness[keep], self.labels[keep], self.ids[keep],
+                                self.frame_size[keep])
+
+
+def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
+    """The samples of a collect dataset; DataError when the folder or its landmarks.npz is missing or malformed."""
+    path = Path(folder) / LANDMARKS_FILE
+    if not path.is_file():
+        raise DataError(f"{folder} has no {LANDMARKS_FILE}: it is not a dataset written by `asl-edge collect` "
+                        "(collect some samples with `asl-edge collect --source 0 --out FOLDER`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in ARRAYS}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{path} is not a readable collect landmarks file ({exc}); restore it from a backup or "
+                        "collect into a new folder") from None
+    samples = CollectedSamples(arrays["landmarks"].astype(np.float32), arrays["handedness"].astype(np.float32),
+                               arrays["labels"].astype(str), arrays["ids"].astype(str),
+                               arrays["frame_size"].astype(np.int32))
+    n = len(samples.ids)
+    shapes = {"landmarks": (n, NUM_LANDMARKS, 3), "handedness": (n,), "labels": (n,), "frame_size": (n, 2)}
+    for name, shape in shapes.items():
+        if getattr(samples, name).shape != shape:
+            raise DataError(f"{path}: {name} has shape {getattr(samples, name).shape}, expected {shape}; the file "
+                            "is damaged - restore it or collect into a new folder")
+    return samples
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path} ({exc}); restore it or collect into a new folder") from None
+    if manifest.get("format") != FORMAT:
+        raise DataError(f"{path} is not an asl-edge collect manifest; collect into another folder with --out")
+    if int(manifest.get("version", 0)) > FORMAT_VERSION:
+        raise DataError(f"{path} is format version {manifest.get('version')}, newer than this asl-edge reads "
+                        f"({FORMAT_VERSION}); upgrade asl-edge")
+    return manifest
+
+
+def sample_paths(folder: str | os.PathLike[str], label: str, sample_id: str) -> tuple[Path, Path]:
+    """(frame jpg, crop jpg) of one sample."""
+    root = Path(folder)
+    return root / FRAMES_DIR / label / f"{sample_id}.jpg", root / CROPS_DIR / label / f"{sample_id}.jpg"
+
+
+def hand_model_record(paths: tuple[Path, Path], variant: str, description: str) -> dict[str, Any]:
+    """What the manifest says about the hand models a session used: variant, runtime, each file and its sha256."""
+    return {"variant": variant, "runtime": description,
+            **{role: {"file": path.name, "sha256": sha256_file(path)}
+               for role, path in zip(("palm_detector", "hand_landmarks"), paths, strict=True)}}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class CollectedWriter:
+    """Appends samples to a collect dataset (new or existing), one atomic write sequence per sample.
+
+    folder: created if missing; an existing non-empty folder must be a collect dataset. session: what this
+    session records in the manifest (source, hand models, settings); `add` and `remove` keep it up to date."""
+
+    folder: Path
+    store_frames: bool = True
+    session: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        if self.folder.is_dir() and any(self.folder.iterdir()) and not (self.folder / MANIFEST_FILE).is_file():
+            raise DataError(f"{self.folder} is not empty and holds no {MANIFEST_FILE}: not a collect dataset; "
+                            "choose a new or empty folder with --out")
+        ensure_writable_dir(self.folder)
+        now = utc_now()
+        if (self.folder / MANIFEST_FILE).is_file():
+            self.manifest = read_manifest(self.folder)
+            landmarks = self.folder / LANDMARKS_FILE
+            self.samples = read_collected(self.folder) if landmarks.is_file() else CollectedSamples.empty()
+        else:
+            self.manifest = {"format": FORMAT, "version": FORMAT_VERSION, "created": now.isoformat(),
+                             "sessions": []}
+            self.samples = CollectedSamples.empty()
+        self.session = {"started": now.isoformat(), "frames_stored": self.store_frames, "samples": 0,
+                        **self.session}
+        self.manifest["sessions"].append(self.session)
+        self.added: list[str] = []  # ids written by this session, in order
+        self._next = 0
+        self._stamp = now.strftime("%Y%m%dT%H%M%S")
+        self._write_manifest()
+
+    def add(self, label: str, frame: np.ndarray, hand: Hand) -> str:
+        """Write one sample (frame, crop, landmarks row) and return its id: `<LABEL>-<session UTC start>-<n>`."""
+        sample_id = self._new_id(label)
+        frame_path, crop_path = sample_paths(self.folder, label, sample_id)
+        if self.store_frames:
+            _write_jpeg(frame_path, frame)
+        _write_jpeg(crop_path, hand_crop(frame, hand.landmarks, hand.handedness))
+        height, width = frame.shape[:2]
+        self.samples = self.samples.appended(label, sample_id, hand, width, height)
+        self.added.append(sample_id)
+        self._write_npz()
+        self.session["samples"] = len(self.added)
+        self._write_manifest()
+        return sample_id
+
+    def remove(self, sample_id: str) -> None:
+        """Drop a sample of this session (redo): its row first, then its files, so no row ever lacks its jpgs."""
+        if sample_id not in self.added:
+            raise ValueError(f"{sample_id} was not added by this session")
+        label = str(self.samples.labels[self.samples.ids == sample_id][0])
+        self.samples = self.samples.without(sample_id)
+        self.added.remove(sample_id)
+        self._write_npz()
+        for path in sample_paths(self.folder, label, sample_id):
+            path.unlink(missing_ok=True)
+        self.session["samples"] = len(self.added)
+        self._write_manifest()
+
+    def close(self) -> None:
+        self.session["ended"] = utc_now().isoformat()
+        self._write_manifest()
+
+    def orphans(self) -> list[Path]:
+        """Sample jpgs without a landmarks row (a session killed between a sample's jpgs and its row)."""
+        known = {str(i) for i in self.samples.ids}
+        return sorted(path for sub in (FRAMES_DIR, CROPS_DIR) for path in (self.folder / sub).glob("*/*.jpg")
+                      if path.stem not in known)
+
+    def _new_id(self, label: str) -> str:
+        # Unique across sessions by the session's start time; the check covers two sessions in one second.
+        taken = {str(i) for i in self.samples.ids}
+        while f"{label}-{self._stamp}-{self._next}" in taken:
+            self._next += 1
+        self._next += 1
+        return f"{label}-{self._stamp}-{self._next - 1}"
+
+    def _write_npz(self) -> None:
+        with atomic_write(self.folder / LANDMARKS_FILE) as handle:
+            np.savez(handle, **{name: getattr(self.samples, name) for name in ARRAYS})
+
+    def _write_manifest(self) -> None:
+        sessions = self.manifest["sessions"]
+        self.manifest.update({
+            "updated": utc_now().isoformat(), "asl_edge_version": __version__,
+            "source": self.session.get("source"), "hand_models": self.session.get("hand_models"),
+            "letters": self.samples.counts(), "samples": len(self.samples),
+            # Whether every sample of the dataset has its full frame (False once any session used --no-frames).
+            "frames_stored": all([s.get("frames_stored", True) for s in sessions if s.get("samples")]
+                                 or [self.store_frames]),
+        })
+        atomic_write_json(self.folder / MANIFEST_FILE, self.manifest)
+
+
+def _write_jpeg(path: Path, image: np.ndarray) -> None:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise DataError(f"OpenCV could not encode {path.name} as JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.tobytes())

@@ -1,0 +1,109 @@
+"""`asl-edge collect`: a guided session that records a signer's own samples of each letter (issue 14).
+
+For each letter it shows the letter and its handshape (handshapes.py), counts down, then records samples while a
+hand is found and held steady (session.py), into the dataset of runtime/hand/collected.py, in an OpenCV window, on
+the `--web` page (web/collect.html) or, with neither, printing plain progress lines. `collect()` is the command
+without its argument parsing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from asl_edge.errors import DataError
+from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.hand.chain import open_hand_models
+from asl_edge.runtime.hand.collected import CollectedWriter, hand_model_record
+from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
+from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
+from asl_edge.runtime.live.collect.loop import COMMAND_KEYS, CollectResult, CollectState, run_collect
+from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession
+from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, WindowSink, close_sinks, has_display
+from asl_edge.runtime.live.handshapes import HANDSHAPES
+from asl_edge.runtime.live.sources import FrameSource
+
+WEB_PAGE = "collect.html"
+
+
+def parse_letters(text: str) -> tuple[str, ...]:
+    """"A,M,N,T" (or "amnt", or "A M N") -> ("A", "M", "N", "T"); DataError for anything but A-Z."""
+    parts = [part for part in text.replace(",", " ").split() if part]
+    letters = tuple(part.upper() for part in (parts if len(parts) > 1 else list(parts[0]) if parts else []))
+    unknown = [letter for letter in letters if letter not in HANDSHAPES]
+    if not letters or unknown:
+        raise DataError(f"--letters {text!r}: give letters A-Z separated by commas, e.g. --letters A,M,N,T")
+    return letters
+
+
+def model_letters(model: str | os.PathLike[str] = BUNDLED_LANDMARK_MODEL) -> tuple[str, ...]:
+    """The single letters (A-Z) among a model's labels, in its label order: what collect asks for by default."""
+    with load_backend(model) as backend:
+        return tuple(label for label in backend.spec.labels if label in HANDSHAPES)
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Where the session is shown: window (when a display exists), the web page (host, port), a video file."""
+
+    window: bool = True
+    web: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    save: str | os.PathLike[str] | None = None
+
+
+def open_collect_sinks(view: ViewOptions, fps: float) -> list[Sink[CollectState]]:
+    sinks: list[Sink[CollectState]] = []
+    try:
+        if view.window and has_display():
+            sinks.append(WindowSink("asl-edge collect"))
+        if view.web:
+            sinks.append(WebSink(view.host, view.port, page=WEB_PAGE, commands=COMMAND_KEYS))
+        if view.save is not None:
+            sinks.append(VideoFileSink(view.save, fps))
+    except BaseException:
+        close_sinks(sinks)
+        raise
+    return sinks
+
+
+def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectConfig, store_frames: bool = True,
+            view: ViewOptions | None = None, hand_models: str = "full", provider: str = "auto",
+            hand_backend: str = "auto", log: Callable[[str], None] = print) -> tuple[CollectResult, CollectedWriter]:
+    """Run a collect session from an opened-or-not source into `out` (created, or resumed when it holds a
+    dataset). Returns the result and the writer (whose `samples` are the whole dataset now)."""
+    view = view or ViewOptions(window=False)
+    models = None
+    try:
+        with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
+            models = open_hand_models(classifier, hand_models, provider, hand_backend, log)
+        tracker = HandTracker(models, TrackerConfig(variant=hand_models))
+        writer = CollectedWriter(Path(out), store_frames, {
+            "source": source.describe(),
+            "hand_models": hand_model_record(models.paths, hand_models, models.describe()),
+            "settings": {"letters": list(config.letters), "samples": config.samples,
+                         "countdown_s": config.countdown_s, "interval_s": config.interval_s,
+                         "steady_palms": config.steady, "steady_window_s": config.window_s}})
+        if not source.is_open:
+            source.open()
+        sinks = open_collect_sinks(view, source.nominal_fps or 30.0)
+        for sink in sinks:
+            if isinstance(sink, WebSink):
+                log(f"web view: {sink.url}")
+        try:
+            # Someone watching gets a file played at its own pace; a recording alone goes flat out.
+            watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)
+            result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched)
+        finally:
+            close_sinks(sinks)
+    finally:
+        source.close()
+        if models is not None:
+            models.close()
+    return result, writer
+
+
+__all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "parse_letters"]

@@ -1,0 +1,161 @@
+"""The collect loop: frames -> hand stage -> session -> samples on disk -> drawn prompt -> window / web page.
+
+`run_collect` is `asl-edge collect` without its command line. Samples are written the moment the session asks for
+them (runtime/hand/collected.py, atomic), so Ctrl-C, a closed window or a killed process keeps every sample taken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from asl_edge.errors import DataError
+from asl_edge.runtime.hand.collected import CollectedWriter
+from asl_edge.runtime.hand.tracker import HandTracker
+from asl_edge.runtime.live.capture import open_feed
+from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
+from asl_edge.runtime.live.collect.session import CollectSession
+from asl_edge.runtime.live.display import Sink
+from asl_edge.runtime.live.handshapes import HANDSHAPES
+from asl_edge.runtime.live.pipeline import FpsMeter, Pacer
+from asl_edge.runtime.live.sources import FrameSource
+
+# The window's keys; the web page's buttons post the command names and arrive as the same keys.
+COMMAND_KEYS = {"redo": ord("r"), "skip": ord("s"), "finish": ord("q")}
+KEY_ESC = 27
+WAITING_NOTE_S = 5.0  # frame-time seconds between "still waiting" lines while a letter gets no sample
+
+
+@dataclass
+class CollectState:
+    """What the collect page shows after each frame (`to_dict` is its JSON contract)."""
+
+    letter: str | None
+    description: str
+    phase: str
+    countdown: int
+    status: str
+    progress: list[tuple[str, int, int]]
+    samples: int  # taken this session
+    frame_index: int
+    fps: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"letter": self.letter, "description": self.description, "phase": self.phase,
+                "countdown": self.countdown, "status": self.status,
+                "progress": [[letter, taken, asked] for letter, taken, asked in self.progress],
+                "samples": self.samples, "frame_index": self.frame_index, "fps": round(self.fps, 2)}
+
+
+def collect_state(session: CollectSession, t: float, frame_index: int, fps: float) -> CollectState:
+    letter = session.letter
+    return CollectState(letter, HANDSHAPES.get(letter or "", ""), session.phase, session.countdown_display(t),
+                        status_line(session, t), session.progress(), sum(session.counts.values()), frame_index, fps)
+
+
+@dataclass
+class CollectResult:
+    """frames read, frames with a hand, samples written this session, why it stopped ("all letters", "finish",
+    "end of source", "interrupt"), wall-clock seconds, and notes for the user."""
+
+    frames: int
+    hand_frames: int
+    samples: int
+    finished_by: str
+    wall_s: float
+    notes: list[str] = field(default_factory=list)
+
+
+def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWriter, session: CollectSession,
+                sinks: Sequence[Sink[CollectState]] = (), log: Callable[[str], None] = print,
+                realtime: bool = False, frame_timeout_s: float = 0.5) -> CollectResult:
+    """Run the session over the source until every letter has its samples, finish (q, Esc, the page's button), the
+    source's end or Ctrl-C. Closes the source and the writer, not the sinks. `realtime`: play files at their own
+    pace (someone is watching). DataError when no frame of the source showed a hand."""
+    feed = open_feed(source)
+    pacer, fps = Pacer(realtime and not source.live), FpsMeter()
+    frames = hand_frames = 0
+    started = time.perf_counter()
+    announced: tuple[str | None, str] = (None, "")
+    waiting_since: float | None = None
+    try:
+        while not session.done:
+            frame = feed.next(frame_timeout_s)
+            if frame is None:
+                if feed.ended:
+                    session.finished_by = "end of source"
+                    break
+                continue  # a live source with nothing new yet (the capture thread reconnects a lost camera)
+            pacer.wait(frame.timestamp)
+            t = frame.timestamp
+            hand = tracker.process(frame.image)
+            frames += 1
+            hand_frames += hand is not None
+            letter = session.letter
+            if session.update(t, None if hand is None else hand.landmarks) and letter is not None and hand:
+                sample_id = writer.add(letter, frame.image, hand)  # before drawing: the frame is stored clean
+                session.recorded(t, sample_id)
+                log(f"{letter}: {session.counts[letter]}/{session.config.samples} ({sample_id})")
+                waiting_since = t
+            if (session.letter, session.phase) != announced:
+                announced = (session.letter, session.phase)
+                waiting_since = t
+                if session.letter is not None:
+                    log(_announcement(session))
+            elif session.phase == "recording" and waiting_since is not None and t - waiting_since >= WAITING_NOTE_S:
+                log(f"{session.letter}: waiting - {status_line(session, t)}")
+                waiting_since = t
+            if sinks:
+                image = draw_collect(frame.image, session, hand, t, interactive=True)
+                state = collect_state(session, t, frame.index, fps.tick(time.perf_counter()))
+                for sink in sinks:
+                    _apply_key(sink.show(image, state), session, writer, log)
+    except KeyboardInterrupt:
+        session.finished_by = "interrupt"
+    finally:
+        notes = list(feed.notes)
+        feed.close()
+        writer.close()
+    if frames and not hand_frames:
+        raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: show one hand to the "
+                        "camera, in colour, at least about a quarter of the frame high, and run collect again")
+    if not frames:
+        raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
+    return CollectResult(frames, hand_frames, len(writer.added), session.finished_by or "finish",
+                         time.perf_counter() - started, notes)
+
+
+def _announcement(session: CollectSession) -> str:
+    letter = session.letter or ""
+    if session.phase == "countdown":
+        return (f"letter {letter}: {HANDSHAPES[letter]} - recording in {session.config.countdown_s:g} s "
+                f"({session.counts[letter]}/{session.config.samples})")
+    return f"{letter}: recording - hold the sign steady"
+
+
+def _apply_key(key: int | None, session: CollectSession, writer: CollectedWriter,
+               log: Callable[[str], None]) -> None:
+    """The window's keys and the page's buttons: r redo the last sample, s skip the letter, q or Esc finish."""
+    if key == COMMAND_KEYS["redo"]:
+        sample_id = session.redo()
+        if sample_id is not None:
+            writer.remove(sample_id)
+            log(f"redo: removed {sample_id}")
+    elif key == COMMAND_KEYS["skip"]:
+        skipped = session.letter
+        session.skip()
+        log(f"{skipped}: skipped")
+    elif key in (COMMAND_KEYS["finish"], KEY_ESC):
+        session.finish()
+
+
+def summary_lines(result: CollectResult, writer: CollectedWriter) -> list[str]:
+    """What the command prints at the end: this session, then the whole dataset."""
+    counts = writer.samples.counts()
+    return [f"collected {result.samples} samples in {result.frames} frames ({result.hand_frames} with a hand), "
+            f"{result.wall_s:.1f} s, stopped by {result.finished_by}",
+            f"dataset {writer.folder}: {len(writer.samples)} samples, "
+            + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")]
+

@@ -1,0 +1,197 @@
+"""The guided session of `asl-edge collect` as a state machine on frame time: which letter, counting down or
+recording, and when a frame becomes a sample. No I/O: `loop.py` feeds it frames and writes what it asks for.
+
+For each letter: a countdown of `countdown_s` seconds (time to form the handshape), then recording: a sample is
+taken on a frame where a hand is found and steady (`SteadyGate`), at most one per `interval_s`, until `samples`
+are taken; then the next letter. Times are the frames' own timestamps (a video file's position, a camera's
+capture time), so a file gives the same samples on every run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asl_edge.errors import DataError
+from asl_edge.runtime.live.handshapes import HANDSHAPES
+
+WRIST, MIDDLE_MCP = 0, 9
+# Steady: the 21 landmarks moved on average less than 0.06 palm sizes (the wrist-to-middle-knuckle distance) against
+# every frame of the last 0.3 s. Measured with the bundled full hand models on the test video (photos held still,
+# palm ~120 px at 640x480): the landmark noise of a still hand stays <= 0.02; windows that still hold the frame of a
+# new pose read 0.06-0.25. Physiological tremor (well under a centimetre against a ~10 cm palm) fits in the margin;
+# not measured here (no camera on this machine), so --steady can loosen it.
+STEADY_THRESHOLD = 0.06
+STEADY_WINDOW_S = 0.3
+# Frame times of files are index / fps: 2.7 - 1.7 is 1.0000000000000002 but 0.3 * 3 is 0.8999999999999999, so
+# durations are compared with this slack and "after 1 s" means the same frame however the product rounds.
+TIME_EPS = 1e-6
+PHASES = ("countdown", "recording", "done")
+
+
+def palm_size(landmarks: np.ndarray) -> float:
+    """Wrist-to-middle-MCP distance of (21, 3) pixel landmarks, in pixels: the unit of steadiness, so the
+    threshold holds for a hand near or far from the camera."""
+    return float(np.linalg.norm(landmarks[MIDDLE_MCP, :2] - landmarks[WRIST, :2]))
+
+
+class SteadyGate:
+    """Movement of a hand over the last `window_s` seconds of frame time, in palm sizes.
+
+    `update(t, landmarks)` returns the largest mean landmark displacement between this frame and any frame of the
+    window, divided by this frame's palm size; None until a hand has been seen for a whole window (a lost hand, or
+    time going backwards, starts over)."""
+
+    def __init__(self, window_s: float = STEADY_WINDOW_S) -> None:
+        self.window_s = window_s
+        self._history: deque[tuple[float, np.ndarray]] = deque()
+
+    def reset(self) -> None:
+        self._history.clear()
+
+    def update(self, t: float, landmarks: np.ndarray | None) -> float | None:
+        if landmarks is None or (self._history and t < self._history[-1][0]):
+            self.reset()
+            if landmarks is None:
+                return None
+        assert landmarks is not None
+        points = landmarks[:, :2].astype(np.float32)
+        self._history.append((t, points))
+        # Keep one frame at or before the window's start: it proves the window is covered.
+        while len(self._history) >= 2 and self._history[1][0] <= t - self.window_s + TIME_EPS:
+            self._history.popleft()
+        if self._history[0][0] > t - self.window_s + TIME_EPS:
+            return None
+        size = max(palm_size(landmarks), 1.0)
+        return max(float(np.linalg.norm(old - points, axis=1).mean()) for _, old in self._history) / size
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """letters: what to prompt, in order; samples: new samples per letter this session; countdown_s, interval_s,
+    steady (palm sizes), window_s: see the module docstring and SteadyGate."""
+
+    letters: tuple[str, ...]
+    samples: int = 10
+    countdown_s: float = 3.0
+    interval_s: float = 0.5
+    steady: float = STEADY_THRESHOLD
+    window_s: float = STEADY_WINDOW_S
+
+    def __post_init__(self) -> None:
+        if not self.letters:
+            raise DataError("no letters to collect; pass --letters A,B,C")
+        unknown = [letter for letter in self.letters if letter not in HANDSHAPES]
+        if unknown:
+            raise DataError(f"unknown letter(s) {', '.join(unknown)}: --letters takes A-Z separated by commas, "
+                            "e.g. --letters A,M,N,T")
+        if len(set(self.letters)) != len(self.letters):
+            raise DataError(f"--letters {','.join(self.letters)} names a letter twice; name each once")
+        for name, value, low in (("--samples", self.samples, 1), ("--countdown", self.countdown_s, 0),
+                                 ("--interval", self.interval_s, 0), ("--steady", self.steady, 1e-6)):
+            if not value >= low:
+                raise DataError(f"{name} {value} must be at least {low:g}")
+
+
+@dataclass
+class CollectSession:
+    """Where the session is. Feed every frame to `update`; when it returns True, store the sample and call
+    `recorded` with its id. `redo`, `skip` and `finish` are the user's keys and buttons."""
+
+    config: CollectConfig
+    index: int = 0  # into config.letters; len(letters) once done
+    phase: str = "countdown"
+    counts: dict[str, int] = field(default_factory=dict)  # samples taken this session per letter
+    motion: float | None = None  # the last frame's SteadyGate value
+    hand_seen: bool = False  # the last frame had a hand
+    finished_by: str = ""  # "", "all letters", "finish"
+    _phase_start: float | None = None
+    _last_sample: float | None = None
+    _taken: list[tuple[str, str]] = field(default_factory=list)  # (letter, id) in order, for redo
+    _gate: SteadyGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._gate = SteadyGate(self.config.window_s)
+        self.counts = {letter: 0 for letter in self.config.letters}
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "done"
+
+    @property
+    def letter(self) -> str | None:
+        return None if self.done else self.config.letters[self.index]
+
+    @property
+    def steady(self) -> bool:
+        return self.motion is not None and self.motion < self.config.steady
+
+    def countdown_left(self, t: float) -> float:
+        """Seconds of countdown left at frame time t (0 outside the countdown)."""
+        if self.phase != "countdown" or self._phase_start is None:
+            return self.config.countdown_s if self.phase == "countdown" else 0.0
+        return max(0.0, self.config.countdown_s - (t - self._phase_start))
+
+    def update(self, t: float, landmarks: np.ndarray | None) -> bool:
+        """One frame at time t (seconds) with the hand's (21, 3) landmarks or None; True: take this frame now."""
+        self.hand_seen = landmarks is not None
+        self.motion = self._gate.update(t, landmarks)
+        if self.done:
+            return False
+        if self._phase_start is None or t < self._phase_start:
+            self._phase_start = t
+        if self.phase == "countdown" and t - self._phase_start + TIME_EPS >= self.config.countdown_s:
+            self.phase, self._phase_start = "recording", t
+        if self.phase != "recording" or not self.steady:
+            return False
+        return self._last_sample is None or t - self._last_sample + TIME_EPS >= self.config.interval_s
+
+    def recorded(self, t: float, sample_id: str) -> None:
+        """The sample `update` asked for was stored under `sample_id`."""
+        letter = self.config.letters[self.index]
+        self.counts[letter] += 1
+        self._taken.append((letter, sample_id))
+        self._last_sample = t
+        if self.counts[letter] >= self.config.samples:
+            self._next_letter()
+
+    def redo(self) -> str | None:
+        """Forget the last sample of the session (returning its id for the caller to delete) and go back to its
+        letter with a fresh countdown; None when there is nothing to redo."""
+        if not self._taken:
+            return None
+        letter, sample_id = self._taken.pop()
+        self.counts[letter] -= 1
+        self.index, self.finished_by = self.config.letters.index(letter), ""
+        self._restart("countdown")
+        return sample_id
+
+    def skip(self) -> None:
+        if not self.done:
+            self._next_letter()
+
+    def finish(self) -> None:
+        self.finished_by = self.finished_by or "finish"
+        self._restart("done")
+
+    def progress(self) -> list[tuple[str, int, int]]:
+        """(letter, samples taken this session, samples asked) for every letter."""
+        return [(letter, self.counts[letter], self.config.samples) for letter in self.config.letters]
+
+    def countdown_display(self, t: float) -> int:
+        """The whole seconds to show during the countdown (3, 2, 1)."""
+        return math.ceil(self.countdown_left(t))
+
+    def _next_letter(self) -> None:
+        self.index += 1
+        if self.index >= len(self.config.letters):
+            self.finished_by = self.finished_by or "all letters"
+            self._restart("done")
+        else:
+            self._restart("countdown")
+
+    def _restart(self, phase: str) -> None:
+        self.phase, self._phase_start, self._last_sample = phase, None, None
