@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-
-from asl_edge.runtime.live.state import LiveState
 
 STEP = 4  # grey level per frame index; survives MJPG compression when read back by rounding
 
@@ -37,7 +36,7 @@ class RecordingSink:
         self.keys = keys or {}  # shown-frame number -> key code to return
         self.closed = False
 
-    def show(self, frame: np.ndarray, state: LiveState) -> int | None:
+    def show(self, frame: np.ndarray, state: Any) -> int | None:  # LiveState (run) or CollectState (collect)
         self.states.append(state.to_dict())
         self.frames.append(frame.copy())
         return self.keys.get(len(self.states))
