@@ -166,9 +166,8 @@ def _row_keys(options: BenchmarkOptions) -> list[tuple[str, str]]:
 def measure_row(backend: Backend, file: Path, evaluation: EvaluationSet | None,
                 options: BenchmarkOptions) -> BenchmarkRow:
     top1 = evaluate_backend(backend, evaluation.held_out).top1 if evaluation is not None else None
-    # TensorRT reports the GPU compute time of its last run (CUDA events), as trtexec does.
-    gpu_ms: Callable[[], float] | None = (lambda: float(backend.last_gpu_ms)) if hasattr(backend, "last_gpu_ms") \
-        else None
+    # A backend that measures it (TensorRT: CUDA events) reports the GPU compute time too, as trtexec does.
+    gpu_ms: Callable[[], float] | None = (lambda: backend.last_gpu_ms) if backend.measures_gpu_time else None
     row = BenchmarkRow(backend.name, backend.precision, backend.device, str(file), file.stat().st_size, top1)
     for batch in options.batches:
         inputs = timing_inputs(backend.spec, evaluation, batch)

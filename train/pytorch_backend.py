@@ -25,7 +25,7 @@ class PyTorchBackend(Backend):
         self._torch = require("torch", "the PyTorch backend", "pip install 'asl-edge[workstation]'")
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], device: str = "auto", **_: Any) -> PyTorchBackend:
+    def from_path(cls, path: str | os.PathLike[str], device: str = "auto") -> PyTorchBackend:
         torch = require("torch", "the PyTorch backend", "pip install 'asl-edge[workstation]'")
         from asl_edge.train.checkpoint import load_checkpoint
 

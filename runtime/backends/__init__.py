@@ -32,16 +32,16 @@ def backend_for(path: str | os.PathLike[str]) -> str:
 
 
 def load_backend(path: str | os.PathLike[str], backend: str = "auto", **options: Any) -> Backend:
-    """Open a model file with the named backend, or the one its file type implies."""
+    """Open a model file with the named backend, or the one its file type implies. `options` are the
+    backend's (`Backend.option_names()`); another one is a ModelError naming it."""
     name = backend_for(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise ModelError(f"unknown backend '{name}'; choose one of auto, {', '.join(BACKENDS)}")
     if not os.path.isfile(path):
         raise ModelError(f"model file {path} does not exist")
     module_name, class_name = BACKENDS[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    backend_obj: Backend = cls.from_path(path, **options)
-    return backend_obj
+    cls: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+    return cls.open(path, **options)
 
 
 __all__ = ["BACKENDS", "Backend", "backend_for", "load_backend"]

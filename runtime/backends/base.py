@@ -1,14 +1,19 @@
 """The interface every inference backend implements (after Polygraphy's BaseRunner).
 
-A backend is created from a model file, checks its input against the ModelSpec, and maps a float32
-NCHW batch to float32 class probabilities of shape (N, num_classes). Subclasses implement `_infer`
-and optionally `_close`; callers use `infer`, `close` and the context manager.
+A backend is created from a model file (`from_path`, whose keyword arguments are the backend's options:
+`load_backend` refuses any other by name), checks its input against the ModelSpec, and maps a float32
+NCHW batch to float32 class probabilities of shape (N, num_classes). Subclasses implement `from_path` and
+`_infer`, optionally `_close`, and state what they can do beyond that (`measures_gpu_time`); callers use
+`infer`, `close` and the context manager.
 """
 
 from __future__ import annotations
 
 import abc
+import inspect
+import os
 from types import TracebackType
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,6 +23,8 @@ from asl_edge.spec import ModelSpec
 
 class Backend(abc.ABC):
     name: str = "backend"
+    # Capability: `last_gpu_ms` is the GPU compute time of the last `infer` (CUDA events, as trtexec reports it).
+    measures_gpu_time: ClassVar[bool] = False
 
     def __init__(self, spec: ModelSpec, precision: str = "fp32", device: str = "cpu") -> None:
         self.spec = spec
@@ -26,7 +33,35 @@ class Backend(abc.ABC):
         self.device = device
         self._closed = False
 
+    # -- construction ------------------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Backend:
+        """Open a model file. Subclasses add their options as keyword arguments with defaults."""
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The keyword options `from_path` takes, read from its signature."""
+        parameters = list(inspect.signature(cls.from_path).parameters.values())[1:]  # after `path`
+        return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY
+                     or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], **options: Any) -> Backend:
+        """`from_path` with the options checked first: an unknown one is a ModelError naming it."""
+        allowed = cls.option_names()
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
+            raise ModelError(f"the {cls.name} backend has no option '{unknown[0]}'; {takes}")
+        return cls.from_path(path, **options)
+
     # -- public ------------------------------------------------------------------------------------
+    @property
+    def last_gpu_ms(self) -> float:
+        """GPU compute time of the last `infer` in milliseconds; only where `measures_gpu_time`."""
+        raise AslEdgeError(f"the {self.name} backend does not measure GPU time (measures_gpu_time is False)")
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
         if self._closed:
             raise AslEdgeError(f"{self.name} backend is closed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,10 @@ def test_image_spec_rejects_num_features() -> None:
 
 class Echo(Backend):
     name = "echo"
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> Echo:
+        raise AslEdgeError(f"{path}: the echo backend reads no files")
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         return np.full((batch.shape[0], self.spec.num_classes), 1.0 / self.spec.num_classes, np.float32)

@@ -25,6 +25,7 @@ from asl_edge.spec import ModelSpec
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
+    measures_gpu_time = True
 
     def __init__(self, runner: Any, keepalive: Any, cuda: CudaDevice, manifest: EngineManifest,
                  spec: ModelSpec | None = None) -> None:
@@ -45,8 +46,7 @@ class TensorRTBackend(Backend):
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], device_index: int = 0, cuda_binding: str = "auto",
-                  spec: ModelSpec | None = None, **_other_backends_options: Any) -> TensorRTBackend:
-        # load_backend passes one set of options to every backend (provider, threads, ...); those are not ours.
+                  spec: ModelSpec | None = None) -> TensorRTBackend:
         version = tensorrt_version("the TensorRT backend")
         cuda = open_cuda_device(device_index, "the TensorRT backend", cuda_binding)
         try:
@@ -70,7 +70,7 @@ class TensorRTBackend(Backend):
 
     @property
     def last_gpu_ms(self) -> float:
-        """GPU compute time of the last engine run (CUDA events around execute_async_v3), for the benchmark."""
+        """GPU compute time of the last engine run (CUDA events around execute_async_v3)."""
         return float(self._runner.last_gpu_ms)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
