@@ -32,9 +32,16 @@ QUANTIZED_OPS = ("Conv", "Gemm", "MatMul", "Add", "Mul", "MaxPool", "AveragePool
                  "Flatten", "Reshape", "Relu", "Clip")
 
 
+# The default calibration set: 20 training photos of each class of the bundled model's ASL alphabet data
+# (29 classes: A-Z, space, del, nothing), so 580 in all. A model with other classes gets the same total,
+# divided evenly over its classes by `calibration_set`; --calib-images changes the total.
+CALIBRATION_IMAGES_PER_CLASS = 20
+ALPHABET_CLASSES = 29
+
+
 @dataclass(frozen=True)
 class CalibrationOptions:
-    images: int = 580  # in all, split evenly over the classes
+    images: int = CALIBRATION_IMAGES_PER_CLASS * ALPHABET_CLASSES  # in all, split evenly over the classes
     method: str = "percentile"
     batch_size: int = 32  # images per calibration run
     seed: int = 0

@@ -1,7 +1,9 @@
 """The training loop: `train_one_epoch`, `evaluate`, `fit(config)`.
 
-`fit` reads top to bottom: data, spec, model, optimiser and schedule, then epochs of training and
-validation with early stopping on the validation loss. Every epoch writes `last.pt` (for --resume);
+`fit` reads top to bottom, one step per function (after torchvision's references/classification/train.py):
+`load_data` (split, spec, loaders), `make_training` (model, optimiser, schedule), `restore` (--resume),
+then `run_epoch` + `save_epoch` until the epochs run out or early stopping on the validation loss ends the
+run, and `write_final_report`. Every epoch writes `last.pt` (for --resume);
 a better validation loss writes `checkpoint.pt` (what export and the runtime read). At the end the
 best model's report goes into the run folder: metrics.json, per_class.md, confusion.png, curves.png.
 
@@ -75,21 +77,33 @@ def cpu_threads(config: TrainConfig) -> int:
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - config.workers))
 
 
+# The one-cycle schedule (Smith & Topin 2018) as torch.optim.lr_scheduler.OneCycleLR shapes it by default: up
+# from lr / div_factor (25) over the first pct_start (30 %) of the steps, then a cosine down; it ends at 1e-4
+# of lr here (OneCycleLR's default final_div_factor ends at 4e-6 of lr).
+ONECYCLE_PEAK_AT, ONECYCLE_START, ONECYCLE_END = 0.3, 1 / 25, 1e-4
+# The cosine schedule's linear warm-up: 5 % of the steps, at most 500, so the first updates from random weights
+# and fresh AdamW moments stay small without delaying a long run.
+WARMUP_FRACTION, WARMUP_MAX_STEPS = 0.05, 500
+# Per-epoch seeds: distinct primes keep (seed, epoch, rank) triples from colliding for any realistic count.
+SEED_STRIDE, EPOCH_STRIDE = 100_003, 1009
+VAL_BATCH = 256  # validation needs no gradients, so a larger batch than training's costs little memory
+
+
 def lr_schedule(name: str, total_steps: int) -> Callable[[int], float]:
     """The learning-rate multiplier at each optimiser step. Written as a function of the step alone so a
     resumed run with more epochs continues on the longer curve."""
     total = max(total_steps, 1)
     if name == "onecycle":
-        peak = max(1, round(0.3 * total))
+        peak = max(1, round(ONECYCLE_PEAK_AT * total))
 
         def onecycle(step: int) -> float:
             if step < peak:  # from lr/25 up to lr
-                return 0.04 + 0.96 * step / peak
+                return ONECYCLE_START + (1 - ONECYCLE_START) * step / peak
             progress = min(1.0, (step - peak) / max(1, total - peak))
-            return 1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * progress))
+            return ONECYCLE_END + (1 - ONECYCLE_END) * 0.5 * (1 + math.cos(math.pi * progress))
 
         return onecycle
-    warmup = max(1, min(round(0.05 * total), 500))
+    warmup = max(1, min(round(WARMUP_FRACTION * total), WARMUP_MAX_STEPS))
 
     def cosine(step: int) -> float:
         if step < warmup:
@@ -212,21 +226,37 @@ def fit(config: TrainConfig, on_epoch_end: Callable[[int, dict[str, float]], Non
         distributed.stop(group)
 
 
-def _fit(config: TrainConfig, group: distributed.ProcessGroup, device: torch.device,
-         on_epoch_end: Callable[[int, dict[str, float]], None] | None) -> Path:
-    out = Path(config.out)
-    if group.is_main:
-        ensure_writable_dir(out)
-    log = _run_log(out / "train.log") if group.is_main else (lambda message: None)
-    run_started = time.perf_counter()
+@dataclass
+class RunData:
+    """Step 1 of a run: the split, the spec made from it, and the loaders."""
 
-    # Data: the held-out split is a pure function of (labels, seed, fraction), the same in every stage.
+    spec: ModelSpec
+    train_loader: DataLoader[Any]
+    val_loader: DataLoader[Any]
+    sampler: DistributedSampler[Any] | None
+    shuffle_rng: torch.Generator
+
+
+@dataclass
+class Training:
+    """Step 2: the model and what updates it."""
+
+    model: nn.Module  # DistributedDataParallel-wrapped under torchrun
+    plain_model: nn.Module
+    criterion: nn.Module
+    optimizer: torch.optim.AdamW
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scaler: torch.amp.GradScaler
+    use_amp: bool
+
+
+def load_data(config: TrainConfig, group: distributed.ProcessGroup, device: torch.device,
+              log: Callable[[str], None]) -> RunData:
+    # The held-out split is a pure function of (labels, seed, fraction), the same in every stage.
     train_data, val_data = load_splits(config.data, config.val, config.val_fraction, config.seed)
     spec = make_spec(train_data.classes, config.arch, config.image_size, config.color,
                      imagenet_stats=config.weights is not None, **_dataset_note(config))
-    preset = get_preset(config.augment, config.hflip)
-    train_set = AugmentedImages(train_data, spec, preset)
-    val_loader = DataLoader(PreprocessedImages(val_data, spec), batch_size=256)
+    train_set = AugmentedImages(train_data, spec, get_preset(config.augment, config.hflip))
     sampler: DistributedSampler[Any] | None = None
     if group.enabled:  # each process trains on its own share of every epoch
         sampler = DistributedSampler(train_set, group.world_size, group.rank, seed=config.seed)
@@ -237,83 +267,123 @@ def _fit(config: TrainConfig, group: distributed.ProcessGroup, device: torch.dev
                               pin_memory=device.type == "cuda")  # workers restart each epoch: seeded per epoch
     log(f"data: {len(train_data)} training / {len(val_data)} validation images, {spec.num_classes} classes; "
         f"augment '{config.augment}'{' + hflip' if config.hflip else ''}")
+    return RunData(spec, train_loader, DataLoader(PreprocessedImages(val_data, spec), batch_size=VAL_BATCH),
+                   sampler, shuffle_rng)
 
-    # Model, optimiser, schedule.
+
+def make_training(config: TrainConfig, data: RunData, group: distributed.ProcessGroup, device: torch.device,
+                  log: Callable[[str], None]) -> Training:
     seed_everything(config.seed)
     # Module.to's type hints leave out the memory_format keyword that it documents and accepts.
-    model = build_model(spec, config.weights).to(device, memory_format=MEMORY_FORMAT)  # type: ignore[call-overload]
+    plain = build_model(data.spec, config.weights).to(device, memory_format=MEMORY_FORMAT)  # type: ignore[call-overload]
     log(f"model: {config.arch} {config.image_size}x{config.image_size} {config.color}, "
-        f"{count_parameters(model) / 1e6:.2f} M parameters, on {device}"
+        f"{count_parameters(plain) / 1e6:.2f} M parameters, on {device}"
         f"{f' x {group.world_size} processes' if group.enabled else ''}")
+    model = plain
     if group.enabled:
-        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        model = DistributedDataParallel(plain, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = make_optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_schedule(config.schedule, config.epochs * len(train_loader)))
+        optimizer, lr_schedule(config.schedule, config.epochs * len(data.train_loader)))
     use_amp = config.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    return Training(model, plain, nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), optimizer, scheduler,
+                    torch.amp.GradScaler("cuda", enabled=use_amp), use_amp)
 
-    state = LoopState()
-    if config.resume:
-        state = _resume(out / LAST, spec, model, optimizer, scheduler, scaler)
-        log(f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.4f} "
-            f"at epoch {state.best_epoch})")
-    plain_model = getattr(model, "module", model)
-    best_weights = copy.deepcopy(plain_model.state_dict())
-    if config.resume and (out / CHECKPOINT).is_file():
-        best_weights = load_checkpoint(out / CHECKPOINT).model.state_dict()
+
+def restore(config: TrainConfig, out: Path, spec: ModelSpec, training: Training,
+            log: Callable[[str], None]) -> tuple[LoopState, dict[str, Any]]:
+    """(loop state, best weights so far): fresh, or from last.pt and checkpoint.pt under --resume."""
+    if not config.resume:
+        return LoopState(), copy.deepcopy(training.plain_model.state_dict())
+    state = _resume(out / LAST, spec, training.model, training.optimizer, training.scheduler, training.scaler)
+    log(f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.4f} at epoch {state.best_epoch})")
+    if (out / CHECKPOINT).is_file():
+        return state, load_checkpoint(out / CHECKPOINT).model.state_dict()
+    return state, copy.deepcopy(training.plain_model.state_dict())
+
+
+def run_epoch(epoch: int, config: TrainConfig, data: RunData, training: Training, group: distributed.ProcessGroup,
+              device: torch.device) -> tuple[dict[str, float], ClassificationReport]:
+    """Train one epoch and validate: (the history row, the validation report)."""
+    seed_everything(config.seed * SEED_STRIDE + epoch * EPOCH_STRIDE + group.rank)
+    data.shuffle_rng.manual_seed(config.seed * SEED_STRIDE + epoch)
+    if data.sampler is not None:
+        data.sampler.set_epoch(epoch)
+    started = time.perf_counter()
+    with tqdm(total=len(data.train_loader), desc=f"epoch {epoch}/{config.epochs}", leave=False, file=sys.stderr,
+              disable=not group.is_main, dynamic_ncols=True) as progress:
+        row = train_one_epoch(training.model, data.train_loader, training.criterion, training.optimizer,
+                              training.scheduler, training.scaler, device, training.use_amp, progress)
+    train_seconds = time.perf_counter() - started
+    val_loss, report = evaluate(training.plain_model, data.val_loader, data.spec.labels, device)
+    row.update(epoch=epoch, val_loss=val_loss, val_top1=report.top1, val_top3=report.top3,
+               lr=training.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started,
+               train_images_per_s=row["train_images"] * group.world_size / max(train_seconds, 1e-9))
+    return row, report
+
+
+def save_epoch(out: Path, config: TrainConfig, spec: ModelSpec, training: Training, state: LoopState,
+               row: dict[str, float], report: ClassificationReport, improved: bool) -> None:
+    """checkpoint.pt when the model improved, last.pt (with what --resume needs) always."""
+    metrics = {"val_loss": row["val_loss"], "top1": report.top1, "top3": report.top3, "epoch": row["epoch"]}
+    epoch = int(row["epoch"])
+    if improved:
+        save_checkpoint(out / CHECKPOINT, training.plain_model, spec, metrics, epoch)
+    save_checkpoint(out / LAST, training.plain_model, spec, metrics, epoch, resume_state={
+        "optimizer": training.optimizer.state_dict(), "scheduler": training.scheduler.state_dict(),
+        "scaler": training.scaler.state_dict(), "loop": state.__dict__, "config": config.to_dict()})
+
+
+def _fit(config: TrainConfig, group: distributed.ProcessGroup, device: torch.device,
+         on_epoch_end: Callable[[int, dict[str, float]], None] | None) -> Path:
+    out = Path(config.out)
+    if group.is_main:
+        ensure_writable_dir(out)
+    log = _run_log(out / "train.log") if group.is_main else (lambda message: None)
+    run_started = time.perf_counter()
+    data = load_data(config, group, device, log)
+    training = make_training(config, data, group, device, log)
+    state, best_weights = restore(config, out, data.spec, training, log)
 
     stopped = state.epochs_without_improvement >= config.patience > 0
     while state.epoch < config.epochs and not stopped:
         epoch = state.epoch + 1
-        seed_everything(config.seed * 100_003 + epoch * 1009 + group.rank)
-        shuffle_rng.manual_seed(config.seed * 100_003 + epoch)
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        started = time.perf_counter()
-        with tqdm(total=len(train_loader), desc=f"epoch {epoch}/{config.epochs}", leave=False, file=sys.stderr,
-                  disable=not group.is_main, dynamic_ncols=True) as progress:
-            row = train_one_epoch(model, train_loader, criterion, optimizer, scheduler, scaler, device, use_amp,
-                                  progress)
-        train_seconds = time.perf_counter() - started
-        val_loss, report = evaluate(plain_model, val_loader, spec.labels, device)
-        row.update(epoch=epoch, val_loss=val_loss, val_top1=report.top1, val_top3=report.top3,
-                   lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started,
-                   train_images_per_s=row["train_images"] * group.world_size / max(train_seconds, 1e-9))
+        row, report = run_epoch(epoch, config, data, training, group, device)
         state.history.append(row)
         state.epoch = epoch
-        improved = val_loss < state.best_loss - MIN_IMPROVEMENT
+        improved = row["val_loss"] < state.best_loss - MIN_IMPROVEMENT
         if improved:
-            state.best_loss, state.best_epoch, state.epochs_without_improvement = val_loss, epoch, 0
-            best_weights = copy.deepcopy(plain_model.state_dict())
+            state.best_loss, state.best_epoch, state.epochs_without_improvement = row["val_loss"], epoch, 0
+            best_weights = copy.deepcopy(training.plain_model.state_dict())
         else:
             state.epochs_without_improvement += 1
         stopped = distributed.broadcast_flag(group, state.epochs_without_improvement >= config.patience > 0)
         if group.is_main:
-            metrics = {"val_loss": val_loss, "top1": report.top1, "top3": report.top3, "epoch": epoch}
-            if improved:
-                save_checkpoint(out / CHECKPOINT, plain_model, spec, metrics, epoch)
-            save_checkpoint(out / LAST, plain_model, spec, metrics, epoch, resume_state={
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "loop": state.__dict__, "config": config.to_dict()})
+            save_epoch(out, config, data.spec, training, state, row, report, improved)
             log(f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.3f} acc {row['train_acc']:.3f}"
-                f"  | val loss {val_loss:.3f} top-1 {report.top1:.3f}  | {row['seconds']:.1f} s "
+                f"  | val loss {row['val_loss']:.3f} top-1 {report.top1:.3f}  | {row['seconds']:.1f} s "
                 f"({row['train_images_per_s']:.0f} img/s){'  *best' if improved else ''}")
             if on_epoch_end is not None:
                 on_epoch_end(epoch, row)
         distributed.barrier(group)
     if stopped and state.epoch < config.epochs:
         log(f"early stop: no better validation loss for {config.patience} epochs")
-
     if group.is_main:
-        plain_model.load_state_dict(best_weights)
-        val_loss, report = evaluate(plain_model, val_loader, spec.labels, device)
-        write_report(out, report, {"config": config.to_dict(), "spec": spec.to_dict(), "history": state.history,
-                                   "best_epoch": state.best_epoch, "val_loss": val_loss,
-                                   "parameters": count_parameters(plain_model)},
-                     history=state.history, title=f"{config.arch} on {config.data}")
-        log(f"best epoch {state.best_epoch}: validation top-1 {report.top1:.4f}, top-3 {report.top3:.4f}; "
-            f"{time.perf_counter() - run_started:.0f} s; run folder {out}")
+        write_final_report(out, config, data, training, state, best_weights, device, log, run_started)
     distributed.barrier(group)
     return out
+
+
+def write_final_report(out: Path, config: TrainConfig, data: RunData, training: Training, state: LoopState,
+                       best_weights: dict[str, Any], device: torch.device, log: Callable[[str], None],
+                       run_started: float) -> None:
+    """The best model's metrics.json, per_class.md and plots in the run folder."""
+    model = training.plain_model
+    model.load_state_dict(best_weights)
+    val_loss, report = evaluate(model, data.val_loader, data.spec.labels, device)
+    write_report(out, report, {"config": config.to_dict(), "spec": data.spec.to_dict(), "history": state.history,
+                               "best_epoch": state.best_epoch, "val_loss": val_loss,
+                               "parameters": count_parameters(model)},
+                 history=state.history, title=f"{config.arch} on {config.data}")
+    log(f"best epoch {state.best_epoch}: validation top-1 {report.top1:.4f}, top-3 {report.top3:.4f}; "
+        f"{time.perf_counter() - run_started:.0f} s; run folder {out}")

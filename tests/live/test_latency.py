@@ -28,14 +28,13 @@ def test_empty_summary_is_zeros() -> None:
     assert LatencyStats().summary() == dict.fromkeys(SUMMARY_KEYS, 0.0)
 
 
-def test_stage_timer_keeps_stage_order_and_times_blocks() -> None:
+def test_stage_timer_keeps_stage_order_and_adds_new_stages() -> None:
     timer = StageTimer(("capture", "infer"))
     timer.add("infer", 2.0)
-    with timer.time("render"):
-        sum(range(1000))
+    timer.add("render", 0.5)
     timer.add("capture", 1.0)
     assert list(timer.summary()) == ["capture", "infer", "render"]
-    assert timer.last()["capture"] == 1.0 and timer.last()["render"] > 0
+    assert timer.last() == {"capture": 1.0, "infer": 2.0, "render": 0.5}
     table = format_summary(timer.summary())
     assert table.splitlines()[0].split()[:2] == ["stage", "frames"]
     assert "infer" in table and "2.00" in table

@@ -23,13 +23,12 @@ import cv2
 import numpy as np
 
 from asl_edge.errors import AslEdgeError
+from asl_edge.runtime.live.state import LiveState
 from asl_edge.runtime.live.web.newest import Newest
 from asl_edge.runtime.live.web.server import WebViewServer, load_page
 
-INITIAL_STATE: dict[str, Any] = {
-    "text": "", "letter": None, "confidence": 0.0, "top3": [], "fps": 0.0, "stages_ms": {},
-    "status": "waiting for the first frame", "frame_index": -1,
-}
+# What /state says before the first frame: an empty LiveState, frame -1.
+INITIAL_STATE: dict[str, Any] = LiveState(status="waiting for the first frame", frame_index=-1).to_dict()
 
 
 class WebView:
