@@ -12,7 +12,8 @@ import os
 from typing import Any
 
 from asl_edge.doctor import system_info
-from asl_edge.doctor.checks import WARN, Context, Facts, check_clocks, check_power_mode
+from asl_edge.doctor.checks import check_clocks, check_power_mode
+from asl_edge.doctor.context import WARN, Context, Facts
 
 # A 1-minute load average above this share of the cores means other work competed for the CPU.
 BUSY_LOAD_PER_CORE = 0.5

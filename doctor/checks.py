@@ -1,88 +1,22 @@
-"""`asl-edge doctor`: judge this machine's facts against what a job needs, one verdict and one fix per line.
-
-Each check is a named function of the shared facts (gathered lazily by `system_info`) that says ok, warn or
-fail, what it found, and how to fix a problem. Which failures stop a job is a table (REQUIRED), not code in
-the checks: a failure the requested job does not need is shown as a warning.
+"""`asl-edge doctor`'s checks: each a named function of the shared facts (gathered lazily by `system_info`,
+see context.py) that says ok, warn or fail, what it found, and how to fix a problem. Which failures stop a
+job is decided in verdict.py, not here.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
-import textwrap
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from asl_edge.doctor import system_info
+from asl_edge.doctor.context import FAIL, OK, WARN, Context, Finding, camera_device, source_kind
 
-JOBS = ("train", "export", "build", "run", "benchmark")
-OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_PYTHON = (3, 10)
 
 WORKSTATION_INSTALL = 'pip install -c constraints.txt -e ".[workstation]"'
 JETSON_ORT = "pip install onnxruntime-gpu --extra-index-url https://pypi.jetson-ai-lab.io/jp6/cu126"
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: str  # ok | warn | fail
-    detail: str
-    fix: str = ""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: str
-    detail: str
-    fix: str
-    required: bool
-
-
-class Facts:
-    """system_info sections, each probed once and only when a check reads it."""
-
-    def __init__(self, known: dict[str, Any] | None = None) -> None:
-        # `known` sections (say, a record collected earlier) are used as given instead of probed.
-        self._sections: dict[str, Any] = dict(known or {})
-
-    def __getitem__(self, section: str) -> Any:
-        if section not in self._sections:
-            self._sections[section] = system_info.SECTIONS[section]()
-        return self._sections[section]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Every section, probing those no check has read yet: the full record of this machine."""
-        return {section: self[section] for section in system_info.SECTIONS}
-
-
-@dataclass(frozen=True)
-class Context:
-    job: str
-    source: str | None
-    facts: Facts
-
-
-def source_kind(source: str | None) -> str | None:
-    """What `run --source` would read (runtime.live.sources.source_kind: camera, csi, stream or file); None when
-    no source is given or it names no kind (`run` itself reports an unknown scheme)."""
-    if source is None:
-        return None
-    from asl_edge.errors import SourceError
-    from asl_edge.runtime.live.sources import source_kind as kind_of  # imports OpenCV: only when asked
-
-    try:
-        return kind_of(source)
-    except SourceError:
-        return None
-
-
-def camera_device(source: str) -> str:
-    if source.isdigit():
-        return f"/dev/video{source}"
-    return source.removeprefix("v4l2://")
 
 
 # ---------------------------------------------------------------- checks
@@ -339,71 +273,3 @@ CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "clocks": check_clocks,
 }
 
-_BASE = frozenset({"python", "numpy", "opencv"})
-# job -> the checks whose failure means the job cannot run here.
-REQUIRED: dict[str, frozenset[str]] = {
-    "train": _BASE | {"torch", "torchvision"},
-    "export": _BASE | {"torch", "onnx", "onnxruntime"},
-    "build": _BASE | {"tensorrt", "nvidia-gpu"},
-    "run": _BASE | {"inference-backend"},
-    "benchmark": _BASE | {"inference-backend"},
-}
-# source kind -> extra checks a run or benchmark from that source needs.
-REQUIRED_BY_SOURCE: dict[str, frozenset[str]] = {
-    "camera": frozenset({"camera", "opencv-v4l2"}),
-    "csi": frozenset({"opencv-gstreamer"}),
-}
-
-
-def required_checks(job: str, source: str | None = None) -> frozenset[str]:
-    required = REQUIRED[job]
-    kind = source_kind(source)
-    if job in ("run", "benchmark") and kind in REQUIRED_BY_SOURCE:
-        required |= REQUIRED_BY_SOURCE[kind]
-    return required
-
-
-def diagnose(job: str = "run", source: str | None = None, facts: Facts | None = None) -> list[CheckResult]:
-    """Run every check that applies here; a failure the job does not need becomes a warning."""
-    ctx = Context(job=job, source=source, facts=facts or Facts())
-    required = required_checks(job, source)
-    results = []
-    for name, check in CHECKS.items():
-        finding = check(ctx)
-        if finding is None:
-            continue
-        status, detail = finding.status, finding.detail
-        if status == FAIL and name not in required:
-            status, detail = WARN, f"{detail} (not needed to {job})"
-        results.append(CheckResult(name, status, detail, finding.fix if status != OK else "", name in required))
-    return results
-
-
-def blocking(results: list[CheckResult]) -> list[CheckResult]:
-    return [result for result in results if result.status == FAIL]
-
-
-def format_report(job: str, results: list[CheckResult], source: str | None = None) -> str:
-    width = max(len(result.name) for result in results)
-    target = f"asl-edge {job}" + (f" --source {source}" if source else "")
-    lines = [f"asl-edge doctor: can this machine run `{target}`?"]
-    for result in results:
-        label = "FAIL" if result.status == FAIL else result.status
-        lines.append(f"  {label:<4}  {result.name:<{width}}  {result.detail}")
-        if result.fix:
-            indent = " " * (width + 10)
-            lines.append(textwrap.fill(f"fix: {result.fix}", width=max(60, 110 - len(indent)) + len(indent),
-                                       initial_indent=indent, subsequent_indent=indent + "     "))
-    failed = blocking(results)
-    warnings = sum(result.status == WARN for result in results)
-    if failed:
-        names = ", ".join(result.name for result in failed)
-        lines.append(f"verdict: {job} cannot run here: {names} failed (see the fix lines)")
-    else:
-        lines.append(f"verdict: ready to {job}" + (f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""))
-    return "\n".join(lines)
-
-
-def report_dict(job: str, results: list[CheckResult], facts: Facts, source: str | None = None) -> dict[str, Any]:
-    return {"job": job, "source": source, "ready": not blocking(results), "host": os.uname().nodename,
-            "checks": [asdict(result) for result in results], "system": facts.as_dict()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from asl_edge.doctor.checks import JOBS, Facts, blocking, diagnose, format_report, report_dict
+from asl_edge.doctor.context import Facts
+from asl_edge.doctor.verdict import JOBS, blocking, diagnose, format_report, report_dict
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

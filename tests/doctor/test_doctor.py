@@ -9,8 +9,10 @@ import sys
 import pytest
 
 from asl_edge import machine
-from asl_edge.doctor import checks as doctor
 from asl_edge.doctor import parsers, system_info
+from asl_edge.doctor import verdict as doctor
+from asl_edge.doctor.checks import CHECKS
+from asl_edge.doctor.context import Facts
 from tests.conftest import REPO, run_without_torch
 
 HAS_TENSORRT_GPU = "error" not in system_info.tensorrt_info() and bool(system_info.nvidia_gpus())
@@ -106,7 +108,7 @@ def test_required_checks_per_job() -> None:
     assert "camera" not in doctor.required_checks("build", "0")  # a source only matters to run/benchmark
     assert set(doctor.REQUIRED) == set(doctor.JOBS)
     for required in doctor.REQUIRED.values():
-        assert required <= set(doctor.CHECKS)
+        assert required <= set(CHECKS)
 
 
 def test_jetson_facts_give_module_power_and_clock_lines() -> None:
@@ -119,10 +121,10 @@ def test_jetson_facts_give_module_power_and_clock_lines() -> None:
               "jetpack": release.jetpack, "power_mode": power.name, "power_mode_id": power.mode_id,
               "clocks_locked": parsers.parse_jetson_clocks_show(
                   "cpu0: Online=1 Governor=schedutil MinFreq=115200 MaxFreq=1510400 CurrentFreq=729600\n")}
-    results = {result.name: result for result in doctor.diagnose("benchmark", facts=doctor.Facts({"jetson": jetson}))}
+    results = {result.name: result for result in doctor.diagnose("benchmark", facts=Facts({"jetson": jetson}))}
     assert results["jetson"].status == "ok"
     assert results["jetson"].detail == "NVIDIA Jetson Orin Nano Developer Kit, L4T 36.4.0 (JetPack 6.1)"
     assert results["power-mode"].status == "warn" and "nvpmodel" in results["power-mode"].fix
     assert results["clocks"].status == "warn" and "jetson_clocks" in results["clocks"].fix
-    off_jetson = {result.name for result in doctor.diagnose("benchmark", facts=doctor.Facts({"jetson": None}))}
+    off_jetson = {result.name for result in doctor.diagnose("benchmark", facts=Facts({"jetson": None}))}
     assert not {"jetson", "power-mode", "clocks"} & off_jetson

@@ -124,7 +124,7 @@ def test_bad_capture_options() -> None:
 
 
 def test_source_kind_reads_the_uri_as_parse_source_does() -> None:
-    from asl_edge.doctor.checks import required_checks
+    from asl_edge.doctor.verdict import required_checks
     from asl_edge.runtime.live.sources import source_kind
 
     assert [source_kind(u) for u in ("0", "/dev/video2", "v4l2:///dev/video0", "csi://0")] == [
