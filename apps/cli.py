@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from asl_edge import __version__
-from asl_edge.errors import AslEdgeError
+from asl_edge.errors import AslEdgeError, MissingDependencyError
+
+# Optional packages (import name -> what it is, how to get it): a command that needs one that is missing ends
+# with one line naming the package and the install command instead of an ImportError traceback.
+OPTIONAL_PACKAGES: dict[str, tuple[str, str]] = {
+    **{name: ("PyTorch", "pip install 'asl-edge[workstation]' (https://pytorch.org for CUDA and Jetson wheels)")
+       for name in ("torch", "torchvision")},
+    **{name: (name, "pip install 'asl-edge[workstation]'")
+       for name in ("onnx", "onnxscript", "onnxslim", "onnxconverter_common", "matplotlib", "tqdm")},
+    "onnxruntime": ("ONNX Runtime", "pip install onnxruntime (onnxruntime-gpu on a CUDA machine; "
+                                    "Jetson wheels: https://elinux.org/Jetson_Zoo#ONNX_Runtime)"),
+}
 
 # name -> (module under asl_edge.apps.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,7 +56,38 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module = importlib.import_module(f"asl_edge.apps.commands.{module_name}")
     parser = argparse.ArgumentParser(prog=f"asl-edge {name}", description=help_text)
     module.add_arguments(parser)
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show OpenCV's, FFmpeg's and GStreamer's own warnings")
     return parser, module
+
+
+def quiet_video_libraries(verbose: bool) -> None:
+    """OpenCV's, FFmpeg's and GStreamer's own WARN lines would print before (and contradict) asl-edge's one
+    error line; keep their errors only, unless --verbose. The environment variables reach the video
+    backends, which read them when they first load (OpenCV's docs: "OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"
+    is FFmpeg's av_log level, where 16 is AV_LOG_ERROR); a user's own setting wins."""
+    import cv2
+
+    if verbose:
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32")  # AV_LOG_INFO
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
+        return
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET: FFmpeg's lines name no fix
+    os.environ.setdefault("GST_DEBUG", "0")
+    if "OPENCV_LOG_LEVEL" not in os.environ:  # a user's own OPENCV_LOG_LEVEL is left as it is
+        os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def missing_package(exc: ModuleNotFoundError) -> MissingDependencyError | None:
+    """The one-line error for an optional package that is not installed; None for anything else (a bug)."""
+    root = (exc.name or "").split(".")[0]
+    if root not in OPTIONAL_PACKAGES:
+        return None
+    what, hint = OPTIONAL_PACKAGES[root]
+    error = MissingDependencyError(root if what == root else f"{root} ({what})", "this command", hint)
+    error.package = root
+    return error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,10 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser, module = _command_parser(name)
         args = parser.parse_args(rest)
+        quiet_video_libraries(args.verbose)
         return int(module.run(args) or 0)  # type: ignore[attr-defined]
     except AslEdgeError as exc:
         print(f"asl-edge {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        error = missing_package(exc)
+        if error is None:
+            raise
+        print(f"asl-edge {name}: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print(f"asl-edge {name}: interrupted", file=sys.stderr)
         return 130

@@ -9,6 +9,7 @@ folder and renamed into place, so an interrupted run never leaves a half-written
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -25,16 +26,42 @@ def cache_dir(name: str) -> Path:
     return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / name
 
 
+# What to do about a failed write, by errno; anything else gets the generic advice.
+_WRITE_FIXES = {
+    errno.ENOSPC: "free space on that drive or write somewhere else",
+    errno.EDQUOT: "free space within your disk quota or write somewhere else",
+    errno.EFBIG: "the file exceeds a size limit (ulimit -f or the file system's); write somewhere else",
+    errno.EROFS: "that file system is mounted read-only; write somewhere else",
+    errno.EACCES: "you lack permission there; write somewhere you own",
+    errno.EPERM: "you lack permission there; write somewhere you own",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; pick a path inside a folder",
+    errno.EISDIR: "that path is a folder; name a file",
+    errno.ENOENT: "a folder on that path does not exist; create it or pick another path",
+}
+
+
+def write_error(path: str | os.PathLike[str], exc: OSError, what: str = "") -> AslEdgeError:
+    """The one-line error for an OSError while writing `path`: the path, the errno's meaning and name
+    (e.g. "No space left on device [ENOSPC]") and what to do about it."""
+    code = exc.errno or 0
+    name = errno.errorcode.get(code, "")
+    meaning = f"{exc.strerror or exc}{f' [{name}]' if name else ''}"
+    fix = _WRITE_FIXES.get(code, "check that the folder exists, is writable and has free space")
+    return AslEdgeError(f"cannot write {what}{path}: {meaning}; {fix}")
+
+
 def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
-    """Create a folder (and parents) and prove it is writable, or raise a one-line error."""
+    """Create a folder (and parents) and prove it is writable, or raise a one-line error (`write_error`)."""
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise AslEdgeError(f"cannot write to output folder {folder}: it is a file, not a folder; "
+                           "name a folder (or a path that does not exist yet)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise AslEdgeError(f"cannot write to output folder {folder}: {exc.strerror or exc}; "
-                           "choose another folder with --out") from exc
+        raise write_error(folder, exc, what="to output folder ") from exc
     return folder
 
 
@@ -46,14 +73,15 @@ def _current_umask() -> int:
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temporary file beside `path`; on success rename it over `path`, on error remove it."""
+    """Open a temporary file beside `path`; on success rename it over `path`, on error remove it (and keep
+    the old `path` as it was). An OSError while writing (disk full, read-only, quota) becomes one
+    AslEdgeError naming `path` and the errno (`write_error`)."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
-        raise AslEdgeError(f"cannot write {target}: {exc.strerror or exc}; check the folder exists "
-                           "and is writable") from exc
+        raise write_error(target, exc) from exc
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -62,10 +90,21 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
         # mkstemp makes the file private (0600); give it the permissions a plain open() would.
         os.chmod(tmp_name, 0o666 & ~_current_umask())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise write_error(target, exc) from exc
         raise
+
+
+def append_line(path: str | os.PathLike[str], line: str) -> None:
+    """Append one line to a log file (not atomic: a log grows); a failed write raises `write_error`."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    except OSError as exc:
+        raise write_error(path, exc) from exc
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes | memoryview) -> None:

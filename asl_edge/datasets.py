@@ -8,6 +8,7 @@ exactly the same held-out images.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 
 from asl_edge.errors import DataError
+from asl_edge.progress import track
 from asl_edge.spec import SIGN_MNIST_LETTERS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
@@ -28,6 +30,10 @@ SIGN_MNIST_UNUSED = (9, 25)  # J and Z need motion; labels 9 and 25 never occur
 # The held-out split every stage uses unless told otherwise: a fifth of each class, drawn with seed 0.
 DEFAULT_VAL_FRACTION = 0.2
 DEFAULT_SPLIT_SEED = 0
+# Loaded photos keep at most this many times the model's input side (their shorter side): room for
+# training's zoom/rotate margin (1.25x) and area-resampling, while memory stays bounded by the model's
+# resolution, not the camera's (a 4032x3024 phone photo is 36 MB decoded, 107x80 for a 40 px model).
+MAX_SIDE_FACTOR = 2
 
 
 @dataclass
@@ -62,7 +68,19 @@ class LabelledImages:
         return LabelledImages(self.images, mapping[self.labels], classes, self.sources)
 
 
-def _read_image(path: Path) -> np.ndarray | None:
+def shrink_to(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """`image` scaled down (area resampling, aspect kept) so its shorter side is at most `max_side` pixels;
+    unchanged when already that small or `max_side` is None."""
+    height, width = image.shape[:2]
+    short = min(height, width)
+    if max_side is None or short <= max_side:
+        return image
+    factor = max_side / short
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _read_image(path: Path, max_side: int | None = None) -> np.ndarray | None:
     # imdecode(fromfile) handles non-ASCII paths, which imread does not on every platform.
     try:
         data = np.fromfile(str(path), np.uint8)
@@ -71,16 +89,30 @@ def _read_image(path: Path) -> np.ndarray | None:
     if data.size == 0:
         return None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    return image if image is not None and image.size else None
+    # Shrunk right after decoding, so only `workers` full-size images ever exist at once.
+    return shrink_to(image, max_side) if image is not None and image.size else None
+
+
+def check_dataset_path(path: str | os.PathLike[str], csv_ok: bool = True) -> Path:
+    """`path` if it can be a dataset (a folder, or with `csv_ok` a .csv file), else one DataError saying
+    what it is instead. Cheap: commands call it before importing torch or loading anything."""
+    path = Path(path)
+    kinds = "a folder of class folders" + (" or a Sign Language MNIST .csv file" if csv_ok else "")
+    if path.is_dir() or (csv_ok and path.is_file() and path.suffix.lower() == ".csv"):
+        return path
+    if not path.exists():
+        raise DataError(f"dataset {path} does not exist; pass {kinds}")
+    what = "a .csv file" if path.suffix.lower() == ".csv" else "a file"
+    raise DataError(f"dataset {path} is {what}, not {kinds}")
 
 
 def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | None = None,
-                      workers: int = 4) -> LabelledImages:
+                      workers: int = 4, max_side: int | None = None) -> LabelledImages:
     """One sub-folder per class; any image size, colour or gray. Unreadable files are skipped with one
-    warning that lists them. `classes` fixes the class order (default: sorted folder names)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"dataset folder {root} does not exist; pass a folder with one sub-folder per class")
+    warning that lists them. `classes` fixes the class order (default: sorted folder names). `max_side`:
+    shrink each photo as it is decoded so its shorter side is at most this (`shrink_to`); None keeps
+    full resolution (memory grows with the photos' resolution: 36 MB per 12 MP photo)."""
+    root = check_dataset_path(root, csv_ok=False)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
@@ -97,7 +129,8 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
                             "add images or remove the folder")
         files.extend((p, index) for p in images)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # cv2 decodes without the GIL
-        decoded = list(pool.map(lambda item: _read_image(item[0]), files))
+        decoded = list(track(pool.map(lambda item: _read_image(item[0], max_side), files), f"loading {root}",
+                             total=len(files), unit="image"))
     kept = [(img, label, str(path)) for img, (path, label) in zip(decoded, files, strict=True) if img is not None]
     bad = [str(path) for img, (path, _) in zip(decoded, files, strict=True) if img is None]
     if bad:
@@ -125,11 +158,17 @@ def load_sign_mnist_csv(path: str | os.PathLike[str]) -> LabelledImages:
         header = next(reader, None)
         if header is None:
             raise DataError(f"{path} is empty; expected a header label,pixel1..pixel784 and rows")
-        if len(header) != expected_columns or header[0].strip().lower() != "label":
-            raise DataError(f"{path}: wrong column count or header: expected {expected_columns} columns "
-                            f"(label,pixel1..pixel784), got {len(header)} starting with '{header[0]}'")
+        if len(header) != expected_columns:
+            raise DataError(f"{path}: wrong column count: expected {expected_columns} columns "
+                            f"(label,pixel1..pixel784), got {len(header)}")
+        # A header-less file (rows only, as some converters write it) is read as rows from line 1.
+        headerless = header[0].strip().lstrip("-").isdigit()
+        if not headerless and header[0].strip().lower() != "label":
+            raise DataError(f"{path}: the first line is neither the header label,pixel1..pixel784 nor a row of "
+                            f"integers (it starts with '{header[0][:20]}'); fix the header line")
         rows = []
-        for line_number, row in enumerate(reader, start=2):
+        first_rows = [(1, header)] if headerless else []
+        for line_number, row in itertools.chain(first_rows, enumerate(reader, start=2)):
             if not row:
                 continue
             if len(row) != expected_columns:
@@ -152,20 +191,18 @@ def load_sign_mnist_csv(path: str | os.PathLike[str]) -> LabelledImages:
     remap = {i: letters.index(letter) for i, letter in enumerate(SIGN_MNIST_LETTERS) if letter in letters}
     labels = np.array([remap[int(v)] for v in table[:, 0]], np.int64)
     pixels = table[:, 1:].astype(np.uint8).reshape(-1, 28, 28)
-    return LabelledImages(list(pixels), labels, letters, [f"{path}:{i + 2}" for i in range(len(rows))])
+    first = 1 if headerless else 2
+    return LabelledImages(list(pixels), labels, letters, [f"{path}:{i + first}" for i in range(len(rows))])
 
 
-def load_dataset(path: str | os.PathLike[str], classes: Sequence[str] | None = None) -> LabelledImages:
-    """A folder of class folders, or a Sign Language MNIST CSV file."""
-    path = Path(path)
+def load_dataset(path: str | os.PathLike[str], classes: Sequence[str] | None = None,
+                 max_side: int | None = None) -> LabelledImages:
+    """A folder of class folders, or a Sign Language MNIST CSV file. `max_side`: see load_image_folder."""
+    path = check_dataset_path(path)
     if path.is_dir():
-        return load_image_folder(path, classes)
-    if path.suffix.lower() == ".csv":
-        data = load_sign_mnist_csv(path)
-        return data.relabel(classes) if classes is not None else data
-    if not path.exists():
-        raise DataError(f"dataset {path} does not exist; pass a folder of class folders or a .csv file")
-    raise DataError(f"dataset {path} is neither a folder of class folders nor a .csv file")
+        return load_image_folder(path, classes, max_side=max_side)
+    data = load_sign_mnist_csv(path)
+    return data.relabel(classes) if classes is not None else data
 
 
 def stratified_split(labels: np.ndarray, val_fraction: float = DEFAULT_VAL_FRACTION,
@@ -197,12 +234,13 @@ def per_class_sample(labels: np.ndarray, per_class: int, seed: int = 0) -> np.nd
 
 
 def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None = None,
-                val_fraction: float = DEFAULT_VAL_FRACTION,
-                seed: int = DEFAULT_SPLIT_SEED) -> tuple[LabelledImages, LabelledImages]:
-    """(train, validation): an explicit validation set when given, else a stratified split of `data`."""
-    full = load_dataset(data)
+                val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = DEFAULT_SPLIT_SEED,
+                max_side: int | None = None) -> tuple[LabelledImages, LabelledImages]:
+    """(train, validation): an explicit validation set when given, else a stratified split of `data`.
+    `max_side`: see load_image_folder."""
+    full = load_dataset(data, max_side=max_side)
     if val is not None:
-        return full, load_dataset(val, classes=full.classes)
+        return full, load_dataset(val, classes=full.classes, max_side=max_side)
     train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
     return full.subset(train_idx), full.subset(val_idx)
 

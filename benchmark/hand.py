@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 
 from asl_edge.benchmark.timing import PipelineMeasurement, Timing, TimingPlan, measure
 from asl_edge.landmark_features import landmark_features
+from asl_edge.progress import Log
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.hand.models import LANDMARK_INPUT_SIZE, HandModels, hand_model_paths
@@ -35,7 +35,6 @@ from asl_edge.runtime.live.sources import parse_source
 CHAIN_STAGES = ("detect", "landmarks", "infer")
 EVAL_HINT = "accuracy of the chain: asl-edge eval MODEL --data FOLDER"
 
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -185,7 +184,7 @@ def model_line(row: ChainModelRow) -> str:
 def run_hand_benchmark(classifier: Backend, path: Path, video: Path, variants: tuple[str, ...],
                        timing: TimingPlan, classifier_inputs: np.ndarray | None, chain_frames: int | None,
                        provider: str = "auto", threads: int | None = None,
-                       progress: Progress = print) -> tuple[HandBenchmark, list[str]]:
+                       progress: Log = print) -> tuple[HandBenchmark, list[str]]:
     """Model rows for every variant and the classifier, then (chain_frames not None) the chain rows;
     `classifier_inputs`: one image-model input, or None for a landmarks model (the clip's hand features)."""
     from asl_edge.runtime.backends import load_backend

@@ -25,6 +25,7 @@ from asl_edge.benchmark.timing import BenchmarkResult, BenchmarkRow, PipelineMea
 from asl_edge.datasets import EvaluationSet, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
 from asl_edge.preprocess import preprocess_batch
+from asl_edge.progress import Log
 from asl_edge.runtime.backends import BACKENDS as BACKEND_REGISTRY
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.base import Backend
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 BACKENDS = tuple(BACKEND_REGISTRY)
 HAND_VARIANTS = VARIANTS  # the bundled hand models
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def timing_inputs(spec: ModelSpec, evaluation: EvaluationSet | None, batch: int)
 
 
 # -- loading one row's backend ------------------------------------------------------------------------
-def _pytorch(files: ModelFiles, precision: str, options: BenchmarkOptions, progress: Progress) -> tuple[Backend, Path]:
+def _pytorch(files: ModelFiles, precision: str, options: BenchmarkOptions, progress: Log) -> tuple[Backend, Path]:
     if files.checkpoint is None:
         raise AslEdgeError("no checkpoint.pt to run")
     if not importable("torch"):
@@ -126,7 +126,7 @@ def _pytorch(files: ModelFiles, precision: str, options: BenchmarkOptions, progr
 
 
 def _onnxruntime(files: ModelFiles, precision: str, options: BenchmarkOptions,
-                 progress: Progress) -> tuple[Backend, Path]:
+                 progress: Log) -> tuple[Backend, Path]:
     path = files.onnx.get(precision)
     if path is None:
         raise AslEdgeError(f"no {precision} ONNX model")
@@ -134,7 +134,7 @@ def _onnxruntime(files: ModelFiles, precision: str, options: BenchmarkOptions,
                         max_batch=max(options.batches)), path
 
 
-def _tensorrt(files: ModelFiles, precision: str, options: BenchmarkOptions, progress: Progress) -> tuple[Backend, Path]:
+def _tensorrt(files: ModelFiles, precision: str, options: BenchmarkOptions, progress: Log) -> tuple[Backend, Path]:
     path = files.engines.get(precision)
     if path is None:
         onnx = files.onnx.get(precision)
@@ -149,7 +149,7 @@ def _tensorrt(files: ModelFiles, precision: str, options: BenchmarkOptions, prog
     return load_backend(path, "tensorrt"), path
 
 
-ROW_LOADERS: dict[str, Callable[[ModelFiles, str, BenchmarkOptions, Progress], tuple[Backend, Path]]] = {
+ROW_LOADERS: dict[str, Callable[[ModelFiles, str, BenchmarkOptions, Log], tuple[Backend, Path]]] = {
     "pytorch": _pytorch,
     "onnxruntime": _onnxruntime,
     "tensorrt": _tensorrt,
@@ -185,7 +185,7 @@ def progress_line(row: BenchmarkRow) -> str:
 
 
 def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_dir: Path,
-                  progress: Progress = print) -> BenchmarkResult:
+                  progress: Log = print) -> BenchmarkResult:
     """Measure every requested backend x precision of `model`, then the pipeline row."""
     load_before = os.getloadavg()
     files = find_model_files(model)
@@ -255,7 +255,7 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
 
 
 def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: EvaluationSet | None, spec: ModelSpec,
-                  source: tuple[str, str], out_dir: Path, progress: Progress) -> PipelineMeasurement:
+                  source: tuple[str, str], out_dir: Path, progress: Log) -> PipelineMeasurement:
     from asl_edge.benchmark.pipeline import default_video, measure_pipeline
 
     video = Path(options.video) if options.video else default_video(
@@ -273,7 +273,7 @@ def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: Eval
 
 def _hand_rows(files: ModelFiles, options: BenchmarkOptions, evaluation: EvaluationSet | None, spec: ModelSpec,
                variants: tuple[str, ...], source: tuple[str, str], out_dir: Path,
-               progress: Progress) -> tuple[HandBenchmark, list[str]]:
+               progress: Log) -> tuple[HandBenchmark, list[str]]:
     """The hand chain's models (ONNX Runtime) and, unless --no-pipeline, the whole chain per frame."""
     from asl_edge.benchmark.hand import run_hand_benchmark
     from asl_edge.benchmark.pipeline import default_video

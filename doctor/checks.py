@@ -81,6 +81,27 @@ def _describe_camera(camera: dict[str, Any]) -> str:
     return f"{camera['device']}: {shown}"
 
 
+def check_source(ctx: Context) -> Finding | None:
+    """A file or folder --source: open it the way `run` will and decode its first frame."""
+    if ctx.source is None or source_kind(ctx.source) != "file":
+        return None
+    from asl_edge.errors import SourceError
+    from asl_edge.runtime.live.sources import parse_source
+
+    fix = "pass an existing, readable video file, image or image folder to --source"
+    try:
+        source = parse_source(ctx.source)
+        with source:
+            frame = source.read()
+    except SourceError as exc:
+        return Finding(FAIL, str(exc), fix)
+    if frame is None:
+        return Finding(FAIL, f"{ctx.source} opened but no frame decoded (empty, truncated or an unsupported codec)",
+                       fix)
+    height, width = frame.image.shape[:2]
+    return Finding(OK, f"{source.describe()}: first frame {width}x{height} decoded")
+
+
 def check_camera(ctx: Context) -> Finding:
     found = ctx.facts["cameras"]
     fix = ("connect a USB webcam or the CSI camera; in Docker pass --device /dev/video0; "
@@ -258,6 +279,7 @@ CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "opencv-gstreamer": check_opencv_gstreamer,
     "opencv-v4l2": check_opencv_v4l2,
     "camera": check_camera,
+    "source": check_source,
     "torch": check_torch,
     "torchvision": check_torchvision,
     "onnx": check_onnx,

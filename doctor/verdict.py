@@ -26,6 +26,7 @@ REQUIRED: dict[str, frozenset[str]] = {
 REQUIRED_BY_SOURCE: dict[str, frozenset[str]] = {
     "camera": frozenset({"camera", "opencv-v4l2"}),
     "csi": frozenset({"opencv-gstreamer"}),
+    "file": frozenset({"source"}),
 }
 
 

@@ -72,7 +72,10 @@ def calibration_set(train: LabelledImages, options: CalibrationOptions) -> Label
     counts = train.class_counts()
     short = {name: n for name, n in counts.items() if n < per_class}
     if short:
-        name, have = next(iter(short.items()))
+        name, have = min(short.items(), key=lambda item: item[1])
+        if have == 0:  # no --calib-images value can help: the class itself is missing from the data
+            raise DataError(f"cannot calibrate INT8: class '{name}' has no images in the training split; add "
+                            f"images of '{name}' to the dataset, or export without int8 (--precision fp32,fp16)")
         raise DataError(f"too few calibration images: {per_class} per class requested but class '{name}' has "
                         f"{have} in the training split; lower --calib-images to {have * num_classes} or less")
     return train.subset(per_class_sample(train.labels, per_class, options.seed))

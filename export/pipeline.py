@@ -30,12 +30,12 @@ from asl_edge.export.parity import DEFAULT_TOLERANCE, Comparison, require_parity
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
+from asl_edge.progress import Log
 from asl_edge.spec import PRECISIONS, ModelSpec
 
 FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 REPORT_JSON, REPORT_MARKDOWN = "export_report.json", "export_report.md"
 
-Progress = Callable[[str], None]
 
 
 def parse_precisions(text: str) -> tuple[str, ...]:
@@ -114,7 +114,7 @@ DERIVED_BUILDERS: dict[str, Callable[[Any, ModelSpec, LabelledImages | None, Exp
 
 
 def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
-               options: ExportOptions | None = None, progress: Progress = print) -> ExportReport:
+               options: ExportOptions | None = None, progress: Log = print) -> ExportReport:
     """Write the requested precisions and export_report.{json,md} into `out`; return the report."""
     from asl_edge.train.checkpoint import load_checkpoint
 
@@ -151,7 +151,7 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
 
 
 def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Path, options: ExportOptions,
-                      progress: Progress) -> ExportReport:
+                      progress: Log) -> ExportReport:
     """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors (export/landmark_export.py)."""
     from asl_edge.export.landmark_export import export_landmarks_into
 
@@ -167,7 +167,7 @@ def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Pat
 
 
 def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, evaluation: EvaluationSet,
-                 calibration: LabelledImages | None, options: ExportOptions, progress: Progress) -> ExportReport:
+                 calibration: LabelledImages | None, options: ExportOptions, progress: Log) -> ExportReport:
     val = evaluation.held_out
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
     fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)

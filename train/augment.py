@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF  # noqa: N812
 
 from asl_edge.errors import DataError
+from asl_edge.progress import track
 
 Range = tuple[float, float]
 
@@ -260,4 +261,4 @@ def shift_images(images: Sequence[np.ndarray], name: str, seed: int = 0) -> list
     augmenter = Augmenter(get_preset(name, table=SHIFTS))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return [augmenter(image) for image in images]
+        return [augmenter(image) for image in track(images, f"shift {name}", unit="image")]

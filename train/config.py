@@ -85,7 +85,7 @@ class TrainConfig:
         if self.weights is not None and self.arch == "aslcnn":
             raise bad("weights", "aslcnn has no pretrained weights; pick mobilenet_v3_small or resnet18")
         if self.weights not in (None, "imagenet") and not Path(self.weights).is_file():
-            raise bad("weights", f"{self.weights!r} is neither 'imagenet' nor an existing file")
+            raise bad("weights", f"{self.weights!r} is neither 'imagenet', 'none' nor an existing file")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
@@ -30,13 +29,13 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from asl_edge import __version__
-from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import HeldOutSplit, load_splits
+from asl_edge.artifacts import append_line, ensure_writable_dir
+from asl_edge.datasets import MAX_SIDE_FACTOR, HeldOutSplit, load_splits
 from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import ClassificationReport, classification_report
+from asl_edge.progress import Progress
 from asl_edge.spec import ModelSpec, make_spec
 from asl_edge.train import distributed
 from asl_edge.train.augment import get_preset
@@ -125,7 +124,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 def train_one_epoch(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
                     criterion: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, scaler: torch.amp.GradScaler,
-                    device: torch.device, use_amp: bool, progress: tqdm | None = None) -> dict[str, float]:
+                    device: torch.device, use_amp: bool, progress: Progress | None = None) -> dict[str, float]:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for batch_inputs, batch_labels in loader:
@@ -208,8 +207,7 @@ def _run_log(path: Path) -> Callable[[str], None]:
 
     def log(message: str) -> None:
         print(message, flush=True)
-        with open(path, "a", encoding="utf-8") as file:
-            file.write(message + "\n")
+        append_line(path, message)
 
     return log
 
@@ -253,7 +251,9 @@ class Training:
 def load_data(config: TrainConfig, group: distributed.ProcessGroup, device: torch.device,
               log: Callable[[str], None]) -> RunData:
     # The held-out split is a pure function of (labels, seed, fraction), the same in every stage.
-    train_data, val_data = load_splits(config.data, config.val, config.val_fraction, config.seed)
+    # Photos are shrunk as they are decoded: memory follows the model's input size, not the cameras'.
+    train_data, val_data = load_splits(config.data, config.val, config.val_fraction, config.seed,
+                                       max_side=MAX_SIDE_FACTOR * config.image_size)
     spec = make_spec(train_data.classes, config.arch, config.image_size, config.color,
                      imagenet_stats=config.weights is not None, **_dataset_note(config))
     train_set = AugmentedImages(train_data, spec, get_preset(config.augment, config.hflip))
@@ -310,8 +310,8 @@ def run_epoch(epoch: int, config: TrainConfig, data: RunData, training: Training
     if data.sampler is not None:
         data.sampler.set_epoch(epoch)
     started = time.perf_counter()
-    with tqdm(total=len(data.train_loader), desc=f"epoch {epoch}/{config.epochs}", leave=False, file=sys.stderr,
-              disable=not group.is_main, dynamic_ncols=True) as progress:
+    with Progress(len(data.train_loader), f"epoch {epoch}/{config.epochs}", unit="batch",
+                  mode="auto" if group.is_main else "off") as progress:
         row = train_one_epoch(training.model, data.train_loader, training.criterion, training.optimizer,
                               training.scheduler, training.scaler, device, training.use_amp, progress)
     train_seconds = time.perf_counter() - started

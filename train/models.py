@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -71,8 +72,7 @@ def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Mo
     if weights is None:
         model = builder(weights=None)
     elif weights == "imagenet":
-        # Downloads on first use (a workstation with internet); cached by torch.hub afterwards.
-        model = builder(weights="DEFAULT")
+        model = _imagenet_model(name, builder)
     elif os.path.isfile(weights):
         model = builder(weights=None)
         try:
@@ -80,7 +80,15 @@ def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Mo
         except Exception as exc:  # torch raises several unrelated types for a bad file
             raise ModelError(f"cannot read weights file {weights} ({type(exc).__name__}); pass a torchvision "
                              "state_dict saved with torch.save") from exc
-        missing, _ = model.load_state_dict(state, strict=False)
+        if not isinstance(state, dict):
+            raise ModelError(f"weights file {weights} holds a {type(state).__name__}, not a state_dict; save "
+                             "model.state_dict() with torch.save")
+        try:
+            missing, _ = model.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # tensors of the right names but other shapes (another variant or head)
+            raise ModelError(f"weights file {weights} does not fit {name}: "
+                             f"{str(exc).splitlines()[-1].strip().rstrip('.') or 'tensor shapes differ'}; pass the state_dict "
+                             f"of a torchvision {name}") from exc
         if missing:
             raise ModelError(f"weights file {weights} does not fit {name}: {len(missing)} missing tensors, "
                              f"e.g. {missing[0]}")
@@ -89,6 +97,29 @@ def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Mo
     _adapt_input(model, spec.channels)
     _replace_head(model, spec.num_classes)
     return model
+
+
+def _imagenet_model(name: str, builder: Callable[..., nn.Module]) -> nn.Module:
+    """torchvision's ImageNet weights: downloaded on first use into torch.hub's cache (a workstation with
+    internet), read from that cache afterwards. Offline without the cached file: one ModelError naming the
+    file to fetch and where to put it."""
+    import urllib.error
+
+    import torch.hub
+    import torchvision
+
+    url = torchvision.models.get_model_weights(name).DEFAULT.url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    try:
+        return builder(weights="DEFAULT")
+    except (urllib.error.URLError, OSError) as exc:  # URLError: no network; OSError: DNS, proxy, disk
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ModelError(f"cannot download the ImageNet weights of {name} ({reason}); download {url} to "
+                         f"{cached} on a machine with internet, pass that file with --weights FILE, or train "
+                         "from scratch with --weights none") from exc
+    except RuntimeError as exc:  # a partial download in the cache fails its hash or unzip check
+        raise ModelError(f"the cached ImageNet weights of {name} are damaged ({str(exc).splitlines()[0]}); "
+                         f"delete {cached} and try again") from exc
 
 
 def _adapt_input(model: nn.Module, channels: int) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import add_hand_options, add_seed, default_data_dir
+from asl_edge.artifacts import ensure_writable_dir
 
 if TYPE_CHECKING:
     from asl_edge.runtime.hand.chain import HandChain
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint.pt, a training run folder, or an .onnx / .engine file")
-    parser.add_argument("--data", default=str(default_data_dir()),
-                        help="folder of class folders or Sign Language MNIST .csv (default: %(default)s)")
+    parser.add_argument("--data", default=None,
+                        help="folder of class folders or Sign Language MNIST .csv (default: the dataset the model "
+                             f"records it was trained on, else {default_data_dir()})")
     parser.add_argument("--split", default="auto", choices=("auto", "val", "all"),
                         help="val: the training run's held-out split; all: every image; auto: val when --data "
                              "is the training dataset, else all (default: %(default)s)")
@@ -34,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asl_edge.datasets import check_dataset_path
+    from asl_edge.errors import ModelError
+
+    # Cheap checks first: a typo in a path costs no model load (and no torch import).
+    if not Path(args.model).exists():
+        raise ModelError(f"model {args.model} does not exist; pass a checkpoint.pt, a training run folder, "
+                         "or an .onnx / .engine file")
+    if args.data is not None:
+        check_dataset_path(args.data)
+    if args.out is not None:
+        ensure_writable_dir(args.out)
     if Path(args.model).suffix in (".onnx", ".engine", ".plan"):
         from asl_edge.runtime.backends import load_backend
         from asl_edge.runtime.hand.chain import open_chain
@@ -50,12 +63,13 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.train.evaluation import evaluate_model
     from asl_edge.train.report import write_report
 
-    result = evaluate_model(args.model, args.data, split=args.split, shift=args.shift, shift_seed=args.seed)
+    result = evaluate_model(args.model, args.data, split=args.split, shift=args.shift, shift_seed=args.seed,
+                            default_data=default_data_dir())
     shift = f", shift {result.shift} (seed {args.seed})" if result.shift else ""
-    title = f"{result.spec.arch} on {args.data} [{result.split}{shift}]"
+    title = f"{result.spec.arch} on {result.data} [{result.split}{shift}]"
     print(f"{title}: top-1 {result.report.top1:.4f}, top-3 {result.report.top3:.4f} on {result.images} images")
     if args.out is not None:
-        write_report(args.out, result.report, {"model": str(args.model), "data": str(args.data),
+        write_report(args.out, result.report, {"model": str(args.model), "data": result.data,
                                                "split": result.split, "shift": result.shift,
                                                "shift_seed": args.seed}, title=title)
         print(f"report written to {args.out}")
@@ -63,13 +77,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
-    from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
+    from asl_edge.artifacts import atomic_write_json, atomic_write_text
     from asl_edge.errors import DataError
     from asl_edge.runtime.hand.evaluate import evaluate_chain, held_out_photos
     from asl_edge.runtime.hand.extract import list_class_folders
 
     if args.shift != "none":
         raise DataError("--shift is for image models on the fixed box; drop it for the hand chain")
+    if args.data is None:  # the first folder the model was trained on, like an image model's recorded dataset
+        recorded = chain.classifier.spec.trained_on.get("datasets") or []
+        args.data = str(recorded[0]) if recorded else str(default_data_dir())
     classes, paths, indices = list_class_folders(Path(args.data))
     labels = [classes[i] for i in indices]
     paths, labels, split = held_out_photos(chain.classifier.spec, args.data, paths, labels, classes, args.split)

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--color", default=d["color"], choices=COLORS,
                        help="input colour (default: %(default)s)")
     model.add_argument("--weights", default=None,
-                       help="'imagenet' (download) or a local torchvision state_dict file (torchvision models)")
+                       help="'imagenet' (download, or torch.hub's cache offline), a local torchvision state_dict "
+                            "file, or 'none' (random init; the default) (torchvision models)")
     aug = parser.add_argument_group("augmentation")
     aug.add_argument("--augment", default=d["augment"],
                      help="preset: none, light, medium, heavy; see `asl-edge augment` (default: %(default)s)")
@@ -71,7 +72,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """What needs no torch, checked before torch is imported (7-14 s on a small board): the datasets exist
+    and --out can be a run folder."""
+    from asl_edge.datasets import check_dataset_path
+
+    for data in args.data or [str(default_data_dir())]:
+        check_dataset_path(data, csv_ok=args.input == "image")
+    if args.val is not None:
+        check_dataset_path(args.val)
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_paths(args)
+    if args.weights is not None and args.weights.lower() == "none":
+        args.weights = None
     if args.input == "landmarks":
         return run_landmarks(args)
     from asl_edge.train.loop import fit

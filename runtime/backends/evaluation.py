@@ -7,6 +7,7 @@ import numpy as np
 from asl_edge.datasets import LabelledImages
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.preprocess import preprocess_batches
+from asl_edge.progress import Progress
 from asl_edge.runtime.backends.base import Backend
 
 # Images per inference call when scoring a dataset: enough to amortise each call's overhead, small enough
@@ -17,7 +18,11 @@ EVAL_BATCH = 64
 
 def predict(backend: Backend, data: LabelledImages, batch_size: int = EVAL_BATCH) -> np.ndarray:
     """(N, num_classes) probabilities (the model's softmax output) for every image, in order."""
-    chunks = [backend.infer(batch) for batch in preprocess_batches(data.images, backend.spec, batch_size)]
+    chunks = []
+    with Progress(len(data), "scoring", unit="image") as progress:
+        for batch in preprocess_batches(data.images, backend.spec, batch_size):
+            chunks.append(backend.infer(batch))
+            progress.update(len(batch))
     return np.concatenate(chunks) if chunks else np.zeros((0, backend.spec.num_classes), np.float32)
 
 

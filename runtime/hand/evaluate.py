@@ -8,8 +8,6 @@ name up to its first "_" (massey-dev's `hand3_...`: one group per signer).
 from __future__ import annotations
 
 import os
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,10 +19,9 @@ import numpy as np
 from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.metrics import ClassificationReport, classification_report
+from asl_edge.progress import Progress
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.spec import ModelSpec
-
-PROGRESS_EVERY_S = 10.0
 
 
 @dataclass
@@ -71,18 +68,16 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
     probs = np.zeros((len(paths), len(labels)), np.float32)
     sources: dict[str, int] = defaultdict(int)
     found = np.zeros(len(paths), bool)
-    last = started = time.monotonic()
-    for i, path in enumerate(paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DataError(f"cannot decode {path}; remove or replace the file")
-        chain.tracker.reset()
-        out = chain.classify(image)
-        probs[i], found[i] = out.probs, out.hand is not None
-        sources[out.source] += 1
-        if time.monotonic() - last >= PROGRESS_EVERY_S:
-            last = time.monotonic()
-            print(f"eval: {i + 1}/{len(paths)} photos, {time.monotonic() - started:.0f} s", file=sys.stderr)
+    with Progress(len(paths), "eval", unit="photo") as progress:
+        for i, path in enumerate(paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise DataError(f"cannot decode {path}; remove or replace the file")
+            chain.tracker.reset()
+            out = chain.classify(image)
+            probs[i], found[i] = out.probs, out.hand is not None
+            sources[out.source] += 1
+            progress.update()
     truth = np.array([labels.index(label) for label in true_labels], np.int64)
     correct = probs.argmax(axis=1) == truth
     per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])

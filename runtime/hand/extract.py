@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 from asl_edge.artifacts import atomic_write, cache_dir
-from asl_edge.datasets import IMAGE_SUFFIXES
+from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
 from asl_edge.errors import DataError
+from asl_edge.progress import Progress
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
 
@@ -29,7 +30,6 @@ from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
 # photos from 57 % to 95 % while planning (issue 12).
 PHOTO_PAD = 0.25
 CACHE_VERSION = 1
-PROGRESS_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -51,20 +51,20 @@ class LandmarkDataset:
 def extract_landmarks(images: Iterable[np.ndarray | None], count: int, tracker: HandTracker | None = None,
                       label: str = "images") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`count` BGR photos (None for an unreadable one) -> (landmarks (N, 21, 3), handedness (N,), found (N,)),
-    each photo on its own, with a progress line every 10 s."""
+    each photo on its own, with progress (asl_edge.progress)."""
     tracker = tracker or HandTracker(config=TrackerConfig(track=False, pad=PHOTO_PAD))
     landmarks = np.zeros((count, NUM_LANDMARKS, 3), np.float32)
     handedness = np.zeros(count, np.float32)
     found = np.zeros(count, bool)
-    started = last = time.monotonic()
-    for i, image in enumerate(images):
-        tracker.reset()
-        hand = tracker.process(image) if image is not None else None
-        if hand is not None:
-            landmarks[i], handedness[i], found[i] = hand.landmarks, hand.handedness, True
-        if time.monotonic() - last >= PROGRESS_EVERY_S:
-            last = time.monotonic()
-            print(f"landmarks: {label} {i + 1}/{count}, hand found in {found[:i + 1].mean():.0%}", file=sys.stderr)
+    started = time.monotonic()
+    with Progress(count, f"landmarks: {label}", unit="photo") as progress:
+        for i, image in enumerate(images):
+            tracker.reset()
+            hand = tracker.process(image) if image is not None else None
+            if hand is not None:
+                landmarks[i], handedness[i], found[i] = hand.landmarks, hand.handedness, True
+            progress.set_postfix(hand_found=f"{found[:i + 1].mean():.0%}")
+            progress.update()
     print(f"landmarks: {label} {count} photos in {time.monotonic() - started:.0f} s, hand found in "
           f"{found.mean() if count else 0:.1%}", file=sys.stderr)
     return landmarks, handedness, found
@@ -72,8 +72,7 @@ def extract_landmarks(images: Iterable[np.ndarray | None], count: int, tracker: 
 
 def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
     """(classes sorted by name, image paths sorted per class, class index of each) of a folder of class folders."""
-    if not root.is_dir():
-        raise DataError(f"dataset folder {root} does not exist or is not a folder; pass a folder of class folders")
+    root = check_dataset_path(root, csv_ok=False)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -16,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import cv2
 import numpy as np
 
+from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError
 from asl_edge.machine import opencv_build
 
@@ -98,7 +100,14 @@ class VideoFileSink:
             raise AslEdgeError(f"cannot save video as {self.path.name}: use one of "
                                f"{', '.join(sorted(VIDEO_CODECS))}")
         if not self.path.parent.is_dir():
-            raise AslEdgeError(f"cannot save video {self.path}: folder {self.path.parent} does not exist")
+            what = "is a file" if self.path.parent.exists() else "does not exist"
+            raise AslEdgeError(f"cannot save video {self.path}: folder {self.path.parent} {what}; "
+                               "pass a path inside an existing folder")
+        try:  # a read-only or full folder is found now, not blamed on the encoder at the first frame
+            with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
         self.fps = fps if fps > 0 else 30.0
         self._fourcc = cv2.VideoWriter.fourcc(*codec)
         # OpenCV picks the container from the extension, so the temporary name keeps it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -61,8 +62,22 @@ def test_camera_is_a_warning_unless_the_run_reads_a_camera() -> None:
     from_camera = doctor_cli("--job", "run", "--source", "/dev/video0")
     assert from_camera.returncode == 1
     assert line_of(from_camera.stdout, "camera").split()[0] == "FAIL"
-    from_file = doctor_cli("--job", "run", "--source", "clip.mp4")
-    assert from_file.returncode == 0
+    clip = Path(__file__).resolve().parents[2] / "asl_edge" / "assets" / "sample_clip.mp4"
+    from_file = doctor_cli("--job", "run", "--source", str(clip))
+    assert from_file.returncode == 0, from_file.stdout
+    assert line_of(from_file.stdout, "source").split()[0] == "ok"
+
+
+def test_a_missing_or_undecodable_source_file_is_not_ready(tmp_path: Path) -> None:
+    missing = doctor_cli("--job", "run", "--source", str(tmp_path / "missing.mp4"))
+    assert missing.returncode == 1, missing.stdout
+    assert line_of(missing.stdout, "source").split()[0] == "FAIL" and "does not exist" in missing.stdout
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00" * 4096)
+    broken = doctor_cli("--job", "run", "--source", str(garbage))
+    assert broken.returncode == 1, broken.stdout
+    assert line_of(broken.stdout, "source").split()[0] == "FAIL"
+    assert broken.stdout.splitlines()[-1].startswith("verdict: run cannot run here")
 
 
 def test_csi_source_needs_gstreamer_opencv() -> None:

@@ -28,7 +28,7 @@ def test_bad_option_is_one_line_error(option: str, value: object, message: str) 
 
 
 def test_weights_file_must_exist(tmp_path: Path) -> None:
-    with pytest.raises(AslEdgeError, match="neither 'imagenet' nor an existing file"):
+    with pytest.raises(AslEdgeError, match="neither 'imagenet', 'none' nor an existing file"):
         TrainConfig(data="x", arch="resnet18", weights=str(tmp_path / "missing.pth"))
 
 
