@@ -86,19 +86,12 @@ def check_source(ctx: Context) -> Finding | None:
     if ctx.source is None or source_kind(ctx.source) != "file":
         return None
     from asl_edge.errors import SourceError
-    from asl_edge.runtime.live.sources import parse_source
+    from asl_edge.runtime.live.sources import probe_source
 
-    fix = "pass an existing, readable video file, image or image folder to --source"
     try:
-        source = parse_source(ctx.source)
-        with source:
-            frame = source.read()
+        source, (width, height) = probe_source(ctx.source)
     except SourceError as exc:
-        return Finding(FAIL, str(exc), fix)
-    if frame is None:
-        return Finding(FAIL, f"{ctx.source} opened but no frame decoded (empty, truncated or an unsupported codec)",
-                       fix)
-    height, width = frame.image.shape[:2]
+        return Finding(FAIL, str(exc), "pass an existing, readable video file, image or image folder to --source")
     return Finding(OK, f"{source.describe()}: first frame {width}x{height} decoded")
 
 

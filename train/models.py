@@ -86,8 +86,8 @@ def _torchvision_model(name: str, spec: ModelSpec, weights: str | None) -> nn.Mo
         try:
             missing, _ = model.load_state_dict(state, strict=False)
         except RuntimeError as exc:  # tensors of the right names but other shapes (another variant or head)
-            raise ModelError(f"weights file {weights} does not fit {name}: "
-                             f"{str(exc).splitlines()[-1].strip().rstrip('.') or 'tensor shapes differ'}; pass the state_dict "
+            detail = str(exc).splitlines()[-1].strip().rstrip(".") or "tensor shapes differ"
+            raise ModelError(f"weights file {weights} does not fit {name}: {detail}; pass the state_dict "
                              f"of a torchvision {name}") from exc
         if missing:
             raise ModelError(f"weights file {weights} does not fit {name}: {len(missing)} missing tensors, "

@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asl_edge.train.grid import write_augmentation_grid
+    from asl_edge.datasets import check_dataset_path
+    from asl_edge.train.grid import check_grid_path, write_augmentation_grid
+
+    check_grid_path(args.out)  # cheap checks before torch and the photos are loaded (seconds)
+    check_dataset_path(args.data)
 
     path = write_augmentation_grid(args.data, args.out, preset=args.preset, shift=args.shift, hflip=args.hflip,
                                    rows=args.rows, columns=args.columns, size=args.size, seed=args.seed)

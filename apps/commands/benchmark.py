@@ -99,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
     old = load_result(args.compare) if args.compare is not None else None  # a bad file fails before measuring
     if args.iterations is not None and args.iterations < 1:
         raise AslEdgeError(f"--iterations {args.iterations} must be at least 1")
+    # Cheap checks before minutes of measuring: a bad --video or --data found at the end would lose every row.
+    if args.video is not None and not args.no_pipeline:
+        from asl_edge.runtime.live.sources import probe_source
+
+        probe_source(args.video)
+    if args.data is not None:
+        from asl_edge.datasets import check_dataset_path
+
+        check_dataset_path(args.data)
     options = BenchmarkOptions(
         backends=args.backends, precisions=args.precisions, batches=args.batch,
         timing=TimingPlan(warmup_s=args.warmup, iterations=args.iterations, duration_s=args.duration,

@@ -406,3 +406,17 @@ def source_kind(uri: str | int) -> str:
     """camera (V4L2 index or device), csi (Argus through GStreamer), stream (rtsp://, rtsps://, rtmp://,
     http(s)://) or file. Raises SourceError for an empty URI or an unknown scheme."""
     return SOURCE_KINDS[_route(uri)[1]]
+
+
+def probe_source(uri: str | int, options: CaptureOptions | None = None) -> tuple[FrameSource, tuple[int, int]]:
+    """Open a source, decode its first frame and close it again: (the source, the frame's (width, height)).
+    Raises SourceError when it cannot be opened or gives no frame (an empty, truncated or undecodable
+    file). Cheap for files and folders; callers check a --video or --source before long work."""
+    source = parse_source(uri, options)
+    with source:
+        frame = source.read()
+    if frame is None:
+        raise SourceError(f"{source.describe()} opened but gave no frame (empty, truncated or an unsupported "
+                          "codec?); check it plays, or re-encode it: ffmpeg -i IN -c:v libx264 OUT.mp4")
+    height, width = frame.image.shape[:2]
+    return source, (width, height)

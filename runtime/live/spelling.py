@@ -31,7 +31,7 @@ class Smoother:
         if method not in SMOOTHING_METHODS:
             raise AslEdgeError(f"unknown smoothing '{method}'; choose one of {', '.join(SMOOTHING_METHODS)}")
         if window < 1:
-            raise AslEdgeError(f"smoothing window {window} must be at least 1 frame")
+            raise AslEdgeError(f"smoothing window (--smooth) {window} must be at least 1 frame")
         self.method = method
         self.window = window
         self.alpha = 2.0 / (window + 1)
@@ -91,9 +91,9 @@ class Speller:
     def __init__(self, labels: Sequence[str], threshold: float = DEFAULT_THRESHOLD, hold_s: float = DEFAULT_HOLD_S,
                  release_s: float = DEFAULT_RELEASE_S) -> None:
         if not 0.0 < threshold <= 1.0:
-            raise AslEdgeError(f"confidence threshold {threshold} must be in (0, 1]")
+            raise AslEdgeError(f"confidence threshold (--threshold) {threshold} must be in (0, 1]")
         if hold_s < 0:
-            raise AslEdgeError(f"hold time {hold_s} s must not be negative")
+            raise AslEdgeError(f"hold time (--hold) {hold_s} s must not be negative")
         if release_s < 0:
             raise AslEdgeError(f"release time {release_s} s must not be negative")
         self.labels = tuple(labels)
