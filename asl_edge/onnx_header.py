@@ -39,7 +39,7 @@ def spec_from_metadata(metadata: Mapping[str, str], source: str) -> ModelSpec:
     text = metadata.get(ONNX_METADATA_KEY)
     if text is None:
         raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'); "
-                        "export it with `asl-edge export` or pass --spec SPEC.json")
+                        "export it with `asl-edge export`")
     try:
         return ModelSpec.from_json(text)
     except SpecError as exc:

@@ -25,9 +25,9 @@ PACKAGES = {"asl_edge": REPO / "asl_edge", **{f"asl_edge.{name}": REPO / name fo
 OPTION = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
 # Options of other programs that messages quote (`pip install --no-deps`, `docker run --device`): a mention
 # that follows one of these names in the same literal is theirs, not asl-edge's.
-OTHER_PROGRAMS = re.compile(r"(?i)\b(pip3?|docker|torchrun|v4l2-ctl|jetson_clocks|trtexec|nvpmodel|apt(-get)?|ffmpeg|gst-launch-1\.0|"
-                            r"python3?|git|make|nvidia-smi|systemctl|tegrastats|playwright|polygraphy|sudo|"
-                            r"ulimit|pytest|ruff|mypy)\b")
+OTHER_PROGRAMS = re.compile(r"(?i)\b(pip3?|docker|torchrun|v4l2-ctl|jetson_clocks|trtexec|nvpmodel|apt(-get)?|ffmpeg|"
+                            r"gst-launch-1\.0|python3?|git|make|nvidia-smi|systemctl|tegrastats|playwright|"
+                            r"polygraphy|sudo|ulimit|pytest|ruff|mypy)\b")
 ASL_EDGE = re.compile(r"\basl-edge\b|python -m asl_edge")
 
 
@@ -66,10 +66,11 @@ def imported_modules(path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
         for name in names:
-            while name and name not in known:
-                name = name.rpartition(".")[0]
-            if name:
-                found.add(name)
+            module = name
+            while module and module not in known:
+                module = module.rpartition(".")[0]
+            if module:
+                found.add(module)
     return found
 
 
@@ -110,7 +111,7 @@ def _literals(tree: ast.AST) -> Iterator[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
             skip.update(id(value) for value in node.values)
-            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            text = "".join(str(v.value) if isinstance(v, ast.Constant) else "{}" for v in node.values)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             text = node.value
         else:

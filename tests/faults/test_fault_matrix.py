@@ -1,0 +1,366 @@
+"""The fault matrix: every expected failure kind, driven through the real CLI (`python -m asl_edge ...`).
+
+Each row is a `Case`: the argv (with {placeholders} for the shared fixtures), an optional setup that
+builds the bad input in the case's own folder, and the part of the message the user must see. Every row
+checks the same contract (issue 13): a non-zero exit (or the stated code), exactly one `error:` line that
+contains the expected text, no traceback, no OpenCV/FFmpeg log lines, no half-written file (`*.tmp`,
+`*.partial*`) left, the files named in `absent` absent and every file the setup made (the "previous
+results") byte-identical afterwards.
+
+To add a kind (stale run folders, --spec, stalled streams, ...), append a Case to CASES; `wrap` runs a row
+on a fresh tmpfs ("enospc": 64 KiB, so writes fail with ENOSPC; "readonly": mounted read-only) through
+`unshare`, which needs user namespaces (the rows skip where they are missing). `no_torch` runs a row with
+torch and torchvision unimportable, as on a Jetson runtime image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import DATA_DIR, REPO
+
+BUNDLED_MODEL = REPO / "asl_edge" / "assets" / "asl_default.onnx"
+SAMPLE_CLIP = REPO / "asl_edge" / "assets" / "sample_clip.mp4"
+MOUNT = "/tmp/asl-edge-fault-mount"  # the tmpfs mount point of `wrap` rows (private to their namespace)
+# Makes torch unimportable in the child, the way it is missing on a Jetson runtime image.
+NO_TORCH_SITECUSTOMIZE = """
+import sys
+class _NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision"):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return None
+sys.meta_path.insert(0, _NoTorch())
+"""
+LOG_PREFIXES = ("[ WARN", "[ERROR", "[ INFO", "[OPENCV", "[h264", "[mov", "[mjpeg")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One expected failure: run `asl-edge ARGV` after `setup(case_dir)` and expect `message` in its
+    one error line (exit code `code`, or any non-zero when None)."""
+
+    name: str
+    argv: tuple[str, ...]
+    message: str
+    setup: Callable[[Path], None] | None = None
+    code: int | None = None
+    absent: tuple[str, ...] = ()  # paths (relative to the case folder, or {mount}/...) that must not exist
+    env: dict[str, str] = field(default_factory=dict)
+    no_torch: bool = False
+    wrap: str | None = None  # None, "enospc" or "readonly"
+
+
+# -- setups: each builds its bad input (and any earlier results that must survive) in the case folder ------
+def _write(name: str, data: bytes) -> Callable[[Path], None]:
+    def setup(folder: Path) -> None:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return setup
+
+
+def _truncated_model(folder: Path) -> None:
+    (folder / "model.onnx").write_bytes(BUNDLED_MODEL.read_bytes()[:4000])
+
+
+def _short_csv(folder: Path) -> None:
+    (folder / "short.csv").write_text("label,pixel1,pixel2\n0,1,2\n")
+
+
+def _previous_report(folder: Path) -> None:
+    """An earlier `eval --out report` result, which a failed evaluation must leave as it was."""
+    (folder / "report").mkdir()
+    (folder / "report" / "metrics.json").write_text('{"top1": 0.9}\n')
+
+
+def _corrupt_checkpoint(folder: Path) -> None:
+    (folder / "ck.pt").write_bytes(b"PK\x03\x04 a zip header, then garbage")
+    _previous_report(folder)
+
+
+def _truncated_model_and_report(folder: Path) -> None:
+    _truncated_model(folder)
+    _previous_report(folder)
+
+
+def _corrupt_images(folder: Path) -> None:
+    for label in ("A", "B"):
+        (folder / "data" / label).mkdir(parents=True)
+        (folder / "data" / label / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+
+
+def _empty_folder(folder: Path) -> None:
+    (folder / "empty").mkdir()
+
+
+def _mismatched_weights(folder: Path) -> None:
+    import torch
+
+    torch.save({"features.0.0.weight": torch.zeros(2, 2, 3, 3)}, folder / "weights.pt")
+
+
+def _garbage_video(folder: Path) -> None:
+    (folder / "bad.mp4").write_bytes(bytes(range(256)) * 64)
+
+
+CASES: list[Case] = [
+    # A missing optional package: one line naming it and how to install it.
+    Case("torch-missing-train", ("train", "--data", "{data}", "--out", "run"), "needs torch (PyTorch)",
+         no_torch=True, code=3, absent=("run/checkpoint.pt",)),
+    Case("torch-missing-export", ("export", "{run}/checkpoint.pt", "--out", "out"), "needs torch",
+         no_torch=True, code=3, absent=("out",)),
+    # Cheap checks come first: these fail before torch would be imported (they pass with torch absent).
+    Case("dataset-missing-before-torch", ("train", "--data", "nowhere", "--out", "run"),
+         "dataset nowhere does not exist", no_torch=True, absent=("run",)),
+    Case("dataset-is-a-file", ("train", "--data", "/etc/passwd", "--out", "run"),
+         "dataset /etc/passwd is a file, not a folder", no_torch=True, absent=("run",)),
+    Case("augment-out-not-png-before-loading", ("augment", "--data", "{data}", "--out", "grid.jpg"),
+         "must be a .png file", no_torch=True, absent=("grid.jpg",)),
+    Case("augment-out-impossible-path", ("augment", "--data", "{data}", "--out", "afile/grid.png"),
+         "afile: it is a file, not a folder", setup=_write("afile", b"x"), no_torch=True),
+    Case("benchmark-bad-video-before-measuring",
+         ("benchmark", "--model", "{model}", "--video", "bad.mp4", "--out", "bench"), "cannot open video file",
+         setup=_garbage_video, absent=("bench",)),
+    # Disk full and read-only folders: the path, the errno's meaning, nothing half-written.
+    Case("disk-full-during-training",
+         ("train", "--data", "{data}", "--out", "{mount}/run", "--arch", "aslcnn", "--image-size", "16",
+          "--epochs", "1", "--workers", "0", "--batch-size", "8"),
+         "No space left on device [ENOSPC]", wrap="enospc"),
+    Case("save-video-read-only-folder",
+         ("run", "--model", "{model}", "--source", "{clip}", "--save", "{mount}/out.mp4", "--no-window",
+          "--hand", "off"), "Read-only file system [EROFS]", wrap="readonly"),
+    # Pretrained weights: offline, and a state_dict of another shape.
+    Case("weights-imagenet-offline",
+         ("train", "--data", "{data}", "--out", "run", "--arch", "mobilenet_v3_small", "--weights", "imagenet",
+          "--image-size", "32", "--epochs", "1", "--workers", "0"),
+         "cannot download the ImageNet weights of mobilenet_v3_small",
+         env={"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "TORCH_HOME": "torch-home"},
+         absent=("run/checkpoint.pt",)),
+    Case("weights-mismatched-state-dict",
+         ("train", "--data", "{data}", "--out", "run", "--arch", "mobilenet_v3_small", "--weights", "weights.pt",
+          "--image-size", "32", "--epochs", "1", "--workers", "0"),
+         "weights file weights.pt does not fit mobilenet_v3_small", setup=_mismatched_weights,
+         absent=("run/checkpoint.pt",)),
+    # Calibration data that no --calib-images value can fix.
+    Case("int8-calibration-class-missing",
+         ("export", "{run}/checkpoint.pt", "--data", "{one_class}", "--precision", "int8", "--out", "out"),
+         "has no images in the training split", absent=("out/model.int8.onnx",)),
+    # Corrupt and truncated models, bad data: the earlier report stays as it was.
+    Case("corrupt-checkpoint", ("eval", "ck.pt", "--data", "{data}", "--out", "report"),
+         "is not an asl-edge checkpoint", setup=_corrupt_checkpoint),
+    Case("truncated-onnx", ("eval", "model.onnx", "--data", "{data}", "--hand", "off", "--out", "report"),
+         "model.onnx", setup=_truncated_model_and_report),
+    Case("csv-wrong-columns", ("eval", "{model}", "--data", "short.csv", "--hand", "off"),
+         "expected 785 columns (label,pixel1..pixel784), got 3", setup=_short_csv),
+    Case("empty-dataset-folder", ("eval", "{model}", "--data", "empty", "--hand", "off"),
+         "has no class sub-folders", setup=_empty_folder),
+    Case("corrupt-images-only", ("eval", "{model}", "--data", "data", "--hand", "off"),
+         "no readable images", setup=_corrupt_images),
+    # Live sources and the web view.
+    Case("missing-camera", ("run", "--model", "{model}", "--source", "/dev/video9", "--no-window"),
+         "camera device /dev/video9 does not exist"),
+    Case("unreachable-stream-no-opencv-log-lines",
+         ("run", "--model", "{model}", "--source", "http://127.0.0.1:9/stream.mjpg", "--no-window", "--hand", "off"),
+         "cannot open camera http://127.0.0.1:9/stream.mjpg"),
+    Case("port-in-use", ("run", "--model", "{model}", "--source", "{clip}", "--web", "--port", "{busy_port}",
+                         "--no-window", "--hand", "off"), "Address already in use"),
+    # Out-of-range options name the option.
+    Case("threshold-out-of-range", ("run", "--model", "{model}", "--source", "{clip}", "--threshold", "1.5",
+                                    "--no-window", "--hand", "off"), "(--threshold) 1.5 must be in (0, 1]"),
+    Case("epochs-out-of-range", ("train", "--data", "{data}", "--epochs", "0", "--out", "run"),
+         "epochs: 0 must be an integer >= 1", absent=("run/checkpoint.pt",)),
+]
+
+
+# -- shared fixtures: tiny real data, a tiny trained run, a busy port ---------------------------------------
+def _tiny_dataset(root: Path, labels: tuple[str, ...], per_class: int = 8) -> Path:
+    """`per_class` real photos per label, shrunk to 64x64 so every command on them is quick."""
+    for label in labels:
+        (root / label).mkdir(parents=True)
+        for path in sorted((DATA_DIR / label).glob("*.jpg"))[:per_class]:
+            image = cv2.imread(str(path))
+            assert image is not None, path
+            cv2.imwrite(str(root / label / path.name), cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA))
+    return root
+
+
+def asl_edge(argv: list[str], cwd: Path, env: dict[str, str] | None = None, no_torch: bool = False,
+             prefix: list[str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a fresh interpreter."""
+    child_env = {**os.environ, "ASL_EDGE_PROGRESS": "plain", **(env or {})}
+    if no_torch:
+        blocker = cwd / ".no-torch"
+        blocker.mkdir(exist_ok=True)
+        (blocker / "sitecustomize.py").write_text(NO_TORCH_SITECUSTOMIZE)
+        child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(blocker), str(REPO),
+                                                                child_env.get("PYTHONPATH", "")]))
+    command = [*(prefix or []), sys.executable, "-m", "asl_edge", *argv]
+    return subprocess.run(command, cwd=cwd, env=child_env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def _tmpfs_prefix(kind: str) -> list[str]:
+    """unshare + a private tmpfs at MOUNT for one command; after it, the mount's listing goes to stdout."""
+    options = "size=64k" if kind == "enospc" else "ro,size=64k"
+    script = (f'mkdir -p {MOUNT} && mount -t tmpfs -o {options} tmpfs {MOUNT} || exit 97; "$@"; rc=$?; '
+              f'echo "MOUNT-LISTING:"; ls -A {MOUNT}; exit $rc')
+    return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"shared dataset not found at {DATA_DIR}; set ASL_EDGE_DATA")
+    root = tmp_path_factory.mktemp("faults")
+    data = _tiny_dataset(root / "data", ("A", "B", "C"))
+    one_class = _tiny_dataset(root / "one-class", ("A",))
+    trained = asl_edge(["train", "--data", str(data), "--out", str(root / "run"), "--arch", "aslcnn",
+                        "--image-size", "16", "--epochs", "1", "--workers", "0", "--batch-size", "8"], root)
+    assert trained.returncode == 0, trained.stderr
+    return {"data": str(data), "one_class": str(one_class), "run": str(root / "run"), "model": str(BUNDLED_MODEL),
+            "clip": str(SAMPLE_CLIP), "mount": MOUNT}
+
+
+@pytest.fixture()
+def busy_port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file() and ".no-torch" not in p.parts}
+
+
+def _leftovers(names: list[str]) -> list[str]:
+    return [n for n in names if n.endswith(".tmp") or ".partial" in n]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_fault(case: Case, shared: dict[str, str], busy_port: int, tmp_path: Path) -> None:
+    if case.setup is not None:
+        case.setup(tmp_path)
+    before = _snapshot(tmp_path)
+    values = {**shared, "busy_port": str(busy_port)}
+    argv = [arg.format(**values) for arg in case.argv]
+    env = {k: str(tmp_path / v) if k == "TORCH_HOME" else v for k, v in case.env.items()}
+    prefix = _tmpfs_prefix(case.wrap) if case.wrap else None
+    if prefix and shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    result = asl_edge(argv, tmp_path, env=env, no_torch=case.no_torch, prefix=prefix)
+    if prefix and result.returncode == 97:
+        pytest.skip(f"no user namespaces here to mount a tmpfs: {result.stderr.strip()}")
+
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    if case.code is None:
+        assert result.returncode != 0, output
+    else:
+        assert result.returncode == case.code, output
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith(f"asl-edge {argv[0]}: error: "), errors[0]
+    assert case.message in errors[0], errors[0]
+    assert not [line for line in output.splitlines() if line.startswith(LOG_PREFIXES)], output
+    # Nothing half-written, nothing the user had before changed, nothing that should not exist.
+    assert not _leftovers([str(p) for p in tmp_path.rglob("*")]), sorted(tmp_path.rglob("*"))
+    if case.wrap:
+        listing = result.stdout.split("MOUNT-LISTING:", 1)[-1].split()
+        assert not _leftovers(listing), listing
+    after = _snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k in before} == before
+    for path in case.absent:
+        assert not (tmp_path / path.format(**values)).exists(), path
+
+
+def test_matrix_covers_every_kind() -> None:
+    """The kinds issue 13 lists, each with at least one row (a guard against a row silently dropped)."""
+    names = {case.name for case in CASES}
+    for kind in ("torch-missing", "disk-full", "weights-imagenet", "weights-mismatched", "augment-out",
+                 "save-video-read-only", "int8-calibration", "corrupt-checkpoint", "truncated-onnx", "csv",
+                 "empty-dataset", "corrupt-images", "missing-camera", "port-in-use", "out-of-range",
+                 "before-torch", "before-measuring", "no-opencv-log-lines"):
+        assert any(kind in name for name in names), kind
+
+
+def test_eval_of_an_onnx_model_needs_no_torch(shared: dict[str, str], tmp_path: Path) -> None:
+    """`eval model.onnx` on a Jetson image without PyTorch: scores, and reads the data it was given."""
+    result = asl_edge(["eval", shared["model"], "--data", shared["data"], "--hand", "off", "--split", "all"],
+                      tmp_path, no_torch=True)
+    assert result.returncode == 0, result.stderr
+    assert "top-1" in result.stdout and "on 24 images" in result.stdout, result.stdout
+
+
+def test_eval_of_a_run_uses_the_dataset_it_records(shared: dict[str, str], tmp_path: Path) -> None:
+    """`eval RUN` without --data scores the run's own held-out split, like `export` does."""
+    result = asl_edge(["eval", shared["run"]], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"on {shared['data']} [val" in result.stdout, result.stdout
+
+
+def test_kill_9_then_resume(shared: dict[str, str], tmp_path: Path) -> None:
+    """A training killed with SIGKILL leaves loadable checkpoints under their real names (atomic writes),
+    and --resume continues from the last finished epoch."""
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "asl_edge", "train", "--data", shared["data"], "--out", str(out), "--arch",
+            "aslcnn", "--image-size", "16", "--epochs", "500", "--workers", "0", "--batch-size", "8"]
+    process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if (out / "last.pt").is_file() and load_checkpoint(out / "last.pt").epoch >= 2:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "training ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    last = load_checkpoint(out / "last.pt")  # whole files under the real names, whenever the kill came
+    best = load_checkpoint(out / "checkpoint.pt")
+    assert last.epoch >= 2 and 1 <= best.epoch <= last.epoch + 1
+    resumed = asl_edge(["train", "--data", shared["data"], "--out", str(out), "--arch", "aslcnn", "--image-size",
+                        "16", "--epochs", str(last.epoch + 2), "--workers", "0", "--batch-size", "8", "--resume"],
+                       tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {last.epoch}" in resumed.stdout, resumed.stdout
+    assert load_checkpoint(out / "last.pt").epoch >= last.epoch + 1
+    assert "Traceback" not in resumed.stderr
+
+
+def test_plain_progress_lines_not_carriage_returns(shared: dict[str, str], tmp_path: Path) -> None:
+    """Training's output in a log file: whole lines only, no tqdm carriage-return redraws."""
+    result = asl_edge(["train", "--data", shared["data"], "--out", str(tmp_path / "run"), "--arch", "aslcnn",
+                       "--image-size", "16", "--epochs", "1", "--workers", "0", "--batch-size", "8"], tmp_path,
+                      env={"ASL_EDGE_PROGRESS": "auto"})
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout + result.stderr
+    assert "epoch 1/1" in result.stdout
+
+
+def test_video_library_logs_show_with_verbose(shared: dict[str, str], tmp_path: Path) -> None:
+    """--verbose brings OpenCV's and FFmpeg's own lines back for diagnosis (they are hidden by default)."""
+    argv = ["run", "--model", shared["model"], "--source", "http://127.0.0.1:9/stream.mjpg", "--no-window",
+            "--hand", "off"]
+    quiet = asl_edge(argv, tmp_path)
+    verbose = asl_edge([*argv, "--verbose"], tmp_path)
+    assert quiet.returncode == verbose.returncode != 0
+    assert len(verbose.stderr.splitlines()) > len(quiet.stderr.splitlines()) == 1, verbose.stderr
+    assert np.any([line.startswith(LOG_PREFIXES) for line in verbose.stderr.splitlines()]), verbose.stderr
