@@ -10,6 +10,7 @@ from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
 from asl_edge.runtime.live.pipeline import PipelineConfig
+from asl_edge.runtime.live.sources import CaptureOptions, FrameSource, parse_source
 from asl_edge.train.config import DEVICES
 
 # The live view's defaults, defined once in PipelineConfig (and the Speller it configures).
@@ -69,6 +70,22 @@ def add_view_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, default=None, metavar="VIDEO",
                         help="also write the annotated frames to a video file (.mp4 or .avi)")
     parser.add_argument("--no-window", action="store_true", help="never open a window, even with a display")
+
+
+# -- sources (run, collect) -------------------------------------------------------------------------
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True,
+                        help="0 or /dev/video0 (USB camera), csi://0 (Jetson CSI camera), rtsp://..., a video "
+                             "file or an image folder")
+    parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
+    parser.add_argument("--height", type=int, default=None, help="capture height")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="capture rate; for image folders the rate the images stand for (default: 10)")
+
+
+def source_from_args(args: argparse.Namespace) -> FrameSource:
+    """The (not yet opened) source of add_source_options."""
+    return parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
 
 
 # -- the hand stage (run, demo, eval) -----------------------------------------------------------------

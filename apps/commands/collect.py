@@ -6,53 +6,47 @@ import argparse
 import sys
 from pathlib import Path
 
-from asl_edge.apps.options import add_view_options
-from asl_edge.runtime.live.collect import (
-    CollectConfig,
-    ViewOptions,
-    collect,
-    model_letters,
-    parse_letters,
+from asl_edge.apps.options import (
+    HAND_VARIANTS,
+    add_provider_option,
+    add_source_options,
+    add_view_options,
+    source_from_args,
 )
+from asl_edge.runtime.live.collect import CollectConfig, ViewOptions, collect, model_letters, parse_letters
 from asl_edge.runtime.live.collect.loop import summary_lines
-from asl_edge.runtime.live.collect.session import STEADY_THRESHOLD
-from asl_edge.runtime.live.sources import CaptureOptions, parse_source
+
+DEFAULTS = CollectConfig(("A",))  # the session's defaults, defined once in CollectConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", required=True,
-                        help="0 or /dev/video0 (USB camera), csi://0 (Jetson CSI camera), rtsp://..., a video "
-                             "file or an image folder")
+    add_source_options(parser)
     parser.add_argument("--out", type=Path, default=Path("mysigns"),
-                        help="dataset folder; running again adds to it (default: mysigns)")
+                        help="dataset folder; running again adds to it (default: %(default)s)")
     parser.add_argument("--letters", default=None,
                         help="letters to record, e.g. A,M,N,T (default: every letter the bundled landmark model "
                              "knows)")
-    parser.add_argument("--samples", type=int, default=10, help="samples per letter this session (default: 10)")
-    parser.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
-                        help="time to form the handshape before recording starts (default: 3)")
-    parser.add_argument("--interval", type=float, default=0.5, metavar="SECONDS",
-                        help="at most one sample per this many seconds (default: 0.5)")
-    parser.add_argument("--steady", type=float, default=STEADY_THRESHOLD, metavar="PALMS",
-                        help="record only while the landmarks moved less than this many palm sizes over 0.3 s "
-                             f"(default: {STEADY_THRESHOLD})")
+    parser.add_argument("--samples", type=int, default=DEFAULTS.samples,
+                        help="samples per letter this session (default: %(default)s)")
+    parser.add_argument("--countdown", type=float, default=DEFAULTS.countdown_s, metavar="SECONDS",
+                        help="time to form the handshape before recording starts (default: %(default)s)")
+    parser.add_argument("--interval", type=float, default=DEFAULTS.interval_s, metavar="SECONDS",
+                        help="at most one sample per this many seconds (default: %(default)s)")
+    parser.add_argument("--steady", type=float, default=DEFAULTS.steady, metavar="PALMS",
+                        help=f"record only while the landmarks moved less than this many palm sizes over "
+                             f"{DEFAULTS.window_s:g} s (default: %(default)s)")
     parser.add_argument("--no-frames", action="store_true",
                         help="privacy: store hand crops and landmarks only, no full frames")
-    parser.add_argument("--hand-models", default="full", choices=("full", "lite"),
-                        help="bundled MediaPipe hand models (default: full)")
-    parser.add_argument("--provider", default="auto", choices=("auto", "tensorrt", "cuda", "cpu"),
-                        help="ONNX Runtime execution provider for the hand models (default: the best available)")
-    parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
-    parser.add_argument("--height", type=int, default=None, help="capture height")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="capture rate; for image folders the rate the images stand for (default: 10)")
+    parser.add_argument("--hand-models", default="full", choices=HAND_VARIANTS,
+                        help="bundled MediaPipe hand models (default: %(default)s)")
+    add_provider_option(parser)
     add_view_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     letters = parse_letters(args.letters) if args.letters is not None else model_letters()
     config = CollectConfig(letters, args.samples, args.countdown, args.interval, args.steady)
-    source = parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
+    source = source_from_args(args)
     source.open()  # fail on a bad source before loading models or writing anything
     print(f"source: {source.describe()}")
     print(f"collecting {config.samples} samples of {', '.join(letters)} into {args.out}"

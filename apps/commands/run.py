@@ -12,9 +12,11 @@ from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
     add_backend_options,
     add_hand_options,
+    add_source_options,
     add_spelling_options,
     add_view_options,
     backend_kwargs,
+    source_from_args,
 )
 from asl_edge.runtime.backends import Backend, load_backend
 from asl_edge.runtime.hand.chain import open_chain
@@ -22,21 +24,15 @@ from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
 from asl_edge.runtime.live.latency import format_summary
 from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from asl_edge.runtime.live.sources import CaptureOptions, FrameSource, parse_source
+from asl_edge.runtime.live.sources import FrameSource
 from asl_edge.runtime.live.state import LiveState
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", required=True,
-                        help="0 or /dev/video0 (USB camera), csi://0 (Jetson CSI camera), rtsp://..., a video "
-                             "file or an image folder")
+    add_source_options(parser)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="model.onnx, model.engine or checkpoint.pt (default: the bundled hand-landmark model)")
     add_backend_options(parser)
-    parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
-    parser.add_argument("--height", type=int, default=None, help="capture height")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="capture rate; for image folders the rate the images stand for (default: 10)")
     parser.add_argument("--roi-size", type=float, default=PIPELINE_DEFAULTS.roi_size,
                         help="side of the fixed square box (--hand off, or the fallback's view) as a fraction of the "
                              "frame's shorter side (default: %(default)s)")
@@ -128,7 +124,7 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    source = parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
+    source = source_from_args(args)
     source.open()  # fail on a bad source before loading a model or binding a port
 
     def announce(backend: Backend) -> None:

@@ -58,10 +58,10 @@ def canvas_of(photo: np.ndarray, size: tuple[int, int] = (640, 480), hand_height
 
 
 def write_signing_video(path: Path, photos: dict[str, list[np.ndarray]], fps: float = 10.0, hold_s: float = 0.6,
-                        gap_s: float = 1.2) -> dict[str, list[np.ndarray]]:
+                        gap_s: float = 1.2, tail_s: float = 0.0) -> dict[str, list[np.ndarray]]:
     """A signer at a camera: for each letter in order, `gap_s` of an empty (black) frame, then each of its photos
-    held still for `hold_s`. MJPG .avi. Returns the frames shown per letter (to tell which letter a stored frame
-    came from)."""
+    held still for `hold_s`; `tail_s` of empty frame at the end. MJPG .avi. Returns the frames shown per letter
+    (to tell which letter a stored frame came from)."""
     size = (640, 480)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
     assert writer.isOpened()
@@ -74,5 +74,7 @@ def write_signing_video(path: Path, photos: dict[str, list[np.ndarray]], fps: fl
         for frame in shown[letter]:
             for _ in range(round(hold_s * fps)):
                 writer.write(frame)
+    for _ in range(round(tail_s * fps)):
+        writer.write(blank)
     writer.release()
     return shown

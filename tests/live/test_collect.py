@@ -279,7 +279,7 @@ def test_keys_redo_skip_and_finish_in_the_drawn_view(massey_photos: dict[str, li
     session = CollectSession(CollectConfig(LETTERS, samples=2, countdown_s=1.0, interval_s=0.4))
     writer = CollectedWriter(tmp_path / "keys")
     result = run_collect(parse_source(str(video)), HandTracker(), writer, session, [sink], lines.append)
-    assert result.finished_by == "finish" and len(sink.frames) == 57
+    assert result.finished_by == "finish" and len(sink.frames) == 57 + 1  # + the final view
     samples = read_collected(tmp_path / "keys")
     redone = [line.removeprefix("redo: removed ") for line in lines if line.startswith("redo: removed")]
     assert len(redone) == 1 and redone[0].startswith("A-") and redone[0] not in set(samples.ids)
@@ -289,8 +289,10 @@ def test_keys_redo_skip_and_finish_in_the_drawn_view(massey_photos: dict[str, li
     assert [photo_shown(frame, shown) for frame in stored if frame is not None] == [("A", 2), ("A", 3)]
     # What the user saw: the prompt band and progress drawn over the frame, and the page's state per frame.
     assert sink.frames[20].shape == (480, 640, 3) and not np.array_equal(sink.frames[20], shown["A"][1])
-    first, last = sink.states[0], sink.states[-1]
+    first, last, final = sink.states[0], sink.states[-2], sink.states[-1]
     assert first["letter"] == "A" and first["phase"] == "countdown" and first["countdown"] == 1
     assert "fist" in str(first["description"])
     assert last["letter"] == "L" and last["progress"] == [["A", 2, 2], ["B", 0, 2], ["L", 0, 2]]
     assert last["samples"] == 2
+    assert final["phase"] == "done" and final["letter"] is None
+    assert final["status"] == "finished (finish): 2 samples saved"

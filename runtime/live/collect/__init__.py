@@ -9,6 +9,7 @@ without its argument parsing.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from asl_edge.runtime.live.handshapes import HANDSHAPES
 from asl_edge.runtime.live.sources import FrameSource
 
 WEB_PAGE = "collect.html"
+WEB_LINGER_S = 1.0  # the page's last update (finished, samples saved) goes out before the server stops
 
 
 def parse_letters(text: str) -> tuple[str, ...]:
@@ -97,6 +99,8 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
             # Someone watching gets a file played at its own pace; a recording alone goes flat out.
             watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)
             result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched)
+            if any(isinstance(sink, WebSink) for sink in sinks):
+                time.sleep(WEB_LINGER_S)
         finally:
             close_sinks(sinks)
     finally:

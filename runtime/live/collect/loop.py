@@ -11,13 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.collected import CollectedWriter
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
 from asl_edge.runtime.live.collect.session import CollectSession
-from asl_edge.runtime.live.display import Sink
+from asl_edge.runtime.live.display import Sink, WindowSink
 from asl_edge.runtime.live.handshapes import HANDSHAPES
 from asl_edge.runtime.live.pipeline import FpsMeter, Pacer
 from asl_edge.runtime.live.sources import FrameSource
@@ -50,9 +52,10 @@ class CollectState:
 
 
 def collect_state(session: CollectSession, t: float, frame_index: int, fps: float) -> CollectState:
-    letter = session.letter
+    letter, samples = session.letter, sum(session.counts.values())
+    status = f"finished ({session.finished_by}): {samples} samples saved" if session.done else status_line(session, t)
     return CollectState(letter, HANDSHAPES.get(letter or "", ""), session.phase, session.countdown_display(t),
-                        status_line(session, t), session.progress(), sum(session.counts.values()), frame_index, fps)
+                        status, session.progress(), samples, frame_index, fps)
 
 
 @dataclass
@@ -73,19 +76,21 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                 realtime: bool = False, frame_timeout_s: float = 0.5) -> CollectResult:
     """Run the session over the source until every letter has its samples, finish (q, Esc, the page's button), the
     source's end or Ctrl-C. Closes the source and the writer, not the sinks. `realtime`: play files at their own
-    pace (someone is watching). DataError when no frame of the source showed a hand."""
+    pace (someone is watching). DataError when the source ended without showing a hand in any frame."""
     feed = open_feed(source)
     pacer, fps = Pacer(realtime and not source.live), FpsMeter()
     frames = hand_frames = 0
     started = time.perf_counter()
     announced: tuple[str | None, str] = (None, "")
     waiting_since: float | None = None
+    last: tuple[np.ndarray, float, int] | None = None  # the last clean frame, its time and index, for the final view
+    keys = any(isinstance(sink, WindowSink) for sink in sinks)  # the keys line is for a window's keyboard
     try:
         while not session.done:
             frame = feed.next(frame_timeout_s)
             if frame is None:
                 if feed.ended:
-                    session.finished_by = "end of source"
+                    session.finished_by = session.finished_by or "end of source"
                     break
                 continue  # a live source with nothing new yet (the capture thread reconnects a lost camera)
             pacer.wait(frame.timestamp)
@@ -108,22 +113,29 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                 log(f"{session.letter}: waiting - {status_line(session, t)}")
                 waiting_since = t
             if sinks:
-                image = draw_collect(frame.image, session, hand, t, interactive=True)
+                last = (frame.image.copy(), t, frame.index)
+                image = draw_collect(frame.image, session, hand, t, interactive=keys)
                 state = collect_state(session, t, frame.index, fps.tick(time.perf_counter()))
                 for sink in sinks:
                     _apply_key(sink.show(image, state), session, writer, log)
     except KeyboardInterrupt:
         session.finished_by = "interrupt"
     finally:
+        session.finish()
         notes = list(feed.notes)
         feed.close()
         writer.close()
-    if frames and not hand_frames:
+    if last is not None:
+        # The end, shown once: the window and the page say the session is over and what was saved.
+        image, t, index = last
+        for sink in sinks:
+            sink.show(draw_collect(image, session, None, t, interactive=False), collect_state(session, t, index, 0.0))
+    if frames and not hand_frames and session.finished_by == "end of source":
         raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: show one hand to the "
                         "camera, in colour, at least about a quarter of the frame high, and run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
-    return CollectResult(frames, hand_frames, len(writer.added), session.finished_by or "finish",
+    return CollectResult(frames, hand_frames, len(writer.added), session.finished_by,
                          time.perf_counter() - started, notes)
 
 

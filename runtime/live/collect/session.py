@@ -107,7 +107,7 @@ class CollectSession:
     counts: dict[str, int] = field(default_factory=dict)  # samples taken this session per letter
     motion: float | None = None  # the last frame's SteadyGate value
     hand_seen: bool = False  # the last frame had a hand
-    finished_by: str = ""  # "", "all letters", "finish"
+    finished_by: str = ""  # once done: "all letters", "finish" (the user), or what the caller set ("end of source")
     _phase_start: float | None = None
     _last_sample: float | None = None
     _taken: list[tuple[str, str]] = field(default_factory=list)  # (letter, id) in order, for redo

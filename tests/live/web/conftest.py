@@ -1,17 +1,27 @@
-"""Fixtures for the web view: a real photograph as a camera-sized frame, a running view, a frame publisher."""
+"""Fixtures for the web view: a real photograph as a camera-sized frame, a running view, a frame publisher, and a
+headless Chromium (playwright) for the page tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from asl_edge.runtime.live.web.view import WebView
+
+CHROMIUM = os.environ.get("ASL_EDGE_CHROMIUM", "/usr/bin/chromium")
+# Needed on a closed network: no GPU, no sandbox as root, and nothing that phones home at start-up.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 15_000
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +89,26 @@ class Publisher:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run `make browser` (Debian's chromium) or set ASL_EDGE_CHROMIUM")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package drives the browser")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def save_screenshot(page: Any, path: Path) -> np.ndarray:
+    """A PNG of the page at `path`, copied to $ASL_EDGE_ARTIFACTS when set; returns the decoded image."""
+    png = page.screenshot(path=str(path), full_page=True)
+    artifacts = os.environ.get("ASL_EDGE_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(artifacts) / path.name)
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -22,15 +20,10 @@ from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_p
 from asl_edge.runtime.live.sources import parse_source
 from asl_edge.runtime.live.state import LiveState
 from asl_edge.runtime.live.web.view import WebView
-from tests.live.web.conftest import Publisher
+from tests.live.web.conftest import WAIT_MS, Publisher, save_screenshot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ASL_EDGE_CHROMIUM", "/usr/bin/chromium")
-# Needed on a closed network: no GPU, no sandbox as root, and nothing that phones home at start-up.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-WAIT_MS = 15_000
 
 # Records every distinct value #text takes, so the test sees the updates, not only where they ended.
 RECORD_TEXT = """
@@ -45,17 +38,6 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM}: run `make browser` (Debian's chromium) or set ASL_EDGE_CHROMIUM")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package drives the browser")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -63,18 +45,6 @@ def page(browser: Any) -> Iterator[Any]:
     new_page.add_init_script(RECORD_TEXT)
     yield new_page
     context.close()
-
-
-def save_screenshot(page: Any, path: Path) -> np.ndarray:
-    """A PNG of the page at `path`, copied to $ASL_EDGE_ARTIFACTS when set; returns the decoded image."""
-    png = page.screenshot(path=str(path), full_page=True)
-    artifacts = os.environ.get("ASL_EDGE_ARTIFACTS")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(artifacts) / path.name)
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    return image
 
 
 def stream_region(page: Any, screenshot: np.ndarray) -> np.ndarray:

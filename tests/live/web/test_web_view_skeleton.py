@@ -18,9 +18,10 @@ from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_p
 from asl_edge.runtime.live.sources import parse_source
 from asl_edge.runtime.live.state import LiveState
 from tests.live.conftest import ClipMaker, make_clip, val_photos
-from tests.live.web.test_web_view_browser import WAIT_MS, browser, page, save_screenshot, stream_region
+from tests.live.web.conftest import WAIT_MS, save_screenshot
+from tests.live.web.test_web_view_browser import page, stream_region
 
-__all__ = ["browser", "make_clip", "page", "val_photos"]  # fixtures from the browser and runtime tests
+__all__ = ["make_clip", "page", "val_photos"]  # fixtures from the browser and runtime tests
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
