@@ -259,7 +259,7 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("asl-edge collect: error: "), err
-    expected = {"unknown letter": "--letters", "missing source": "nowhere.mp4", "unwritable out": "--out",
+    expected = {"unknown letter": "--letters", "missing source": "nowhere.mp4", "unwritable out": "cannot write to",
                 "no hand": "no hand seen", "not a dataset": "not a collect dataset"}[case]
     assert expected in err[0]
 
