@@ -52,6 +52,36 @@ def test_bad_csv_gives_one_line_error(tmp_path: Path, header: str | None, row: s
     assert "\n" not in str(info.value)
 
 
+def test_header_less_csv_is_read_from_its_first_line(tmp_path: Path, sign_mnist_csv: Path) -> None:
+    """Rows only (as some converters write the Kaggle format): the same images, sources from line 1."""
+    with_header = load_dataset(sign_mnist_csv)
+    rows_only = tmp_path / "rows.csv"
+    rows_only.write_text("\n".join(sign_mnist_csv.read_text().splitlines()[1:]) + "\n")
+    data = load_dataset(rows_only)
+    assert data.classes == with_header.classes and np.array_equal(data.labels, with_header.labels)
+    assert all(np.array_equal(a, b) for a, b in zip(data.images, with_header.images, strict=True))
+    assert data.sources[0] == f"{rows_only}:1"
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_text("name," + ",".join(["x"] * 784) + "\n")
+    with pytest.raises(DataError, match=r"neither the header label,pixel1\.\.pixel784 nor a row of integers"):
+        load_dataset(garbage)
+
+
+def test_photos_are_shrunk_at_decode_to_max_side(small_image_folder: Path) -> None:
+    """Memory follows the model's input size: the shorter side is capped, the aspect ratio kept."""
+    full = load_dataset(small_image_folder)
+    small = load_dataset(small_image_folder, max_side=50)
+    assert full.images[0].shape[:2] == (200, 200) and small.images[0].shape[:2] == (50, 50)
+    assert np.array_equal(small.labels, full.labels)
+
+
+def test_a_file_is_not_taken_for_a_missing_folder(tmp_path: Path) -> None:
+    note = tmp_path / "notes.txt"
+    note.write_text("x")
+    with pytest.raises(DataError, match="is a file, not a folder of class folders"):
+        load_dataset(note)
+
+
 def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         load_dataset(tmp_path / "nowhere.csv")
