@@ -296,3 +296,19 @@ def test_keys_redo_skip_and_finish_in_the_drawn_view(massey_photos: dict[str, li
     assert last["samples"] == 2
     assert final["phase"] == "done" and final["letter"] is None
     assert final["status"] == "finished (finish): 2 samples saved"
+
+
+def test_resume_reports_images_a_kill_left_without_a_row(signing: tuple[Path, dict[str, list[np.ndarray]]],
+                                                         tmp_path: Path) -> None:
+    _, shown = signing
+    hand = HandTracker().process(shown["B"][0])
+    assert hand is not None
+    writer = CollectedWriter(tmp_path / "d")
+    kept = writer.add("B", shown["B"][0], hand)
+    writer.close()
+    # What a kill between a sample's jpgs and its npz row leaves: a crop whose id is in no row.
+    stray = sample_paths(tmp_path / "d", "B", "B-19990101T000000-0")[1]
+    stray.write_bytes(sample_paths(tmp_path / "d", "B", kept)[1].read_bytes())
+    resumed = CollectedWriter(tmp_path / "d")
+    assert resumed.orphans() == [stray] and list(resumed.samples.ids) == [kept]
+    assert len(resumed.manifest["sessions"]) == 2

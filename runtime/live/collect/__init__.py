@@ -95,6 +95,13 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
         for sink in sinks:
             if isinstance(sink, WebSink):
                 log(f"web view: {sink.url}")
+        if not sinks and source.live:
+            log("no window or page: press Ctrl-C to finish (every sample is saved as it is taken); --web serves "
+                "the collect page")
+        orphans = writer.orphans()
+        if orphans:
+            log(f"note: {len(orphans)} sample images in {writer.folder} have no landmarks row (a session killed "
+                "while saving); they are left in place")
         try:
             # Someone watching gets a file played at its own pace; a recording alone goes flat out.
             watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)

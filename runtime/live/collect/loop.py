@@ -85,6 +85,8 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
     waiting_since: float | None = None
     last: tuple[np.ndarray, float, int] | None = None  # the last clean frame, its time and index, for the final view
     keys = any(isinstance(sink, WindowSink) for sink in sinks)  # the keys line is for a window's keyboard
+    shown: tuple[np.ndarray, CollectState] | None = None  # the last drawn frame and its state
+    lost = ""  # the live source's trouble, once logged
     try:
         while not session.done:
             frame = feed.next(frame_timeout_s)
@@ -92,7 +94,15 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                 if feed.ended:
                     session.finished_by = session.finished_by or "end of source"
                     break
-                continue  # a live source with nothing new yet (the capture thread reconnects a lost camera)
+                # A live source with nothing new yet; the capture thread reconnects a lost camera and says so.
+                if feed.status and feed.status != lost:
+                    log(f"source: {feed.status}")
+                lost = feed.status
+                if shown is not None:
+                    for sink in sinks:  # keep the window's keys (q) and the page's buttons working meanwhile
+                        _apply_key(sink.show(shown[0], shown[1]), session, writer, log)
+                continue
+            lost = ""
             pacer.wait(frame.timestamp)
             t = frame.timestamp
             hand = tracker.process(frame.image)
@@ -116,6 +126,7 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                 last = (frame.image.copy(), t, frame.index)
                 image = draw_collect(frame.image, session, hand, t, interactive=keys)
                 state = collect_state(session, t, frame.index, fps.tick(time.perf_counter()))
+                shown = (image, state)
                 for sink in sinks:
                     _apply_key(sink.show(image, state), session, writer, log)
     except KeyboardInterrupt:
