@@ -35,7 +35,9 @@ from asl_edge.export.onnx_facts import (
     hand_model_facts,
     read_onnx_facts,
 )
+from asl_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
+from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath
 from asl_edge.runtime.backends.tensorrt.manifest import (
     CLASSIFIER,
     BuildOptions,
@@ -179,6 +181,30 @@ def build_engine(onnx_path: str | os.PathLike[str], options: BuildOptions | None
     return build_or_reuse(facts, here, options, cache_dir, out, timing_cache, force, log)
 
 
+@dataclass(frozen=True)
+class EngineFromOnnx:
+    """An engine source (runtime.backends.tensorrt.loaders) that builds the engine of an ONNX file for this GPU,
+    or reuses the cached one: `TensorRTBackend.load(EngineFromOnnx(path))` runs an ONNX model on TensorRT."""
+
+    onnx: Path
+    options: BuildOptions = field(default_factory=BuildOptions)
+    cache_dir: Path | None = None
+    log: Callable[[str], None] | None = None
+
+    def __call__(self) -> Path:
+        return build_engine(self.onnx, self.options, self.cache_dir, log=self.log).engine_path
+
+
+def tensorrt_backend(model: str | os.PathLike[str], options: BuildOptions | None = None,
+                     log: Callable[[str], None] | None = None) -> TensorRTBackend:
+    """The TensorRT backend of an engine file, or of an ONNX file built (or reused from the cache) first:
+    the one path `run` and the benchmark open TensorRT models through."""
+    path = Path(model)
+    source = (EngineFromOnnx(path, options or BuildOptions(), log=log) if path.suffix.lower() == ".onnx"
+              else EngineFromPath(path))
+    return TensorRTBackend.load(source)
+
+
 def build_or_reuse(facts: OnnxFacts, here: DeviceFacts, options: BuildOptions,
                    cache_dir: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None,
                    timing_cache: str | os.PathLike[str] | None = None, force: bool = False,
@@ -280,5 +306,6 @@ def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
     return len(engines)
 
 
-__all__ = ["PRECISION_FLAGS", "BuildOptions", "BuildResult", "build_chain", "build_chain_or_reuse", "build_engine",
-           "build_or_reuse", "check_buildable", "clear_cache", "flags_for", "typing_for"]
+__all__ = ["PRECISION_FLAGS", "BuildOptions", "BuildResult", "EngineFromOnnx", "build_chain", "build_chain_or_reuse",
+           "build_engine", "build_or_reuse", "check_buildable", "clear_cache", "flags_for", "tensorrt_backend",
+           "typing_for"]

@@ -18,7 +18,7 @@ from asl_edge.apps.options import (
     backend_kwargs,
     source_from_args,
 )
-from asl_edge.runtime.backends import Backend, load_backend
+from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
@@ -76,12 +76,22 @@ def watched(sinks: list[Sink]) -> bool:
     return any(not isinstance(sink, VideoFileSink) for sink in sinks)
 
 
+def open_backend(args: argparse.Namespace) -> Backend:
+    """The model on the chosen backend. TensorRT takes an engine, or an ONNX file whose engine is built for this
+    GPU first (or reused from the engine cache), through the benchmark's path (export.trt_builder)."""
+    if args.backend == "tensorrt" or (args.backend == "auto" and backend_for(args.model) == "tensorrt"):
+        from asl_edge.export.trt_builder import tensorrt_backend
+
+        return tensorrt_backend(args.model, log=lambda line: print(line, file=sys.stderr, flush=True))
+    return load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+
+
 def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
              announce: Callable[[Backend], None]) -> PipelineResult:
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
     the summary. Shared by `run` and `demo`."""
     try:
-        backend = load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+        backend = open_backend(args)
     except BaseException:
         source.close()
         raise

@@ -158,3 +158,24 @@ def test_manifest_records_this_device(tmp_path: Path) -> None:
     manifest = build_engine(_tiny_onnx(tmp_path, "fp16"), cache_dir=tmp_path).manifest
     assert manifest.device.gpu_name and manifest.device.compute_capability.count(".") == 1
     assert dataclasses.asdict(manifest.options) == dataclasses.asdict(BuildOptions())
+
+
+def test_an_onnx_model_opens_on_tensorrt_through_one_build_or_reuse_path(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` and the benchmark open an ONNX file on TensorRT by building its engine once, then reusing it."""
+    from asl_edge.export.trt_builder import tensorrt_backend
+
+    monkeypatch.setenv("ASL_EDGE_CACHE", str(tmp_path / "cache"))
+    onnx_path = tiny_classifier(tmp_path / "m.onnx", precision="fp32")
+    lines: list[str] = []
+    first = tensorrt_backend(onnx_path, log=lines.append)
+    with first:
+        spec = first.spec
+        got = first.infer(_batch(spec, 2))
+        engine = first.engine_path
+    assert engine is not None and engine.is_file() and any(line.startswith("building") for line in lines)
+    again = tensorrt_backend(onnx_path, log=lines.append)
+    with again:
+        assert again.engine_path == engine
+        np.testing.assert_allclose(again.infer(_batch(spec, 2)), got, atol=1e-6)
+    assert lines[-1].startswith("reusing cached engine")

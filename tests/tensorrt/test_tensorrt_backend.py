@@ -55,3 +55,34 @@ def test_the_tensorrt_backend_and_manifest_import_without_torch() -> None:
                              "asl_edge.runtime.backends.tensorrt.cuda_device; print('ok')")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_an_engine_source_that_names_no_file_says_how_to_build_one(tmp_path: Path) -> None:
+    from asl_edge.errors import ModelError
+    from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath, read_plan
+
+    with pytest.raises(ModelError, match=r"does not exist; build one with `asl-edge build MODEL.onnx`"):
+        EngineFromPath(tmp_path / "absent.engine")()
+    engine = write_engine(tmp_path)
+    assert EngineFromPath(engine)() == engine and read_plan(engine) == engine.read_bytes()
+
+
+@pytest.mark.skipif(tensorrt_loads(), reason="TensorRT is installed here; this checks the message without it")
+def test_run_with_an_onnx_model_on_tensorrt_goes_through_the_build(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`run --backend tensorrt` with an ONNX file takes the build-or-reuse path: without TensorRT it stops at the
+    build's own one-line message, before any source is read."""
+    from asl_edge.apps.cli import main
+    from tests.tensorrt.onnx_models import tiny_classifier
+
+    onnx = tiny_classifier(tmp_path / "m.onnx")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(folder / "0.png"), np.zeros((8, 8, 3), np.uint8))
+    code = main(["run", "--source", str(folder), "--model", str(onnx), "--backend", "tensorrt", "--hand", "off",
+                 "--no-window", "--max-frames", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "error: building a TensorRT engine needs TensorRT" in err[0], err

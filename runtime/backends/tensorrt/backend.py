@@ -1,7 +1,8 @@
 """TensorRT backend: a serialized engine built by `asl-edge build`, checked against its manifest first.
 
-Loading order, each step with its own one-line failure: TensorRT present -> a CUDA binding (pycuda,
-else cuda-python) and a GPU -> the manifest matches this TensorRT, GPU and platform -> deserialize.
+Loading order, each step with its own one-line failure: the engine (a file, or a build from ONNX: see
+loaders.py) -> TensorRT present -> a CUDA binding (pycuda, else cuda-python) and a GPU -> the manifest matches this
+TensorRT, GPU and platform -> deserialize.
 Every call makes the GPU current on the calling thread, so the backend can be created on one thread
 and used on the pipeline's inference thread; a lock keeps its one execution context to one caller.
 """
@@ -18,6 +19,7 @@ import numpy as np
 from asl_edge.errors import ModelError
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.tensorrt.cuda_device import CudaDevice, open_cuda_device
+from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath, EngineSource, read_plan
 from asl_edge.runtime.backends.tensorrt.manifest import DeviceFacts, EngineManifest, check_engine
 from asl_edge.runtime.backends.tensorrt.support import tensorrt_version
 from asl_edge.spec import ModelSpec
@@ -26,6 +28,7 @@ from asl_edge.spec import ModelSpec
 class TensorRTBackend(Backend):
     name = "tensorrt"
     measures_gpu_time = True
+    engine_path: Path | None = None  # the engine file `load` ran (set by load)
 
     def __init__(self, runner: Any, keepalive: Any, cuda: CudaDevice, manifest: EngineManifest,
                  spec: ModelSpec | None = None) -> None:
@@ -47,6 +50,15 @@ class TensorRTBackend(Backend):
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], device_index: int = 0, cuda_binding: str = "auto",
                   spec: ModelSpec | None = None) -> TensorRTBackend:
+        """An engine file from `asl-edge build` (`load(EngineFromPath(path))`)."""
+        return cls.load(EngineFromPath(Path(path)), device_index, cuda_binding, spec)
+
+    @classmethod
+    def load(cls, source: EngineSource, device_index: int = 0, cuda_binding: str = "auto",
+             spec: ModelSpec | None = None) -> TensorRTBackend:
+        """The engine `source` gives (a file, or a build from ONNX: see loaders.py), checked against its
+        manifest, then deserialized on GPU `device_index`."""
+        path = source()  # first: a build checks TensorRT itself, and opens and closes its own CUDA device
         version = tensorrt_version("the TensorRT backend")
         cuda = open_cuda_device(device_index, "the TensorRT backend", cuda_binding)
         try:
@@ -54,12 +66,14 @@ class TensorRTBackend(Backend):
             manifest = check_engine(path, here)  # before deserializing: a clear reason instead of a None
             from asl_edge.runtime.backends.tensorrt import engine as trt_engine
 
-            plan = Path(path).read_bytes()
+            plan = read_plan(path)
             with cuda.current():
                 keepalive = trt_engine.deserialize(plan, str(path), manifest.rebuild_command(),
                                                    manifest.options.dla_core)
                 runner = trt_engine.EngineRunner(keepalive[1], cuda)
-            return cls(runner, keepalive, cuda, manifest, spec)
+            backend = cls(runner, keepalive, cuda, manifest, spec)
+            backend.engine_path = path
+            return backend
         except BaseException:
             cuda.close()
             raise
