@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from asl_edge.errors import AslEdgeError
+from asl_edge.errors import AslEdgeError, DataError
 
 
 def cache_dir(name: str) -> Path:
@@ -127,3 +127,12 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def read_json(path: str | os.PathLike[str], what: str, fix: str) -> Any:
+    """A JSON file's content. Raises DataError "cannot read {what} {path} (...); {fix}" when it is missing,
+    unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read {what} {path} ({type(exc).__name__}); {fix}") from exc

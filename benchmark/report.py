@@ -5,12 +5,12 @@ benchmark.json and a fresh result are rendered and compared by the same code.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from asl_edge.artifacts import read_json
 from asl_edge.errors import DataError
 
 LATENCY_COLUMNS = ("min", "mean", "p50", "p90", "p99", "max")
@@ -20,11 +20,7 @@ STAGE_COLUMNS = ("mean", "p50", "p90", "p99", "max")
 
 def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A benchmark.json written by an earlier run."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read benchmark results {path} ({type(exc).__name__}); pass the benchmark.json "
-                        "of an earlier `asl-edge benchmark` run") from exc
+    data = read_json(path, "benchmark results", "pass the benchmark.json of an earlier `asl-edge benchmark` run")
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         raise DataError(f"{path} is not a benchmark.json (it has no rows)")
     return data

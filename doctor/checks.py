@@ -41,12 +41,18 @@ def check_numpy(ctx: Context) -> Finding:
     return Finding(OK, version) if version else Finding(FAIL, "not installed", "pip install numpy")
 
 
-def check_opencv(ctx: Context) -> Finding:
-    info = ctx.facts["opencv"]
+def _probed(ctx: Context, section: str, fix: str, found: Callable[[dict[str, Any]], str]) -> Finding:
+    """The probe's import error with `fix`, else what `found` says of the probed facts."""
+    info = ctx.facts[section]
     if "error" in info:
-        return Finding(FAIL, str(info["error"]), "Jetson: sudo apt install python3-opencv (JetPack's build, with "
-                       "GStreamer); workstation: pip install opencv-python-headless")
-    return Finding(OK, f"{info['version']} ({info['path']})")
+        return Finding(FAIL, str(info["error"]), fix)
+    return Finding(OK, found(info))
+
+
+def check_opencv(ctx: Context) -> Finding:
+    return _probed(ctx, "opencv", "Jetson: sudo apt install python3-opencv (JetPack's build, with GStreamer); "
+                   "workstation: pip install opencv-python-headless",
+                   lambda info: f"{info['version']} ({info['path']})")
 
 
 def check_opencv_gstreamer(ctx: Context) -> Finding:
@@ -153,29 +159,21 @@ def check_onnxruntime(ctx: Context) -> Finding:
 
 
 def check_tensorrt(ctx: Context) -> Finding:
-    info = ctx.facts["tensorrt"]
-    if "error" in info:
-        return Finding(FAIL, str(info["error"]), "TensorRT comes with JetPack on a Jetson (sudo apt install "
-                       "nvidia-jetpack; make a venv with --system-site-packages to see it); on an x86 machine "
-                       "with an NVIDIA GPU: pip install tensorrt")
-    return Finding(OK, str(info["version"]))
+    return _probed(ctx, "tensorrt", "TensorRT comes with JetPack on a Jetson (sudo apt install nvidia-jetpack; make "
+                   "a venv with --system-site-packages to see it); on an x86 machine with an NVIDIA GPU: "
+                   "pip install tensorrt", lambda info: str(info["version"]))
 
 
 def check_pycuda(ctx: Context) -> Finding:
-    info = ctx.facts["pycuda"]
-    if "error" in info:
-        return Finding(FAIL, str(info["error"]), "pip install pycuda with nvcc on PATH (export "
-                       "PATH=/usr/local/cuda/bin:$PATH), or install cuda-python instead")
-    return Finding(OK, f"{info['version']} (built for CUDA {info['cuda_built_against']})")
+    return _probed(ctx, "pycuda", "pip install pycuda with nvcc on PATH (export PATH=/usr/local/cuda/bin:$PATH), "
+                   "or install cuda-python instead",
+                   lambda info: f"{info['version']} (built for CUDA {info['cuda_built_against']})")
 
 
 def check_cuda_python(ctx: Context) -> Finding:
-    info = ctx.facts["cuda_python"]
-    if "error" in info:
-        return Finding(FAIL, str(info["error"]), "pip install cuda-python (matching the CUDA major version), "
-                       "or use pycuda")
-    driver = info.get("driver_version") or "none (no NVIDIA driver)"
-    return Finding(OK, f"{info['version']}, CUDA runtime {info.get('runtime_version')}, driver {driver}")
+    return _probed(ctx, "cuda_python", "pip install cuda-python (matching the CUDA major version), or use pycuda",
+                   lambda info: f"{info['version']}, CUDA runtime {info.get('runtime_version')}, driver "
+                                f"{info.get('driver_version') or 'none (no NVIDIA driver)'}")
 
 
 def check_nvidia_gpu(ctx: Context) -> Finding:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from asl_edge.apps.commands.run import config_from_args, run_live
 from asl_edge.apps.options import add_backend_options, add_hand_options, add_spelling_options, add_view_options
+from asl_edge.artifacts import read_json
 from asl_edge.errors import DataError
 from asl_edge.preprocess import DEFAULT_ROI_FRACTION
 from asl_edge.runtime.backends import Backend
@@ -32,11 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_card(clip: Path) -> dict[str, object]:
     card = clip.with_suffix(".json")
-    try:
-        data = json.loads(card.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read the clip's card {card} ({type(exc).__name__}); build the clip with "
-                        "python -m asl_edge.runtime.live.sample_clip") from exc
+    data = read_json(card, "the clip's card", "build the clip with python -m asl_edge.runtime.live.sample_clip")
     if not isinstance(data, dict) or not isinstance(data.get("word"), str):
         raise DataError(f"{card} names no word")
     return data
