@@ -59,3 +59,18 @@ def test_an_upward_or_forbidden_import_breaks_a_contract(tmp_path: Path, module:
     output = " ".join(result.stdout.split())  # the report wraps long contract names
     assert "0 broken" not in output
     assert contract in output.split("BROKEN")[0], output
+
+
+def test_the_architecture_page_draws_every_layer_of_the_contract() -> None:
+    """docs/architecture.md (linked from the README) names each layer module of pyproject's `layers` contract."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    layers = next(c for c in config["tool"]["importlinter"]["contracts"] if c["type"] == "layers")["layers"]
+    page = (REPO / "docs" / "architecture.md").read_text()
+    assert "docs/architecture.md" in (REPO / "README.md").read_text()
+    for layer in layers:
+        for module in layer.replace("|", ":").split(":"):
+            name = module.strip()
+            short = name.removeprefix("asl_edge.")
+            assert name in page or short in page, f"{name} is a layer in pyproject.toml but not in the page"
