@@ -312,3 +312,27 @@ def test_resume_reports_images_a_kill_left_without_a_row(signing: tuple[Path, di
     resumed = CollectedWriter(tmp_path / "d")
     assert resumed.orphans() == [stray] and list(resumed.samples.ids) == [kept]
     assert len(resumed.manifest["sessions"]) == 2
+
+
+def test_either_hand_is_collected_and_left_crops_are_mirrored(massey_photos: dict[str, list[np.ndarray]],
+                                                              tmp_path: Path) -> None:
+    """The same photos mirrored are the other hand: both are recorded, handedness says which, and the crops of
+    the mirrored hand are flipped back, so the crop dataset holds one orientation (as `run` feeds an image model)."""
+    photos = {"L": massey_photos["L"][:2]}
+    handedness, crops = [], []
+    for name, mirror in (("as-is", False), ("mirrored", True)):
+        video = tmp_path / f"{name}.avi"
+        write_signing_video(video, {k: [cv2.flip(p, 1) if mirror else p for p in v] for k, v in photos.items()})
+        out = tmp_path / name
+        assert main(["collect", "--source", str(video), "--out", str(out), "--letters", "L", "--samples", "2",
+                     *FAST]) == 0
+        samples = read_collected(out)
+        assert samples.counts() == {"L": 2}
+        handedness.append(samples.handedness)
+        crops.append([cv2.imread(str(sample_paths(out, "L", str(i))[1])) for i in samples.ids])
+    assert ((handedness[0] >= 0.5) != (handedness[1] >= 0.5)).all()
+    for plain, mirrored in zip(*crops, strict=True):
+        assert plain is not None and mirrored is not None
+        back = cv2.resize(mirrored, plain.shape[1::-1])
+        # Flipped back: close to the unmirrored crop, far from its mirror image.
+        assert np.abs(plain.astype(int) - back).mean() < 0.5 * np.abs(plain.astype(int) - plain[:, ::-1]).mean()
