@@ -119,6 +119,57 @@ def load_landmark_sets(folders: Sequence[str], cache_dir: Path | None = None) ->
     return [(str(folder), load_landmark_dataset(str(folder), cache_dir)) for folder in folders]
 
 
+@dataclass(frozen=True)
+class StackedLandmarks:
+    """Several datasets' photos with a hand: landmarks (N, 21, 3) float32 pixels, handedness (N,) float32,
+    labels (N,) int64 into the classes, weights (N,) float32 loss weights, dataset (N,) int64 index, held_out
+    (N,) bool, and excluded: photos without a hand per dataset name."""
+
+    landmarks: np.ndarray
+    handedness: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    dataset: np.ndarray
+    held_out: np.ndarray
+    excluded: dict[str, int]
+
+
+def stack_landmark_sets(datasets: Sequence[tuple[str, LandmarkDatasetLike]], classes: Sequence[str],
+                        weights: Sequence[float], val_fraction: float, seed: int,
+                        progress: Progress = print) -> StackedLandmarks:
+    """The photos with a hand of every dataset, stacked (StackedLandmarks).
+
+    Every photo (found or not) is split the way `asl-edge train` splits an image model's data with this seed
+    (`stratified_split` per dataset), so a chain of both is scored on photos neither model trained on, and a
+    model fine-tuned from this one (personalisation) replays exactly the training part.
+    """
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lm", "hand", "y", "w", "set", "val")}
+    excluded: dict[str, int] = {}
+    for set_index, (name, ds) in enumerate(datasets):
+        unknown = sorted(set(ds.classes) - set(classes))
+        if unknown:
+            raise DataError(f"{name} has classes the model does not know: {', '.join(unknown)}; train on folders "
+                            "whose classes are among the model's labels")
+        remap = np.array([list(classes).index(c) for c in ds.classes], dtype=np.int64).reshape(-1)
+        found = np.asarray(ds.found, dtype=bool)
+        excluded[name] = int((~found).sum())
+        all_labels = remap[np.asarray(ds.labels, dtype=np.int64)]
+        _, val_idx = stratified_split(all_labels, val_fraction, seed)
+        in_val = np.zeros(len(all_labels), dtype=bool)
+        in_val[val_idx] = True
+        labels, is_val = all_labels[found], in_val[found]
+        parts["lm"].append(np.asarray(ds.landmarks, dtype=np.float32)[found])
+        parts["hand"].append(np.asarray(ds.handedness, dtype=np.float32)[found])
+        parts["y"].append(labels)
+        parts["w"].append(np.full(len(labels), weights[set_index], dtype=np.float32))
+        parts["set"].append(np.full(len(labels), set_index, dtype=np.int64))
+        parts["val"].append(is_val)
+        progress(f"{name}: {len(found)} samples, {excluded[name]} without a hand excluded, "
+                 f"{int(is_val.sum())} held out")
+    lm, hand, y, w, which, val = (np.concatenate(parts[k]) for k in ("lm", "hand", "y", "w", "set", "val"))
+    return StackedLandmarks(lm, hand, y, w, which, val, excluded)
+
+
 # -- training ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LandmarkTrainConfig:
@@ -182,28 +233,10 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
     if len(classes) < 2:
         raise DataError(f"the data has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2 "
                         "class folders")
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("lm", "hand", "y", "w", "set", "val")}
-    excluded: dict[str, int] = {}
-    for set_index, (name, ds) in enumerate(datasets):
-        remap = np.array([classes.index(c) for c in ds.classes], dtype=np.int64).reshape(-1)
-        found = np.asarray(ds.found, dtype=bool)
-        excluded[name] = int((~found).sum())
-        all_labels = remap[np.asarray(ds.labels, dtype=np.int64)]
-        # Split every photo (found or not) the way `asl-edge train` splits an image model's data with this
-        # seed, so a chain of both is scored on photos neither model trained on.
-        _, val_idx = stratified_split(all_labels, config.val_fraction, config.seed)
-        in_val = np.zeros(len(all_labels), dtype=bool)
-        in_val[val_idx] = True
-        labels, is_val = all_labels[found], in_val[found]
-        parts["lm"].append(np.asarray(ds.landmarks, dtype=np.float32)[found])
-        parts["hand"].append(np.asarray(ds.handedness, dtype=np.float32)[found])
-        parts["y"].append(labels)
-        parts["w"].append(np.full(len(labels), weights_per_set[set_index], dtype=np.float32))
-        parts["set"].append(np.full(len(labels), set_index, dtype=np.int64))
-        parts["val"].append(is_val)
-        progress(f"{name}: {len(found)} samples, {excluded[name]} without a hand excluded, "
-                 f"{int(is_val.sum())} held out")
-    lm, hand, y, w, which, val = (np.concatenate(parts[k]) for k in ("lm", "hand", "y", "w", "set", "val"))
+    stacked = stack_landmark_sets(datasets, classes, weights_per_set, config.val_fraction, config.seed, progress)
+    lm, hand, y, w, which, val = (stacked.landmarks, stacked.handedness, stacked.labels, stacked.weights,
+                                  stacked.dataset, stacked.held_out)
+    excluded = stacked.excluded
     if (~val).sum() < 2 or val.sum() < 1:
         raise DataError("too few samples with a hand to train and validate on")
 
@@ -254,10 +287,10 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
     save_checkpoint(out_dir / "checkpoint.pt", model, spec.with_provenance(val_top1=metrics["val_top1"]),
                     metrics, epoch=best_epoch)
     atomic_write_json(out_dir / "metrics.json", metrics)
-    _save_npz(out_dir / VAL_FEATURES, features=val_x.numpy(), labels=y[val], dataset=which[val])
+    save_npz(out_dir / VAL_FEATURES, features=val_x.numpy(), labels=y[val], dataset=which[val])
     # A separate generator, so the sample changes nothing the training above draws.
     calib = np.sort(np.random.default_rng(config.seed).permutation(len(train_lm))[:CALIB_SAMPLES])
-    _save_npz(out_dir / CALIB_FEATURES, features=landmark_features(train_lm[calib], train_hand[calib]),
+    save_npz(out_dir / CALIB_FEATURES, features=landmark_features(train_lm[calib], train_hand[calib]),
               labels=y[~val][calib])
     progress(f"best epoch {best_epoch}: val loss {val_loss:.4f}, val top-1 {metrics['val_top1']:.4f}; "
              f"wrote {out_dir / 'checkpoint.pt'}")
@@ -279,6 +312,6 @@ def _config_dict(config: LandmarkTrainConfig) -> dict[str, Any]:
     return json.loads(json.dumps(data))
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
     with atomic_write(path) as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]

@@ -83,3 +83,19 @@ def plot_image_grid(images: Sequence[np.ndarray], captions: Sequence[str], colum
     if title:
         figure.suptitle(title)
     _save(figure, path)
+
+
+def plot_grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], path: str | os.PathLike[str],
+                      ylabel: str = "top-1", title: str = "") -> None:
+    """One group of bars per entry of `groups` (e.g. letters), one bar per series (e.g. models), values 0..1."""
+    plt = _pyplot()
+    x = np.arange(len(groups))
+    width = 0.8 / max(len(series), 1)
+    figure, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(groups) * max(len(series), 1) + 2), 3.8))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+    ax.set_xticks(x, groups)
+    ax.set(ylabel=ylabel, ylim=(0, 1.05), title=title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(figure, path)

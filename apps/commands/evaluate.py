@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import add_hand_options, add_seed, default_data_dir
 from asl_edge.artifacts import ensure_writable_dir
+from asl_edge.errors import DataError
 
 if TYPE_CHECKING:
     from asl_edge.runtime.hand.chain import HandChain
@@ -21,8 +22,12 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint.pt, a training run folder, or an .onnx / .engine file")
     parser.add_argument("--data", default=None,
-                        help="folder of class folders or Sign Language MNIST .csv (default: the dataset the model "
+                        help="folder of class folders, Sign Language MNIST .csv, or a folder `asl-edge collect` "
+                             "wrote (scored on its recorded landmarks) (default: the dataset the model "
                              f"records it was trained on, else {default_data_dir()})")
+    parser.add_argument("--compare", default=None, metavar="MODEL",
+                        help="with a collect folder as --data: also score this landmarks model (e.g. the bundled "
+                             "asl_edge/assets/asl_landmarks.onnx) on the same held-out samples, per letter")
     parser.add_argument("--split", default="auto", choices=("auto", "val", "all"),
                         help="val: the training run's held-out split; all: every image; auto: val when --data "
                              "is the training dataset, else all (default: %(default)s)")
@@ -38,11 +43,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from asl_edge.datasets import check_dataset_path
     from asl_edge.errors import ModelError
+    from asl_edge.runtime.hand.collected import LANDMARKS_FILE
 
     # Cheap checks first: a typo in a path costs no model load (and no torch import).
     if not Path(args.model).exists():
         raise ModelError(f"model {args.model} does not exist; pass a checkpoint.pt, a training run folder, "
                          "or an .onnx / .engine file")
+    if args.data is not None and (Path(args.data) / LANDMARKS_FILE).is_file():
+        return _run_collected(args)
+    if args.compare is not None:
+        raise DataError("--compare scores models on a folder `asl-edge collect` wrote; pass it with --data")
     if args.data is not None:
         check_dataset_path(args.data)
     if args.out is not None:
@@ -78,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
     from asl_edge.artifacts import atomic_write_json, atomic_write_text
-    from asl_edge.errors import DataError
     from asl_edge.runtime.hand.evaluate import evaluate_chain, held_out_photos
     from asl_edge.runtime.hand.extract import list_class_folders
 
@@ -107,3 +116,55 @@ def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
         atomic_write_text(out / "per_class.md", f"# {title}\n\n{result.markdown()}")
         print(f"report written to {args.out}")
     return 0
+
+
+def _run_collected(args: argparse.Namespace) -> int:
+    """Score the model (and --compare) on a collect folder's held-out samples, per letter; JSON + PNG to --out."""
+    from asl_edge.artifacts import atomic_write_json
+    from asl_edge.errors import MissingDependencyError
+    from asl_edge.runtime.backends import load_backend
+    from asl_edge.runtime.hand.collected import read_collected
+    from asl_edge.runtime.hand.compare import compare_on_samples, recorded_holdout
+
+    samples = read_collected(args.data)
+    paths = [args.model, *([args.compare] if args.compare else [])]
+    backends = []
+    try:
+        for path in paths:
+            backends.append((_short_name(path, paths), load_backend(path)))
+        recorded = next((ids for ids in (recorded_holdout(b.spec) for _, b in backends) if ids is not None), None)
+        if args.split == "val" and recorded is None:
+            raise DataError(f"--split val: none of {', '.join(map(str, paths))} records held-out samples of "
+                            f"{args.data}; personalise with `asl-edge train --init-from`, or use --split all")
+        if args.split == "all" or recorded is None:
+            split = "all samples (no model records a hold-out: includes samples a model may have trained on)"
+            chosen = samples
+        else:
+            split, chosen = f"held-out ({len(recorded)} samples recorded by the model)", samples.only(recorded)
+        result = compare_on_samples(backends, chosen)
+    finally:
+        for _, backend in backends:
+            backend.close()
+    print(f"top-1 on {args.data} [{split}]:")
+    print(result.table())
+    if args.out is not None:
+        out = ensure_writable_dir(args.out)
+        atomic_write_json(out / "compare.json", {"data": str(args.data), "split": split, **result.to_dict(),
+                                                 "files": {_short_name(p, paths): str(p) for p in paths}})
+        try:
+            from asl_edge.train.plots import plot_grouped_bars
+
+            plot_grouped_bars([*result.letters, "all"],
+                              {m: [*(result.top1(m, k) for k in result.letters), result.top1(m)]
+                               for m in result.models}, out / "compare.png",
+                              title=f"{Path(args.data).name}: top-1 on {len(chosen)} samples")
+        except MissingDependencyError as exc:
+            print(f"no plot: {exc}")
+        print(f"report written to {args.out}")
+    return 0
+
+
+def _short_name(path: str, paths: list[str]) -> str:
+    """The model's file name, with its folder when two models share a name (runs/mine/model.onnx)."""
+    names = [Path(p).name for p in paths]
+    return Path(path).name if names.count(Path(path).name) == 1 else f"{Path(path).parent.name}/{Path(path).name}"

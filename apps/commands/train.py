@@ -10,6 +10,12 @@ from asl_edge.apps.options import add_out, add_seed, default_data_dir
 from asl_edge.spec import COLORS, INPUT_KINDS
 from asl_edge.train.config import DEVICES, SCHEDULES, ConfigError, TrainConfig  # torch-free until validated
 
+
+# PersonaliseConfig's defaults without importing torch (asl_edge.train.personalise needs it); a test checks they match.
+class PersonaliseDefaults:
+    epochs, lr, holdout, user_share = 30, 1e-3, 0.3, 0.5
+
+
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 # The landmark MLP's recipe (asl_edge.train.landmarks.LandmarkTrainConfig; kept here so --help stays torch-free).
 LANDMARK_EPOCHS, LANDMARK_BATCH = 200, 256
@@ -22,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="folder with one sub-folder per class, or a Sign Language MNIST .csv; with --input "
                            "landmarks give it once per dataset to train on several (classes: the sorted union) "
                            f"(default: {default_data_dir()})")
-    data.add_argument("--input", default="image", choices=INPUT_KINDS,
+    data.add_argument("--input", default=None, choices=INPUT_KINDS,
                       help="what the classifier reads: image pixels, or the hand stage's 21 landmarks "
-                           "(a small MLP, arch landmark_mlp) (default: %(default)s)")
+                           "(a small MLP, arch landmark_mlp) (default: image; landmarks with --init-from)")
     data.add_argument("--dataset-weight", type=float, action="append", default=None,
                       help="--input landmarks: loss weight of each --data's samples, in order (default: 1 each)")
     data.add_argument("--landmark-cache", default=None,
@@ -34,6 +40,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--val-fraction", type=float, default=d["val_fraction"],
                       help="share of each class held out for validation (default: %(default)s)")
     add_seed(parser)
+    mine = parser.add_argument_group("personalise (fine-tune a landmarks model on your own signs)")
+    mine.add_argument("--init-from", default=None, metavar="MODEL",
+                      help="start from this landmarks model (checkpoint.pt, run folder or FP32 .onnx, e.g. "
+                           "asl_edge/assets/asl_landmarks.onnx) and fine-tune it on --data, a folder written by "
+                           "`asl-edge collect`")
+    mine.add_argument("--replay-data", action="append", default=None, metavar="FOLDER",
+                      help="original training data mixed in so other letters are not forgotten, once per folder "
+                           "(default: the datasets the start model records)")
+    mine.add_argument("--holdout", type=float, default=PersonaliseDefaults.holdout,
+                      help="share of each letter's samples, the last recorded, kept for `asl-edge eval --compare` "
+                           "(default: %(default)s)")
+    mine.add_argument("--user-share", type=float, default=PersonaliseDefaults.user_share,
+                      help="your samples' share of the training loss, the rest is the replay data "
+                           "(default: %(default)s)")
+    mine.add_argument("--export", default="all", metavar="PRECISIONS",
+                      help="after personalising, export these precisions into --out (as `asl-edge export`), or "
+                           "'none' (default: %(default)s)")
     model = parser.add_argument_group("model")
     model.add_argument("--arch", default=d["arch"],
                        help="aslcnn, mobilenet_v3_small or resnet18 (default: %(default)s)")
@@ -50,10 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aug.add_argument("--hflip", action="store_true", help="also mirror images (left- and right-handed signers)")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=None,
-                     help=f"at most this many epochs (default: {d['epochs']}; {LANDMARK_EPOCHS} for landmarks)")
+                     help=f"at most this many epochs (default: {d['epochs']}; {LANDMARK_EPOCHS} for landmarks, "
+                          f"{PersonaliseDefaults.epochs} with --init-from)")
     opt.add_argument("--batch-size", type=int, default=None,
                      help=f"per process (default: {d['batch_size']}; {LANDMARK_BATCH} for landmarks)")
-    opt.add_argument("--lr", type=float, default=d["lr"], help="peak AdamW learning rate (default: %(default)s)")
+    opt.add_argument("--lr", type=float, default=None,
+                     help=f"peak AdamW learning rate (default: {d['lr']}; {PersonaliseDefaults.lr} with --init-from)")
     opt.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="(default: %(default)s)")
     opt.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help="(default: %(default)s)")
     opt.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], help="(default: %(default)s)")
@@ -67,8 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--workers", type=int, default=d["workers"],
                      help="data loader processes for augmentation (default: %(default)s)")
     run.add_argument("--threads", type=int, default=d["threads"],
-                     help="torch CPU threads for the model; 0: torch's default less one per worker "
-                          "(default: %(default)s)")
+                     help="torch CPU threads for the model; 0: torch's default less one per worker, 1 with "
+                          "--init-from (default: %(default)s)")
     run.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
 
 
@@ -78,7 +103,7 @@ def check_paths(args: argparse.Namespace) -> None:
     from asl_edge.datasets import check_dataset_path
 
     for data in args.data or [str(default_data_dir())]:
-        check_dataset_path(data, csv_ok=args.input == "image")
+        check_dataset_path(data, csv_ok=args.input in (None, "image"))
     if args.val is not None:
         check_dataset_path(args.val)
     if args.out.exists() and not args.out.is_dir():
@@ -86,6 +111,10 @@ def check_paths(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.init_from is not None:
+        if args.input == "image":
+            raise ConfigError("--init-from fine-tunes a landmarks model; drop --input image")
+        return run_personalise(args)
     check_paths(args)
     if args.weights is not None and args.weights.lower() == "none":
         args.weights = None
@@ -94,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.train.loop import fit
 
     d = DEFAULTS
+    lr = float(d["lr"]) if args.lr is None else args.lr
     if args.data and len(args.data) > 1:
         raise ConfigError("several --data folders need --input landmarks; image training reads one dataset")
     if args.dataset_weight:
@@ -104,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     patience = int(d["patience"]) if args.patience is None else args.patience
     config = TrainConfig(
         data=data, val=args.val, out=args.out, arch=args.arch, image_size=args.image_size, color=args.color,
-        epochs=epochs, batch_size=batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=args.weight_decay,
         schedule=args.schedule, label_smoothing=args.label_smoothing, augment=args.augment, hflip=args.hflip,
         seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
@@ -129,9 +159,56 @@ def run_landmarks(args: argparse.Namespace) -> int:
     batch_size = LANDMARK_BATCH if args.batch_size is None else args.batch_size
     if epochs < 1 or batch_size < 2:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
-    config = LandmarkTrainConfig(epochs=epochs, batch_size=batch_size, lr=args.lr, label_smoothing=args.label_smoothing,
+    lr = float(DEFAULTS["lr"]) if args.lr is None else args.lr
+    config = LandmarkTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, label_smoothing=args.label_smoothing,
                                  val_fraction=args.val_fraction, seed=args.seed, dataset_weights=weights,
                                  patience=0 if args.patience is None else args.patience)
     cache = Path(args.landmark_cache) if args.landmark_cache else None
     fit_landmarks(load_landmark_sets(folders, cache), args.out, config)
+    return 0
+
+
+def run_personalise(args: argparse.Namespace) -> int:
+    """Fine-tune --init-from on the --data collect folder with the replay data mixed in, then export."""
+    import time
+    from pathlib import Path
+
+    from asl_edge.runtime.hand.collected import read_collected
+    from asl_edge.train.landmarks import load_landmark_sets
+    from asl_edge.train.onnx_init import load_start_model
+    from asl_edge.train.personalise import PersonaliseConfig, personalise
+
+    if not args.data or len(args.data) != 1:
+        raise ConfigError("--init-from needs exactly one --data: the folder `asl-edge collect` wrote, e.g. "
+                          "--data mysigns/")
+    if args.val is not None or args.dataset_weight:
+        raise ConfigError("--val and --dataset-weight are not used with --init-from; see --holdout and --user-share")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
+    started = time.monotonic()
+    user = read_collected(args.data[0])
+    _, spec = load_start_model(args.init_from)
+    replay = args.replay_data or [str(p) for p in spec.trained_on.get("datasets", [])]
+    missing = [folder for folder in replay if not Path(folder).is_dir()]
+    if missing or not replay:
+        raise ConfigError(f"the start model's training data {', '.join(missing) or '(none recorded)'} is not here; "
+                          "pass the folders it was trained on with --replay-data FOLDER")
+    config = PersonaliseConfig(
+        epochs=PersonaliseDefaults.epochs if args.epochs is None else args.epochs,
+        batch_size=LANDMARK_BATCH if args.batch_size is None else args.batch_size,
+        lr=PersonaliseDefaults.lr if args.lr is None else args.lr, label_smoothing=args.label_smoothing,
+        holdout=args.holdout, user_share=args.user_share, seed=args.seed, threads=args.threads or 1)
+    if config.epochs < 1 or config.batch_size < 2:
+        raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
+    cache = Path(args.landmark_cache) if args.landmark_cache else None
+    personalise(args.init_from, user, args.data[0], load_landmark_sets(replay, cache), args.out, config)
+    print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")
+    if args.export != "none":
+        from asl_edge.export.pipeline import ExportOptions, export_all, parse_precisions
+
+        report = export_all(args.out, args.out, ExportOptions(precisions=parse_precisions(args.export)),
+                            progress=lambda message: print(f"- {message}", flush=True))
+        print(report.console())
+        print(f"use it: asl-edge run --model {Path(args.out) / 'model.onnx'}; compare: asl-edge eval "
+              f"{Path(args.out) / 'model.onnx'} --compare {args.init_from} --data {args.data[0]}")
     return 0

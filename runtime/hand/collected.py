@@ -74,6 +74,17 @@ class CollectedSamples:
             np.array([*map(str, self.labels), label]), np.array([*map(str, self.ids), sample_id]),
             np.concatenate([self.frame_size, np.array([[width, height]], np.int32)]))
 
+    def only(self, sample_ids: list[str]) -> CollectedSamples:
+        """The samples with these ids, in recording order; an id not here is a DataError (e.g. the held-out ids a
+        personalised model records, read against another folder)."""
+        missing = sorted(set(sample_ids) - {str(i) for i in self.ids})
+        if missing:
+            raise DataError(f"{len(missing)} of the {len(set(sample_ids))} samples asked for are not in this collect "
+                            f"dataset (e.g. {missing[0]}); pass the --data folder the model was personalised on")
+        keep = np.isin(self.ids, sample_ids)
+        return CollectedSamples(self.landmarks[keep], self.handedness[keep], self.labels[keep], self.ids[keep],
+                                self.frame_size[keep])
+
     def without(self, sample_id: str) -> CollectedSamples:
         keep = self.ids != sample_id
         return CollectedSamples(self.landmarks[keep], self.handedness[keep], self.labels[keep], self.ids[keep],

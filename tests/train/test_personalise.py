@@ -1,0 +1,154 @@
+"""Personalisation end to end (issue 14): `asl-edge collect` records a signer's letters from a video, `asl-edge train
+--init-from` fine-tunes the bundled landmark model on them, and `asl-edge eval --compare` shows the personalised model
+reads that signer's held-out samples better than the bundled model does, all in one test run.
+
+The signer is massey-dev's `hand4`, who is in no training set. The bundled chain, photo by photo, reads hand4's
+I as Y (0/5 right), V as U (1/5), T as S (2/5) and N as T (3/5); U (5/5) is in the set too, so a model that merely
+stopped saying U would lose. These 25 photos are the one use of massey-dev for anything but measuring the default
+model, for this test only (issue 14's acceptance). The video (tests/live/helpers.write_signing_video) shows each
+letter's 5 photos for 0.6 s each after a 1.2 s empty gap; collect takes one sample per photo, so the hold-out (the
+last 30 % of each letter) is the last 2 photos of each letter, photos the model never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from asl_edge.apps.cli import main
+from asl_edge.runtime.hand.collected import LANDMARKS_FILE, read_collected
+from tests.conftest import REPO
+from tests.live.helpers import write_signing_video
+
+MASSEY = REPO.parent / "shared" / "data" / "massey-dev"
+MULTI = REPO.parent / "shared" / "data" / "asl-letters-multi"
+BUNDLED = REPO / "asl_edge" / "assets" / "asl_landmarks.onnx"
+SIGNER, LETTERS, PHOTOS = "hand4", "INTUV", 5
+
+
+@pytest.fixture(scope="module")
+def mysigns(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The signer's samples as the real `asl-edge collect` records them from the video (no window)."""
+    if not (MASSEY.is_dir() and MULTI.is_dir()):
+        pytest.skip("../shared/data/massey-dev and asl-letters-multi are needed")
+    root = tmp_path_factory.mktemp("personalise")
+    photos: dict[str, list[np.ndarray]] = {}
+    for letter in LETTERS:
+        paths = sorted((MASSEY / letter).glob(f"{SIGNER}_*"))
+        assert len(paths) == PHOTOS, paths
+        photos[letter] = []
+        for path in paths:
+            photo = cv2.imread(str(path))
+            assert photo is not None, path
+            photos[letter].append(photo)
+    write_signing_video(root / "signer.avi", photos)
+    assert main(["collect", "--source", str(root / "signer.avi"), "--out", str(root / "mysigns"), "--letters",
+                 ",".join(LETTERS), "--samples", str(PHOTOS), "--countdown", "1", "--interval", "0.4",
+                 "--no-window"]) == 0
+    return root / "mysigns"
+
+
+def test_personalised_model_reads_the_signer_better_than_the_bundled_one(mysigns: Path, tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    samples = read_collected(mysigns)
+    assert samples.counts() == {letter: PHOTOS for letter in LETTERS}
+    run = tmp_path / "mine"
+    started = time.monotonic()
+    # Only asl-letters-multi is replayed here (its landmarks extract in ~30 s on a cold cache, asl-alphabet-mini's
+    # take minutes); by default the start model's two training datasets are.
+    assert main(["train", "--init-from", str(BUNDLED), "--data", str(mysigns), "--replay-data", str(MULTI),
+                 "--out", str(run)]) == 0
+    seconds = time.monotonic() - started
+    for name in ("checkpoint.pt", "metrics.json", "model.onnx", "model.fp16.onnx", "model.int8.onnx"):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    held = metrics["personalised"]["held_out_ids"]
+    assert {i.split("-")[0] for i in held} == set(LETTERS)  # every letter keeps some samples back
+    # Held out = the last 30 % of each letter's samples: its last 2 photos, never trained on.
+    ids = samples.ids.tolist()
+    for letter in LETTERS:
+        mine = [i for i in ids if i.startswith(f"{letter}-")]
+        kept = [i for i in mine if i in held]
+        assert kept == mine[-2:]
+    # Other signers barely suffer (asl-letters-multi's hold-out, 126 photos: 3 more wrong here).
+    assert metrics["original_held_out_top1"]["after"] >= metrics["original_held_out_top1"]["before"] - 0.05
+    capsys.readouterr()
+
+    out = tmp_path / "compare"
+    assert main(["eval", str(run / "model.onnx"), "--compare", str(BUNDLED), "--data", str(mysigns),
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "compare.json").read_text())
+    assert report["files"] == {"model.onnx": str(run / "model.onnx"), "asl_landmarks.onnx": str(BUNDLED)}
+    mine_top1, bundled_top1 = report["top1"]["model.onnx"], report["top1"]["asl_landmarks.onnx"]
+    print(printed, f"\npersonalised in {seconds:.1f} s (export included)")
+    assert report["samples"] == len(held)
+    assert mine_top1 > bundled_top1 + 0.2, printed
+    assert set(report["per_letter"]) == set(LETTERS) and "all" in printed
+    chart = cv2.imread(str(out / "compare.png"))
+    assert chart is not None and chart.shape[0] > 100
+
+
+def test_cli_defaults_match_the_personalise_config() -> None:
+    from asl_edge.apps.commands.train import PersonaliseDefaults
+    from asl_edge.train.personalise import PersonaliseConfig
+
+    config = PersonaliseConfig()
+    assert (PersonaliseDefaults.epochs, PersonaliseDefaults.lr, PersonaliseDefaults.holdout,
+            PersonaliseDefaults.user_share) == (config.epochs, config.lr, config.holdout, config.user_share)
+
+
+def test_holdout_is_the_last_recorded_share_of_each_letter() -> None:
+    from asl_edge.train.personalise import holdout_split
+
+    labels = np.array([*"AAAAABBBBBBBBBBA", "C"])
+    held = holdout_split(labels, 0.3)
+    assert held.tolist() == [False] * 4 + [True] + [False] * 7 + [True] * 3 + [True] + [False]
+    # A: 6 samples -> the last 2 (one of them recorded after the Bs); C: one sample, trained on only.
+    assert held[labels == "A"].tolist() == [False] * 4 + [True, True]
+
+
+def test_bundled_weights_rebuilt_from_onnx_match_onnx_runtime() -> None:
+    from asl_edge.train.onnx_init import check_parity, load_start_model
+
+    model, spec = load_start_model(BUNDLED)
+    rng = np.random.default_rng(0)
+    hands = rng.normal(0, 40, size=(64, 21, 3)) + np.array([320.0, 240.0, 0.0])
+    from asl_edge.landmark_features import landmark_features
+
+    assert check_parity(model, BUNDLED, spec, landmark_features(hands, rng.random(64))) < 1e-4
+    assert spec.inputs == "landmarks" and model.net[0].num_features == spec.num_features
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str], *words: str) -> None:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("asl-edge ") and ": error: " in err[0], err
+    assert all(word in err[0] for word in words), err
+
+
+def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["train", "--init-from", str(BUNDLED), "--data", str(empty), "--out", str(tmp_path / "r")]) != 0
+    _one_error_line(capsys, "landmarks.npz", "asl-edge collect")
+    signs = tmp_path / "signs"
+    signs.mkdir()
+    lm = np.random.default_rng(0).normal(300, 40, size=(4, 21, 3)).astype(np.float32)
+    np.savez(signs / LANDMARKS_FILE, landmarks=lm, handedness=np.ones(4, np.float32),
+             labels=np.array(["A", "A", "B", "B"]), ids=np.array(["a0", "a1", "b0", "b1"]),
+             frame_size=np.full((4, 2), 640, np.int32))
+    image_model = REPO / "asl_edge" / "assets" / "asl_default.onnx"
+    assert main(["train", "--init-from", str(image_model), "--data", str(signs), "--out", str(tmp_path / "r")]) != 0
+    _one_error_line(capsys, "landmarks model")
+    assert main(["train", "--init-from", str(BUNDLED), "--data", str(signs), "--replay-data", str(tmp_path / "gone"),
+                 "--out", str(tmp_path / "r")]) != 0
+    _one_error_line(capsys, "--replay-data")
+    assert main(["train", "--init-from", str(BUNDLED), "--input", "image", "--data", str(signs)]) != 0
+    _one_error_line(capsys, "--input image")
+    assert main(["eval", str(BUNDLED), "--data", str(signs), "--split", "val"]) != 0
+    _one_error_line(capsys, "--split all")
