@@ -36,5 +36,3 @@ HANDSHAPES: dict[str, str] = {
     "Y": "thumb and little finger out, the other fingers closed",
     "Z": "index finger draws a Z in the air (hold the end of the stroke)",
 }
-
-LETTERS: tuple[str, ...] = tuple(HANDSHAPES)

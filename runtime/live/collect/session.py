@@ -29,7 +29,6 @@ STEADY_WINDOW_S = 0.3
 # Frame times of files are index / fps: 2.7 - 1.7 is 1.0000000000000002 but 0.3 * 3 is 0.8999999999999999, so
 # durations are compared with this slack and "after 1 s" means the same frame however the product rounds.
 TIME_EPS = 1e-6
-PHASES = ("countdown", "recording", "done")
 
 
 def palm_size(landmarks: np.ndarray) -> float:
@@ -103,7 +102,7 @@ class CollectSession:
 
     config: CollectConfig
     index: int = 0  # into config.letters; len(letters) once done
-    phase: str = "countdown"
+    phase: str = "countdown"  # then "recording"; "done" at the end
     counts: dict[str, int] = field(default_factory=dict)  # samples taken this session per letter
     motion: float | None = None  # the last frame's SteadyGate value
     hand_seen: bool = False  # the last frame had a hand
