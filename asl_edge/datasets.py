@@ -30,6 +30,9 @@ SIGN_MNIST_UNUSED = (9, 25)  # J and Z need motion; labels 9 and 25 never occur
 # The held-out split every stage uses unless told otherwise: a fifth of each class, drawn with seed 0.
 DEFAULT_VAL_FRACTION = 0.2
 DEFAULT_SPLIT_SEED = 0
+# Which images an evaluation scores: the held-out split ("val"), every image ("all"), or "auto": the held-out
+# split when the data is what the model was trained on, else all (asl-edge eval --split).
+EVAL_SPLITS = ("auto", "val", "all")
 # Loaded photos keep at most this many times the model's input side (their shorter side): room for
 # training's zoom/rotate margin (1.25x) and area-resampling, while memory stays bounded by the model's
 # resolution, not the camera's (a 4032x3024 phone photo is 36 MB decoded, 107x80 for a 40 px model).

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from asl_edge.datasets import MAX_SIDE_FACTOR, HeldOutSplit, LabelledImages, check_dataset_path, load_dataset
+from asl_edge.datasets import (
+    EVAL_SPLITS,
+    MAX_SIDE_FACTOR,
+    HeldOutSplit,
+    LabelledImages,
+    check_dataset_path,
+    load_dataset,
+)
 from asl_edge.errors import DataError, ModelError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.spec import ModelSpec
@@ -27,7 +34,6 @@ from asl_edge.spec import ModelSpec
 if TYPE_CHECKING:
     import torch
 
-SPLITS = ("auto", "val", "all")
 
 
 @dataclass
@@ -54,8 +60,8 @@ def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.Path
                  split: str) -> tuple[LabelledImages, str]:
     """The images to score: the training run's held-out split ('val'), everything ('all'), or 'auto':
     the held-out split when `data_path` is the dataset the model was trained on with a split."""
-    if split not in SPLITS:
-        raise DataError(f"unknown split '{split}'; choose one of {', '.join(SPLITS)}")
+    if split not in EVAL_SPLITS:
+        raise DataError(f"unknown split '{split}'; choose one of {', '.join(EVAL_SPLITS)}")
     recorded = HeldOutSplit.recorded(spec.trained_on)
     if split == "auto":
         on_training_data = recorded is not None and recorded.is_stratified and _same_path(recorded.data, data_path)

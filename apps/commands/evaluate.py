@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import add_hand_options, add_seed, default_data_dir
 from asl_edge.artifacts import ensure_writable_dir
+from asl_edge.datasets import EVAL_SPLITS
 from asl_edge.errors import DataError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", default=None, metavar="MODEL",
                         help="with a collect folder as --data: also score this landmarks model (e.g. the bundled "
                              "asl_edge/assets/asl_landmarks.onnx) on the same held-out samples, per letter")
-    parser.add_argument("--split", default="auto", choices=("auto", "val", "all"),
+    parser.add_argument("--split", default="auto", choices=EVAL_SPLITS,
                         help="val: the training run's held-out split; all: every image; auto: val when --data "
                              "is the training dataset, else all (default: %(default)s)")
     parser.add_argument("--shift", default="none", choices=("none", "light", "heavy"),
