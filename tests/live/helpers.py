@@ -1,12 +1,20 @@
-"""Small real media for runtime tests: videos whose frames say their own index, and a recording sink."""
+"""Small real media for runtime tests: videos whose frames say their own index, a recording sink, and videos of a
+signer holding photographed handshapes (for collect)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+# Evaluation only, with one exception (issue 14): collect's tests play a few of its photos as a signer at a camera.
+MASSEY = Path(os.environ.get("ASL_EDGE_MASSEY", REPO.parent / "shared" / "data" / "massey-dev"))
 
 STEP = 4  # grey level per frame index; survives MJPG compression when read back by rounding
 
@@ -78,3 +86,26 @@ def write_signing_video(path: Path, photos: dict[str, list[np.ndarray]], fps: fl
         writer.write(blank)
     writer.release()
     return shown
+
+
+def massey_photos(counts: dict[str, int], signer: str = "hand5") -> dict[str, list[np.ndarray]]:
+    """The first `counts[letter]` massey-dev photos of one signer per letter, decoded (skips when absent)."""
+    if not MASSEY.is_dir():
+        pytest.skip(f"massey-dev not found at {MASSEY}; set ASL_EDGE_MASSEY")
+    photos: dict[str, list[np.ndarray]] = {}
+    for letter, count in counts.items():
+        photos[letter] = []
+        for path in sorted((MASSEY / letter).glob(f"{signer}_*"))[:count]:
+            photo = cv2.imread(str(path))
+            assert photo is not None, path
+            photos[letter].append(photo)
+        assert len(photos[letter]) == count, f"massey-dev has fewer than {count} photos of {letter} by {signer}"
+    return photos
+
+
+def photo_shown(image: np.ndarray, shown: dict[str, list[np.ndarray]]) -> tuple[str, int]:
+    """(letter, photo index) of the write_signing_video frame a stored frame is (nearest by mean absolute
+    difference)."""
+    distances = {(letter, i): float(np.abs(image.astype(np.int16) - frame).mean())
+                 for letter, frames in shown.items() for i, frame in enumerate(frames)}
+    return min(distances, key=lambda key: distances[key])

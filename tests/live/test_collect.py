@@ -8,7 +8,6 @@ a camera. Nothing here trains, tunes or picks a threshold on them.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -27,52 +26,32 @@ from asl_edge.runtime.live.collect.loop import run_collect
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession, SteadyGate, palm_size
 from asl_edge.runtime.live.sources import parse_source
 from tests.conftest import REPO
-from tests.live.helpers import RecordingSink, write_signing_video
+from tests.live.helpers import RecordingSink, massey_photos, photo_shown, write_signing_video
 
-MASSEY = Path(os.environ.get("ASL_EDGE_MASSEY", REPO.parent / "shared" / "data" / "massey-dev"))
 LETTERS = ("A", "B", "L")
 PHOTOS_PER_LETTER = 3
-SIGNER = "hand5"
 # 1 s countdown inside the 1.2 s gap before each letter; one sample per 0.6 s photo (0.3 s steady window, 0.4 s
 # interval), so each photo gives exactly one sample.
 FAST = ["--countdown", "1", "--interval", "0.4", "--no-window"]
 
 
 @pytest.fixture(scope="module")
-def massey_photos() -> dict[str, list[np.ndarray]]:
+def photos() -> dict[str, list[np.ndarray]]:
     """The first 5 photos of one massey-dev signer for each of A, B, L."""
-    if not MASSEY.is_dir():
-        pytest.skip(f"massey-dev not found at {MASSEY}; set ASL_EDGE_MASSEY")
-    photos: dict[str, list[np.ndarray]] = {}
-    for letter in LETTERS:
-        photos[letter] = []
-        for path in sorted((MASSEY / letter).glob(f"{SIGNER}_*"))[:5]:
-            photo = cv2.imread(str(path))
-            assert photo is not None, path
-            photos[letter].append(photo)
-        assert len(photos[letter]) == 5
-    return photos
+    return massey_photos({letter: 5 for letter in LETTERS})
 
 
 @pytest.fixture(scope="module")
 def signing(tmp_path_factory: pytest.TempPathFactory,
-            massey_photos: dict[str, list[np.ndarray]]) -> tuple[Path, dict[str, list[np.ndarray]]]:
+            photos: dict[str, list[np.ndarray]]) -> tuple[Path, dict[str, list[np.ndarray]]]:
     """(video, frames shown per letter): 3 photos of the signer for each of A, B, L."""
     path = tmp_path_factory.mktemp("signer") / "signer.avi"
-    return path, write_signing_video(path, {letter: photos[:PHOTOS_PER_LETTER]
-                                            for letter, photos in massey_photos.items()})
+    return path, write_signing_video(path, {letter: some[:PHOTOS_PER_LETTER] for letter, some in photos.items()})
 
 
 def collect(video: Path, out: Path, *extra: str, samples: int = PHOTOS_PER_LETTER) -> int:
     return main(["collect", "--source", str(video), "--out", str(out), "--letters", ",".join(LETTERS),
                  "--samples", str(samples), *FAST, *extra])
-
-
-def photo_shown(image: np.ndarray, shown: dict[str, list[np.ndarray]]) -> tuple[str, int]:
-    """(letter, photo index) of the video frame a stored frame is (nearest by mean absolute difference)."""
-    distances = {(letter, i): float(np.abs(image.astype(np.int16) - frame).mean())
-                 for letter, frames in shown.items() for i, frame in enumerate(frames)}
-    return min(distances, key=lambda key: distances[key])
 
 
 def test_collect_records_each_letter_into_the_dataset(signing: tuple[Path, dict[str, list[np.ndarray]]],
@@ -265,11 +244,11 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
 
 
 
-def test_keys_redo_skip_and_finish_in_the_drawn_view(massey_photos: dict[str, list[np.ndarray]],
+def test_keys_redo_skip_and_finish_in_the_drawn_view(photos: dict[str, list[np.ndarray]],
                                                      tmp_path: Path) -> None:
     """The window's path without a window: a sink that sees the drawn frames and presses keys on given frames."""
     video = tmp_path / "keys.avi"
-    shown = write_signing_video(video, {"A": massey_photos["A"], "B": massey_photos["B"][:3]})
+    shown = write_signing_video(video, {"A": photos["A"], "B": photos["B"][:3]})
     # 10 frames a second. A: gap 0-11, photos at 12, 18, 24, 30, 36; B: gap 42-53, photos from 54.
     # A's first sample comes at frame 15; r on frame 16 undoes it and restarts A's countdown (to frame 27), so A's
     # two samples are photos 3 and 4 (frames 27, 33). s on frame 50 skips B before its photos; q on frame 56
@@ -314,15 +293,14 @@ def test_resume_reports_images_a_kill_left_without_a_row(signing: tuple[Path, di
     assert len(resumed.manifest["sessions"]) == 2
 
 
-def test_either_hand_is_collected_and_left_crops_are_mirrored(massey_photos: dict[str, list[np.ndarray]],
+def test_either_hand_is_collected_and_left_crops_are_mirrored(photos: dict[str, list[np.ndarray]],
                                                               tmp_path: Path) -> None:
     """The same photos mirrored are the other hand: both are recorded, handedness says which, and the crops of
     the mirrored hand are flipped back, so the crop dataset holds one orientation (as `run` feeds an image model)."""
-    photos = {"L": massey_photos["L"][:2]}
     handedness, crops = [], []
     for name, mirror in (("as-is", False), ("mirrored", True)):
         video = tmp_path / f"{name}.avi"
-        write_signing_video(video, {k: [cv2.flip(p, 1) if mirror else p for p in v] for k, v in photos.items()})
+        write_signing_video(video, {"L": [cv2.flip(p, 1) if mirror else p for p in photos["L"][:2]]})
         out = tmp_path / name
         assert main(["collect", "--source", str(video), "--out", str(out), "--letters", "L", "--samples", "2",
                      *FAST]) == 0

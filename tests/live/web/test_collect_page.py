@@ -23,8 +23,7 @@ import pytest
 
 from asl_edge.runtime.hand.collected import read_collected, sample_paths
 from tests.conftest import REPO
-from tests.live.helpers import write_signing_video
-from tests.live.test_collect import MASSEY, SIGNER, photo_shown
+from tests.live.helpers import massey_photos, photo_shown, write_signing_video
 from tests.live.web.conftest import WAIT_MS, save_screenshot
 
 pytestmark = pytest.mark.browser
@@ -43,12 +42,9 @@ def page(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def signer_video(tmp_path: Path) -> tuple[Path, dict[str, list[np.ndarray]]]:
     """A: two photos; B: one photo; then 40 s without a hand, so nothing more is recorded while the test clicks."""
-    if not MASSEY.is_dir():
-        pytest.skip(f"massey-dev not found at {MASSEY}; set ASL_EDGE_MASSEY")
-    photos = {letter: [cv2.imread(str(path)) for path in sorted((MASSEY / letter).glob(f"{SIGNER}_*"))[:count]]
-              for letter, count in (("A", 2), ("B", 1))}
+    photos = massey_photos({"A": 2, "B": 1})
     path = tmp_path / "signer.avi"
-    return path, write_signing_video(path, photos, tail_s=40.0)  # type: ignore[arg-type]
+    return path, write_signing_video(path, photos, tail_s=40.0)
 
 
 class CollectProcess:
