@@ -277,9 +277,11 @@ class HeldOutSplit:
         return f"held-out split val_fraction={self.val_fraction:g}, seed={self.seed}"
 
     def provenance(self) -> dict[str, Any]:
-        """The `trained_on` entries that record this split (the reverse of `recorded`)."""
-        where: dict[str, Any] = (
-            {"dataset": self.datasets[0]} if len(self.datasets) == 1 else {"datasets": list(self.datasets)})
+        """The `trained_on` entries that record this split (the reverse of `recorded`): `datasets` always,
+        and `dataset` too for one dataset, as image models have always recorded it."""
+        where: dict[str, Any] = {"datasets": list(self.datasets)}
+        if len(self.datasets) == 1:
+            where["dataset"] = self.datasets[0]
         return {**where, "validation": self.val or f"stratified {self.val_fraction:g} split, seed {self.seed}",
                 "val_fraction": self.val_fraction, "seed": self.seed}
 

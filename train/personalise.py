@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from asl_edge.artifacts import atomic_write_json, sha256_file
+from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.runtime.hand.collected import CollectedSamples
@@ -135,7 +136,8 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     weights = list(base.get("dataset_weights") or [])
     if len(weights) != len(replay):
         weights = [1.0] * len(replay)
-    val_fraction, split_seed = float(base.get("val_fraction", 0.2)), int(base.get("split_seed", 0))
+    recorded = HeldOutSplit.recorded(base) or HeldOutSplit(tuple(name for name, _ in replay))
+    val_fraction, split_seed = recorded.val_fraction, recorded.seed
     stacked = stack_landmark_sets(replay, classes, weights, val_fraction, split_seed, progress)
     keep = ~stacked.held_out
     replay_lm, replay_hand, replay_y = stacked.landmarks[keep], stacked.handedness[keep], stacked.labels[keep]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import add_hand_options, add_seed, default_data_dir
 from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import EVAL_SPLITS
+from asl_edge.datasets import EVAL_SPLITS, HeldOutSplit
 from asl_edge.errors import DataError
 
 if TYPE_CHECKING:
@@ -95,8 +95,8 @@ def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
     if args.shift != "none":
         raise DataError("--shift is for image models on the fixed box; drop it for the hand chain")
     if args.data is None:  # the first folder the model was trained on, like an image model's recorded dataset
-        recorded = chain.classifier.spec.trained_on.get("datasets") or []
-        args.data = str(recorded[0]) if recorded else str(default_data_dir())
+        recorded = HeldOutSplit.recorded(chain.classifier.spec.trained_on)
+        args.data = recorded.data if recorded is not None else str(default_data_dir())
     classes, paths, indices = list_class_folders(Path(args.data))
     labels = [classes[i] for i in indices]
     paths, labels, split = held_out_photos(chain.classifier.spec, args.data, paths, labels, classes, args.split)

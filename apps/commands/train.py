@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from asl_edge.apps.options import add_out, add_seed, default_data_dir
+from asl_edge.datasets import HeldOutSplit
 from asl_edge.spec import COLORS, INPUT_KINDS
 from asl_edge.train.config import DEVICES, SCHEDULES, ConfigError, TrainConfig  # torch-free until validated
 
@@ -188,7 +189,8 @@ def run_personalise(args: argparse.Namespace) -> int:
     started = time.monotonic()
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
-    replay = args.replay_data or [str(p) for p in spec.trained_on.get("datasets", [])]
+    recorded = HeldOutSplit.recorded(spec.trained_on)
+    replay = args.replay_data or list(recorded.datasets if recorded is not None else ())
     missing = [folder for folder in replay if not Path(folder).is_dir()]
     if missing or not replay:
         raise ConfigError(f"the start model's training data {', '.join(missing) or '(none recorded)'} is not here; "
