@@ -9,8 +9,9 @@ from pathlib import Path
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
+from asl_edge.runtime.live.frames import FLIP_CODES, CaptureOptions, FrameSource
 from asl_edge.runtime.live.pipeline import PipelineConfig
-from asl_edge.runtime.live.sources import CaptureOptions, FrameSource, parse_source
+from asl_edge.runtime.live.sources import parse_source
 from asl_edge.train.config import DEVICES
 
 # The live view's defaults, defined once in PipelineConfig (and the Speller it configures).
@@ -60,6 +61,17 @@ def add_spelling_options(parser: argparse.ArgumentParser) -> None:
                         help="how long a letter must be held to be added to the text (default: %(default)s)")
     parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
                         help="average the probabilities of this many recent frames (default: %(default)s)")
+    parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
+                        help="append the whole spelled text to this file as it is spelled (the screen keeps "
+                             "only the last 256 characters)")
+
+
+def add_flip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flip", default="none", choices=tuple(FLIP_CODES),
+                        help="mirror frames at capture: horizontal for a front (selfie) camera that mirrors, or "
+                             "to show a left hand as the right hand an image model was trained on; vertical or "
+                             "both for a camera mounted upside down (a CSI camera flips in nvvidconv, at no CPU "
+                             "cost) (default: none)")
 
 
 def add_view_options(parser: argparse.ArgumentParser) -> None:
@@ -80,12 +92,14 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, default=None, help="capture width (camera default if not given)")
     parser.add_argument("--height", type=int, default=None, help="capture height")
     parser.add_argument("--fps", type=float, default=None,
-                        help="capture rate; for image folders the rate the images stand for (default: 10)")
+                        help="capture rate; for image folders the rate the images stand for (default: 10); for "
+                             "a video file, replaces its own timestamps with frame / FPS")
+    add_flip_option(parser)
 
 
 def source_from_args(args: argparse.Namespace) -> FrameSource:
     """The (not yet opened) source of add_source_options."""
-    return parse_source(args.source, CaptureOptions(args.width, args.height, args.fps))
+    return parse_source(args.source, CaptureOptions(args.width, args.height, args.fps, flip=args.flip))
 
 
 # -- the hand stage (run, demo, eval) -----------------------------------------------------------------

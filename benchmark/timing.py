@@ -101,8 +101,8 @@ def measure(call: Callable[[], object], batch: int, plan: TimingPlan, gpu_ms: Ca
     while warmup_calls < plan.warmup_iterations or clock() - started < plan.warmup_s:
         call()
         warmup_calls += 1
-    host = LatencyStats(plan.iterations or 1024)
-    gpu = LatencyStats(plan.iterations or 1024) if gpu_ms is not None else None
+    host = LatencyStats(window=None)  # a finite loop: keep every call for exact percentiles
+    gpu = LatencyStats(window=None) if gpu_ms is not None else None
     begin = clock()
     while True:
         t0 = clock()
@@ -170,7 +170,7 @@ class PipelineMeasurement:
 
     def per_frame(self, stages: tuple[str, ...]) -> LatencyStats:
         """Per-frame sum of the named stages (every frame records every stage, so the samples line up)."""
-        stats = LatencyStats(max(1, self.frames))
+        stats = LatencyStats(window=None)
         stats.extend(np.sum([self.stages[name].values for name in stages], axis=0).tolist())
         return stats
 

@@ -6,12 +6,19 @@ import argparse
 from pathlib import Path
 
 from asl_edge.apps.commands.run import config_from_args, run_live
-from asl_edge.apps.options import add_backend_options, add_hand_options, add_spelling_options, add_view_options
+from asl_edge.apps.options import (
+    add_backend_options,
+    add_flip_option,
+    add_hand_options,
+    add_spelling_options,
+    add_view_options,
+)
 from asl_edge.artifacts import read_json
 from asl_edge.errors import DataError
 from asl_edge.preprocess import DEFAULT_ROI_FRACTION
 from asl_edge.runtime.backends import Backend
 from asl_edge.runtime.hand.models import ASSETS, BUNDLED_LANDMARK_MODEL
+from asl_edge.runtime.live.frames import CaptureOptions
 from asl_edge.runtime.live.sources import parse_source
 
 # The bundled chain: MediaPipe hand stage -> landmark classifier, with asl_default.onnx (fixed box) as the
@@ -25,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP,
                         help="spelling clip with a .json card beside it (default: the bundled one)")
     add_backend_options(parser)
+    add_flip_option(parser)
     add_hand_options(parser)
     add_spelling_options(parser)
     add_view_options(parser)
@@ -42,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     card = read_card(args.clip)
     word = str(card["word"])
     config = config_from_args(args, roi_size=float(card.get("roi_size", DEFAULT_ROI_FRACTION)))  # type: ignore[arg-type]
-    source = parse_source(str(args.clip))
+    source = parse_source(str(args.clip), CaptureOptions(flip=args.flip))
     source.open()
 
     def announce(backend: Backend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,14 +19,17 @@ from asl_edge.apps.options import (
     backend_kwargs,
     source_from_args,
 )
+from asl_edge.benchmark.soak import SoakMonitor
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
+from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import format_summary
 from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
-from asl_edge.runtime.live.sources import FrameSource
-from asl_edge.runtime.live.state import LiveState
+from asl_edge.runtime.live.sources import LoopingSource
+from asl_edge.runtime.live.spelling import Commit
+from asl_edge.runtime.live.transcript import Transcript
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_spelling_options(parser)
     add_view_options(parser)
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    parser.add_argument("--soak", type=float, default=None, metavar="SECONDS",
+                        help="memory soak check: play the source (a file or folder loops) for SECONDS without a "
+                             "window and report RSS after the warm-up and at the end, and the growth per 100k frames")
 
 
 def config_from_args(args: argparse.Namespace, roi_size: float | None = None) -> PipelineConfig:
@@ -51,16 +58,27 @@ def config_from_args(args: argparse.Namespace, roi_size: float | None = None) ->
                           max_frames=getattr(args, "max_frames", None))
 
 
-def print_text_changes() -> Callable[[LiveState], None]:
-    """An on_frame callback printing the text whenever it changes (what a headless user sees)."""
+def print_commit(commit: Commit) -> None:
+    """One line per commit with only the new letter (or space/del), so a day-long log grows linearly."""
+    print(f"commit: {commit.label}", flush=True)
+
+
+def print_status_changes(describe: str) -> Callable[[str], None]:
+    """An on_status callback: one line when a problem starts, changes kind, or ends (not one per second of
+    "no frames for N s": lines that differ only in their numbers are the same kind)."""
     last = [""]
 
-    def on_frame(state: LiveState) -> None:
-        if state.text != last[0]:
-            last[0] = state.text
-            print(f"text: {state.text!r}", flush=True)
+    def on_status(status: str) -> None:
+        kind = re.sub(r"\d+(\.\d+)?", "#", status)
+        if kind == last[0]:
+            return
+        if status:
+            print(f"status: {status}", file=sys.stderr, flush=True)
+        elif last[0]:
+            print(f"status: frames from {describe} again", file=sys.stderr, flush=True)
+        last[0] = kind
 
-    return on_frame
+    return on_status
 
 
 def print_result(result: PipelineResult) -> None:
@@ -87,14 +105,29 @@ def open_backend(args: argparse.Namespace) -> Backend:
 
 
 def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
-             announce: Callable[[Backend], None]) -> PipelineResult:
+             announce: Callable[[Backend], None], soak: SoakMonitor | None = None) -> PipelineResult:
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
-    the summary. Shared by `run` and `demo`."""
+    the summary (and the soak report). Shared by `run` and `demo`."""
+    transcript: Transcript | None = None
     try:
+        if args.transcript is not None:
+            transcript = Transcript(args.transcript)  # a bad path fails before the model loads
         backend = open_backend(args)
     except BaseException:
         source.close()
+        if transcript is not None:
+            transcript.close()
         raise
+    try:
+        return _run_loaded(args, source, config, default_fps, announce, soak, backend, transcript)
+    finally:
+        if transcript is not None:
+            transcript.close()
+
+
+def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
+                announce: Callable[[Backend], None], soak: SoakMonitor | None, backend: Backend,
+                transcript: Transcript | None) -> PipelineResult:
     try:
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
                            crop_model=args.crop_model, crop_weight=args.crop_weight,
@@ -111,8 +144,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
               f"{fallback}")
     with backend:
         try:
-            sinks = open_sinks(window=not args.no_window, web=args.web, host=args.host, port=args.port,
-                               save=args.save, fps=source.nominal_fps or default_fps)
+            sinks = open_sinks(window=not args.no_window and soak is None, web=args.web, host=args.host,
+                               port=args.port, save=args.save, fps=source.nominal_fps or default_fps)
         except BaseException:
             source.close()
             raise
@@ -122,24 +155,41 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
         if not sinks:
             print("no display: showing nothing (use --web to watch in a browser, --save to record)")
         try:
-            result = run_pipeline(source, backend, replace(config, realtime=watched(sinks)), sinks,
-                                  on_frame=print_text_changes(), chain=chain)
+            realtime = watched(sinks) and soak is None  # a soak runs flat out to count many frames
+            result = run_pipeline(source, backend, replace(config, realtime=realtime), sinks, on_frame=soak,
+                                  chain=chain, on_commit=None if soak else print_commit,
+                                  on_status=print_status_changes(source.describe()), transcript=transcript)
         finally:
             close_sinks(sinks)
             if chain is not None:
                 chain.close()
     print_result(result)
+    if soak is not None:
+        for line in soak.report.lines():
+            print(line)
     return result
+
+
+def open_source(source: FrameSource) -> None:
+    """Open it, saying so first when that can take a while (cameras and network streams)."""
+    if source.live:
+        print(f"connecting to {source.describe()} ...", flush=True)
+    source.open()
 
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    soak = SoakMonitor(args.soak) if args.soak is not None else None
     source = source_from_args(args)
-    source.open()  # fail on a bad source before loading a model or binding a port
+    if soak is not None:
+        config = replace(config, max_seconds=args.soak)
+        if not source.live:
+            source = LoopingSource(source)
+    open_source(source)  # fail on a bad source before loading a model or binding a port
 
     def announce(backend: Backend) -> None:
         print(f"model: {args.model} ({backend.describe()}, {backend.spec.num_classes} labels)")
-        print(f"source: {source.describe()}")
+        print(f"source: {source.describe()}" + (f", flipped {args.flip}" if args.flip != "none" else ""))
 
-    run_live(args, source, config, 30.0, announce)
+    run_live(args, source, config, 30.0, announce, soak)
     return 0

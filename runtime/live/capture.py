@@ -3,7 +3,11 @@
 A live camera produces frames whether or not the pipeline keeps up; queueing them would hand out ever
 older frames. The capture thread therefore holds one slot with the newest frame and overwrites it.
 When the camera is lost (unplugged, stream down) it is reopened with exponential back-off, and
-`status` says so for the overlay, so the app keeps running and tells the user what is going on.
+`status` says so for the overlay, so the app keeps running and tells the user what is going on. A stream
+that stalls (connection open, no data) blocks the thread inside read(); the watchdog in `status` notices
+from the pipeline's thread that no frame has come for `stall_s` seconds and says "no frames for N s" at
+once, and the capture's read timeout (CaptureOptions.read_timeout_s) then ends the read so the thread
+reconnects.
 Files and folders are read in the caller's thread, every frame in order, so results are reproducible.
 """
 
@@ -11,10 +15,13 @@ from __future__ import annotations
 
 import abc
 import threading
+import time
 from dataclasses import dataclass
 
 from asl_edge.errors import SourceError
-from asl_edge.runtime.live.sources import Frame, FrameSource, VideoFileSource
+from asl_edge.runtime.live.frames import Frame, FrameSource
+
+DEFAULT_STALL_S = 2.0  # a live source silent this long is reported (cameras send 5 to 60 frames a second)
 
 
 @dataclass(frozen=True)
@@ -70,19 +77,21 @@ class SequentialFeed(FrameFeed):
 
     @property
     def notes(self) -> list[str]:
-        source = self.source
-        if isinstance(source, VideoFileSource) and self.ended and 0 < source.frames_read < source.frame_count - 1:
-            return [f"{source.describe()} ended after {source.frames_read} of {source.frame_count} frames "
-                    "(truncated or damaged file?)"]
-        return []
+        early = self.source.ended_early if self.ended else None
+        return [early] if early else []
 
 
 class CaptureThread(FrameFeed):
-    """Reads a live source in a background thread into a one-frame slot; reconnects with back-off."""
+    """Reads a live source in a background thread into a one-frame slot; reconnects with back-off; reports
+    a source that has sent nothing for `stall_s` seconds (the watchdog, see the module docstring)."""
 
-    def __init__(self, source: FrameSource, backoff: Backoff | None = None) -> None:
+    def __init__(self, source: FrameSource, backoff: Backoff | None = None, stall_s: float = DEFAULT_STALL_S) -> None:
         super().__init__(source)
         self.backoff = backoff or Backoff()
+        self.stall_s = stall_s
+        self.stalls = 0  # times the watchdog found the source silent for stall_s
+        self._last_frame_at = time.monotonic()  # or when the source was (re)opened
+        self._stalled = False
         self.frames_captured = 0
         self.frames_dropped = 0  # overwritten before the pipeline took them: the pipeline is slower
         self.reconnects = 0
@@ -95,16 +104,28 @@ class CaptureThread(FrameFeed):
         self._thread = threading.Thread(target=self._run, name=f"capture {source.uri}", daemon=True)
 
     def start(self) -> CaptureThread:
+        self._last_frame_at = time.monotonic()
         self._thread.start()
         return self
 
     @property
     def status(self) -> str:
-        return self._status
+        """The thread's own status (lost, reconnecting), else "no frames for N s" once nothing has come for
+        stall_s seconds, else "" (all is well)."""
+        with self._changed:
+            if self._status:
+                return self._status
+            silent = time.monotonic() - self._last_frame_at
+            if silent < self.stall_s:
+                return ""
+            if not self._stalled:
+                self._stalled = True
+                self.stalls += 1
+        return f"no frames for {int(silent)} s"
 
     def status_for(self, frame: Frame | None) -> str:
         # A frame came from a working source, even if the thread has lost the camera since it was read.
-        return self._status if frame is None else ""
+        return self.status if frame is None else ""
 
     def next(self, timeout: float) -> Frame | None:
         """The newest frame not handed out yet; None if none arrives within `timeout` seconds."""
@@ -142,6 +163,7 @@ class CaptureThread(FrameFeed):
                     # The first frame after a reopen, not the reopen, proves the camera is back: clearing
                     # the status with it means whoever sees "" also finds a frame from after the loss.
                     self._status = ""
+                    self._last_frame_at, self._stalled = time.monotonic(), False
                     self.frames_captured += 1
                     self._changed.notify_all()
         except BaseException as exc:  # handed to the pipeline thread, which re-raises it
@@ -157,11 +179,15 @@ class CaptureThread(FrameFeed):
             self._set_status(f"{self.source.kind} lost - reconnecting in {delay:g} s")
             if self._stop.wait(delay):
                 return
+            # Opening a network stream can take up to its open timeout: say what is going on meanwhile.
+            self._set_status(f"{self.source.kind} lost - connecting to {self.source.uri}")
             try:
                 self.source.open()
             except SourceError:
                 attempt += 1
                 continue
+            with self._changed:
+                self._last_frame_at = time.monotonic()  # the watchdog counts from the reopen
             self.reconnects += 1
             return
 
@@ -171,10 +197,10 @@ class CaptureThread(FrameFeed):
             self._changed.notify_all()
 
 
-def open_feed(source: FrameSource, backoff: Backoff | None = None) -> FrameFeed:
+def open_feed(source: FrameSource, backoff: Backoff | None = None, stall_s: float = DEFAULT_STALL_S) -> FrameFeed:
     """Open the source unless it is (raising SourceError now if it cannot be), and start the right feed."""
     if not source.is_open:
         source.open()
     if source.live:
-        return CaptureThread(source, backoff).start()
+        return CaptureThread(source, backoff, stall_s).start()
     return SequentialFeed(source)

@@ -5,11 +5,16 @@ reads its landmarks or the box around it; without one, the classifier reads the 
 
 `run_pipeline` is the whole app without its command line: give it a FrameSource, a Backend, a config
 and sinks; it returns the spelled text and per-stage latency statistics.
+
+Nothing grows per frame, so an always-on run holds flat memory: latency percentiles cover a fixed window
+of recent frames (latency.py), the text keeps its tail (spelling.TEXT_LIMIT characters; the whole text can
+go to a Transcript file) and the result keeps the last COMMITS_KEPT commits (with a count of all).
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,11 +24,11 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.preprocess import DEFAULT_ROI_FRACTION, Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
-from asl_edge.runtime.live.capture import Backoff, open_feed
+from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
 from asl_edge.runtime.live.display import Sink
-from asl_edge.runtime.live.latency import StageTimer
+from asl_edge.runtime.live.frames import FrameSource
+from asl_edge.runtime.live.latency import DEFAULT_WINDOW, StageTimer
 from asl_edge.runtime.live.overlay import Overlay
-from asl_edge.runtime.live.sources import FrameSource
 from asl_edge.runtime.live.spelling import (
     DEFAULT_HOLD_S,
     DEFAULT_RELEASE_S,
@@ -33,6 +38,7 @@ from asl_edge.runtime.live.spelling import (
     Speller,
 )
 from asl_edge.runtime.live.state import LiveState
+from asl_edge.runtime.live.transcript import Transcript
 from asl_edge.spec import NOTHING
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
@@ -41,6 +47,7 @@ KEY_CLEAR = {ord("c")}
 KEY_QUIT = {ord("q"), 27}  # 27: Esc
 BLANK_SIZE = (480, 640)  # shown with the status until a camera delivers its first frame
 FPS_SMOOTHING = 0.1
+COMMITS_KEPT = 100  # the most recent commits a PipelineResult holds (commit_count counts them all)
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class PipelineConfig:
     frame_timeout_s: float = 0.5  # how long to wait for a live frame before redrawing the status
     realtime: bool = False  # play files and folders at their frame rate (for a viewer) instead of at full speed
     backoff: Backoff = field(default_factory=Backoff)
+    stall_s: float = DEFAULT_STALL_S  # a live source silent this long is reported ("no frames for N s")
+    max_seconds: float | None = None  # stop after this much wall time (soak runs)
+    latency_window: int | None = DEFAULT_WINDOW  # frames behind the latency percentiles; None: every frame
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.roi_size <= 1.0:
@@ -64,6 +74,10 @@ class PipelineConfig:
             raise AslEdgeError(f"ROI offset {self.roi_offset} must be within -0.5..0.5 of the frame")
         if self.max_frames is not None and self.max_frames < 1:
             raise AslEdgeError(f"--max-frames {self.max_frames} must be at least 1")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise AslEdgeError(f"run time {self.max_seconds} s must be positive")
+        if self.stall_s <= 0:
+            raise AslEdgeError(f"stall time {self.stall_s} s must be positive")
 
     def roi_for(self, width: int, height: int) -> Roi:
         return Roi.centered_square(width, height, self.roi_size, *self.roi_offset)
@@ -71,13 +85,14 @@ class PipelineConfig:
 
 @dataclass
 class PipelineResult:
-    text: str
+    text: str  # the spelled text's last spelling.TEXT_LIMIT characters (all of it with a Transcript)
     frames: int
-    commits: list[Commit]
+    commits: Sequence[Commit]  # the last COMMITS_KEPT
     stages: StageTimer
     wall_s: float
     notes: list[str] = field(default_factory=list)
-    stopped_by: str = "end"  # end, max-frames, key, interrupt
+    stopped_by: str = "end"  # end, max-frames, max-seconds, key, interrupt
+    commit_count: int = 0  # every commit of the run
 
     @property
     def fps(self) -> float:
@@ -127,28 +142,50 @@ class Pacer:
 
 def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig | None = None,
                  sinks: Sequence[Sink] = (), on_frame: Callable[[LiveState], None] | None = None,
-                 chain: HandChain | None = None) -> PipelineResult:
-    """Run until the source ends, max_frames, a quit key or Ctrl-C; closes the source, not the sinks.
+                 chain: HandChain | None = None, on_commit: Callable[[Commit], None] | None = None,
+                 on_status: Callable[[str], None] | None = None,
+                 transcript: Transcript | None = None) -> PipelineResult:
+    """Run until the source ends, max_frames, max_seconds, a quit key or Ctrl-C; closes the source, not the
+    sinks or the transcript.
 
     With `chain` (whose classifier is `backend`) the hand stage finds the hand; the fixed box is then only
-    where the chain's fallback model looks when no hand is found."""
+    where the chain's fallback model looks when no hand is found. `on_commit` is called with each commit,
+    `on_status` whenever the status line changes (to "" when all is well again), `transcript` receives
+    the whole spelled text."""
     config = config or PipelineConfig()
     spec = backend.spec
     if chain is None and spec.inputs == "landmarks":
         raise AslEdgeError("this model reads hand landmarks, so it needs the hand stage: pass a HandChain "
                            "(asl_edge.runtime.hand.chain.open_chain), or use an image model for the fixed box")
     smoother = Smoother(spec.num_classes, config.window, config.smoothing)
-    speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s)
-    timer, state, commits, fps = StageTimer(HAND_STAGES if chain else STAGES), LiveState(), [], FpsMeter()
+    speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s,
+                      on_scroll=transcript.scroll if transcript is not None else None)
+    timer = StageTimer(HAND_STAGES if chain else STAGES, config.latency_window)
+    state, commits, fps = LiveState(), deque[Commit](maxlen=COMMITS_KEPT), FpsMeter()
     overlay, blank = Overlay(None), np.zeros((*BLANK_SIZE, 3), np.uint8)
     state.hand_stage = chain is not None
-    frames, stopped_by = 0, "end"
-    feed = open_feed(source, config.backoff)
+    frames, commit_count, stopped_by = 0, 0, "end"
+
+    def clear_text() -> None:
+        if transcript is not None:
+            transcript.end_line(speller.text)  # cleared from the screen, not from the record
+        speller.clear()
+        state.text = ""
+
+    def set_status(status: str) -> None:
+        if status != state.status and on_status is not None:
+            on_status(status)
+        state.status = status
+
+    feed = open_feed(source, config.backoff, config.stall_s)
     pacer = Pacer(config.realtime and not source.live)
     started = time.perf_counter()
     try:
         while True:
             t0 = time.perf_counter()
+            if config.max_seconds is not None and t0 - started >= config.max_seconds:
+                stopped_by = "max-seconds"
+                break
             frame = feed.next(config.frame_timeout_s)
             # Read together with the frame: the capture thread may lose the camera while this one is processed.
             status = feed.status_for(frame)
@@ -158,9 +195,10 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                     break
                 # A live source with nothing new: keep the sinks alive and tell the user why.
                 smoother.reset()
-                state.status, state.letter, state.hold, state.hand = status, None, 0.0, None
+                set_status(status)
+                state.letter, state.hold, state.hand = None, 0.0, None
                 blank.fill(0)
-                if _show(blank, state, overlay, sinks, speller) == "quit":
+                if _show(blank, state, overlay, sinks, clear_text) == "quit":
                     stopped_by = "key"
                     break
                 continue
@@ -182,16 +220,22 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 hand_ms = (times.detect_ms, times.landmarks_ms)
                 t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer
             t3 = time.perf_counter()
-            smoothed = smoother.update(probs)
+            smoothed = smoother.update(probs, frame.timestamp)
             commit = speller.update(smoothed, frame.timestamp)
             if commit is not None:
                 commits.append(commit)
+                commit_count += 1
+                if transcript is not None:
+                    transcript.update(speller.text)
+                if on_commit is not None:
+                    on_commit(commit)
             state.text, state.confidence, state.hold = speller.text, speller.confidence, speller.hold_progress
             state.letter = None if speller.candidate == NOTHING else speller.candidate
             state.top3 = top_k(smoothed, spec.labels)
-            state.status, state.frame_index, state.fps = status, frame.index, fps.tick(t3)
+            set_status(status)
+            state.frame_index, state.fps = frame.index, fps.tick(t3)
             t4 = time.perf_counter()
-            action = _show(frame.image, state, overlay, sinks, speller)
+            action = _show(frame.image, state, overlay, sinks, clear_text)
             t5 = time.perf_counter()
             if chain is None:
                 stage_ms = tuple(s * 1000.0 for s in (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))
@@ -212,21 +256,23 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     finally:
         notes = list(feed.notes)
         feed.close()
+        if transcript is not None:
+            transcript.end_line(speller.text)
     if chain is not None and frames and chain.tracker.times.hands == 0:
         notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
                      "about a quarter of the frame high; --hand off classifies the fixed box instead")
-    return PipelineResult(speller.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by)
+    return PipelineResult(speller.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
+                          commit_count)
 
 
 def _show(image: np.ndarray, state: LiveState, overlay: Overlay, sinks: Sequence[Sink],
-          speller: Speller) -> str | None:
+          clear_text: Callable[[], None]) -> str | None:
     overlay.draw(image, state)
     action = None
     for sink in sinks:
         key = sink.show(image, state)
         if key in KEY_CLEAR:
-            speller.clear()
-            state.text = ""
+            clear_text()
         elif key in KEY_QUIT:
             action = "quit"
     return action

@@ -63,23 +63,18 @@ def images_by_label(data: LabelledImages, labels: Sequence[str]) -> dict[str, li
     return out
 
 
-def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], word: str,
-                       out_path: str | os.PathLike[str], frame_size: tuple[int, int] = (640, 480),
-                       roi_size: float = DEFAULT_ROI_FRACTION, frames_per_letter: int = 12, gap_frames: int = 6,
-                       fps: float = 10.0, roi_offset: tuple[float, float] = (0.0, 0.0),
-                       mirror: bool = False) -> SpellingClip:
-    """Write a video: `nothing` for gap_frames, then each character of `word` held for frames_per_letter
-    (a repeated letter uses the label's next photo), each followed by `nothing` again. Photos are scaled
-    into the ROI square (Roi.centered_square with roi_size, moved by roi_offset as fractions of the frame) of a
-    plain frame of frame_size (w, h); `mirror` flips each photo left-right (a right hand becomes a left hand)."""
+def spelling_segments(images_for_letters: Mapping[str, Sequence[np.ndarray]], word: str,
+                      frame_size: tuple[int, int] = (640, 480), roi_size: float = DEFAULT_ROI_FRACTION,
+                      roi_offset: tuple[float, float] = (0.0, 0.0), mirror: bool = False
+                      ) -> tuple[list[tuple[str, np.ndarray]], Roi]:
+    """The still frames of a spelling clip, in order: `nothing`, then each character of `word` followed by
+    `nothing` again, as (label, BGR frame of frame_size (w, h)) pairs, and the ROI they were drawn in.
+
+    Photos are scaled into the ROI square (Roi.centered_square with roi_size, moved by roi_offset as fractions
+    of the frame) of a plain frame; a repeated letter uses the label's next photo; `mirror` flips each photo
+    left-right (a right hand becomes a left hand). Raises DataError for an empty word or missing photos."""
     if not word:
         raise DataError("the clip needs a word with at least one letter")
-    if frames_per_letter < 1 or gap_frames < 1 or fps <= 0:
-        raise DataError("frames_per_letter and gap_frames must be at least 1 and fps positive")
-    path = Path(out_path)
-    codec = VIDEO_CODECS.get(path.suffix.lower())
-    if codec is None:
-        raise DataError(f"cannot write a clip as {path.name}: use one of {', '.join(sorted(VIDEO_CODECS))}")
     needed = [label_for(c) for c in word] + [NOTHING]
     missing = [label for label in needed if not images_for_letters.get(label)]
     if missing:
@@ -102,18 +97,35 @@ def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], w
             photo, (roi.width, roi.height), interpolation=cv2.INTER_LINEAR)
         return frame
 
-    sequence = [(NOTHING, gap_frames)]
+    segments = [(NOTHING, frame_with(NOTHING))]
     for char in word:
-        sequence += [(label_for(char), frames_per_letter), (NOTHING, gap_frames)]
+        segments += [(label_for(char), frame_with(label_for(char))), (NOTHING, frame_with(NOTHING))]
+    return segments, roi
+
+
+def make_spelling_clip(images_for_letters: Mapping[str, Sequence[np.ndarray]], word: str,
+                       out_path: str | os.PathLike[str], frame_size: tuple[int, int] = (640, 480),
+                       roi_size: float = DEFAULT_ROI_FRACTION, frames_per_letter: int = 12, gap_frames: int = 6,
+                       fps: float = 10.0, roi_offset: tuple[float, float] = (0.0, 0.0),
+                       mirror: bool = False) -> SpellingClip:
+    """Write a constant-rate video of spelling_segments(): `nothing` for gap_frames, then each character of
+    `word` held for frames_per_letter, each followed by `nothing` again."""
+    if frames_per_letter < 1 or gap_frames < 1 or fps <= 0:
+        raise DataError("frames_per_letter and gap_frames must be at least 1 and fps positive")
+    path = Path(out_path)
+    codec = VIDEO_CODECS.get(path.suffix.lower())
+    if codec is None:
+        raise DataError(f"cannot write a clip as {path.name}: use one of {', '.join(sorted(VIDEO_CODECS))}")
+    segments, roi = spelling_segments(images_for_letters, word, frame_size, roi_size, roi_offset, mirror)
+    width, height = frame_size
     partial = path.with_name(f".{path.stem}.partial{path.suffix}")
     writer = cv2.VideoWriter(str(partial), cv2.VideoWriter.fourcc(*codec), fps, (width, height))
     if not writer.isOpened():
         raise DataError(f"cannot write {path}: OpenCV has no {codec} encoder here")
     frames = 0
     try:
-        for label, count in sequence:
-            image = frame_with(label)
-            for _ in range(count):
+        for label, image in segments:
+            for _ in range(gap_frames if label == NOTHING else frames_per_letter):
                 writer.write(image)
                 frames += 1
     finally:

@@ -1,27 +1,25 @@
-"""Frame sources behind one interface, named by URI (after jetson-utils' videoSource).
+"""Frame sources named by URI (after jetson-utils' videoSource), image folders and looping.
 
     0, /dev/video0, v4l2:///dev/video0   USB/V4L2 webcam (OpenCV's V4L2 backend on Linux)
     csi://0                              Jetson CSI camera through nvarguscamerasrc (GStreamer)
     rtsp://host:8554/stream              network stream (GStreamer when OpenCV has it, else FFmpeg)
+    http://host/stream.mjpg              MJPEG over HTTP and other FFmpeg-readable URLs
     clip.mp4, file:///path/clip.avi      video file
     folder/, photo.jpg                   image folder (sorted; each image one frame) or one image
 
 Live sources (cameras, streams) stamp frames with the monotonic clock and are read by a capture thread
 that keeps only the newest frame; files and folders are read in order, every frame, stamped with their
-position in the video, so a run over a file is deterministic.
+time in the video (container timestamps) or, for folders, index / fps, so a run over a file is deterministic.
+The base types live in frames.py, the OpenCV captures in opencv_sources.py.
 """
 
 from __future__ import annotations
 
-import abc
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import cv2
 import numpy as np
@@ -29,216 +27,20 @@ import numpy as np
 from asl_edge.datasets import IMAGE_SUFFIXES
 from asl_edge.errors import SourceError
 from asl_edge.machine import opencv_build
+from asl_edge.runtime.live.frames import DEFAULT_FOLDER_FPS, CaptureOptions, Frame, FrameSource
+from asl_edge.runtime.live.opencv_sources import CameraSource, VideoFileSource
 
-DEFAULT_FOLDER_FPS = 10.0
 DEFAULT_CSI_SIZE = (1280, 720)
 DEFAULT_CSI_FPS = 30.0
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A decoded BGR image, its time in seconds (video position for files, monotonic for live
-    sources) and its index in the stream."""
-
-    image: np.ndarray
-    timestamp: float
-    index: int
-
-
-@dataclass(frozen=True)
-class CaptureOptions:
-    """Requested frame size and rate; None leaves the device's or file's own."""
-
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("width", "height", "fps"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise SourceError(f"--{name} {value} must be positive")
-
-
-class FrameSource(abc.ABC):
-    """open() raises SourceError when the source cannot be opened; read() returns None when no frame
-    came (end of a file; a lost camera or stream); a source can be closed and opened again."""
-
-    live: bool = False
-    kind: str = "source"
-
-    def __init__(self, uri: str) -> None:
-        self.uri = uri
-
-    @abc.abstractmethod
-    def open(self) -> None: ...
-
-    @abc.abstractmethod
-    def read(self) -> Frame | None: ...
-
-    def close(self) -> None:  # noqa: B027 - most sources have something to release, not all
-        """Release the device or file."""
-
-    @property
-    @abc.abstractmethod
-    def is_open(self) -> bool: ...
-
-    @property
-    def nominal_fps(self) -> float | None:
-        """The rate frames are produced at, when known."""
-        return None
-
-    def describe(self) -> str:
-        return f"{self.kind} {self.uri}"
-
-    def __enter__(self) -> FrameSource:
-        self.open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
-
-class OpenCvSource(FrameSource):
-    """Anything cv2.VideoCapture opens: subclasses say what to open and with which API."""
-
-    def __init__(self, uri: str, options: CaptureOptions | None = None) -> None:
-        super().__init__(uri)
-        self.options = options or CaptureOptions()
-        self._capture: Any = None
-        self._index = 0
-
-    @abc.abstractmethod
-    def _target(self) -> tuple[str | int, int]:
-        """(filename, device index or pipeline; cv2.CAP_* API preference)."""
-
-    def _open_hint(self) -> str:
-        return "check the path or address"
-
-    def _configure(self, capture: Any) -> None:
-        """Apply size and rate requests before the first read (cameras only)."""
-
-    def open(self) -> None:
-        self.close()
-        target, api = self._target()
-        capture = cv2.VideoCapture(target, api)
-        if not capture.isOpened():
-            capture.release()
-            raise SourceError(f"cannot open {self.describe()}: {self._open_hint()}")
-        self._configure(capture)
-        self._capture = capture
-
-    @property
-    def is_open(self) -> bool:
-        return self._capture is not None
-
-    def _grab(self) -> np.ndarray | None:
-        if self._capture is None:
-            return None
-        ok, image = self._capture.read()
-        if not ok or image is None or image.size == 0:
-            return None
-        return np.asarray(image)
-
-    def close(self) -> None:
-        if self._capture is not None:
-            self._capture.release()
-            self._capture = None
-
-
-class CameraSource(OpenCvSource):
-    """A live camera or stream: V4L2 device, CSI pipeline, RTSP/HTTP URL. Frames carry the monotonic
-    time they were received."""
-
-    live = True
-    kind = "camera"
-
-    def __init__(self, uri: str, target: str | int, api: int = cv2.CAP_ANY,
-                 options: CaptureOptions | None = None, hint: str = "is it connected and not in use?") -> None:
-        super().__init__(uri, options)
-        self.target = target
-        self.api = api
-        self.hint = hint
-
-    def _target(self) -> tuple[str | int, int]:
-        return self.target, self.api
-
-    def _open_hint(self) -> str:
-        return self.hint
-
-    def _configure(self, capture: Any) -> None:
-        if self.api == cv2.CAP_GSTREAMER:
-            return  # the pipeline string already fixes size and rate
-        if self.options.width:
-            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.options.width)
-        if self.options.height:
-            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.options.height)
-        if self.options.fps:
-            capture.set(cv2.CAP_PROP_FPS, self.options.fps)
-        # A driver-side queue would hand out old frames; the capture thread keeps the newest itself.
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
-
-    @property
-    def nominal_fps(self) -> float | None:
-        if self.options.fps:
-            return self.options.fps
-        fps = float(self._capture.get(cv2.CAP_PROP_FPS)) if self._capture is not None else 0.0
-        return fps if fps > 0 else None
-
-    def read(self) -> Frame | None:
-        image = self._grab()
-        if image is None:
-            return None
-        frame = Frame(image, time.monotonic(), self._index)
-        self._index += 1
-        return frame
-
-
-class VideoFileSource(OpenCvSource):
-    """A video file read in order; each frame is stamped with its position (index / fps)."""
-
-    kind = "video file"
-
-    def __init__(self, uri: str, path: Path, options: CaptureOptions | None = None) -> None:
-        super().__init__(uri, options)
-        self.path = path
-        self._fps = 0.0
-        self.frame_count = 0
-
-    def _target(self) -> tuple[str | int, int]:
-        return str(self.path), cv2.CAP_ANY
-
-    def _open_hint(self) -> str:
-        return "not a readable video (unsupported codec or a truncated/corrupt file?)"
-
-    def open(self) -> None:
-        super().open()
-        reported = float(self._capture.get(cv2.CAP_PROP_FPS))
-        self._fps = self.options.fps or (reported if 0 < reported < 1000 else DEFAULT_FOLDER_FPS)
-        self.frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-        self._index = 0
-
-    @property
-    def nominal_fps(self) -> float | None:
-        return self._fps or None
-
-    def read(self) -> Frame | None:
-        image = self._grab()
-        if image is None:
-            return None
-        frame = Frame(image, self._index / self._fps, self._index)
-        self._index += 1
-        return frame
-
-    @property
-    def frames_read(self) -> int:
-        return self._index
+# --flip name -> nvvidconv flip-method (0 none, 2 rotate 180 = both, 4 horizontal, 6 vertical; 1, 3, 5, 7
+# rotate by 90 degrees or transpose), so a CSI camera is flipped by the VIC, not the CPU.
+CSI_FLIP_METHODS = {"none": 0, "horizontal": 4, "vertical": 6, "both": 2}
 
 
 class ImageFolderSource(FrameSource):
-    """Images in name order, one frame each, stamped index / fps. Unreadable files are skipped with a
-    warning (a folder of camera captures often holds a stray file)."""
+    """Images in name order, one frame each, stamped index / fps (fps: --fps, else DEFAULT_FOLDER_FPS = 10,
+    since photos carry no frame time). Unreadable files are skipped with a warning (a folder of camera
+    captures often holds a stray file)."""
 
     kind = "image folder"
 
@@ -278,8 +80,7 @@ class ImageFolderSource(FrameSource):
             if image is None:
                 print(f"warning: skipped unreadable image {path}", file=sys.stderr)
                 continue
-            image = self._fit(image)
-            frame = Frame(image, self._index / self._fps, self._index)
+            frame = Frame(self.options.orient(self._fit(image)), self._index / self._fps, self._index)
             self._index += 1
             return frame
         return None
@@ -292,11 +93,61 @@ class ImageFolderSource(FrameSource):
         return image
 
 
+class LoopingSource(FrameSource):
+    """A file or folder played again from the start whenever it ends, for soak runs: indices and
+    timestamps keep increasing across passes (each pass starts one nominal frame interval after the
+    previous pass's last frame), so the pipeline sees one endless stream. `passes` counts completed plays."""
+
+    def __init__(self, inner: FrameSource) -> None:
+        if inner.live:
+            raise SourceError(f"cannot loop {inner.describe()}: only files and image folders have an end to loop")
+        super().__init__(inner.uri)
+        self.inner = inner
+        self.kind = f"looping {inner.kind}"
+        self.passes = 0
+        self._offset = 0.0
+        self._index = 0
+        self._last = 0.0
+
+    def open(self) -> None:
+        if not self.inner.is_open:
+            self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    @property
+    def is_open(self) -> bool:
+        return self.inner.is_open
+
+    @property
+    def nominal_fps(self) -> float | None:
+        return self.inner.nominal_fps
+
+    def read(self) -> Frame | None:
+        frame = self.inner.read()
+        if frame is None:
+            if self._index == 0 or not self.inner.is_open:
+                return None  # an empty source or one closed under us: nothing to loop
+            self.passes += 1
+            self._offset = self._last + 1.0 / (self.inner.nominal_fps or DEFAULT_FOLDER_FPS)
+            self.inner.close()
+            self.inner.open()
+            frame = self.inner.read()
+            if frame is None:
+                return None
+        looped = Frame(frame.image, self._offset + frame.timestamp, self._index)
+        self._index += 1
+        self._last = looped.timestamp
+        return looped
+
+
 # -- URI parsing -----------------------------------------------------------------------------------
 
 def csi_pipeline(sensor_id: int, width: int, height: int, fps: float, flip_method: int = 0) -> str:
-    """The GStreamer pipeline for a Jetson CSI camera: Argus capture into NVMM memory, converted by
-    the VIC (nvvidconv) to BGRx, then to BGR for OpenCV; the appsink keeps only the newest buffer."""
+    """The GStreamer pipeline for a Jetson CSI camera: Argus capture into NVMM memory, converted (and
+    flipped: nvvidconv flip-method, see CSI_FLIP_METHODS) by the VIC to BGRx, then to BGR for OpenCV; the
+    appsink keeps only the newest buffer."""
     return (f"nvarguscamerasrc sensor-id={sensor_id} ! "
             f"video/x-raw(memory:NVMM), width=(int){width}, height=(int){height}, format=(string)NV12, "
             f"framerate=(fraction){round(fps)}/1 ! "
@@ -305,11 +156,12 @@ def csi_pipeline(sensor_id: int, width: int, height: int, fps: float, flip_metho
             "appsink drop=true max-buffers=1 sync=false")
 
 
-def rtsp_pipeline(url: str, latency_ms: int = 200) -> str:
+def rtsp_pipeline(url: str, latency_ms: int = 200, tcp_timeout_s: float = 10.0) -> str:
     """A GStreamer pipeline for an RTSP stream; decodebin picks the hardware decoder where one exists
-    (nvv4l2decoder on a Jetson)."""
-    return (f"rtspsrc location={url} latency={latency_ms} ! decodebin ! videoconvert ! "
-            "video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false")
+    (nvv4l2decoder on a Jetson). rtspsrc's tcp-timeout (microseconds) bounds a server that accepts the
+    connection but never answers."""
+    return (f"rtspsrc location={url} latency={latency_ms} tcp-timeout={round(tcp_timeout_s * 1e6)} ! "
+            "decodebin ! videoconvert ! video/x-raw, format=(string)BGR ! appsink drop=true max-buffers=1 sync=false")
 
 
 _NO_GSTREAMER = ("this OpenCV is built without GStreamer; on a Jetson use JetPack's python3-opencv "
@@ -333,8 +185,9 @@ def _csi_source(uri: str, rest: str, options: CaptureOptions) -> FrameSource:
         raise SourceError(f"cannot open CSI camera {uri}: {_NO_GSTREAMER}")
     width = options.width or DEFAULT_CSI_SIZE[0]
     height = options.height or DEFAULT_CSI_SIZE[1]
-    pipeline = csi_pipeline(int(rest), width, height, options.fps or DEFAULT_CSI_FPS)
-    return CameraSource(uri, pipeline, cv2.CAP_GSTREAMER, options,
+    pipeline = csi_pipeline(int(rest), width, height, options.fps or DEFAULT_CSI_FPS, CSI_FLIP_METHODS[options.flip])
+    # The VIC has flipped the frames already; flipping again on the CPU would undo it.
+    return CameraSource(uri, pipeline, cv2.CAP_GSTREAMER, replace(options, flip="none"),
                         hint="is the camera connected, and is nvargus-daemon running "
                              "(sudo systemctl restart nvargus-daemon)?")
 
@@ -342,7 +195,8 @@ def _csi_source(uri: str, rest: str, options: CaptureOptions) -> FrameSource:
 def _stream_source(uri: str, _rest: str, options: CaptureOptions) -> FrameSource:
     hint = "is the address right and the stream up?"
     if uri.startswith(("rtsp://", "rtsps://")) and opencv_build().has_gstreamer:
-        return CameraSource(uri, rtsp_pipeline(uri), cv2.CAP_GSTREAMER, options, hint)
+        return CameraSource(uri, rtsp_pipeline(uri, tcp_timeout_s=options.open_timeout_s), cv2.CAP_GSTREAMER,
+                            options, hint)
     return CameraSource(uri, uri, cv2.CAP_FFMPEG, options, hint)
 
 

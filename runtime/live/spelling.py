@@ -1,12 +1,19 @@
 """From per-frame probabilities to spelled text: temporal smoothing and a hold-to-commit speller.
 
 Pure logic over numpy arrays and timestamps, so a video file spells the same word however fast the
-machine processes it: hold times are measured in source time (the frame timestamps), not wall time.
+machine processes it: hold and release times are measured in source time (the frame timestamps: container
+time for files, grab time for cameras; see frames.py), not wall time and not frame counts, so a
+variable-frame-rate source holds a letter exactly as long as it was shown. A gap longer than MAX_GAP_S
+between two frames (a stalled stream, a cut in a file) empties the smoothing window and restarts the
+current hold: what came before the gap says nothing about what comes after it.
+
+Memory is flat however long a run lasts: the text keeps its last `max_chars` characters (older ones
+scroll off, to `on_scroll`, e.g. a transcript file) and a Commit holds only the label and its time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +28,8 @@ SMOOTHING_METHODS = ("mean", "ema")
 DEFAULT_THRESHOLD = 0.6
 DEFAULT_HOLD_S = 0.5
 DEFAULT_RELEASE_S = 0.15
+MAX_GAP_S = 1.0  # seconds without a frame that break smoothing and holding
+TEXT_LIMIT = 256  # characters of spelled text kept (and editable with `del`); older ones scroll off
 
 
 class Smoother:
@@ -40,14 +49,20 @@ class Smoother:
         self._out = np.zeros(num_classes, np.float32)
         self._filled = 0
         self._next = 0
+        self._previous: float | None = None
 
     def reset(self) -> None:
         self._filled = 0
         self._next = 0
         self._sum[:] = 0.0
 
-    def update(self, probs: np.ndarray) -> np.ndarray:
-        """The smoothed vector after adding `probs`; a buffer owned by the smoother (copy to keep it)."""
+    def update(self, probs: np.ndarray, timestamp: float | None = None) -> np.ndarray:
+        """The smoothed vector after adding `probs` (the frame's time in seconds, when given, lets a gap of
+        more than MAX_GAP_S start a new window); a buffer owned by the smoother (copy to keep it)."""
+        if timestamp is not None:
+            if self._previous is not None and not 0 <= timestamp - self._previous <= MAX_GAP_S:
+                self.reset()
+            self._previous = timestamp
         if self.method == "ema":
             if self._filled == 0:
                 self._out[:] = probs
@@ -70,10 +85,9 @@ class Smoother:
 
 
 class Commit(NamedTuple):
-    """One edit of the text: the label that was held, and the text after it."""
+    """One edit of the text: the label that was held (a letter, `space` or `del`) and the frame time (s)."""
 
     label: str
-    text: str
     timestamp: float
 
 
@@ -86,26 +100,35 @@ class Speller:
       once something else (another label, `nothing`, or no confident label) has lasted `release_s`
       seconds, so a double letter needs the hand to leave or change between the two, and a one-frame
       flicker does not count as leaving.
+    - `text` keeps the last `max_chars` characters; each character that scrolls off goes to `on_scroll`
+      (if set) first, so a transcript can keep the whole text while memory stays flat.
     """
 
     def __init__(self, labels: Sequence[str], threshold: float = DEFAULT_THRESHOLD, hold_s: float = DEFAULT_HOLD_S,
-                 release_s: float = DEFAULT_RELEASE_S) -> None:
+                 release_s: float = DEFAULT_RELEASE_S, max_chars: int = TEXT_LIMIT,
+                 on_scroll: Callable[[str], None] | None = None) -> None:
         if not 0.0 < threshold <= 1.0:
             raise AslEdgeError(f"confidence threshold (--threshold) {threshold} must be in (0, 1]")
         if hold_s < 0:
             raise AslEdgeError(f"hold time (--hold) {hold_s} s must not be negative")
         if release_s < 0:
             raise AslEdgeError(f"release time {release_s} s must not be negative")
+        if max_chars < 1:
+            raise AslEdgeError(f"text limit {max_chars} must be at least 1 character")
         self.labels = tuple(labels)
         self.threshold = threshold
         self.hold_s = hold_s
         self.release_s = release_s
+        self.max_chars = max_chars
+        self.on_scroll = on_scroll
+        self.scrolled = 0  # characters that scrolled off the front of `text`
         self.text = ""
         self.candidate: str | None = None  # the confident label of the current run, or None
         self.confidence = 0.0
         self._run_start = 0.0
         self._run_length = 0.0
         self._locked: str | None = None
+        self._previous: float | None = None
 
     def clear(self) -> None:
         self.text = ""
@@ -122,7 +145,9 @@ class Speller:
         top = int(np.argmax(probs))
         self.confidence = float(probs[top])
         candidate = self.labels[top] if self.confidence >= self.threshold else None
-        if candidate != self.candidate or timestamp < self._run_start:
+        gap = self._previous is not None and timestamp - self._previous > MAX_GAP_S
+        self._previous = timestamp
+        if candidate != self.candidate or timestamp < self._run_start or gap:
             self.candidate = candidate
             self._run_start = timestamp
         self._run_length = timestamp - self._run_start
@@ -133,8 +158,15 @@ class Speller:
         if self._run_length < self.hold_s:
             return None
         self._locked = candidate
-        self.text = self._edit(self.text, candidate)
-        return Commit(candidate, self.text, timestamp)
+        text = self._edit(self.text, candidate)
+        if len(text) > self.max_chars:
+            cut = len(text) - self.max_chars
+            if self.on_scroll is not None:
+                self.on_scroll(text[:cut])
+            self.scrolled += cut
+            text = text[cut:]
+        self.text = text
+        return Commit(candidate, timestamp)
 
     @staticmethod
     def _edit(text: str, label: str) -> str:

@@ -109,3 +109,21 @@ def photo_shown(image: np.ndarray, shown: dict[str, list[np.ndarray]]) -> tuple[
     distances = {(letter, i): float(np.abs(image.astype(np.int16) - frame).mean())
                  for letter, frames in shown.items() for i, frame in enumerate(frames)}
     return min(distances, key=lambda key: distances[key])
+
+
+def write_timed_video(path: Path, frames: list[tuple[np.ndarray, float]], time_base_fps: float = 30.0) -> Path:
+    """A real variable-frame-rate file: each (BGR image, time in s) becomes one JPEG frame with its own
+    presentation timestamp (in units of 1 / time_base_fps) in a Matroska (.mkv) container. OpenCV's FFmpeg
+    writer takes the timestamps in raw mode (VIDEOWRITER_PROP_RAW_VIDEO: we hand it encoded JPEGs), and
+    the container then reports time_base_fps as its rate, as a phone's VFR recording reports its nominal one."""
+    height, width = frames[0][0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter.fourcc(*"MJPG"), time_base_fps,
+                             (width, height), [cv2.VIDEOWRITER_PROP_RAW_VIDEO, 1])
+    assert writer.isOpened()
+    for image, seconds in frames:
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        assert ok
+        writer.set(cv2.VIDEOWRITER_PROP_PTS, round(seconds * time_base_fps))
+        writer.write(jpeg.reshape(1, -1))
+    writer.release()
+    return path

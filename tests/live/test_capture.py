@@ -13,7 +13,9 @@ import cv2
 import pytest
 
 from asl_edge.runtime.live.capture import Backoff, CaptureThread, SequentialFeed, open_feed
-from asl_edge.runtime.live.sources import CameraSource, Frame, parse_source
+from asl_edge.runtime.live.frames import Frame
+from asl_edge.runtime.live.opencv_sources import CameraSource
+from asl_edge.runtime.live.sources import parse_source
 from tests.live.helpers import counter_of, write_counter_video
 
 FAST = Backoff(initial=0.05, factor=2.0, maximum=0.2)

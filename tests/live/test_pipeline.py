@@ -14,8 +14,9 @@ import pytest
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.live.capture import Backoff
 from asl_edge.runtime.live.display import VideoFileSink, WebSink
+from asl_edge.runtime.live.opencv_sources import CameraSource
 from asl_edge.runtime.live.pipeline import STAGES, PipelineConfig, run_pipeline
-from asl_edge.runtime.live.sources import CameraSource, parse_source
+from asl_edge.runtime.live.sources import parse_source
 from asl_edge.runtime.live.state import STATE_KEYS, LiveState
 from tests.live.conftest import ClipMaker
 from tests.live.helpers import RecordingSink

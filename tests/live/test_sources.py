@@ -11,15 +11,9 @@ import pytest
 
 from asl_edge.errors import SourceError
 from asl_edge.machine import opencv_build
-from asl_edge.runtime.live.sources import (
-    CameraSource,
-    CaptureOptions,
-    ImageFolderSource,
-    VideoFileSource,
-    csi_pipeline,
-    parse_source,
-    rtsp_pipeline,
-)
+from asl_edge.runtime.live.frames import CaptureOptions
+from asl_edge.runtime.live.opencv_sources import CameraSource, VideoFileSource
+from asl_edge.runtime.live.sources import ImageFolderSource, csi_pipeline, parse_source, rtsp_pipeline
 from tests.live.helpers import counter_of, write_counter_video
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
 from asl_edge.errors import AslEdgeError
-from asl_edge.runtime.live.spelling import Smoother, Speller
+from asl_edge.runtime.live.spelling import MAX_GAP_S, Smoother, Speller
+from asl_edge.runtime.live.transcript import Transcript
 
 LABELS = ("A", "B", "C", "del", "nothing", "space")
 
@@ -17,7 +21,7 @@ def onehot(label: str, confidence: float = 0.95) -> np.ndarray:
     return probs
 
 
-def spell(sequence: list[tuple[str, int]], fps: float = 10.0, **options: float) -> tuple[str, Speller]:
+def spell(sequence: list[tuple[str, int]], fps: float = 10.0, **options: Any) -> tuple[str, Speller]:
     """Feed (label, frames) runs at `fps`; a label of '?' is an unsure frame (flat probabilities)."""
     speller = Speller(LABELS, **options)
     index = 0
@@ -91,8 +95,9 @@ def test_timestamps_going_back_restart_the_hold() -> None:
     assert speller.text == "A"
 
 
-@pytest.mark.parametrize("options", [{"threshold": 0.0}, {"threshold": 1.5}, {"hold_s": -1.0}, {"release_s": -0.1}])
-def test_bad_speller_options_are_user_errors(options: dict[str, float]) -> None:
+@pytest.mark.parametrize("options", [{"threshold": 0.0}, {"threshold": 1.5}, {"hold_s": -1.0}, {"release_s": -0.1},
+                                     {"max_chars": 0}])
+def test_bad_speller_options_are_user_errors(options: dict[str, Any]) -> None:
     with pytest.raises(AslEdgeError):
         Speller(LABELS, **options)
 
@@ -134,3 +139,45 @@ def test_smoothing_suppresses_a_single_wrong_frame() -> None:
 def test_bad_smoother_options_are_user_errors(options: dict[str, object]) -> None:
     with pytest.raises(AslEdgeError):
         Smoother(4, **options)  # type: ignore[arg-type]
+
+
+def test_hold_is_measured_in_frame_time_whatever_the_frame_rate() -> None:
+    # 0.6 s of A at 5 FPS (4 frames) is held; 0.4 s at 30 FPS (13 frames) is not.
+    speller = Speller(LABELS, hold_s=0.5)
+    times = [0.0, 0.2, 0.4, 0.6]
+    assert [speller.update(onehot("A"), t) for t in times][-1] is not None
+    fast = Speller(LABELS, hold_s=0.5)
+    assert all(fast.update(onehot("A"), i / 30) is None for i in range(13))
+
+
+def test_a_gap_between_frames_restarts_the_hold_and_the_smoothing_window() -> None:
+    speller = Speller(LABELS, hold_s=0.5)
+    speller.update(onehot("A"), 0.0)
+    speller.update(onehot("A"), 0.4)
+    # The stream stalled; the first frame after the gap does not complete a hold that began before it.
+    assert speller.update(onehot("A"), 0.4 + MAX_GAP_S + 0.1) is None and speller.text == ""
+    smoother = Smoother(2, window=3)
+    smoother.update(np.array([1, 0], np.float32), 0.0)
+    np.testing.assert_allclose(smoother.update(np.array([0, 1], np.float32), 0.1), [0.5, 0.5])
+    np.testing.assert_allclose(smoother.update(np.array([0, 1], np.float32), 0.1 + MAX_GAP_S + 0.1), [0, 1])
+
+
+def test_text_keeps_its_tail_and_the_transcript_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "spelled.txt"
+    path.write_text("an earlier run")  # kept; this run starts on its own line
+    transcript = Transcript(path)
+    speller = Speller(LABELS, hold_s=0.0, release_s=0.0, max_chars=4, on_scroll=transcript.scroll)
+    t, full = 0.0, ""
+    for label in ["A", "B", "C", "A", "B", "del", "C", "C", "A"]:
+        for step in ("nothing", label):  # leave between letters so repeats count
+            t += 0.1
+            if speller.update(onehot(step), t) is not None:
+                transcript.update(speller.text)
+        full = full[:-1] if label == "del" else full + label
+        assert len(speller.text) <= 4 and full.endswith(speller.text)
+        assert path.read_text() == "an earlier run\n" + full  # on disk after every commit: nothing lost
+    assert speller.text == "ACCA" and speller.scrolled == 3  # A, B, C scrolled off
+    transcript.close(speller.text)
+    assert path.read_text() == "an earlier run\nABCACCA\n"
+    with pytest.raises(AslEdgeError, match="is a folder"):
+        Transcript(tmp_path)

@@ -1,0 +1,66 @@
+"""The whole spelled text in a file (`--transcript FILE`), while the screen and memory keep only its tail.
+
+The file is appended to: an earlier run's text stays, and this run's text starts on a line of its own.
+Text that has scrolled off the Speller (spelling.TEXT_LIMIT characters back) is final and written once;
+the tail that `del` may still change is rewritten in place after each commit (seek, write, truncate,
+flush), so the file always holds the full text so far, a crash loses nothing, and each commit costs at
+most TEXT_LIMIT bytes of writing whatever the run's length. (An atomic rename of the whole file would
+cost its whole length per commit.) Characters are written as UTF-8.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from asl_edge.errors import AslEdgeError
+
+
+class Transcript:
+    """Append-only at the front, rewritable tail; `close()` ends this run's line. Raises AslEdgeError when
+    the file cannot be written."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise AslEdgeError(f"--transcript {self.path} is a folder; pass a file name, e.g. {self.path}/spelled.txt")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise AslEdgeError(f"cannot write the transcript {self.path}: {exc.strerror}; choose another "
+                               "--transcript path") from None
+        self._file: BinaryIO = os.fdopen(fd, "r+b")
+        end = self._file.seek(0, os.SEEK_END)
+        if end:
+            self._file.seek(end - 1)
+            if self._file.read(1) != b"\n":
+                self._file.write(b"\n")  # this run starts on a line of its own
+        self._final = self._file.tell()  # bytes that will not change again
+        self.closed = False
+
+    def scroll(self, chars: str) -> None:
+        """Text that can no longer change: written once, after what is final already."""
+        self._file.seek(self._final)
+        self._file.write(chars.encode())
+        self._final = self._file.tell()
+
+    def update(self, tail: str) -> None:
+        """The text that may still change (the Speller's `text`), after the final part; flushed to the file."""
+        self._file.seek(self._final)
+        self._file.write(tail.encode())
+        self._file.truncate()
+        self._file.flush()
+
+    def end_line(self, tail: str) -> None:
+        """The tail is final (the text was cleared, or the run ends): written with a line break if not empty."""
+        if tail:
+            self.scroll(tail + "\n")
+        self.update("")
+
+    def close(self, tail: str = "") -> None:
+        if self.closed:
+            return
+        self.end_line(tail)
+        self._file.close()
+        self.closed = True
