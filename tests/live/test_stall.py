@@ -1,0 +1,143 @@
+"""A stalled stream (socket open, no data) is reported within seconds and the run recovers.
+
+A real MJPEG-over-HTTP server (http.server in a thread) feeds the real capture code (OpenCV's FFmpeg
+backend through parse_source and the capture thread): it streams, stalls with the connection open, then
+either resumes on the same connection or stays silent until the capture's read timeout reconnects.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, CaptureThread, open_feed
+from asl_edge.runtime.live.frames import CaptureOptions
+from asl_edge.runtime.live.sources import parse_source
+from tests.conftest import REPO
+from tests.live.helpers import STEP, counter_of
+
+FRAME_INTERVAL_S = 0.05
+
+
+class StallingServer(ThreadingHTTPServer):
+    """/stream.mjpg: the first connection sends `first` frames, goes silent for `pause_s` seconds with the
+    socket open, sends `first` more, then goes silent for good; later connections stream without end."""
+
+    daemon_threads = True
+
+    def __init__(self, first: int = 10, pause_s: float = 2.6) -> None:
+        self.first, self.pause_s = first, pause_s
+        self.connections = 0
+        self.closing = threading.Event()
+        super().__init__(("127.0.0.1", 0), StallingHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/stream.mjpg"
+
+
+class StallingHandler(BaseHTTPRequestHandler):
+    server: StallingServer
+
+    def log_message(self, message_format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.connections += 1
+        first_connection = self.server.connections == 1
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        try:
+            sent = 0
+            while not self.server.closing.is_set():
+                if first_connection and sent == self.server.first:
+                    self.server.closing.wait(self.server.pause_s)  # stalled: connection open, no data
+                if first_connection and sent == 2 * self.server.first:
+                    self.server.closing.wait()  # silent until the test ends
+                    return
+                ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (STEP * sent) % 256, np.uint8))
+                assert ok
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                                 + jpeg.tobytes() + b"\r\n")
+                sent += 1
+                time.sleep(FRAME_INTERVAL_S)
+        except (ConnectionError, TimeoutError):
+            pass
+
+
+@pytest.fixture
+def server() -> Iterator[StallingServer]:
+    server = StallingServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for(feed: CaptureThread, condition: str, timeout: float) -> float:
+    """Read frames and watch the status until `condition` holds; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        frame = feed.next(0.1)
+        status = feed.status_for(frame)
+        if (condition == "stalled" and status.startswith("no frames for ")) or (
+                condition == "flowing" and frame is not None and status == ""):
+            return time.monotonic() - started
+    raise AssertionError(f"not {condition} within {timeout} s (status {feed.status!r})")
+
+
+@pytest.mark.slow
+def test_a_stall_is_reported_within_3_s_and_the_stream_recovers(server: StallingServer) -> None:
+    source = parse_source(server.url, CaptureOptions(read_timeout_s=3.0))
+    assert source.live
+    feed = open_feed(source, Backoff(0.05, 2.0, 0.2))
+    assert isinstance(feed, CaptureThread) and feed.stall_s == DEFAULT_STALL_S
+    try:
+        wait_for(feed, "flowing", 5.0)
+        while feed.frames_captured < server.first:  # the first burst, up to the stall
+            feed.next(0.5)
+        # 1. A stall shorter than the read timeout: reported, then frames flow again on the same connection.
+        assert wait_for(feed, "stalled", 5.0) < 3.0
+        assert feed.stalls == 1 and feed.reconnects == 0
+        wait_for(feed, "flowing", 5.0)
+        assert feed.reconnects == 0 and server.connections == 1
+        # 2. Silent for good: reported, the read times out after 3 s, the capture reconnects, frames flow.
+        assert wait_for(feed, "stalled", 5.0) < 3.0
+        wait_for(feed, "flowing", 10.0)
+        assert feed.reconnects == 1 and server.connections == 2 and feed.stalls == 2
+        frame = feed.next(2.0)
+        assert frame is not None and frame.index > 2 * server.first  # indices keep counting
+        assert counter_of(frame.image) < 64  # a real decoded frame of the new connection
+    finally:
+        feed.close()
+
+
+@pytest.mark.slow
+def test_run_says_connecting_and_prints_the_stall_and_the_recovery(server: StallingServer, default_model: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "asl_edge", "run", "--source", server.url, "--model", str(default_model),
+         "--hand", "off", "--no-window", "--max-frames", "60"],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"connecting to camera {server.url} ..." in result.stdout
+    statuses = [line for line in result.stderr.splitlines() if line.startswith("status: ")]
+    # One line per kind of trouble (not one per second), and one when frames come back.
+    assert statuses[:2] == ["status: no frames for 2 s", f"status: frames from camera {server.url} again"]
+    assert "status: no frames for 2 s" in statuses[2:]  # the second stall, which ends in a reconnect
+    assert statuses[-1] == f"status: frames from camera {server.url} again"
+    assert "60 frames" in result.stdout and "stopped by max-frames" in result.stdout
+    assert server.connections == 2
