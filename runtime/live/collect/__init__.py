@@ -23,8 +23,8 @@ from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
 from asl_edge.runtime.live.collect.loop import COMMAND_KEYS, CollectResult, CollectState, run_collect
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, WindowSink, close_sinks, has_display
+from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.handshapes import HANDSHAPES
-from asl_edge.runtime.live.sources import FrameSource
 
 WEB_PAGE = "collect.html"
 WEB_LINGER_S = 1.0  # the page's last update (finished, samples saved) goes out before the server stops

@@ -20,9 +20,9 @@ from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
 from asl_edge.runtime.live.collect.session import CollectSession
 from asl_edge.runtime.live.display import Sink, WindowSink
+from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.handshapes import HANDSHAPES
 from asl_edge.runtime.live.pipeline import FpsMeter, Pacer
-from asl_edge.runtime.live.sources import FrameSource
 
 # The window's keys; the web page's buttons post the command names and arrive as the same keys.
 COMMAND_KEYS = {"redo": ord("r"), "skip": ord("s"), "finish": ord("q")}
