@@ -111,11 +111,21 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
     report = ExportReport(
         checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
         simplified=options.simplify,
-        evaluation={"data": ", ".join(split.datasets), "split": f"held-out {split.val_fraction} of each, seed "
-                    f"{split.seed} ({VAL_FEATURES})", "images": len(features),
+        evaluation={"data": ", ".join(split.datasets) + _personal_part(spec),
+                    "split": f"held-out {split.val_fraction} of each, seed {split.seed} ({VAL_FEATURES})",
+                    "images": len(features),
                     **({"int8_calibration": calibration_info} if calibration_info else {})},
         parity={**parity.to_dict(), "tolerance": options.tolerance},
         pytorch_top1=classification_report(reference, labels, spec.labels).top1, results=results)
     atomic_write_json(staging / "export_report.json", report.to_dict())
     atomic_write_text(staging / "export_report.md", report.markdown())
     return report, written
+
+
+def _personal_part(spec: ModelSpec) -> str:
+    """A personalised model's held-out samples are part of val_features.npz too (asl_edge.train.personalise)."""
+    record = spec.trained_on.get("personalised")
+    if not isinstance(record, dict):
+        return ""
+    return (f" + {len(record.get('held_out_ids', []))} held-out samples of {record.get('user_data')} (the last "
+            f"{record.get('held_out')} of each letter)")

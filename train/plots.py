@@ -97,5 +97,5 @@ def plot_grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]],
     ax.set_xticks(x, groups)
     ax.set(ylabel=ylabel, ylim=(0, 1.05), title=title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
     _save(figure, path)

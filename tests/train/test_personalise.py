@@ -136,6 +136,8 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     empty.mkdir()
     assert main(["train", "--init-from", str(BUNDLED), "--data", str(empty), "--out", str(tmp_path / "r")]) != 0
     _one_error_line(capsys, "landmarks.npz", "asl-edge collect")
+    assert main(["eval", str(BUNDLED), "--compare", str(BUNDLED), "--data", str(empty)]) != 0
+    _one_error_line(capsys, "--compare", "asl-edge collect")
     signs = tmp_path / "signs"
     signs.mkdir()
     lm = np.random.default_rng(0).normal(300, 40, size=(4, 21, 3)).astype(np.float32)
