@@ -8,13 +8,17 @@ non-zero exit code; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from asl_edge import __version__
+from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError, MissingDependencyError
+
+MACHINE_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
 # Optional packages (import name -> what it is, how to get it): a command that needs one that is missing ends
 # with one line naming the package and the install command instead of an ImportError traceback.
@@ -112,6 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"asl-edge {name}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as exc:
+        # A full, read-only or over-quota drive is the machine's state, never a bug: one line wherever the
+        # write happened (artifacts.atomic_write already turns its own into AslEdgeError with the path).
+        if exc.errno not in MACHINE_WRITE_ERRNOS:
+            raise
+        print(f"asl-edge {name}: error: {write_error(exc.filename or 'a file', exc)}", file=sys.stderr)
+        return AslEdgeError.exit_code
     except KeyboardInterrupt:
         print(f"asl-edge {name}: interrupted", file=sys.stderr)
         return 130

@@ -96,17 +96,19 @@ def _read_image(path: Path, max_side: int | None = None) -> np.ndarray | None:
     return shrink_to(image, max_side) if image is not None and image.size else None
 
 
-def check_dataset_path(path: str | os.PathLike[str], csv_ok: bool = True) -> Path:
+def check_dataset_path(path: str | os.PathLike[str], csv_ok: bool = True, option: str | None = None) -> Path:
     """`path` if it can be a dataset (a folder, or with `csv_ok` a .csv file), else one DataError saying
-    what it is instead. Cheap: commands call it before importing torch or loading anything."""
+    what it is instead (and, with `option`, which option takes the right thing). Cheap: commands call it
+    before importing torch or loading anything."""
     path = Path(path)
     kinds = "a folder of class folders" + (" or a Sign Language MNIST .csv file" if csv_ok else "")
     if path.is_dir() or (csv_ok and path.is_file() and path.suffix.lower() == ".csv"):
         return path
+    fix = f"pass {option} with {kinds}" if option else f"pass {kinds}"
     if not path.exists():
-        raise DataError(f"dataset {path} does not exist; pass {kinds}")
+        raise DataError(f"dataset {path} does not exist; {fix}")
     what = "a .csv file" if path.suffix.lower() == ".csv" else "a file"
-    raise DataError(f"dataset {path} is {what}, not {kinds}")
+    raise DataError(f"dataset {path} is {what}, not {kinds}; {fix}")
 
 
 def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | None = None,

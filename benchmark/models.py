@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asl_edge.errors import AslEdgeError, ModelError
 from asl_edge.onnx_header import read_onnx_header
+from asl_edge.progress import Log
 from asl_edge.runtime.backends.tensorrt.manifest import read_manifest
 from asl_edge.spec import PRECISIONS
 
@@ -25,7 +25,6 @@ CHECKPOINT_SUFFIXES = (".pt", ".pth")
 # What `asl-edge export` needs beyond the runtime: torch for the graph, onnx and its converters for FP16/INT8.
 EXPORT_MODULES = ("torch", "onnx", "onnxruntime", "onnxconverter_common")
 
-Progress = Callable[[str], None]
 
 
 @dataclass
@@ -112,7 +111,7 @@ def export_command(files: ModelFiles, precisions: tuple[str, ...]) -> str:
     return f"asl-edge export {checkpoint} --precision {','.join(precisions)}"
 
 
-def export_missing(files: ModelFiles, wanted: tuple[str, ...], data: str | None, progress: Progress) -> ModelFiles:
+def export_missing(files: ModelFiles, wanted: tuple[str, ...], data: str | None, progress: Log) -> ModelFiles:
     """Export the wanted ONNX precisions a run folder lacks from its checkpoint, when that is possible here;
     otherwise note the command that makes them. Returns the files found afterwards."""
     missing = tuple(p for p in PRECISIONS if p in wanted and p not in files.onnx)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
-from asl_edge.datasets import EvaluationSet, LabelledImages, recorded_split
+from asl_edge.datasets import EvaluationSet, LabelledImages, check_dataset_path, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, ModelError
 from asl_edge.export import onnx_export
 from asl_edge.export.evaluate import executed_operators, onnx_probabilities
@@ -116,12 +116,20 @@ DERIVED_BUILDERS: dict[str, Callable[[Any, ModelSpec, LabelledImages | None, Exp
 def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
                options: ExportOptions | None = None, progress: Log = print) -> ExportReport:
     """Write the requested precisions and export_report.{json,md} into `out`; return the report."""
-    from asl_edge.train.checkpoint import load_checkpoint
-
     options = options or ExportOptions()
-    out_dir = ensure_writable_dir(out)
     if Path(checkpoint).is_dir():  # a training run folder
         checkpoint = Path(checkpoint) / "checkpoint.pt"
+    # Cheap checks before torch is imported (seconds on a small board) and the checkpoint is read.
+    if not Path(checkpoint).is_file():
+        raise ModelError(f"checkpoint {checkpoint} does not exist; pass the checkpoint.pt (or the folder) of a "
+                         "training run from `asl-edge train`")
+    if options.data is not None:
+        check_dataset_path(options.data, option="--data")
+    if options.val is not None:
+        check_dataset_path(options.val, option="--val")
+    from asl_edge.train.checkpoint import load_checkpoint  # torch: a missing one fails before `out` is made
+
+    out_dir = ensure_writable_dir(out)
     progress(f"loading checkpoint {checkpoint}")
     loaded = load_checkpoint(checkpoint)
     spec = loaded.spec

@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from asl_edge.artifacts import atomic_write, atomic_write_json
 from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, HeldOutSplit, stratified_split
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
+from asl_edge.progress import Log
 from asl_edge.spec import make_landmark_spec
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.models import LandmarkMlp
@@ -36,7 +37,6 @@ from asl_edge.train.models import LandmarkMlp
 VAL_FEATURES = "val_features.npz"
 CALIB_FEATURES = "calib_features.npz"  # a seeded sample of un-augmented training-split features, for INT8
 CALIB_SAMPLES = 1024
-Progress = Callable[[str], None]
 
 
 class LandmarkDatasetLike(Protocol):
@@ -219,7 +219,7 @@ def evaluate(model: nn.Module, features: torch.Tensor, targets: torch.Tensor) ->
 
 
 def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str | os.PathLike[str],
-                  config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Progress = print) -> dict[str, Any]:
+                  config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Log = print) -> dict[str, Any]:
     """Train on several datasets at once; write checkpoint.pt, metrics.json, val_features.npz; return the metrics."""
     if not datasets:
         raise DataError("no landmark datasets given")

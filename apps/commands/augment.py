@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.train.grid import check_grid_path, write_augmentation_grid
 
     check_grid_path(args.out)  # cheap checks before torch and the photos are loaded (seconds)
-    check_dataset_path(args.data)
+    check_dataset_path(args.data, option="--data")
 
     path = write_augmentation_grid(args.data, args.out, preset=args.preset, shift=args.shift, hflip=args.hflip,
                                    rows=args.rows, columns=args.columns, size=args.size, seed=args.seed)

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data is not None:
         from asl_edge.datasets import check_dataset_path
 
-        check_dataset_path(args.data)
+        check_dataset_path(args.data, option="--data")
     options = BenchmarkOptions(
         backends=args.backends, precisions=args.precisions, batches=args.batch,
         timing=TimingPlan(warmup_s=args.warmup, iterations=args.iterations, duration_s=args.duration,

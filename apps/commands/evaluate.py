@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.compare is not None:
         raise DataError("--compare scores models on a folder `asl-edge collect` wrote; pass it with --data")
     if args.data is not None:
-        check_dataset_path(args.data)
+        check_dataset_path(args.data, option="--data")
     if args.out is not None:
         ensure_writable_dir(args.out)
     if Path(args.model).suffix in (".onnx", ".engine", ".plan"):

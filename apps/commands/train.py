@@ -104,9 +104,9 @@ def check_paths(args: argparse.Namespace) -> None:
     from asl_edge.datasets import check_dataset_path
 
     for data in args.data or [str(default_data_dir())]:
-        check_dataset_path(data, csv_ok=args.input in (None, "image"))
+        check_dataset_path(data, csv_ok=args.input in (None, "image"), option="--data")
     if args.val is not None:
-        check_dataset_path(args.val)
+        check_dataset_path(args.val, option="--val")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
 

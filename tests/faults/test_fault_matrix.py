@@ -126,6 +126,8 @@ CASES: list[Case] = [
     # Cheap checks come first: these fail before torch would be imported (they pass with torch absent).
     Case("dataset-missing-before-torch", ("train", "--data", "nowhere", "--out", "run"),
          "dataset nowhere does not exist", no_torch=True, absent=("run",)),
+    Case("export-missing-checkpoint-before-torch", ("export", "nowhere/checkpoint.pt", "--out", "out"),
+         "checkpoint nowhere/checkpoint.pt does not exist", no_torch=True, absent=("out",)),
     Case("dataset-is-a-file", ("train", "--data", "/etc/passwd", "--out", "run"),
          "dataset /etc/passwd is a file, not a folder", no_torch=True, absent=("run",)),
     Case("augment-out-not-png-before-loading", ("augment", "--data", "{data}", "--out", "grid.jpg"),
@@ -139,6 +141,8 @@ CASES: list[Case] = [
     Case("disk-full-during-training",
          ("train", "--data", "{data}", "--out", "{mount}/run", "--arch", "aslcnn", "--image-size", "16",
           "--epochs", "1", "--workers", "0", "--batch-size", "8"),
+         "No space left on device [ENOSPC]", wrap="enospc"),
+    Case("disk-full-during-export", ("export", "{run}", "--out", "{mount}/out"),
          "No space left on device [ENOSPC]", wrap="enospc"),
     Case("save-video-read-only-folder",
          ("run", "--model", "{model}", "--source", "{clip}", "--save", "{mount}/out.mp4", "--no-window",
@@ -249,7 +253,8 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 def _leftovers(names: list[str]) -> list[str]:
-    return [n for n in names if n.endswith(".tmp") or ".partial" in n]
+    """Half-written files: atomic writes' temporaries, partial videos, export's staging folders."""
+    return [n for n in names if n.endswith(".tmp") or ".partial" in n or Path(n).name.startswith(".export-")]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -292,7 +297,8 @@ def test_fault(case: Case, shared: dict[str, str], busy_port: int, tmp_path: Pat
 def test_matrix_covers_every_kind() -> None:
     """The kinds issue 13 lists, each with at least one row (a guard against a row silently dropped)."""
     names = {case.name for case in CASES}
-    for kind in ("torch-missing", "disk-full", "weights-imagenet", "weights-mismatched", "augment-out",
+    for kind in ("torch-missing", "disk-full-during-training", "disk-full-during-export", "weights-imagenet",
+                 "weights-mismatched", "augment-out",
                  "save-video-read-only", "int8-calibration", "corrupt-checkpoint", "truncated-onnx", "csv",
                  "empty-dataset", "corrupt-images", "missing-camera", "port-in-use", "out-of-range",
                  "before-torch", "before-measuring", "no-opencv-log-lines"):
