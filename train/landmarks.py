@@ -136,7 +136,7 @@ class StackedLandmarks:
 
 def stack_landmark_sets(datasets: Sequence[tuple[str, LandmarkDatasetLike]], classes: Sequence[str],
                         weights: Sequence[float], val_fraction: float, seed: int,
-                        progress: Progress = print) -> StackedLandmarks:
+                        progress: Log = print) -> StackedLandmarks:
     """The photos with a hand of every dataset, stacked (StackedLandmarks).
 
     Every photo (found or not) is split the way `asl-edge train` splits an image model's data with this seed

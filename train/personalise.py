@@ -42,6 +42,7 @@ from asl_edge.artifacts import atomic_write_json, sha256_file
 from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
+from asl_edge.progress import Log
 from asl_edge.runtime.hand.collected import CollectedSamples
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.landmarks import (
@@ -50,7 +51,6 @@ from asl_edge.train.landmarks import (
     VAL_FEATURES,
     LandmarkAugment,
     LandmarkDatasetLike,
-    Progress,
     augment_landmarks,
     evaluate,
     save_npz,
@@ -102,7 +102,7 @@ def _user_top1(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str]) ->
 
 def personalise(start: str | os.PathLike[str], user: CollectedSamples, user_folder: str | os.PathLike[str],
                 replay: Sequence[tuple[str, LandmarkDatasetLike]], out: str | os.PathLike[str],
-                config: PersonaliseConfig = PersonaliseConfig(), progress: Progress = print) -> dict[str, Any]:
+                config: PersonaliseConfig = PersonaliseConfig(), progress: Log = print) -> dict[str, Any]:
     """Fine-tune the landmarks model at `start` (checkpoint.pt, run folder or FP32 .onnx) on `user`'s samples
     (read from the collect folder `user_folder`) with `replay` (the start model's training datasets) mixed in;
     write the run into `out`; return the metrics."""
@@ -116,7 +116,7 @@ def personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fold
 
 def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_folder: str,
                  replay: Sequence[tuple[str, LandmarkDatasetLike]], out_dir: Path, config: PersonaliseConfig,
-                 progress: Progress) -> dict[str, Any]:
+                 progress: Log) -> dict[str, Any]:
     started = time.monotonic()
     if not 0.0 < config.user_share < 1.0:
         raise DataError(f"--user-share {config.user_share} must be between 0 and 1 (the rest is the replay data)")
