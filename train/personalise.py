@@ -43,7 +43,7 @@ from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.progress import Log
-from asl_edge.runtime.hand.collected import CollectedSamples
+from asl_edge.runtime.hand.collected import LANDMARKS_FILE, CollectedSamples
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.landmarks import (
     CALIB_FEATURES,
@@ -60,6 +60,11 @@ from asl_edge.train.landmarks import (
 from asl_edge.train.onnx_init import check_parity, load_start_model
 
 PARITY_SAMPLES = 512
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    """What a derived file came from: the file's sha256 (None for a run folder or a sample list built in memory)."""
+    return sha256_file(path) if path.is_file() else None
 
 
 def holdout_split(labels: np.ndarray, fraction: float) -> np.ndarray:
@@ -194,8 +199,9 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     seconds = time.monotonic() - started
 
     held_ids = user.ids[held].tolist()
-    record = {"start_model": str(start), "start_sha256": sha256_file(start) if Path(start).is_file() else None,
+    record = {"start_model": str(start), "start_sha256": _sha256_or_none(Path(start)),
               "user_data": str(user_folder), "user_letters": letters, "user_samples": len(user),
+              "user_landmarks_sha256": _sha256_or_none(Path(user_folder) / LANDMARKS_FILE),
               "held_out": config.holdout, "held_out_ids": held_ids, "user_share": config.user_share,
               "repeats": repeats, "epochs": config.epochs, "lr": config.lr, "seed": config.seed}
     new_spec = replace(spec, trained_on={**base, "datasets": [name for name, _ in replay],

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from asl_edge.apps.cli import main
+from asl_edge.artifacts import sha256_file
 from asl_edge.runtime.hand.collected import LANDMARKS_FILE, read_collected
 from tests.conftest import REPO
 from tests.live.helpers import massey_photos, write_signing_video
@@ -60,6 +61,9 @@ def test_personalised_model_reads_the_signer_better_than_the_bundled_one(mysigns
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     held = metrics["personalised"]["held_out_ids"]
+    # The run records what it came from: the start model's and the samples' sha256.
+    assert metrics["personalised"]["start_sha256"] == sha256_file(BUNDLED)
+    assert metrics["personalised"]["user_landmarks_sha256"] == sha256_file(mysigns / LANDMARKS_FILE)
     assert {i.split("-")[0] for i in held} == set(LETTERS)  # every letter keeps some samples back
     # Held out = the last 30 % of each letter's samples: its last 2 photos, never trained on.
     ids = samples.ids.tolist()
