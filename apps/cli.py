@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "augment": ("augment", "write a PNG grid showing what an augmentation preset does"),
     "export": ("export", "export a checkpoint to verified ONNX (fp32, fp16, int8)"),
     "build": ("build", "compile an ONNX model to a TensorRT engine"),
+    "spec": ("spec", "write a ModelSpec template (MODEL.spec.json) for an ONNX model from elsewhere"),
     "run": ("run", "run the live letter recogniser on a camera, stream, video or images"),
     "collect": ("collect", "record your own samples of each letter from a camera (teach it your hand)"),
     "demo": ("demo", "spell a word from the bundled sample clip with the bundled model"),

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from asl_edge.spec import ModelSpec
 
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
@@ -29,6 +33,24 @@ def add_seed(parser: argparse.ArgumentParser) -> None:
 
 def add_out(parser: argparse.ArgumentParser, default: str, what: str) -> None:
     parser.add_argument("--out", type=Path, default=Path(default), help=f"folder for {what} (default: {default})")
+
+
+# -- the model's spec (run, eval, benchmark, build) ---------------------------------------------------------
+SPEC_HELP = ("ModelSpec JSON for a model without asl-edge metadata (labels, size, layout, normalisation; write one "
+             "with `asl-edge spec MODEL.onnx`). Precedence: --spec, then MODEL.spec.json beside the model, then "
+             "the spec embedded by `asl-edge export`")
+
+
+def add_spec_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", type=Path, default=None, metavar="SPEC.json", help=SPEC_HELP)
+
+
+def spec_from_args(args: argparse.Namespace) -> ModelSpec | None:
+    """The --spec file's ModelSpec, or None to let the model's sidecar or embedded spec decide."""
+    from asl_edge.onnx_header import load_spec_file
+
+    path = getattr(args, "spec", None)
+    return None if path is None else load_spec_file(path)
 
 
 # -- backends (run, demo, benchmark) ------------------------------------------------------------------

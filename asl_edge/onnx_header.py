@@ -5,6 +5,10 @@
 also lets it infer the precision of a graph that does not state one; else with onnxruntime (a Jetson often
 has onnxruntime but not onnx). Code that already holds a parsed model or an onnxruntime session passes its
 metadata map to `header_from_metadata`, so the keys, the defaults and the checks live only here.
+
+A model from elsewhere has no spec in its metadata: its spec comes from a file, `--spec SPEC.json` or the
+sidecar MODEL.spec.json beside it, and the precedence (--spec > sidecar > embedded) lives here too
+(`spec_override`, `resolve_spec`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from asl_edge.errors import MissingDependencyError, ModelError, SpecError, require
@@ -38,12 +43,52 @@ def spec_from_metadata(metadata: Mapping[str, str], source: str) -> ModelSpec:
     Raises SpecError naming `source` when it is missing or invalid."""
     text = metadata.get(ONNX_METADATA_KEY)
     if text is None:
-        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'); "
-                        "export it with `asl-edge export`")
+        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'): write one with "
+                        f"`asl-edge spec {source}` (then check its labels), or pass --spec SPEC.json")
     try:
         return ModelSpec.from_json(text)
     except SpecError as exc:
         raise SpecError(f"{source}: {exc}") from exc
+
+
+# A spec file beside a model, read automatically: MODEL.onnx -> MODEL.spec.json.
+SIDECAR_SUFFIX = ".spec.json"
+
+
+def sidecar_spec_path(model: str | os.PathLike[str]) -> Path:
+    """Where a model's sidecar spec lives: the model's path with its suffix replaced by .spec.json."""
+    return Path(model).with_suffix(SIDECAR_SUFFIX)
+
+
+def load_spec_file(path: str | os.PathLike[str]) -> ModelSpec:
+    """A ModelSpec JSON file (--spec, or a sidecar). Raises SpecError naming the file and the bad field."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}; write one with "
+                        "`asl-edge spec MODEL.onnx`") from exc
+    try:
+        return ModelSpec.from_json(text)
+    except SpecError as exc:
+        raise SpecError(f"spec file {path}: {exc}") from exc
+
+
+def spec_override(model: str | os.PathLike[str], spec: ModelSpec | None = None) -> ModelSpec | None:
+    """The spec that replaces the one embedded in a model file, first found of: `spec` (the --spec
+    SPEC.json option, already loaded) and the sidecar MODEL.spec.json beside the model; None when neither
+    exists and the embedded spec counts."""
+    if spec is not None:
+        return spec
+    sidecar = sidecar_spec_path(model)
+    return load_spec_file(sidecar) if sidecar.is_file() else None
+
+
+def resolve_spec(model: str | os.PathLike[str], metadata: Mapping[str, str],
+                 spec: ModelSpec | None = None) -> ModelSpec:
+    """A model's ModelSpec by precedence: --spec (`spec`), then the sidecar MODEL.spec.json, then the spec
+    embedded in its `metadata` (the ONNX file's metadata_props). Raises SpecError when none is found or the
+    one found is invalid."""
+    return spec_override(model, spec) or spec_from_metadata(metadata, str(model))
 
 
 def header_from_metadata(metadata: Mapping[str, str], source: str, *, need_spec: bool = True,

@@ -133,33 +133,35 @@ def _convert_color(image: np.ndarray, spec: ModelSpec) -> np.ndarray:
 
 
 def _normaliser(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
-    # (x * scale - mean) / std folded into one multiply-add per channel.
+    # (x * scale - mean) / std folded into one multiply-add per channel, on an HxWxC image.
     std = np.asarray(spec.std, np.float32)
-    gain = (np.float32(spec.scale) / std).reshape(-1, 1, 1)
-    bias = (-np.asarray(spec.mean, np.float32) / std).reshape(-1, 1, 1)
+    gain = np.float32(spec.scale) / std
+    bias = -np.asarray(spec.mean, np.float32) / std
     return gain.astype(np.float32), bias.astype(np.float32)
 
 
 def preprocess(frame: np.ndarray, spec: ModelSpec,
                roi: Roi | tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """One BGR(A) or gray frame (uint8; uint16 and float in [0, 1] are converted, see as_uint8_image) to a
-    float32 CHW array.
+    """One BGR(A) or gray frame (uint8; uint16 and float in [0, 1] are converted, see as_uint8_image) to one
+    float32 sample in the spec's layout: (C, H, W) for NCHW, (H, W, C) for NHWC (spec.input_shape).
 
     Steps: crop the ROI, resize by the spec's policy (area when shrinking), convert to the spec's
-    colour, scale and normalise per channel, move channels first.
+    colour, scale and normalise per channel, then move channels first for an NCHW model.
     """
     image = as_uint8_image(frame)
     image = _convert_color(_resize(crop(image, roi), spec), spec)
     gain, bias = _normaliser(spec)
-    chw = image.transpose(2, 0, 1).astype(np.float32)
-    chw *= gain
-    chw += bias
-    return np.ascontiguousarray(chw)
+    hwc = image.astype(np.float32)
+    hwc *= gain
+    hwc += bias
+    if spec.layout == "NHWC":
+        return np.ascontiguousarray(hwc)
+    return np.ascontiguousarray(hwc.transpose(2, 0, 1))
 
 
 def preprocess_batch(frames: Iterable[np.ndarray], spec: ModelSpec,
                      roi: Roi | tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """Several frames to one float32 NCHW batch."""
+    """Several frames to one float32 batch, (N, *spec.input_shape): NCHW or NHWC by the spec's layout."""
     arrays = [preprocess(frame, spec, roi) for frame in frames]
     if not arrays:
         return np.zeros((0, *spec.input_shape), np.float32)

@@ -18,9 +18,11 @@ from asl_edge.errors import SpecError
 SCHEMA_VERSION = 1
 COLORS = ("gray", "rgb")
 RESIZE_POLICIES = ("stretch", "center_crop", "letterbox")
-LAYOUTS = ("NCHW",)
-# What a model consumes: preprocessed pixels (N, C, H, W), or landmark feature vectors (N, num_features) made by
-# asl_edge.landmark_features from the hand stage's 21 landmarks.
+# Where the channel axis of an image model's input sits: NCHW (PyTorch, asl-edge's own exports) or NHWC
+# (Keras/TensorFlow models converted with tf2onnx). Specs written before `layout` existed load as NCHW.
+LAYOUTS = ("NCHW", "NHWC")
+# What a model consumes: preprocessed pixels (N, C, H, W) or (N, H, W, C) by `layout`, or landmark feature
+# vectors (N, num_features) made by asl_edge.landmark_features from the hand stage's 21 landmarks.
 INPUT_KINDS = ("image", "landmarks")
 # Where the spec is stored inside an ONNX file's metadata_props.
 ONNX_METADATA_KEY = "asl_edge.model_spec"
@@ -59,8 +61,18 @@ class ModelSpec:
     # that are still validated, so every spec stays a valid image spec too.
     inputs: str = "image"
     num_features: int = 0
+    # Samples per call the model takes: 0 for any number (a dynamic batch dimension, asl-edge's exports);
+    # N for a graph whose batch dimension is fixed at N (e.g. 1 in many tf2onnx conversions). Backends then
+    # send exactly N at a time, splitting larger batches and padding the last part.
+    batch: int = 0
 
     def __post_init__(self) -> None:
+        for name in ("labels", "mean", "std"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise SpecError(f"invalid ModelSpec field '{name}': expected a list, got {value!r}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (*self.mean, *self.std)):
+            raise SpecError("invalid ModelSpec field 'mean' or 'std': values must be numbers")
         # Accept lists from JSON and keep the spec hashable and immutable.
         object.__setattr__(self, "labels", tuple(self.labels))
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
@@ -93,7 +105,7 @@ class ModelSpec:
         if self.resize not in RESIZE_POLICIES:
             raise bad("resize", f"{self.resize!r} is not one of {', '.join(RESIZE_POLICIES)}")
         if self.layout not in LAYOUTS:
-            raise bad("layout", f"{self.layout!r} is not supported (only NCHW)")
+            raise bad("layout", f"{self.layout!r} is not one of {', '.join(LAYOUTS)}")
         if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale) and self.scale > 0):
             raise bad("scale", f"{self.scale!r} must be a positive number")
         for name in ("mean", "std"):
@@ -115,8 +127,10 @@ class ModelSpec:
         if self.inputs == "image" and self.num_features != 0:
             raise bad("num_features", f"{self.num_features!r} must be 0 for an image model (it is for landmarks)")
         for name in ("input_name", "output_name"):
-            if not getattr(self, name):
-                raise bad(name, "must be a non-empty tensor name")
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise bad(name, "must be a non-empty tensor name (the model's own, e.g. from `asl-edge spec`)")
+        if not isinstance(self.batch, int) or isinstance(self.batch, bool) or not 0 <= self.batch <= 65536:
+            raise bad("batch", f"{self.batch!r} must be 0 (any batch size) or the model's fixed batch size")
 
     # -- derived ----------------------------------------------------------------------------------
     @property
@@ -125,10 +139,18 @@ class ModelSpec:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        """One sample's shape: (C, H, W) for an image model, (num_features,) for a landmarks model."""
+        """One sample's shape: (C, H, W) for an NCHW image model, (H, W, C) for an NHWC one,
+        (num_features,) for a landmarks model."""
         if self.inputs == "landmarks":
             return (self.num_features,)
+        if self.layout == "NHWC":
+            return (self.input_height, self.input_width, self.channels)
         return (self.channels, self.input_height, self.input_width)
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size every call must have, or None when the model takes any."""
+        return self.batch or None
 
     def with_provenance(self, **items: Any) -> ModelSpec:
         return replace(self, trained_on={**self.trained_on, **items})

@@ -22,7 +22,7 @@ import numpy as np
 from asl_edge.benchmark.environment import environment_record
 from asl_edge.benchmark.models import ModelFiles, export_missing, find_model_files, importable
 from asl_edge.benchmark.timing import BenchmarkResult, BenchmarkRow, PipelineMeasurement, TimingPlan, measure
-from asl_edge.datasets import EvaluationSet, per_class_sample, recorded_split
+from asl_edge.datasets import EvaluationSet, HeldOutSplit, load_dataset, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
 from asl_edge.preprocess import preprocess_batch
 from asl_edge.progress import Log
@@ -58,6 +58,8 @@ class BenchmarkOptions:
     export: bool = True  # export missing ONNX precisions where the export tools are installed
     # Hand-model variants to benchmark the chain with; () = "full" for a landmarks model, none for an image model.
     hand_models: tuple[str, ...] = ()
+    # --spec: the ModelSpec of every ONNX row (over sidecars and embedded specs); None: each file's own.
+    spec: ModelSpec | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.backends) - set(BACKENDS)) or sorted(set(self.precisions) - set(PRECISIONS))
@@ -81,12 +83,15 @@ class BenchmarkOptions:
         return {"backends": list(self.backends), "precisions": list(self.precisions), "batches": list(self.batches),
                 "timing": self.timing.to_dict(), "threads": self.threads, "provider": self.provider,
                 "data": self.data, "eval_limit": self.eval_limit, "video": self.video, "pipeline": self.pipeline,
-                "pipeline_frames": self.pipeline_frames, "hand_models": list(self.hand_models)}
+                "pipeline_frames": self.pipeline_frames, "hand_models": list(self.hand_models),
+                "spec": self.spec.to_dict() if self.spec is not None else None}
 
 
 def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) -> EvaluationSet | None:
     """The held-out split the model was validated on (from its provenance), or of `data` when given;
     None when the model names no dataset or the one it names is not on this machine."""
+    if data and HeldOutSplit.recorded(spec.trained_on) is None:
+        return _whole_dataset(spec, data, eval_limit)
     split = recorded_split(spec.trained_on, data)
     if split is None:
         return None
@@ -99,6 +104,18 @@ def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) ->
         held_out = held_out.subset(per_class_sample(held_out.labels, eval_limit, split.seed))
     return EvaluationSet(held_out, {"data": split.data, "split": split.describe(), "images": len(held_out),
                                  "per_class_limit": eval_limit})
+
+
+def _whole_dataset(spec: ModelSpec, data: str, eval_limit: int | None) -> EvaluationSet:
+    """All of `data` for a model that records no training split (e.g. one brought with --spec): nothing in
+    it is known to have been trained on, so there is no held-out part to pick."""
+    if not os.path.exists(data):
+        raise DataError(f"evaluation data {data} does not exist; pass --data with the folder or CSV")
+    images = load_dataset(data).relabel(spec.labels)
+    if eval_limit is not None:
+        images = images.subset(per_class_sample(images.labels, eval_limit))
+    return EvaluationSet(images, {"data": data, "split": "all (the model records no training split)",
+                                  "images": len(images), "per_class_limit": eval_limit})
 
 
 def timing_inputs(spec: ModelSpec, evaluation: EvaluationSet | None, batch: int) -> np.ndarray:
@@ -130,7 +147,7 @@ def _onnxruntime(files: ModelFiles, precision: str, options: BenchmarkOptions,
     path = files.onnx.get(precision)
     if path is None:
         raise AslEdgeError(f"no {precision} ONNX model")
-    return load_backend(path, "onnxruntime", provider=options.provider, threads=options.threads,
+    return load_backend(path, "onnxruntime", options.spec, provider=options.provider, threads=options.threads,
                         max_batch=max(options.batches)), path
 
 
@@ -141,8 +158,10 @@ def _tensorrt(files: ModelFiles, precision: str, options: BenchmarkOptions, prog
     from asl_edge.export.trt_builder import tensorrt_backend
     from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions
 
-    # An ONNX file is built once into the engine cache, for the largest batch timed; later benchmarks reuse it.
-    backend = tensorrt_backend(path, BuildOptions(max_batch=max(options.batches), opt_batch=1), log=progress)
+    # An ONNX file is built once into the engine cache, for the largest batch timed (a graph with a fixed batch:
+    # for that batch, and the sizes it cannot take are not timed); later benchmarks reuse it.
+    backend = tensorrt_backend(path, BuildOptions(max_batch=max(options.batches), opt_batch=1), log=progress,
+                               spec=options.spec)
     return backend, backend.engine_path or path
 
 
@@ -160,13 +179,30 @@ def _row_keys(options: BenchmarkOptions) -> list[tuple[str, str]]:
             and (backend != "pytorch" or precision == "fp32")]
 
 
-def measure_row(backend: Backend, file: Path, evaluation: EvaluationSet | None,
-                options: BenchmarkOptions) -> BenchmarkRow:
+def timed_batches(backend: Backend, batches: tuple[int, ...]) -> tuple[tuple[int, ...], list[str]]:
+    """The batch sizes to time on this backend, and a one-line reason for each one skipped: a model with a
+    fixed batch B runs only B per call (other sizes would time B-sized calls in a loop), so it is timed at B."""
+    fixed = backend.fixed_batch
+    if fixed is None:
+        return batches, []
+    skipped = [b for b in batches if b != fixed]
+    notes = [f"{backend.name} {backend.precision}: batch {b} not timed: the model takes a fixed batch of {fixed}"
+             for b in skipped]
+    return (fixed,), notes
+
+
+def measure_row(backend: Backend, file: Path, evaluation: EvaluationSet | None, options: BenchmarkOptions,
+                notes: list[str] | None = None) -> BenchmarkRow:
+    """Accuracy on the evaluation set, then latency per batch size (those the model takes; the reasons for
+    the others are appended to `notes`)."""
     top1 = evaluate_backend(backend, evaluation.held_out).top1 if evaluation is not None else None
     # A backend that measures it (TensorRT: CUDA events) reports the GPU compute time too, as trtexec does.
     gpu_ms: Callable[[], float] | None = (lambda: backend.last_gpu_ms) if backend.measures_gpu_time else None
     row = BenchmarkRow(backend.name, backend.precision, backend.device, str(file), file.stat().st_size, top1)
-    for batch in options.batches:
+    batches, skipped = timed_batches(backend, options.batches)
+    if notes is not None:
+        notes.extend(skipped)
+    for batch in batches:
         inputs = timing_inputs(backend.spec, evaluation, batch)
         row.timings.append(measure(functools.partial(backend.infer, inputs), batch, options.timing, gpu_ms))
     return row
@@ -223,7 +259,7 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
                 else:
                     progress(f"evaluation set: {evaluation.description['images']} images "
                              f"({evaluation.description['split']} of {evaluation.description['data']})")
-            row = measure_row(backend, path, evaluation, options)
+            row = measure_row(backend, path, evaluation, options, notes)
         rows.append(row)
         progress(progress_line(row))
         if backend_name == "onnxruntime" and (pipeline_source is None or precision == "fp32"):

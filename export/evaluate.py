@@ -48,7 +48,8 @@ def onnx_probabilities(path: str | os.PathLike[str], data: LabelledImages, optim
     """(N, num_classes) probabilities of an ONNX file on ONNX Runtime's CPU provider, through the runtime's
     own backend class and preprocessing. `optimise=False` runs the graph as specified (see module doc)."""
     header = read_onnx_header(path)
-    with OnnxRuntimeBackend(_session(path, optimise), cast(ModelSpec, header.spec), header.precision) as backend:
+    with OnnxRuntimeBackend(_session(path, optimise), cast(ModelSpec, header.spec), header.precision,
+                            str(path)) as backend:
         return predict(backend, data)
 
 

@@ -10,11 +10,18 @@ import importlib.util
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from asl_edge.artifacts import atomic_write_bytes, sha256_file
 from asl_edge.errors import ModelError, require
-from asl_edge.onnx_header import header_of_model, load_onnx_model, read_onnx_header, write_onnx_header
+from asl_edge.onnx_header import (
+    header_of_model,
+    load_onnx_model,
+    read_onnx_header,
+    spec_override,
+    write_onnx_header,
+)
+from asl_edge.runtime.backends.model_io import ModelIO, check_spec
 from asl_edge.runtime.backends.tensorrt.manifest import CLASSIFIER, default_engine_cache
 from asl_edge.runtime.hand.models import HAND_ROLES, hand_model_paths
 from asl_edge.spec import ModelSpec
@@ -39,6 +46,7 @@ class OnnxFacts:
     input_shape: tuple[int, ...] = ()  # its fixed shape, likewise
     source: Path | None = None  # the shipped ONNX this graph was converted from (FP16 hand graphs)
     source_sha256: str | None = None
+    fixed_batch: int | None = None  # the graph's batch dimension when it is a number (engines then take only it)
 
     @property
     def input_name(self) -> str:
@@ -49,19 +57,29 @@ def _node_names(model: Any) -> tuple[str, ...]:
     return tuple(f"{n.name or '<unnamed>'} ({n.op_type})" for n in model.graph.node)
 
 
-def read_onnx_facts(path: str | os.PathLike[str]) -> OnnxFacts:
+def read_onnx_facts(path: str | os.PathLike[str], spec: ModelSpec | None = None) -> OnnxFacts:
     """Spec, precision and node names from the onnx package, or the metadata alone from onnxruntime
-    (a Jetson often has onnxruntime but not onnx): `asl_edge.onnx_header` reads both."""
+    (a Jetson often has onnxruntime but not onnx): `asl_edge.onnx_header` reads both. The spec is `spec`
+    (--spec), else the sidecar MODEL.spec.json, else the embedded one (onnx_header.resolve_spec), checked
+    against the graph's input and output before TensorRT sees it (model_io.check_spec)."""
     onnx_path = Path(path)
     if not onnx_path.is_file():
         raise ModelError(f"ONNX model {onnx_path} does not exist; export one with `asl-edge export`")
     sha = sha256_file(onnx_path)
+    override = spec_override(onnx_path, spec)
     if importlib.util.find_spec("onnx") is None:
-        header = read_onnx_header(onnx_path)
-        return OnnxFacts(onnx_path, sha, header.spec, header.precision, header.stated)
-    model = load_onnx_model(onnx_path, PURPOSE)
-    header = header_of_model(model, str(onnx_path))
-    return OnnxFacts(onnx_path, sha, header.spec, header.precision, header.stated, _node_names(model))
+        header = read_onnx_header(onnx_path, need_spec=override is None)
+        io = ModelIO.from_path(onnx_path)
+        node_names: tuple[str, ...] = ()
+    else:
+        model = load_onnx_model(onnx_path, PURPOSE)
+        header = header_of_model(model, str(onnx_path), need_spec=override is None)
+        io = ModelIO.from_onnx(model, str(onnx_path))
+        node_names = _node_names(model)
+    model_spec = override or cast(ModelSpec, header.spec)  # need_spec: a spec when no override was found
+    check_spec(io, model_spec)
+    return OnnxFacts(onnx_path, sha, model_spec, header.precision, header.stated, node_names,
+                     fixed_batch=io.fixed_batch)
 
 
 def read_fixed_shape_facts(path: str | os.PathLike[str], role: str) -> OnnxFacts:

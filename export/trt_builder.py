@@ -37,7 +37,7 @@ from asl_edge.export.onnx_facts import (
 )
 from asl_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
-from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath
+from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath, EngineSource
 from asl_edge.runtime.backends.tensorrt.manifest import (
     CLASSIFIER,
     BuildOptions,
@@ -50,6 +50,7 @@ from asl_edge.runtime.backends.tensorrt.manifest import (
     manifest_path,
 )
 from asl_edge.runtime.backends.tensorrt.support import tensorrt_major, tensorrt_version
+from asl_edge.spec import ModelSpec
 
 # Builder flags for a weakly typed network (TensorRT 8.x, or 10.x with a graph that does not say its
 # precision). Q/DQ graphs need INT8, and FP16 lets the layers between them run in half precision.
@@ -87,6 +88,9 @@ def check_buildable(facts: OnnxFacts, trt_major: int, options: BuildOptions) -> 
     if trt_major >= 11 and not facts.carries_precision and facts.precision != "fp32":
         raise ModelError(f"{facts.path} looks {facts.precision} but does not say so in its metadata; TensorRT 11 "
                          "takes precision from the graph only: export it with `asl-edge export`")
+    if facts.fixed_batch is not None and options.max_batch > facts.fixed_batch:
+        raise ModelError(f"{facts.path} has a fixed batch of {facts.fixed_batch}, so --max-batch {options.max_batch} "
+                         f"cannot be built; use --max-batch {facts.fixed_batch} (or re-export with a dynamic batch)")
     if options.dla_core is not None and facts.precision == "fp32":
         raise ModelError("DLA runs only FP16 and INT8 layers: build the fp16 or int8 ONNX from `asl-edge export` "
                          "for --dla-core")
@@ -169,10 +173,11 @@ def compile_with_tensorrt(facts: OnnxFacts, options: BuildOptions, strongly_type
 def build_engine(onnx_path: str | os.PathLike[str], options: BuildOptions | None = None,
                  cache_dir: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None,
                  timing_cache: str | os.PathLike[str] | None = None, force: bool = False, device_index: int = 0,
-                 log: Callable[[str], None] | None = None) -> BuildResult:
-    """Return the cached engine of this ONNX for this GPU, building it first if needed."""
+                 log: Callable[[str], None] | None = None, spec: ModelSpec | None = None) -> BuildResult:
+    """Return the cached engine of this ONNX for this GPU, building it first if needed. `spec` (--spec)
+    overrides the model's sidecar and embedded spec (onnx_facts.read_onnx_facts)."""
     options = options or BuildOptions()
-    facts = read_onnx_facts(onnx_path)
+    facts = read_onnx_facts(onnx_path, spec)
     version = tensorrt_version(PURPOSE)
     check_buildable(facts, tensorrt_major(version), options)
     cuda = open_cuda_device(device_index, PURPOSE)
@@ -190,19 +195,28 @@ class EngineFromOnnx:
     options: BuildOptions = field(default_factory=BuildOptions)
     cache_dir: Path | None = None
     log: Callable[[str], None] | None = None
+    spec: ModelSpec | None = None  # --spec: over the ONNX file's sidecar and embedded spec
 
     def __call__(self) -> Path:
-        return build_engine(self.onnx, self.options, self.cache_dir, log=self.log).engine_path
+        return build_engine(self.onnx, self.options, self.cache_dir, log=self.log, spec=self.spec).engine_path
 
 
 def tensorrt_backend(model: str | os.PathLike[str], options: BuildOptions | None = None,
-                     log: Callable[[str], None] | None = None) -> TensorRTBackend:
+                     log: Callable[[str], None] | None = None, spec: ModelSpec | None = None) -> TensorRTBackend:
     """The TensorRT backend of an engine file, or of an ONNX file built (or reused from the cache) first:
-    the one path `run` and the benchmark open TensorRT models through."""
+    the one path `run` and the benchmark open TensorRT models through. `options.max_batch` is the largest
+    batch wanted; an ONNX graph whose batch is fixed is built for exactly that batch instead (the backend
+    then splits and pads, Backend.infer). `spec` (--spec) overrides the model's own."""
     path = Path(model)
-    source = (EngineFromOnnx(path, options or BuildOptions(), log=log) if path.suffix.lower() == ".onnx"
-              else EngineFromPath(path))
-    return TensorRTBackend.load(source)
+    options = options or BuildOptions()
+    if path.suffix.lower() == ".onnx":
+        fixed = read_onnx_facts(path, spec).fixed_batch
+        if fixed is not None:
+            options = replace(options, max_batch=fixed, opt_batch=fixed)
+        source: EngineSource = EngineFromOnnx(path, options, log=log, spec=spec)
+    else:
+        source = EngineFromPath(path)
+    return TensorRTBackend.load(source, spec=spec)
 
 
 def build_or_reuse(facts: OnnxFacts, here: DeviceFacts, options: BuildOptions,
@@ -278,10 +292,11 @@ def build_chain(onnx_path: str | os.PathLike[str] | None, hand_models: str | Non
                 options: BuildOptions | None = None, cache_dir: str | os.PathLike[str] | None = None,
                 out: str | os.PathLike[str] | None = None, timing_cache: str | os.PathLike[str] | None = None,
                 force: bool = False, device_index: int = 0,
-                log: Callable[[str], None] | None = None) -> list[BuildResult]:
-    """`asl-edge build`: the classifier (if given) and the hand models it needs (or those asked for)."""
+                log: Callable[[str], None] | None = None, spec: ModelSpec | None = None) -> list[BuildResult]:
+    """`asl-edge build`: the classifier (if given) and the hand models it needs (or those asked for).
+    `spec` (--spec) overrides the classifier's sidecar and embedded spec."""
     options = options or BuildOptions()
-    facts = read_onnx_facts(onnx_path) if onnx_path is not None else None
+    facts = read_onnx_facts(onnx_path, spec) if onnx_path is not None else None
     variant = chain_hand_variant(facts, hand_models)
     if facts is None and variant is None:
         raise ModelError("give an ONNX model, or --hand-models full|lite, to build")

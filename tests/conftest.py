@@ -51,15 +51,17 @@ def run_without_torch(code: str, *args: str, cwd: Path | None = None,
                           cwd=cwd, timeout=timeout, check=False)
 
 
-def write_sign_mnist_csv(path: Path, data_dir: Path, letters: str = "ABCLY", per_class: int = 8) -> Path:
+def write_sign_mnist_csv(path: Path, data_dir: Path, letters: str = "ABCLY", per_class: int = 8,
+                         photos: slice = slice(None)) -> Path:
     """A Kaggle Sign Language MNIST CSV (label,pixel1..pixel784) made from real photographs: each photo
-    shrunk to 28x28 gray, labelled with its letter's index in A..Y (J=9 never occurs)."""
+    shrunk to 28x28 gray, labelled with its letter's index in A..Y (J=9 never occurs). `photos` picks from
+    each letter's sorted file names before the first `per_class` are taken."""
     import cv2
     import numpy as np
 
     rows = ["label," + ",".join(f"pixel{i}" for i in range(1, 785))]
     for letter in letters:
-        for image_path in sorted((data_dir / letter).glob("*.jpg"))[:per_class]:
+        for image_path in sorted((data_dir / letter).glob("*.jpg"))[photos][:per_class]:
             photo = cv2.imread(str(image_path))
             assert photo is not None, image_path
             gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)

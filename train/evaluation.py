@@ -89,10 +89,12 @@ def predict_checkpoint(model: torch.nn.Module, spec: ModelSpec, data: LabelledIm
 
 def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathLike[str] | None = None,
                    split: str = "auto", shift: str | None = None, shift_seed: int = 0,
-                   default_data: str | os.PathLike[str] | None = None) -> EvaluationResult:
+                   default_data: str | os.PathLike[str] | None = None,
+                   spec_override: ModelSpec | None = None) -> EvaluationResult:
     """Score a checkpoint (.pt, or a run folder holding checkpoint.pt) or any model file the runtime
     can open (.onnx, .engine) on a dataset: `data_path`, else the dataset the model records
-    (spec.trained_on["dataset"]), else `default_data`. Raises DataError when there is none."""
+    (spec.trained_on["dataset"]), else `default_data`. Raises DataError when there is none.
+    `spec_override` (--spec) replaces a model file's own spec."""
     path = Path(model_path)
     if path.is_dir():
         path = path / "checkpoint.pt"
@@ -115,7 +117,7 @@ def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathL
         from asl_edge.runtime.backends import load_backend
         from asl_edge.runtime.backends.evaluation import predict as predict_backend
 
-        backend = load_backend(path)
+        backend = load_backend(path, spec=spec_override)
         spec = backend.spec
 
         def score(images: LabelledImages) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asl_edge.apps.options import add_provider_option
+from asl_edge.apps.options import add_provider_option, add_spec_option, spec_from_args
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
 from asl_edge.benchmark.suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 from asl_edge.benchmark.timing import CV_WARNING, TimingPlan
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path,
                         help="a run folder (checkpoint.pt, model*.onnx, *.engine), an .onnx (and its siblings of "
                              "other precisions), an .engine, or a checkpoint.pt")
+    add_spec_option(parser)
     parser.add_argument("--backends", type=_names(BACKENDS, "backend"), default=BACKENDS,
                         help="which backends: pytorch, onnxruntime, tensorrt, comma-separated (default: all that "
                              "this machine has)")
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
                           cv_warning=CV_WARNING),
         threads=args.threads, provider=args.provider, data=args.data, eval_limit=args.eval_limit, video=args.video,
         pipeline=not args.no_pipeline, pipeline_frames=args.pipeline_frames, export=not args.no_export,
-        hand_models=args.hand_models)
+        hand_models=args.hand_models, spec=spec_from_args(args))
     out = ensure_writable_dir(args.out if args.out is not None else default_out(args.model))
     print(f"benchmarking {args.model}: {options.timing.describe()} per batch size", flush=True)
     result = run_benchmark(args.model, options, out, progress=lambda line: print(f"- {line}", flush=True))

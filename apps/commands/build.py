@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asl_edge.apps.options import add_spec_option, spec_from_args
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
 from asl_edge.runtime.hand.models import VARIANTS
 
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("onnx", type=Path, nargs="?", default=None,
                         help="ONNX model from `asl-edge export` (fp32, fp16 or int8 graph); "
                              "optional with --hand-models")
+    add_spec_option(parser)
     parser.add_argument("--hand-models", choices=VARIANTS, default=None,
                         help="also build FP16 engines of the bundled hand models (palm detector and landmark model); "
                              "default: full for a landmarks model, none for an image model")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     options = BuildOptions(workspace_mib=args.workspace, max_batch=args.max_batch, opt_batch=args.opt_batch,
                            dla_core=args.dla_core)
     results = build_chain(args.onnx, args.hand_models, options, cache_dir=args.cache, out=args.out,
-                          timing_cache=args.timing_cache, force=args.force, device_index=args.device)
+                          timing_cache=args.timing_cache, force=args.force, device_index=args.device,
+                          spec=spec_from_args(args))
     for result in results:
         for copy in result.copies:
             print(f"copied to {copy}")

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asl_edge.apps.options import add_hand_options, add_seed, default_data_dir
+from asl_edge.apps.options import add_hand_options, add_seed, add_spec_option, default_data_dir, spec_from_args
 from asl_edge.artifacts import ensure_writable_dir
 from asl_edge.datasets import EVAL_SPLITS, HeldOutSplit
 from asl_edge.errors import DataError
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shift", default="none", choices=("none", "light", "heavy"),
                         help="score under a fixed-seed shift of light, framing, background, blur and noise "
                              "(default: %(default)s)")
+    add_spec_option(parser)
     add_seed(parser)
     add_hand_options(parser)
     parser.add_argument("--out", type=Path, default=None,
@@ -58,11 +59,12 @@ def run(args: argparse.Namespace) -> int:
         check_dataset_path(args.data, option="--data")
     if args.out is not None:
         ensure_writable_dir(args.out)
+    spec = spec_from_args(args)
     if Path(args.model).suffix in (".onnx", ".engine", ".plan"):
         from asl_edge.runtime.backends import load_backend
         from asl_edge.runtime.hand.chain import open_chain
 
-        backend = load_backend(args.model)
+        backend = load_backend(args.model, spec=spec)
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, photos=True,
                            crop_model=args.crop_model, crop_weight=args.crop_weight)
         if chain is not None:
@@ -71,11 +73,14 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 chain.close()
         backend.close()
+    elif spec is not None:
+        raise ModelError(f"--spec is for ONNX models and engines; {args.model} carries the spec it was trained with, "
+                         "so drop --spec")
     from asl_edge.train.evaluation import evaluate_model
     from asl_edge.train.report import write_report
 
     result = evaluate_model(args.model, args.data, split=args.split, shift=args.shift, shift_seed=args.seed,
-                            default_data=default_data_dir())
+                            default_data=default_data_dir(), spec_override=spec)
     shift = f", shift {result.shift} (seed {args.seed})" if result.shift else ""
     title = f"{result.spec.arch} on {result.data} [{result.split}{shift}]"
     print(f"{title}: top-1 {result.report.top1:.4f}, top-3 {result.report.top3:.4f} on {result.images} images")

@@ -14,10 +14,12 @@ from asl_edge.apps.options import (
     add_backend_options,
     add_hand_options,
     add_source_options,
+    add_spec_option,
     add_spelling_options,
     add_view_options,
     backend_kwargs,
     source_from_args,
+    spec_from_args,
 )
 from asl_edge.benchmark.soak import SoakMonitor
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
@@ -36,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_options(parser)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="model.onnx, model.engine or checkpoint.pt (default: the bundled hand-landmark model)")
+    add_spec_option(parser)
     add_backend_options(parser)
     parser.add_argument("--roi-size", type=float, default=PIPELINE_DEFAULTS.roi_size,
                         help="side of the fixed square box (--hand off, or the fallback's view) as a fraction of the "
@@ -97,11 +100,12 @@ def watched(sinks: list[Sink]) -> bool:
 def open_backend(args: argparse.Namespace) -> Backend:
     """The model on the chosen backend. TensorRT takes an engine, or an ONNX file whose engine is built for this
     GPU first (or reused from the engine cache), through the benchmark's path (export.trt_builder)."""
+    spec = spec_from_args(args)
     if args.backend == "tensorrt" or (args.backend == "auto" and backend_for(args.model) == "tensorrt"):
         from asl_edge.export.trt_builder import tensorrt_backend
 
-        return tensorrt_backend(args.model, log=lambda line: print(line, file=sys.stderr, flush=True))
-    return load_backend(args.model, args.backend, **backend_kwargs(args, args.model))
+        return tensorrt_backend(args.model, log=lambda line: print(line, file=sys.stderr, flush=True), spec=spec)
+    return load_backend(args.model, args.backend, spec, **backend_kwargs(args, args.model))
 
 
 def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,

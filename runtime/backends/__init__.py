@@ -9,6 +9,7 @@ from typing import Any
 
 from asl_edge.errors import ModelError
 from asl_edge.runtime.backends.base import Backend
+from asl_edge.spec import ModelSpec
 
 # name -> (module, class); the module is imported only when the backend is used. In the order the benchmark
 # measures and reports them: the PyTorch reference first, then the deployment backends.
@@ -31,14 +32,25 @@ def backend_for(path: str | os.PathLike[str]) -> str:
                          f"{', '.join(sorted(BACKEND_BY_SUFFIX))}") from None
 
 
-def load_backend(path: str | os.PathLike[str], backend: str = "auto", **options: Any) -> Backend:
+def load_backend(path: str | os.PathLike[str], backend: str = "auto", spec: ModelSpec | None = None,
+                 **options: Any) -> Backend:
     """Open a model file with the named backend, or the one its file type implies. `options` are the
-    backend's (`Backend.option_names()`); another one is a ModelError naming it."""
+    backend's (`Backend.option_names()`); another one is a ModelError naming it.
+
+    `spec` (the --spec option) replaces the model's own spec: for ONNX it wins over a sidecar
+    MODEL.spec.json and the embedded metadata, for an engine over its manifest's. A checkpoint always
+    carries the spec it was trained with, so --spec is refused for one.
+    """
     name = backend_for(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise ModelError(f"unknown backend '{name}'; choose one of auto, {', '.join(BACKENDS)}")
     if not os.path.isfile(path):
         raise ModelError(f"model file {path} does not exist")
+    if spec is not None:
+        if name == "pytorch":
+            raise ModelError(f"--spec is for ONNX models and engines; the checkpoint {path} carries the spec it "
+                             "was trained with, so drop --spec")
+        options["spec"] = spec
     module_name, class_name = BACKENDS[name]
     cls: type[Backend] = getattr(importlib.import_module(module_name), class_name)
     return cls.open(path, **options)

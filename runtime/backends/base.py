@@ -2,7 +2,8 @@
 
 A backend is created from a model file (`from_path`, whose keyword arguments are the backend's options:
 `load_backend` refuses any other by name), checks its input against the ModelSpec, and maps a float32
-NCHW batch to float32 class probabilities of shape (N, num_classes). Subclasses implement `from_path` and
+batch in the spec's layout (NCHW or NHWC) to float32 class probabilities of shape (N, num_classes); a model
+with a fixed batch size gets exactly that many samples per call. Subclasses implement `from_path` and
 `_infer`, optionally `_close`, and state what they can do beyond that (`measures_gpu_time`); callers use
 `infer`, `close` and the context manager.
 """
@@ -62,14 +63,41 @@ class Backend(abc.ABC):
         """GPU compute time of the last `infer` in milliseconds; only where `measures_gpu_time`."""
         raise AslEdgeError(f"the {self.name} backend does not measure GPU time (measures_gpu_time is False)")
 
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size every `_infer` call gets (a graph or engine with a fixed batch dimension, or the
+        spec's `batch`), or None when any size goes. Subclasses that read it from the model override this."""
+        return self.spec.fixed_batch
+
+    def accepts_batch(self, size: int) -> bool:
+        """Whether the model runs `size` samples in one call (otherwise `infer` splits or pads)."""
+        return self.fixed_batch is None or self.fixed_batch == size
+
     def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, *spec.input_shape) -> float32 (N, num_classes) probabilities, for any N >= 1: a model
+        with a fixed batch B gets B samples per call, the last part padded with zeros and its rows dropped."""
         if self._closed:
             raise AslEdgeError(f"{self.name} backend is closed")
         batch = self.check_input(batch)
-        probs = self._infer(batch)
-        if probs.shape != (batch.shape[0], self.spec.num_classes):
+        fixed = self.fixed_batch
+        count = batch.shape[0]
+        if fixed is None or count == fixed:
+            probs = self._checked(self._infer(batch), count)
+        else:
+            parts = []
+            for start in range(0, count, fixed):
+                part = batch[start:start + fixed]
+                rows = part.shape[0]
+                if rows < fixed:
+                    part = np.concatenate([part, np.zeros((fixed - rows, *part.shape[1:]), part.dtype)])
+                parts.append(self._checked(self._infer(part), fixed)[:rows])
+            probs = np.concatenate(parts) if parts else np.zeros((0, self.spec.num_classes), np.float32)
+        return probs
+
+    def _checked(self, probs: np.ndarray, rows: int) -> np.ndarray:
+        if probs.shape != (rows, self.spec.num_classes):
             raise ModelError(f"{self.name} returned shape {probs.shape}, expected "
-                             f"({batch.shape[0]}, {self.spec.num_classes}); the model and its ModelSpec disagree")
+                             f"({rows}, {self.spec.num_classes}); the model and its ModelSpec disagree")
         return probs
 
     def check_input(self, batch: np.ndarray) -> np.ndarray:
@@ -107,7 +135,7 @@ class Backend(abc.ABC):
     # -- for subclasses ------------------------------------------------------------------------------
     @abc.abstractmethod
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 NCHW batch (already checked) -> float32 (N, num_classes) probabilities."""
+        """float32 batch (already checked; fixed_batch samples when that is set) -> float32 (N, num_classes)."""
 
     def _close(self) -> None:  # noqa: B027 - optional hook, most backends free nothing by hand
         """Release resources."""

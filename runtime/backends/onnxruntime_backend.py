@@ -1,8 +1,9 @@
 """ONNX Runtime backend: the TensorRT, CUDA or CPU execution provider, whichever exists.
 
-The ModelSpec and the graph's precision are read from the model's metadata, so a model file is all a
-user passes. `device` reports the provider that actually runs, not the one asked for: onnxruntime
-falls back silently when a provider fails to load.
+The ModelSpec comes from --spec, else a sidecar MODEL.spec.json, else the model's metadata (written by
+`asl-edge export`), and is checked against the graph's own inputs and outputs (model_io.check_spec); the
+graph's precision comes from its metadata. `device` reports the provider that actually runs, not the one
+asked for: onnxruntime falls back silently when a provider fails to load.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any, cast
 import numpy as np
 
 from asl_edge.errors import ModelError, require
-from asl_edge.onnx_header import header_from_metadata
+from asl_edge.onnx_header import header_from_metadata, spec_override
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import EVAL_BATCH
+from asl_edge.runtime.backends.model_io import ModelIO, check_spec
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
 from asl_edge.spec import ModelSpec
 
@@ -79,16 +81,25 @@ def provider_list(available: list[str], provider: str = "auto", precision: str =
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
-    def __init__(self, session: Any, spec: ModelSpec, precision: str) -> None:
+    def __init__(self, session: Any, spec: ModelSpec, precision: str, source: str = "the model") -> None:
         super().__init__(spec, precision=precision, device=session.get_providers()[0])
         self.session = session
         self.providers: list[str] = session.get_providers()
-        self._check_io()
+        self.io = ModelIO.from_session(session, source)
+        output = check_spec(self.io, spec)
+        self._input_name = self.io.input.name
+        self._output_name = output.name
+
+    @property
+    def fixed_batch(self) -> int | None:
+        return self.io.fixed_batch or self.spec.fixed_batch
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str], provider: str = "auto", threads: int | None = None,
                   spec: ModelSpec | None = None, engine_cache: str | os.PathLike[str] | None = None,
                   max_batch: int = EVAL_BATCH) -> OnnxRuntimeBackend:
+        """`spec` (from --spec) overrides the sidecar MODEL.spec.json, which overrides the embedded spec
+        (asl_edge.onnx_header.resolve_spec)."""
         ort = require("onnxruntime", "the ONNX Runtime backend",
                       "pip install onnxruntime (onnxruntime-gpu on a GPU machine, the Jetson Zoo wheel on a Jetson)")
         options = ort.SessionOptions()
@@ -100,12 +111,17 @@ class OnnxRuntimeBackend(Backend):
             probe = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
             raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
-        header = header_from_metadata(probe.get_modelmeta().custom_metadata_map, str(path), need_spec=spec is None)
-        spec = spec or cast(ModelSpec, header.spec)  # need_spec: a spec when none was given
+        metadata = probe.get_modelmeta().custom_metadata_map
+        override = spec_override(path, spec)
+        header = header_from_metadata(metadata, str(path), need_spec=override is None)
+        spec = override or cast(ModelSpec, header.spec)  # need_spec: a spec when no override was found
         precision = header.precision
+        graph = ModelIO.from_session(probe, str(path))
+        check_spec(graph, spec)  # before any GPU provider is started
         # TensorRT EP engines are tied to the onnxruntime build (and the TensorRT it was built against).
         cache = Path(engine_cache or default_engine_cache()) / f"onnxruntime-{ort.__version__}"
-        profile = batch_profile(spec.input_name, spec.input_shape, max_batch)
+        # A graph with a fixed batch has static shapes: the TensorRT EP needs no batch profile for it.
+        profile = None if graph.fixed_batch else batch_profile(spec.input_name, spec.input_shape, max_batch)
         providers = provider_list(ort.get_available_providers(), provider, precision, cache, profile)
         if providers == ["CPUExecutionProvider"]:
             session = probe
@@ -117,23 +133,10 @@ class OnnxRuntimeBackend(Backend):
             raise ModelError(f"onnxruntime could not start {PROVIDER_NAMES[provider]} and fell back to {running} "
                              "(its log above says why: often a missing libnvinfer or CUDA library); "
                              "use --provider auto to accept the fallback")
-        return cls(session, spec, precision)
-
-    def _check_io(self) -> None:
-        inputs = self.session.get_inputs()
-        if len(inputs) != 1:
-            raise ModelError(f"model has {len(inputs)} inputs; an asl-edge classifier has one")
-        model_input = inputs[0]
-        if model_input.name != self.spec.input_name:
-            raise ModelError(f"model input is named '{model_input.name}' but its ModelSpec says "
-                             f"'{self.spec.input_name}'; re-export the model")
-        static = tuple(d for d in model_input.shape[1:])
-        if all(isinstance(d, int) for d in static) and static != self.spec.input_shape:
-            raise ModelError(f"model input shape {static} differs from the ModelSpec's {self.spec.input_shape}; "
-                             "re-export the model")
-        self._input_name = model_input.name
-        self._output_name = self.session.get_outputs()[0].name
+        return cls(session, spec, precision, str(path))
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         (probs,) = self.session.run([self._output_name], {self._input_name: batch})
-        return np.asarray(probs, dtype=np.float32)
+        probs = np.asarray(probs, dtype=np.float32)
+        # Some converters keep singleton axes, e.g. (N, 1, 1, classes) from a Keras 1x1 conv head.
+        return probs.reshape(probs.shape[0], -1) if probs.ndim > 2 else probs

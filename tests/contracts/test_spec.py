@@ -34,7 +34,11 @@ def test_json_round_trip_keeps_every_field() -> None:
     ("mean", [0.5, 0.5]),
     ("std", [0.0]),
     ("scale", -1.0),
-    ("layout", "NHWC"),
+    ("layout", "CHWN"),
+    ("batch", -1),
+    ("labels", "ABC"),
+    ("mean", 0.5),
+    ("input_name", ""),
     ("version", 99),
 ])
 def test_invalid_field_is_named(field: str, value: object) -> None:

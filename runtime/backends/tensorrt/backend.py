@@ -79,6 +79,10 @@ class TensorRTBackend(Backend):
             raise
 
     @property
+    def fixed_batch(self) -> int | None:
+        return getattr(self._runner, "fixed_batch", None) or self.spec.fixed_batch
+
+    @property
     def max_batch(self) -> int:
         return int(self._runner.max_batch)
 

@@ -67,6 +67,9 @@ class EngineRunner:
         self.input_name, self.output_name = self.inputs[0], self.outputs[0]
         self.max_input_shape = self._max_shape(self.input_name)
         self.max_batch = self.max_input_shape[0]
+        # A static batch dimension (e.g. 1 from a tf2onnx graph) takes exactly that many samples per run.
+        declared = dims(engine.get_tensor_shape(self.input_name))
+        self.fixed_batch: int | None = declared[0] if declared and declared[0] >= 0 else None
         # Output shapes follow from the input shape; size each output for the largest input.
         self._set_batch_shape(self.max_input_shape)
         self.max_output_shapes = {name: dims(self.context.get_tensor_shape(name)) for name in self.outputs}
