@@ -117,6 +117,31 @@ def _garbage_video(folder: Path) -> None:
     (folder / "bad.mp4").write_bytes(bytes(range(256)) * 64)
 
 
+def _byo_model(folder: Path) -> None:
+    """A model from elsewhere (tests.byo_models: tf2onnx's NHWC layout, fixed batch 1, no asl-edge metadata)."""
+    from tests.byo_models import tf2onnx_style_classifier
+
+    weights = np.random.default_rng(0).random((24, 1, 28, 28, 1)).astype(np.float32)
+    tf2onnx_style_classifier(folder / "model.onnx", weights)
+
+
+def _byo_model_and_sidecar(folder: Path) -> None:
+    _byo_model(folder)
+    (folder / "model.spec.json").write_text('{"labels": ["edited", "by", "hand"]}\n')
+
+
+def _byo_model_and_nchw_spec(folder: Path) -> None:
+    import json
+
+    from asl_edge.spec import SIGN_MNIST_LETTERS
+
+    _byo_model(folder)
+    (folder / "nchw.json").write_text(json.dumps({
+        "labels": [c for c in SIGN_MNIST_LETTERS if c != "J"], "input_height": 28, "input_width": 28, "channels": 1,
+        "color": "gray", "mean": [0.0], "std": [1.0], "scale": 1 / 255, "layout": "NCHW",
+        "input_name": "conv2d_input", "output_name": "dense_1", "batch": 1}))
+
+
 CASES: list[Case] = [
     # A missing optional package: one line naming it and how to install it.
     Case("torch-missing-train", ("train", "--data", "{data}", "--out", "run"), "needs torch (PyTorch)",
@@ -187,6 +212,15 @@ CASES: list[Case] = [
                                     "--no-window", "--hand", "off"), "(--threshold) 1.5 must be in (0, 1]"),
     Case("epochs-out-of-range", ("train", "--data", "{data}", "--epochs", "0", "--out", "run"),
          "epochs: 0 must be an integer >= 1", absent=("run/checkpoint.pt",)),
+    # Bring your own model: a model without a spec says how to write one; a written spec is never replaced;
+    # a spec that disagrees with the graph names the field to change.
+    Case("onnx-without-spec", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
+         "carries no ModelSpec (metadata key 'asl_edge.model_spec'): write one with `asl-edge spec model.onnx`",
+         setup=_byo_model),
+    Case("spec-template-never-overwrites", ("spec", "model.onnx"), "model.spec.json already exists and is kept",
+         setup=_byo_model_and_sidecar),
+    Case("spec-disagrees-with-graph", ("build", "model.onnx", "--spec", "nchw.json"),
+         'is NHWC but the spec says layout NCHW; set "layout": "NHWC"', setup=_byo_model_and_nchw_spec),
 ]
 
 
