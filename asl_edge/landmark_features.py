@@ -91,7 +91,7 @@ def landmark_features(landmarks: np.ndarray, handedness: np.ndarray | float) -> 
     """(N, 21, 3) or (21, 3) landmarks + right-hand probability -> (N, NUM_FEATURES) float32 (module docstring)."""
     p = normalise_landmarks(landmarks, handedness)
     n = p.shape[0]
-    coords = p.reshape(n, -1)
+    coords = p.reshape(n, NUM_LANDMARKS * 3)  # explicit widths: N may be 0
     tips = np.stack([p[:, a] - p[:, b] for a, b in _TIP_PAIRS], axis=1)
     tip_dists = np.linalg.norm(tips, axis=-1)
     tip_wrist = np.linalg.norm(p[:, list(FINGERTIPS)], axis=-1)
@@ -101,7 +101,7 @@ def landmark_features(landmarks: np.ndarray, handedness: np.ndarray | float) -> 
     # Zero-length bones (an empty hand) give a zero cosine; report those joints as straight (0).
     valid = (np.linalg.norm(incoming, axis=-1) > 0) & (np.linalg.norm(outgoing, axis=-1) > 0)
     bends = np.where(valid, np.arccos(cosine) / np.pi, 0.0)
-    directions = _unit(p[:, list(FINGERTIPS)] - p[:, list(FINGER_BASES)]).reshape(n, -1)
+    directions = _unit(p[:, list(FINGERTIPS)] - p[:, list(FINGER_BASES)]).reshape(n, len(FINGER_BASES) * 3)
     normal = _unit(np.cross(p[:, 5], p[:, 17]))
     features = np.concatenate([coords, tip_dists, tip_wrist, bends, directions, normal], axis=1)
     return features.astype(np.float32)

@@ -101,7 +101,7 @@ class PersonaliseConfig:
 def _user_top1(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
     truth = np.array([list(classes).index(label) for label in labels], np.int64)
     correct = probs.argmax(1) == truth
-    return {"top1": float(correct.mean()) if len(correct) else float("nan"),
+    return {"top1": float(correct.mean()),
             "per_letter": {str(k): float(correct[labels == k].mean()) for k in sorted(set(labels.tolist()))}}
 
 
@@ -155,9 +155,10 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     held = holdout_split(user.labels, config.holdout)
     user_y = np.array([classes.index(label) for label in user.labels], np.int64)
     user_lm, user_hand = user.landmarks[~held], user.handedness[~held]
+    if not held.any():  # (a letter with n >= 2 samples always keeps n - 1 to train on)
+        raise DataError(f"{user_folder} has no letter with 2 or more samples, so none can be held out to check the "
+                        f"result; record more with `asl-edge collect --out {user_folder} --samples 10`")
     user_val_x = landmark_features(user.landmarks[held], user.handedness[held])
-    if not (~held).any():
-        raise DataError(f"{user_folder} has no samples left to train on; record more with `asl-edge collect`")
     progress(f"{user_folder}: {len(user)} samples of {len(letters)} letters, {int(held.sum())} held out "
              f"(the last {config.holdout:.0%} of each letter)")
 

@@ -63,6 +63,7 @@ def test_features_are_invariant_to_translation_scale_and_mirror() -> None:
 
 def test_features_of_a_missing_hand_are_zero_and_single_hands_work() -> None:
     assert not landmark_features(np.zeros((21, 3), np.float32), 0.5).any()
+    assert landmark_features(np.zeros((0, 21, 3), np.float32), np.zeros(0)).shape == (0, NUM_FEATURES)
     with pytest.raises(ValueError, match="21, 3"):
         landmark_features(np.zeros((2, 20, 3)), 0.5)
 

@@ -145,6 +145,13 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     np.savez(signs / LANDMARKS_FILE, landmarks=lm, handedness=np.ones(4, np.float32),
              labels=np.array(["A", "A", "B", "B"]), ids=np.array(["a0", "a1", "b0", "b1"]),
              frame_size=np.full((4, 2), 640, np.int32))
+    one_each = tmp_path / "one-each"
+    one_each.mkdir()
+    np.savez(one_each / LANDMARKS_FILE, landmarks=lm[:2], handedness=np.ones(2, np.float32),
+             labels=np.array(["A", "B"]), ids=np.array(["a0", "b0"]), frame_size=np.full((2, 2), 640, np.int32))
+    assert main(["train", "--init-from", str(BUNDLED), "--data", str(one_each), "--replay-data", str(MULTI),
+                 "--out", str(tmp_path / "r"), "--export", "none"]) != 0
+    _one_error_line(capsys, "held out", "--samples")
     image_model = REPO / "asl_edge" / "assets" / "asl_default.onnx"
     assert main(["train", "--init-from", str(image_model), "--data", str(signs), "--out", str(tmp_path / "r")]) != 0
     _one_error_line(capsys, "landmarks model")
