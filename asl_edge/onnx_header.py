@@ -92,11 +92,12 @@ def resolve_spec(model: str | os.PathLike[str], metadata: Mapping[str, str],
 
 
 def header_from_metadata(metadata: Mapping[str, str], source: str, *, need_spec: bool = True,
-                         op_types: Collection[str] = (), fp16_weights: bool = False) -> OnnxHeader:
+                         op_types: Collection[str] = (), fp16_weights: bool = False,
+                         override: ModelSpec | None = None) -> OnnxHeader:
     """The header from a metadata map. Without a stated precision it is inferred: a graph with Q/DQ
     operators is int8, one with float16 weights fp16, anything else (or an unseen graph) fp32.
     Raises ModelError for a stated precision asl-edge does not know, SpecError for a missing spec when
-    `need_spec`."""
+    `need_spec`. `override` (from spec_override) is the spec instead of the embedded one."""
     stated = metadata.get(ONNX_PRECISION_KEY)
     if stated is not None and stated not in PRECISIONS:
         raise ModelError(f"{source} says its precision is {stated!r}; expected one of {', '.join(PRECISIONS)}")
@@ -106,7 +107,10 @@ def header_from_metadata(metadata: Mapping[str, str], source: str, *, need_spec:
         precision = "int8"
     else:
         precision = "fp16" if fp16_weights else "fp32"
-    spec = spec_from_metadata(metadata, source) if need_spec or ONNX_METADATA_KEY in metadata else None
+    if override is not None:  # --spec or a sidecar (spec_override): the embedded spec is not even parsed
+        spec: ModelSpec | None = override
+    else:
+        spec = spec_from_metadata(metadata, source) if need_spec or ONNX_METADATA_KEY in metadata else None
     return OnnxHeader(spec, precision, stated is not None)
 
 
@@ -122,24 +126,27 @@ def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONN
         raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); {REEXPORT}") from exc
 
 
-def header_of_model(model: Any, source: str, need_spec: bool = True) -> OnnxHeader:
+def header_of_model(model: Any, source: str, need_spec: bool = True,
+                    override: ModelSpec | None = None) -> OnnxHeader:
     """The header of a parsed onnx.ModelProto, the precision inferred from its graph when not stated."""
     from onnx import TensorProto
 
     return header_from_metadata({p.key: p.value for p in model.metadata_props}, source, need_spec=need_spec,
+                                override=override,
                                 op_types={n.op_type for n in model.graph.node},
                                 fp16_weights=any(t.data_type == TensorProto.FLOAT16 for t in model.graph.initializer))
 
 
-def read_onnx_header(path: str | os.PathLike[str], need_spec: bool = True) -> OnnxHeader:
+def read_onnx_header(path: str | os.PathLike[str], need_spec: bool = True,
+                     override: ModelSpec | None = None) -> OnnxHeader:
     """Spec and precision of an ONNX file, with the onnx package or, without it, onnxruntime's CPU provider.
     Raises ModelError for a missing or unreadable file, SpecError for a missing spec when `need_spec`,
     MissingDependencyError when neither package is installed."""
     try:
         import onnx  # noqa: F401  (probe: the onnx package reads the graph, not only the metadata)
     except ImportError:
-        return header_from_metadata(_onnxruntime_metadata(path), str(path), need_spec=need_spec)
-    return header_of_model(load_onnx_model(path), str(path), need_spec)
+        return header_from_metadata(_onnxruntime_metadata(path), str(path), need_spec=need_spec, override=override)
+    return header_of_model(load_onnx_model(path), str(path), need_spec, override)
 
 
 def _onnxruntime_metadata(path: str | os.PathLike[str]) -> dict[str, str]:

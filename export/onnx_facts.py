@@ -68,15 +68,15 @@ def read_onnx_facts(path: str | os.PathLike[str], spec: ModelSpec | None = None)
     sha = sha256_file(onnx_path)
     override = spec_override(onnx_path, spec)
     if importlib.util.find_spec("onnx") is None:
-        header = read_onnx_header(onnx_path, need_spec=override is None)
+        header = read_onnx_header(onnx_path, override=override)
         io = ModelIO.from_path(onnx_path)
         node_names: tuple[str, ...] = ()
     else:
         model = load_onnx_model(onnx_path, PURPOSE)
-        header = header_of_model(model, str(onnx_path), need_spec=override is None)
+        header = header_of_model(model, str(onnx_path), override=override)
         io = ModelIO.from_onnx(model, str(onnx_path))
         node_names = _node_names(model)
-    model_spec = override or cast(ModelSpec, header.spec)  # need_spec: a spec when no override was found
+    model_spec = cast(ModelSpec, header.spec)  # need_spec: never None
     check_spec(io, model_spec)
     return OnnxFacts(onnx_path, sha, model_spec, header.precision, header.stated, node_names,
                      fixed_batch=io.fixed_batch)

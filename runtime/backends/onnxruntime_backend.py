@@ -112,9 +112,8 @@ class OnnxRuntimeBackend(Backend):
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
             raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
         metadata = probe.get_modelmeta().custom_metadata_map
-        override = spec_override(path, spec)
-        header = header_from_metadata(metadata, str(path), need_spec=override is None)
-        spec = override or cast(ModelSpec, header.spec)  # need_spec: a spec when no override was found
+        header = header_from_metadata(metadata, str(path), override=spec_override(path, spec))
+        spec = cast(ModelSpec, header.spec)  # need_spec: never None
         precision = header.precision
         graph = ModelIO.from_session(probe, str(path))
         check_spec(graph, spec)  # before any GPU provider is started

@@ -218,3 +218,15 @@ def test_spec_precedence_flag_then_sidecar_then_embedded(byo: Byo, tmp_path: Pat
     sidecar.write_text(wrong.to_json())
     with load_backend(model, spec=KERAS_SPEC) as backend:  # --spec beats both
         assert backend.spec == KERAS_SPEC
+    # An embedded spec this asl-edge cannot read is not even parsed when a spec file replaces it.
+    for prop in proto.metadata_props:
+        prop.value = '{"version": 99}'
+    onnx.save(proto, str(model))
+    sidecar.write_text(KERAS_SPEC.to_json())
+    with load_backend(model) as backend:
+        assert backend.spec == KERAS_SPEC
+    code, _, err = cli("build", model, "--cache", tmp_path / "cache")  # the builder reads the same precedence
+    assert "needs TensorRT" in one_error_line(code, err, "build")
+    sidecar.unlink()
+    with pytest.raises(SpecError, match=r"embedded\.onnx: invalid ModelSpec field"):
+        load_backend(model)
