@@ -18,6 +18,8 @@ from asl_edge.spec import COLORS
 
 SCHEDULES = ("cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda")
+# The evaluation shifts (train/augment.SHIFTS, which needs torch), named here so the CLI offers them without it.
+SHIFT_NAMES = ("light", "heavy")
 
 
 class ConfigError(AslEdgeError):

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from asl_edge.apps.options import add_seed, default_data_dir
+from asl_edge.train.config import SHIFT_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of class folders or Sign Language MNIST .csv (default: %(default)s)")
     parser.add_argument("--preset", default="medium", help="training preset: none, light, medium, heavy "
                                                            "(default: %(default)s)")
-    parser.add_argument("--shift", default=None, choices=("light", "heavy"),
+    parser.add_argument("--shift", default=None, choices=SHIFT_NAMES,
                         help="show an evaluation shift instead of a training preset")
     parser.add_argument("--hflip", action="store_true", help="include horizontal flips")
     parser.add_argument("--rows", type=int, default=6, help="sample images, one per row (default: %(default)s)")

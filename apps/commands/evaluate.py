@@ -15,6 +15,7 @@ from asl_edge.apps.options import add_hand_options, add_seed, add_spec_option, d
 from asl_edge.artifacts import ensure_writable_dir
 from asl_edge.datasets import EVAL_SPLITS, HeldOutSplit
 from asl_edge.errors import DataError
+from asl_edge.train.config import SHIFT_NAMES
 
 if TYPE_CHECKING:
     from asl_edge.runtime.hand.chain import HandChain
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="auto", choices=EVAL_SPLITS,
                         help="val: the training run's held-out split; all: every image; auto: val when --data "
                              "is the training dataset, else all (default: %(default)s)")
-    parser.add_argument("--shift", default="none", choices=("none", "light", "heavy"),
+    parser.add_argument("--shift", default="none", choices=("none", *SHIFT_NAMES),
                         help="score under a fixed-seed shift of light, framing, background, blur and noise "
                              "(default: %(default)s)")
     add_spec_option(parser)

@@ -62,3 +62,9 @@ def test_shift_is_fixed_by_seed_and_leaves_global_rng_alone(photos: list[np.ndar
 def test_unknown_preset_is_a_clear_error() -> None:
     with pytest.raises(DataError, match="unknown augmentation preset 'wild'"):
         get_preset("wild")
+
+
+def test_the_cli_offers_exactly_the_shifts_augment_defines() -> None:
+    from asl_edge.train.config import SHIFT_NAMES
+
+    assert tuple(SHIFTS) == SHIFT_NAMES
