@@ -35,8 +35,17 @@ DEFAULT_SPLIT_SEED = 0
 EVAL_SPLITS = ("auto", "val", "all")
 # Loaded photos keep at most this many times the model's input side (their shorter side): room for
 # training's zoom/rotate margin (1.25x) and area-resampling, while memory stays bounded by the model's
-# resolution, not the camera's (a 4032x3024 phone photo is 36 MB decoded, 107x80 for a 40 px model).
+# resolution, not the camera's (a 4032x3024 phone photo is 36 MB decoded).
 MAX_SIDE_FACTOR = 2
+# ...but never below this: photos of dataset scale (asl-alphabet-mini's are 200x200) load as they are, so the
+# augmentation samples the same pixels as before the bound and the documented training results still reproduce;
+# a phone photo kept at 256 px is 0.26 MB.
+MIN_KEPT_SIDE = 256
+
+
+def kept_side(input_side: int) -> int:
+    """The shorter side, in pixels, that loaded photos are shrunk to for a model with `input_side`-pixel inputs."""
+    return max(MAX_SIDE_FACTOR * input_side, MIN_KEPT_SIDE)
 
 
 @dataclass

@@ -8,7 +8,7 @@ process per mode the way `asl-edge train` does (asl_edge.datasets.load_splits) a
 process's peak resident set size (getrusage ru_maxrss):
 
 - full resolution: `max_side=None`, every photo kept decoded (36 MB each);
-- training: `max_side = MAX_SIDE_FACTOR x --image-size`, as train/loop.py loads them.
+- training: `max_side = kept_side(--image-size)`, as train/loop.py loads them.
 
 The README's "Memory" paragraph quotes its output.
 """
@@ -57,7 +57,7 @@ def measure(folder: Path, max_side: int | None) -> tuple[float, float, float, st
 
 
 def main() -> int:
-    from asl_edge.datasets import MAX_SIDE_FACTOR
+    from asl_edge.datasets import kept_side
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=40, help="synthetic 4032x3024 JPEGs (default: 40)")
@@ -69,7 +69,7 @@ def main() -> int:
         write_photos(folder, args.photos)
         size_mb = sum(p.stat().st_size for p in folder.rglob("*.jpg")) / 2**20
         print(f"{args.photos} photos, {size_mb:.0f} MB of JPEG")
-        for name, max_side in (("full resolution", None), ("training", MAX_SIDE_FACTOR * args.image_size)):
+        for name, max_side in (("full resolution", None), ("training", kept_side(args.image_size))):
             before, peak, kept, shape = measure(folder, max_side)
             print(f"{name:>16} (max_side {max_side}): peak RSS {peak:.0f} MB (start {before:.0f} MB), "
                   f"images kept {kept:.1f} MB, each {shape}")

@@ -21,10 +21,10 @@ import numpy as np
 
 from asl_edge.datasets import (
     EVAL_SPLITS,
-    MAX_SIDE_FACTOR,
     HeldOutSplit,
     LabelledImages,
     check_dataset_path,
+    kept_side,
     load_dataset,
 )
 from asl_edge.errors import DataError, ModelError
@@ -124,7 +124,7 @@ def evaluate_model(model_path: str | os.PathLike[str], data_path: str | os.PathL
             with backend:
                 return predict_backend(backend, images)
     data_path = evaluation_data(spec, data_path, default_data)
-    data = load_dataset(data_path, max_side=MAX_SIDE_FACTOR * max(spec.input_height, spec.input_width))
+    data = load_dataset(data_path, max_side=kept_side(max(spec.input_height, spec.input_width)))
     data, split_name = select_split(data, spec, data_path, split)
     data = data.relabel(spec.labels)
     if shift is not None and shift != "none":

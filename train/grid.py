@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import MAX_SIDE_FACTOR, load_dataset, per_class_sample
+from asl_edge.datasets import kept_side, load_dataset, per_class_sample
 from asl_edge.errors import DataError
 from asl_edge.preprocess import resize
 from asl_edge.spec import make_spec
@@ -39,7 +39,7 @@ def write_augmentation_grid(data_path: str | os.PathLike[str], out: str | os.Pat
         raise DataError("--rows and --columns must be >= 1 and --size in 16..512")
     chosen = get_preset(shift, hflip, SHIFTS) if shift else get_preset(preset, hflip, PRESETS)
     out = check_grid_path(out)  # before loading: a wrong name costs no seconds of decoding
-    data = load_dataset(data_path, max_side=MAX_SIDE_FACTOR * size)
+    data = load_dataset(data_path, max_side=kept_side(size))
     rng = np.random.default_rng(seed)
     candidates = per_class_sample(data.labels, 1, seed)
     picks = rng.permutation(candidates)[:rows]

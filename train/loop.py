@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from asl_edge import __version__
 from asl_edge.artifacts import append_line, ensure_writable_dir
-from asl_edge.datasets import MAX_SIDE_FACTOR, HeldOutSplit, load_splits
+from asl_edge.datasets import HeldOutSplit, kept_side, load_splits
 from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.progress import Progress
@@ -253,7 +253,7 @@ def load_data(config: TrainConfig, group: distributed.ProcessGroup, device: torc
     # The held-out split is a pure function of (labels, seed, fraction), the same in every stage.
     # Photos are shrunk as they are decoded: memory follows the model's input size, not the cameras'.
     train_data, val_data = load_splits(config.data, config.val, config.val_fraction, config.seed,
-                                       max_side=MAX_SIDE_FACTOR * config.image_size)
+                                       max_side=kept_side(config.image_size))
     spec = make_spec(train_data.classes, config.arch, config.image_size, config.color,
                      imagenet_stats=config.weights is not None, **_dataset_note(config))
     train_set = AugmentedImages(train_data, spec, get_preset(config.augment, config.hflip))
