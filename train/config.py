@@ -50,6 +50,7 @@ class TrainConfig:
     device: str = "auto"
     weights: str | None = None  # None, "imagenet" or a local state_dict file (torchvision models only)
     resume: bool = False
+    exist_ok: bool = False  # an `out` holding a training: move its files to out/previous-N/ and start anew
     amp: bool = True  # mixed precision; only takes effect on CUDA
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, HeldOutS
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
 from asl_edge.progress import Log
+from asl_edge.run_folder import claim_training_folder
 from asl_edge.spec import make_landmark_spec
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.models import LandmarkMlp
@@ -219,8 +220,18 @@ def evaluate(model: nn.Module, features: torch.Tensor, targets: torch.Tensor) ->
 
 
 def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str | os.PathLike[str],
-                  config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Log = print) -> dict[str, Any]:
-    """Train on several datasets at once; write checkpoint.pt, metrics.json, val_features.npz; return the metrics."""
+                  config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Log = print,
+                  exist_ok: bool = False) -> dict[str, Any]:
+    """Train on several datasets at once; write checkpoint.pt, metrics.json, val_features.npz; return the metrics.
+
+    `out` is locked against other asl-edge writers meanwhile; one that already holds a training is refused
+    unless `exist_ok` (its files then move to out/previous-N/; see asl_edge.run_folder)."""
+    with claim_training_folder(out, exist_ok=exist_ok, resumable=False):
+        return _fit_landmarks(datasets, Path(out), config, progress)
+
+
+def _fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out_dir: Path,
+                   config: LandmarkTrainConfig, progress: Log) -> dict[str, Any]:
     if not datasets:
         raise DataError("no landmark datasets given")
     weights_per_set = config.dataset_weights or tuple(1.0 for _ in datasets)
@@ -258,8 +269,6 @@ def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str 
                                  if len(train_y) - s >= 2))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, epochs=config.epochs,
                                                     steps_per_epoch=steps_per_epoch)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     best_loss, best_epoch, best_state = math.inf, 0, None
     for epoch in range(1, config.epochs + 1):
         batch_lm = augment_landmarks(train_lm, rng, config.augment) if config.augment else train_lm

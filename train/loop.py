@@ -36,6 +36,7 @@ from asl_edge.datasets import HeldOutSplit, kept_side, load_splits
 from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.progress import Progress
+from asl_edge.run_folder import claim_training_folder
 from asl_edge.spec import ModelSpec, make_spec
 from asl_edge.train import distributed
 from asl_edge.train.augment import get_preset
@@ -215,11 +216,16 @@ def _run_log(path: Path) -> Callable[[str], None]:
 def fit(config: TrainConfig, on_epoch_end: Callable[[int, dict[str, float]], None] | None = None) -> Path:
     """Train a model as `config` says; return the run folder (checkpoint.pt, last.pt, metrics.json, plots).
 
+    The folder is locked against other asl-edge writers while training runs; one that already holds a
+    training is refused unless `config.resume` or `config.exist_ok` (asl_edge.run_folder).
+
     `on_epoch_end(epoch, row)` is called after each epoch's files are written (rank 0 only)."""
     torch.set_num_threads(cpu_threads(config))
     group, device = distributed.start(config.device)
     try:
-        return _fit(config, group, device, on_epoch_end)
+        # Only rank 0 writes: it alone locks the folder and applies the one-training rule (asl_edge.run_folder).
+        with claim_training_folder(config.out, config.resume, config.exist_ok) if group.is_main else nullcontext():
+            return _fit(config, group, device, on_epoch_end)
     finally:
         distributed.stop(group)
 

@@ -88,7 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           f"(default: {d['patience']}; 0 for landmarks, which keep the best epoch anyway)")
     run = parser.add_argument_group("run")
     add_out(parser, "runs/default", "the run: checkpoint.pt, last.pt, metrics.json, plots")
-    run.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.pt")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the training in OUT from OUT/last.pt (image models); without it, or "
+                          "--exist-ok, an OUT that already holds a training is refused")
+    run.add_argument("--exist-ok", action="store_true",
+                     help="OUT already holds a training: move its files to OUT/previous-N/ (nothing is deleted) "
+                          "and start a new one")
     run.add_argument("--device", default=d["device"], choices=DEVICES, help="(default: %(default)s)")
     run.add_argument("--workers", type=int, default=d["workers"],
                      help="data loader processes for augmentation (default: %(default)s)")
@@ -111,6 +116,26 @@ def check_paths(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
 
 
+def _claim(args: argparse.Namespace, resumable: bool) -> Any:
+    """Lock OUT and apply the one-training rule before any slow import or data loading. Under torchrun only
+    rank 0 writes, so only it claims the folder."""
+    import contextlib
+    import os
+
+    from asl_edge.run_folder import claim_training_folder
+
+    if args.resume and args.exist_ok:
+        raise ConfigError("--resume continues the training in --out and --exist-ok moves it aside; choose one")
+    if os.environ.get("RANK", "0") != "0":
+        return contextlib.nullcontext()
+    return claim_training_folder(args.out, args.resume, args.exist_ok, resumable)
+
+
+def _report_archive(previous: Any) -> None:
+    if previous is not None:
+        print(f"moved the previous run's files to {previous}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.init_from is not None:
         if args.input == "image":
@@ -121,6 +146,12 @@ def run(args: argparse.Namespace) -> int:
         args.weights = None
     if args.input == "landmarks":
         return run_landmarks(args)
+    with _claim(args, resumable=True) as previous:
+        _report_archive(previous)
+        return _run_image(args)
+
+
+def _run_image(args: argparse.Namespace) -> int:
     from asl_edge.train.loop import fit
 
     d = DEFAULTS
@@ -139,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         schedule=args.schedule, label_smoothing=args.label_smoothing, augment=args.augment, hflip=args.hflip,
         seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
-        device=args.device, weights=args.weights, resume=args.resume, amp=not args.no_amp)
+        device=args.device, weights=args.weights, resume=args.resume, amp=not args.no_amp, exist_ok=args.exist_ok)
     fit(config)
     return 0
 
@@ -152,6 +183,9 @@ def run_landmarks(args: argparse.Namespace) -> int:
 
     if args.val is not None:
         raise ConfigError("--val is for image training; landmark training holds out --val-fraction of each --data")
+    if args.resume:
+        raise ConfigError("--resume is for image training; landmark training restarts (it takes about a minute): "
+                          "use --exist-ok to keep the old run aside, or a new --out")
     folders = args.data or [str(default_data_dir())]
     weights = tuple(args.dataset_weight or ())
     if weights and len(weights) != len(folders):
@@ -165,12 +199,30 @@ def run_landmarks(args: argparse.Namespace) -> int:
                                  val_fraction=args.val_fraction, seed=args.seed, dataset_weights=weights,
                                  patience=0 if args.patience is None else args.patience)
     cache = Path(args.landmark_cache) if args.landmark_cache else None
-    fit_landmarks(load_landmark_sets(folders, cache), args.out, config)
+    with _claim(args, resumable=False) as previous:
+        _report_archive(previous)
+        fit_landmarks(load_landmark_sets(folders, cache), args.out, config)
     return 0
 
 
 def run_personalise(args: argparse.Namespace) -> int:
     """Fine-tune --init-from on the --data collect folder with the replay data mixed in, then export."""
+    if not args.data or len(args.data) != 1:
+        raise ConfigError("--init-from needs exactly one --data: the folder `asl-edge collect` wrote, e.g. "
+                          "--data mysigns/")
+    if args.val is not None or args.dataset_weight:
+        raise ConfigError("--val and --dataset-weight are not used with --init-from; see --holdout and --user-share")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
+    if args.resume:
+        raise ConfigError("--resume is for image training; --init-from fine-tunes anew: use --exist-ok to keep the "
+                          "old run aside, or a new --out")
+    with _claim(args, resumable=False) as previous:
+        _report_archive(previous)
+        return _personalise_claimed(args)
+
+
+def _personalise_claimed(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
@@ -179,13 +231,6 @@ def run_personalise(args: argparse.Namespace) -> int:
     from asl_edge.train.onnx_init import load_start_model
     from asl_edge.train.personalise import PersonaliseConfig, personalise
 
-    if not args.data or len(args.data) != 1:
-        raise ConfigError("--init-from needs exactly one --data: the folder `asl-edge collect` wrote, e.g. "
-                          "--data mysigns/")
-    if args.val is not None or args.dataset_weight:
-        raise ConfigError("--val and --dataset-weight are not used with --init-from; see --holdout and --user-share")
-    if args.out.exists() and not args.out.is_dir():
-        raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
     started = time.monotonic()
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
