@@ -1,5 +1,7 @@
 """The one reader and writer of what asl-edge stores in an ONNX file's `metadata_props`: the ModelSpec
-(`ONNX_METADATA_KEY`) and the graph's precision (`ONNX_PRECISION_KEY`).
+(`ONNX_METADATA_KEY`), the graph's precision (`ONNX_PRECISION_KEY`) and its provenance (`Provenance`: the
+sha256 of the checkpoint it was exported from, and for FP16/INT8 that of the FP32 file it was derived from,
+so a consumer can tell a model's own exports from stale or unrelated files beside it).
 
 `read_onnx_header(path)` reads a file with the onnx package where it is installed (a workstation), which
 also lets it infer the precision of a graph that does not state one; else with onnxruntime (a Jetson often
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +27,27 @@ from asl_edge.spec import ONNX_METADATA_KEY, ONNX_PRECISION_KEY, PRECISIONS, Mod
 # The operators of a Q/DQ (INT8) graph.
 QDQ_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
 REEXPORT = "re-export it with `asl-edge export`"
+# Provenance keys (sha256 hex digests, 64 lowercase characters).
+CHECKPOINT_SHA256_KEY = "asl_edge.checkpoint_sha256"
+SOURCE_ONNX_SHA256_KEY = "asl_edge.source_onnx_sha256"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a derived ONNX file came from: the sha256 of the checkpoint it was exported from, and for an
+    FP16/INT8 graph the sha256 of the FP32 ONNX file it was derived from. None where not recorded (files
+    from before asl-edge recorded provenance, or made elsewhere, like the MediaPipe hand models)."""
+
+    checkpoint_sha256: str | None = None
+    source_onnx_sha256: str | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str]) -> Provenance:
+        return cls(metadata.get(CHECKPOINT_SHA256_KEY) or None, metadata.get(SOURCE_ONNX_SHA256_KEY) or None)
+
+    @property
+    def recorded(self) -> bool:
+        return self.checkpoint_sha256 is not None or self.source_onnx_sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -36,6 +59,7 @@ class OnnxHeader:
     spec: ModelSpec | None
     precision: str
     stated: bool
+    provenance: Provenance = field(default_factory=Provenance)
 
 
 def spec_from_metadata(metadata: Mapping[str, str], source: str) -> ModelSpec:
@@ -111,7 +135,7 @@ def header_from_metadata(metadata: Mapping[str, str], source: str, *, need_spec:
         spec: ModelSpec | None = override
     else:
         spec = spec_from_metadata(metadata, source) if need_spec or ONNX_METADATA_KEY in metadata else None
-    return OnnxHeader(spec, precision, stated is not None)
+    return OnnxHeader(spec, precision, stated is not None, Provenance.from_metadata(metadata))
 
 
 def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONNX model") -> Any:
@@ -178,10 +202,54 @@ def set_onnx_metadata(model: Any, key: str, value: str) -> None:
     entry.key, entry.value = key, value
 
 
-def write_onnx_header(model: Any, spec: ModelSpec | None, precision: str) -> None:
-    """Store the spec (when there is one) and the precision in an in-memory onnx.ModelProto's metadata_props."""
+def remove_onnx_metadata(model: Any, key: str) -> None:
+    """Remove one entry of an in-memory onnx.ModelProto's metadata_props, if present."""
+    for prop in [p for p in model.metadata_props if p.key == key]:
+        model.metadata_props.remove(prop)
+
+
+def write_onnx_header(model: Any, spec: ModelSpec | None, precision: str,
+                      provenance: Provenance | None = None) -> None:
+    """Store the spec (when there is one), the precision and the provenance in an in-memory onnx.ModelProto's
+    metadata_props; provenance keys it does not record are removed, so a copied graph never keeps its
+    source's."""
     if precision not in PRECISIONS:
         raise ModelError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
     if spec is not None:
         set_onnx_metadata(model, ONNX_METADATA_KEY, spec.to_json())
     set_onnx_metadata(model, ONNX_PRECISION_KEY, precision)
+    if provenance is None:
+        return
+    for key, value in ((CHECKPOINT_SHA256_KEY, provenance.checkpoint_sha256),
+                       (SOURCE_ONNX_SHA256_KEY, provenance.source_onnx_sha256)):
+        if value is None:
+            remove_onnx_metadata(model, key)
+        else:
+            set_onnx_metadata(model, key, value)
+
+
+def short_sha(digest: str | None) -> str:
+    """The first 12 hex digits of a sha256, as messages show it; 'none' when absent."""
+    return digest[:12] if digest else "none"
+
+
+def export_command(checkpoint: str | os.PathLike[str]) -> str:
+    """`asl-edge export RUN`: the command that re-exports a checkpoint into the folder it lives in."""
+    path = Path(checkpoint)
+    return f"asl-edge export {path.parent if path.name == 'checkpoint.pt' else path}"
+
+
+def stale_reason(onnx_path: str | os.PathLike[str], provenance: Provenance, checkpoint: str | os.PathLike[str],
+                 checkpoint_sha256: str) -> str | None:
+    """Why `onnx_path` (a path, or a word such as "it" where the line already names the file) is not an export
+    of `checkpoint`: one clause naming both digests and the fix; None when its recorded checkpoint sha256 is the
+    checkpoint's."""
+    if provenance.checkpoint_sha256 == checkpoint_sha256:
+        return None
+    fix = f"re-export with `{export_command(checkpoint)} --precision all`"
+    if provenance.checkpoint_sha256 is None:
+        return (f"{onnx_path} records no checkpoint sha256 (exported before asl-edge recorded provenance, or "
+                f"not by asl-edge), so nothing says it is an export of {checkpoint}; {fix}")
+    return (f"{onnx_path} is not an export of {checkpoint} (a stale export, or another model's): it records "
+            f"checkpoint sha256 {short_sha(provenance.checkpoint_sha256)}, {checkpoint} is "
+            f"{short_sha(checkpoint_sha256)}; {fix}")

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from asl_edge.artifacts import sha256_file
 from asl_edge.benchmark.environment import environment_record
-from asl_edge.benchmark.models import ModelFiles, export_missing, find_model_files, importable
+from asl_edge.benchmark.models import ENGINE_SUFFIXES, ModelFiles, export_missing, find_model_files, importable
 from asl_edge.benchmark.timing import BenchmarkResult, BenchmarkRow, PipelineMeasurement, TimingPlan, measure
 from asl_edge.datasets import EvaluationSet, HeldOutSplit, load_dataset, per_class_sample, recorded_split
 from asl_edge.errors import AslEdgeError, DataError, MissingDependencyError
@@ -31,6 +32,7 @@ from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import evaluate_backend
 from asl_edge.runtime.backends.tensorrt.cuda_device import NoGpuError
+from asl_edge.runtime.backends.tensorrt.manifest import read_manifest
 from asl_edge.runtime.hand.models import VARIANTS
 from asl_edge.spec import PRECISIONS, ModelSpec
 
@@ -192,13 +194,14 @@ def timed_batches(backend: Backend, batches: tuple[int, ...]) -> tuple[tuple[int
 
 
 def measure_row(backend: Backend, file: Path, evaluation: EvaluationSet | None, options: BenchmarkOptions,
-                notes: list[str] | None = None) -> BenchmarkRow:
+                notes: list[str] | None = None, checkpoint_sha256: str | None = None) -> BenchmarkRow:
     """Accuracy on the evaluation set, then latency per batch size (those the model takes; the reasons for
     the others are appended to `notes`)."""
     top1 = evaluate_backend(backend, evaluation.held_out).top1 if evaluation is not None else None
     # A backend that measures it (TensorRT: CUDA events) reports the GPU compute time too, as trtexec does.
     gpu_ms: Callable[[], float] | None = (lambda: backend.last_gpu_ms) if backend.measures_gpu_time else None
-    row = BenchmarkRow(backend.name, backend.precision, backend.device, str(file), file.stat().st_size, top1)
+    row = BenchmarkRow(backend.name, backend.precision, backend.device, str(file), file.stat().st_size, top1,
+                       sha256=sha256_file(file), checkpoint_sha256=checkpoint_sha256)
     batches, skipped = timed_batches(backend, options.batches)
     if notes is not None:
         notes.extend(skipped)
@@ -223,6 +226,8 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
     load_before = os.getloadavg()
     files = find_model_files(model)
     wanted_onnx = options.precisions if {"onnxruntime", "tensorrt"} & set(options.backends) else ()
+    for note in files.notes:  # before any long work: the user sees at once what is left out, and why
+        progress(note)
     if options.export:
         files = export_missing(files, wanted_onnx, options.data, progress)
     notes = list(files.notes)
@@ -259,7 +264,7 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
                 else:
                     progress(f"evaluation set: {evaluation.description['images']} images "
                              f"({evaluation.description['split']} of {evaluation.description['data']})")
-            row = measure_row(backend, path, evaluation, options, notes)
+            row = measure_row(backend, path, evaluation, options, notes, _recorded_checkpoint(files, path))
         rows.append(row)
         progress(progress_line(row))
         if backend_name == "onnxruntime" and (pipeline_source is None or precision == "fp32"):
@@ -284,7 +289,19 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
     return BenchmarkResult(model=str(model), created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                            settings=options.to_dict(), environment=environment,
                            evaluation=evaluation.description if evaluation is not None else None, rows=rows,
-                           pipeline=pipeline, notes=notes, environment_warnings=environment_warnings, hand=hand)
+                           pipeline=pipeline, notes=notes, environment_warnings=environment_warnings, hand=hand,
+                           provenance=files.provenance())
+
+
+def _recorded_checkpoint(files: ModelFiles, path: Path) -> str | None:
+    """The checkpoint sha256 a measured file is (the checkpoint itself) or records (an ONNX file or engine)."""
+    if path == files.checkpoint:
+        return files.reference.checkpoint_sha256
+    if path in files.identities:
+        return files.identities[path].provenance.checkpoint_sha256
+    if path.suffix in ENGINE_SUFFIXES:
+        return read_manifest(path).checkpoint_sha256
+    return None
 
 
 def _pipeline_row(files: ModelFiles, options: BenchmarkOptions, evaluation: EvaluationSet | None, spec: ModelSpec,

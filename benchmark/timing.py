@@ -131,6 +131,8 @@ class BenchmarkRow:
     top1: float | None
     timings: list[Timing] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sha256: str | None = None  # of `file`: which bytes were measured
+    checkpoint_sha256: str | None = None  # the checkpoint `file` is (PyTorch) or was exported from
 
     @property
     def key(self) -> str:
@@ -145,6 +147,7 @@ class BenchmarkRow:
     def to_dict(self, cv_limit: float = CV_WARNING) -> dict[str, Any]:
         return {"backend": self.backend, "precision": self.precision, "device": self.device, "file": self.file,
                 "size_bytes": self.size_bytes, "top1": self.top1, "notes": list(self.notes),
+                "sha256": self.sha256, "checkpoint_sha256": self.checkpoint_sha256,
                 "timings": [t.to_dict(cv_limit) for t in self.timings]}
 
 
@@ -214,6 +217,8 @@ class BenchmarkResult:
     notes: list[str] = field(default_factory=list)
     environment_warnings: list[str] = field(default_factory=list)
     hand: HandBenchmark | None = None  # the hand chain's models and the whole chain per frame
+    # The checkpoint's sha256, each measured file's identity and each skipped file's reason (ModelFiles).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def cv_limit(self) -> float:
@@ -229,4 +234,4 @@ class BenchmarkResult:
                 "rows": [row.to_dict(self.cv_limit) for row in self.rows],
                 "pipeline": self.pipeline.to_dict() if self.pipeline is not None else None,
                 "hand": self.hand.to_dict(self.cv_limit) if self.hand is not None else None,
-                "notes": list(self.notes), "warnings": self.warnings()}
+                "provenance": self.provenance, "notes": list(self.notes), "warnings": self.warnings()}

@@ -25,6 +25,7 @@ from asl_edge.export.parity import Comparison, require_parity
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
+from asl_edge.onnx_header import Provenance
 from asl_edge.spec import PRECISIONS, ModelSpec
 
 VAL_FEATURES = "val_features.npz"  # the same name as asl_edge.train.landmarks.VAL_FEATURES
@@ -54,11 +55,12 @@ def ort_probabilities(path: Path, spec: ModelSpec, features: np.ndarray, optimis
     return probs.astype(np.float32)
 
 
-def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec,
+def export_landmarks_into(staging: Path, checkpoint: str, checkpoint_sha: str, model: Any, spec: ModelSpec,
                           precisions: tuple[str, ...], file_names: dict[str, str], options: Any,
                           progress: Callable[[str], None]) -> tuple[ExportReport, tuple[str, ...]]:
     """Write the FP32 (and FP16, INT8) graphs and the report into `staging`; return the report and the
-    precisions written (INT8 is skipped with a message when the run has no calib_features.npz)."""
+    precisions written (INT8 is skipped with a message when the run has no calib_features.npz). Every graph
+    records `checkpoint_sha`, FP16 and INT8 also the FP32 file's sha256 (asl_edge.onnx_header.Provenance)."""
     import torch
 
     calib_path = Path(checkpoint).parent / CALIB_FEATURES
@@ -70,7 +72,8 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
     features, labels = load_val_features(checkpoint, spec)
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
     fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)
-    onnx_export.save(fp32, staging / file_names["fp32"], spec, "fp32")
+    onnx_export.save(fp32, staging / file_names["fp32"], spec, "fp32", Provenance(checkpoint_sha))
+    derived_from = Provenance(checkpoint_sha, sha256_file(staging / file_names["fp32"]))
     with torch.no_grad():
         reference = torch.softmax(model.eval()(torch.from_numpy(features)), dim=1).numpy()
     progress(f"checking parity with PyTorch on {len(features)} held-out feature vectors")
@@ -78,7 +81,7 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
     require_parity(parity, options.tolerance, "the FP32 ONNX graph")
     if "fp16" in written:
         progress("converting to FP16")
-        onnx_export.save(to_fp16(fp32, spec), staging / file_names["fp16"], spec, "fp16")
+        onnx_export.save(to_fp16(fp32, spec), staging / file_names["fp16"], spec, "fp16", derived_from)
     calibration_info: dict[str, Any] = {}
     if "int8" in written:
         calib, _ = load_val_features(checkpoint, spec, CALIB_FEATURES)
@@ -89,7 +92,7 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
         if violations:
             raise ModelError(f"the INT8 graph breaks {len(violations)} TensorRT Q/DQ rule(s), first: "
                              f"{violations[0]}")
-        onnx_export.save(int8, staging / file_names["int8"], spec, "int8")
+        onnx_export.save(int8, staging / file_names["int8"], spec, "int8", derived_from)
         calibration_info = {"method": cal.method, "feature_vectors": len(calib), "source": f"training split "
                             f"({CALIB_FEATURES})", "reduce_range": cal.reduce_range}
     results, probs_by = [], {}
@@ -109,7 +112,8 @@ def export_landmarks_into(staging: Path, checkpoint: str, model: Any, spec: Mode
                          "held-out samples")
     split = HeldOutSplit.recorded(spec.trained_on) or HeldOutSplit(("the training datasets",))
     report = ExportReport(
-        checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
+        checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha, arch=spec.arch, exporter=options.exporter,
+        opset=options.opset,
         simplified=options.simplify,
         evaluation={"data": ", ".join(split.datasets) + _personal_part(spec),
                     "split": f"held-out {split.val_fraction} of each, seed {split.seed} ({VAL_FEATURES})",

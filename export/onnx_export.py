@@ -21,7 +21,7 @@ from typing import Any
 
 from asl_edge.artifacts import atomic_write_bytes
 from asl_edge.errors import ModelError, require
-from asl_edge.onnx_header import write_onnx_header
+from asl_edge.onnx_header import Provenance, write_onnx_header
 from asl_edge.spec import ModelSpec
 
 DEFAULT_OPSET = 17
@@ -141,12 +141,15 @@ def export_fp32(model: Any, spec: ModelSpec, opset: int = DEFAULT_OPSET, exporte
     return graph
 
 
-def tag(model: Any, spec: ModelSpec, precision: str) -> Any:
-    """Store the ModelSpec and the precision in metadata_props (the runtime and engine builder read both)."""
-    write_onnx_header(model, spec, precision)
+def tag(model: Any, spec: ModelSpec, precision: str, provenance: Provenance | None = None) -> Any:
+    """Store the ModelSpec, the precision and the provenance (checkpoint sha256; for FP16/INT8 also the FP32
+    file's) in metadata_props: the runtime and engine builder read the first two, the benchmark matches a
+    model's own exports by the last."""
+    write_onnx_header(model, spec, precision, provenance)
     return model
 
 
-def save(model: Any, path: str | os.PathLike[str], spec: ModelSpec, precision: str) -> None:
+def save(model: Any, path: str | os.PathLike[str], spec: ModelSpec, precision: str,
+         provenance: Provenance | None = None) -> None:
     """Tag and write an onnx.ModelProto atomically (a temporary file renamed into place)."""
-    atomic_write_bytes(path, tag(model, spec, precision).SerializeToString())
+    atomic_write_bytes(path, tag(model, spec, precision, provenance).SerializeToString())

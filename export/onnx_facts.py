@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from asl_edge.artifacts import atomic_write_bytes, sha256_file
 from asl_edge.errors import ModelError, require
 from asl_edge.onnx_header import (
+    Provenance,
     header_of_model,
     load_onnx_model,
     read_onnx_header,
     spec_override,
+    stale_reason,
     write_onnx_header,
 )
 from asl_edge.runtime.backends.model_io import ModelIO, check_spec
@@ -47,6 +50,7 @@ class OnnxFacts:
     source: Path | None = None  # the shipped ONNX this graph was converted from (FP16 hand graphs)
     source_sha256: str | None = None
     fixed_batch: int | None = None  # the graph's batch dimension when it is a number (engines then take only it)
+    provenance: Provenance = field(default_factory=Provenance)  # the checkpoint it was exported from
 
     @property
     def input_name(self) -> str:
@@ -79,7 +83,22 @@ def read_onnx_facts(path: str | os.PathLike[str], spec: ModelSpec | None = None)
     model_spec = cast(ModelSpec, header.spec)  # need_spec: never None
     check_spec(io, model_spec)
     return OnnxFacts(onnx_path, sha, model_spec, header.precision, header.stated, node_names,
-                     fixed_batch=io.fixed_batch)
+                     fixed_batch=io.fixed_batch, provenance=header.provenance)
+
+
+def check_current_export(facts: OnnxFacts, warn: Callable[[str], None]) -> None:
+    """Refuse to build a stale export: an ONNX whose recorded checkpoint sha256 differs from the checkpoint.pt
+    beside it (the run was retrained or resumed after the export). One that records none is built after a
+    warning, since nothing can tell whether it is current."""
+    checkpoint = facts.path.parent / "checkpoint.pt"
+    if facts.spec is None or not checkpoint.is_file():
+        return
+    reason = stale_reason(facts.path, facts.provenance, checkpoint, sha256_file(checkpoint))
+    if reason is None:
+        return
+    if facts.provenance.checkpoint_sha256 is not None:
+        raise ModelError(f"{reason}, then build again")
+    warn(f"warning: {reason}")
 
 
 def read_fixed_shape_facts(path: str | os.PathLike[str], role: str) -> OnnxFacts:

@@ -30,7 +30,9 @@ from asl_edge.export.parity import DEFAULT_TOLERANCE, Comparison, require_parity
 from asl_edge.export.qdq_rules import qdq_violations
 from asl_edge.export.report import ExportReport, PrecisionResult
 from asl_edge.metrics import classification_report
+from asl_edge.onnx_header import Provenance, read_onnx_header, short_sha
 from asl_edge.progress import Log
+from asl_edge.run_folder import folder_lock
 from asl_edge.spec import PRECISIONS, ModelSpec
 
 FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
@@ -115,7 +117,11 @@ DERIVED_BUILDERS: dict[str, Callable[[Any, ModelSpec, LabelledImages | None, Exp
 
 def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
                options: ExportOptions | None = None, progress: Log = print) -> ExportReport:
-    """Write the requested precisions and export_report.{json,md} into `out`; return the report."""
+    """Write the requested precisions and export_report.{json,md} into `out`; return the report.
+
+    `out` is locked against other asl-edge writers meanwhile (asl_edge.run_folder). Every file records the
+    checkpoint's sha256, and FP16/INT8 also the FP32 file's (asl_edge.onnx_header.Provenance); ONNX files of
+    other precisions left in `out` that are not this checkpoint's exports are named, and left as they are."""
     options = options or ExportOptions()
     if Path(checkpoint).is_dir():  # a training run folder
         checkpoint = Path(checkpoint) / "checkpoint.pt"
@@ -127,14 +133,47 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
         check_dataset_path(options.data, option="--data")
     if options.val is not None:
         check_dataset_path(options.val, option="--val")
-    from asl_edge.train.checkpoint import load_checkpoint  # torch: a missing one fails before `out` is made
+    from asl_edge.train.checkpoint import load_checkpoint  # noqa: F401  (torch: a missing one fails before `out` is made)
 
-    out_dir = ensure_writable_dir(out)
+    with folder_lock(out, "export"):
+        report = _export_locked(Path(checkpoint), ensure_writable_dir(out), options, progress)
+    written = {r.precision for r in report.results}
+    for precision in PRECISIONS:
+        leftover = Path(out) / FILE_NAMES[precision]
+        if precision not in written and leftover.exists():
+            why = _not_this_export(leftover, report.checkpoint_sha256)
+            if why:
+                progress(f"warning: {why}; it was left as it is: re-export it with `asl-edge export {checkpoint} "
+                         f"--out {out} --precision {precision}` or remove it")
+    return report
+
+
+def _not_this_export(path: Path, checkpoint_sha256: str | None) -> str | None:
+    """Why an ONNX file is not an export of the checkpoint with this sha256, or None when it is."""
+    try:
+        recorded = read_onnx_header(path, need_spec=False).provenance.checkpoint_sha256
+    except AslEdgeError:
+        return f"{path} is not a readable ONNX model"
+    if recorded is None:
+        return f"{path} records no checkpoint (an export from before asl-edge recorded provenance)"
+    if recorded != checkpoint_sha256:
+        return (f"{path} is a stale export of another checkpoint (sha256 {short_sha(recorded)}, this one is "
+                f"{short_sha(checkpoint_sha256)})")
+    return None
+
+
+def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, progress: Log) -> ExportReport:
+    from asl_edge.train.checkpoint import load_checkpoint
+
     progress(f"loading checkpoint {checkpoint}")
+    checkpoint_sha = sha256_file(checkpoint) if checkpoint.is_file() else None
     loaded = load_checkpoint(checkpoint)
+    if checkpoint_sha is None or sha256_file(checkpoint) != checkpoint_sha:
+        raise ModelError(f"{checkpoint} changed while it was being read (a training is writing it?); wait for the "
+                         "training to finish, then export again")
     spec = loaded.spec
     if spec.inputs == "landmarks":
-        return _export_landmarks(str(checkpoint), loaded.model, spec, out_dir, options, progress)
+        return _export_landmarks(str(checkpoint), checkpoint_sha, loaded.model, spec, out_dir, options, progress)
     wants_int8 = "int8" in options.precisions
     if wants_int8:
         options.calibration.check_classes(spec.num_classes)
@@ -146,27 +185,24 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
 
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
     try:
-        report = _export_into(staging, str(checkpoint), loaded.model, spec, evaluation, calibration, options,
-                              progress)
+        report = _export_into(staging, str(checkpoint), checkpoint_sha, loaded.model, spec, evaluation,
+                              calibration, options, progress)
         for name in [*(FILE_NAMES[p] for p in options.precisions), REPORT_JSON, REPORT_MARKDOWN]:
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    stale = [FILE_NAMES[p] for p in PRECISIONS if p not in options.precisions and (out_dir / FILE_NAMES[p]).exists()]
-    if stale:
-        progress(f"note: {', '.join(stale)} in {out_dir} come from an earlier export, not this checkpoint's")
     return report
 
 
-def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Path, options: ExportOptions,
-                      progress: Log) -> ExportReport:
+def _export_landmarks(checkpoint: str, checkpoint_sha: str, model: Any, spec: ModelSpec, out_dir: Path,
+                      options: ExportOptions, progress: Log) -> ExportReport:
     """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors (export/landmark_export.py)."""
     from asl_edge.export.landmark_export import export_landmarks_into
 
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
     try:
-        report, written = export_landmarks_into(staging, checkpoint, model, spec, options.precisions, FILE_NAMES,
-                                                options, progress)
+        report, written = export_landmarks_into(staging, checkpoint, checkpoint_sha, model, spec, options.precisions,
+                                                FILE_NAMES, options, progress)
         for name in [*(FILE_NAMES[p] for p in written), REPORT_JSON, REPORT_MARKDOWN]:
             os.replace(staging / name, out_dir / name)
     finally:
@@ -174,12 +210,14 @@ def _export_landmarks(checkpoint: str, model: Any, spec: ModelSpec, out_dir: Pat
     return report
 
 
-def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, evaluation: EvaluationSet,
-                 calibration: LabelledImages | None, options: ExportOptions, progress: Log) -> ExportReport:
+def _export_into(staging: Path, checkpoint: str, checkpoint_sha: str, model: Any, spec: ModelSpec,
+                 evaluation: EvaluationSet, calibration: LabelledImages | None, options: ExportOptions,
+                 progress: Log) -> ExportReport:
     val = evaluation.held_out
     progress(f"exporting FP32 ONNX ({options.exporter} exporter, opset {options.opset})")
     fp32 = onnx_export.export_fp32(model, spec, options.opset, options.exporter, options.simplify)
-    onnx_export.save(fp32, staging / FILE_NAMES["fp32"], spec, "fp32")
+    onnx_export.save(fp32, staging / FILE_NAMES["fp32"], spec, "fp32", Provenance(checkpoint_sha))
+    derived_from = Provenance(checkpoint_sha, sha256_file(staging / FILE_NAMES["fp32"]))
 
     progress(f"checking parity with PyTorch on {len(val)} validation images")
     reference = torch_probabilities(model, spec, val)
@@ -193,7 +231,7 @@ def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, ev
                     if precision == "int8" else f"converting to {precision.upper()}")
             progress(what)
             derived = DERIVED_BUILDERS[precision](fp32, spec, calibration, options)
-            onnx_export.save(derived, staging / FILE_NAMES[precision], spec, precision)
+            onnx_export.save(derived, staging / FILE_NAMES[precision], spec, precision, derived_from)
 
     results = []
     graph_probs: dict[str, np.ndarray] = {}
@@ -218,7 +256,8 @@ def _export_into(staging: Path, checkpoint: str, model: Any, spec: ModelSpec, ev
                             "seed": cal.seed, "reduce_range": cal.reduce_range,
                             **({"percentile": cal.percentile} if cal.method == "percentile" else {})}
     report = ExportReport(
-        checkpoint=checkpoint, arch=spec.arch, exporter=options.exporter, opset=options.opset,
+        checkpoint=checkpoint, checkpoint_sha256=checkpoint_sha, arch=spec.arch, exporter=options.exporter,
+        opset=options.opset,
         simplified=options.simplify, evaluation=evaluation.description,
         parity={**parity.to_dict(), "tolerance": options.tolerance},
         pytorch_top1=classification_report(reference, val.labels, spec.labels).top1,

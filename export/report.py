@@ -44,6 +44,8 @@ class ExportReport:
     # Method, image count and source (the training split) of the INT8 calibration; empty without INT8.
     calibration: dict[str, Any] = field(default_factory=dict)
     results: list[PrecisionResult] = field(default_factory=list)
+    # sha256 of the checkpoint file every ONNX file of this export was made from (also in their metadata).
+    checkpoint_sha256: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,7 +67,8 @@ class ExportReport:
     def summary_lines(self) -> list[str]:
         ev, parity = self.evaluation, self.parity
         lines = [
-            f"checkpoint: {self.checkpoint} ({self.arch}); exporter {self.exporter}, opset {self.opset}"
+            f"checkpoint: {self.checkpoint} ({self.arch}, sha256 {self.checkpoint_sha256}); "
+            f"exporter {self.exporter}, opset {self.opset}"
             f"{', simplified with onnxslim' if self.simplified else ''}",
             f"evaluated with ONNX Runtime (CPU) on {ev['images']} validation images of {ev['data']} "
             f"({ev['split']}); PyTorch top-1 {self.pytorch_top1:.2%}",

@@ -17,6 +17,7 @@ their manifests say their role. How FP16 reaches TensorRT follows the version, a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -32,9 +33,11 @@ from asl_edge.errors import EngineMismatchError, ModelError
 from asl_edge.export.onnx_facts import (
     PURPOSE,
     OnnxFacts,
+    check_current_export,
     hand_model_facts,
     read_onnx_facts,
 )
+from asl_edge.run_folder import folder_lock
 from asl_edge.runtime.backends.tensorrt.backend import TensorRTBackend
 from asl_edge.runtime.backends.tensorrt.cuda_device import open_cuda_device
 from asl_edge.runtime.backends.tensorrt.loaders import EngineFromPath, EngineSource
@@ -178,6 +181,7 @@ def build_engine(onnx_path: str | os.PathLike[str], options: BuildOptions | None
     overrides the model's sidecar and embedded spec (onnx_facts.read_onnx_facts)."""
     options = options or BuildOptions()
     facts = read_onnx_facts(onnx_path, spec)
+    check_current_export(facts, log or _print)
     version = tensorrt_version(PURPOSE)
     check_buildable(facts, tensorrt_major(version), options)
     cuda = open_cuda_device(device_index, PURPOSE)
@@ -253,7 +257,8 @@ def build_or_reuse(facts: OnnxFacts, here: DeviceFacts, options: BuildOptions,
         onnx_path=str(facts.path), onnx_sha256=facts.sha256, engine_sha256=hashlib.sha256(plan).hexdigest(),
         options=options, timing_cache=None if timing_cache is None else str(timing_cache),
         asl_edge_version=__version__, role=facts.role,
-        source_onnx_path=None if facts.source is None else str(facts.source), source_onnx_sha256=facts.source_sha256)
+        source_onnx_path=None if facts.source is None else str(facts.source), source_onnx_sha256=facts.source_sha256,
+        checkpoint_sha256=facts.provenance.checkpoint_sha256)
     write_engine(engine_path, plan, manifest)
     log(f"built {engine_path} ({len(plan) / 1e6:.1f} MB) in {progress.elapsed():.0f} s")
     return BuildResult(engine_path, manifest, reused=False, seconds=progress.elapsed(),
@@ -297,6 +302,8 @@ def build_chain(onnx_path: str | os.PathLike[str] | None, hand_models: str | Non
     `spec` (--spec) overrides the classifier's sidecar and embedded spec."""
     options = options or BuildOptions()
     facts = read_onnx_facts(onnx_path, spec) if onnx_path is not None else None
+    if facts is not None:
+        check_current_export(facts, log or _print)
     variant = chain_hand_variant(facts, hand_models)
     if facts is None and variant is None:
         raise ModelError("give an ONNX model, or --hand-models full|lite, to build")
@@ -308,7 +315,15 @@ def build_chain(onnx_path: str | os.PathLike[str] | None, hand_models: str | Non
     cuda = open_cuda_device(device_index, PURPOSE)
     here = DeviceFacts.here(version, cuda.name, cuda.compute_capability)
     cuda.close()
-    return build_chain_or_reuse(facts, hand_facts, here, options, cache_dir, out, timing_cache, force, log)
+    # Copies into --out are locked against other asl-edge writers of that folder (asl_edge.run_folder).
+    lock = folder_lock(_out_folder(Path(out)), "build") if out is not None else contextlib.nullcontext()
+    with lock:
+        return build_chain_or_reuse(facts, hand_facts, here, options, cache_dir, out, timing_cache, force, log)
+
+
+def _out_folder(out: Path) -> Path:
+    """The folder an --out copy goes to: --out itself when it is a folder, else its parent."""
+    return out if out.is_dir() else (out.parent if str(out.parent) else Path("."))
 
 
 def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:

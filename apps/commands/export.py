@@ -14,9 +14,9 @@ _DEFAULT_CALIBRATION = CalibrationOptions()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="checkpoint.pt of a training run")
+    parser.add_argument("checkpoint", type=Path, help="a training run folder, or its checkpoint.pt")
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the ONNX files and the report (default: the checkpoint's folder)")
+                        help="folder for the ONNX files and the report (default: the run folder)")
     parser.add_argument("--precision", default="fp32",
                         help="fp32, fp16, int8, a comma-separated list, or all (fp32 is always written: the others "
                              "are derived from it and compared with it; default: fp32)")
@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         calibration=CalibrationOptions(images=args.calib_images, method=args.calib_method,
                                        percentile=args.calib_percentile, reduce_range=args.int8_reduce_range))
-    out = args.out if args.out is not None else args.checkpoint.parent
+    run_folder = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
+    out = args.out if args.out is not None else run_folder
     report = export_all(args.checkpoint, out, options, progress=lambda message: print(f"- {message}", flush=True))
     print()
     print(report.console())

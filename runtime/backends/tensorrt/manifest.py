@@ -136,6 +136,9 @@ class EngineManifest:
     # The shipped ONNX the compiled graph was converted from, when they differ (hand models on TensorRT 11).
     source_onnx_path: str | None = None
     source_onnx_sha256: str | None = None
+    # The checkpoint the ONNX was exported from (its asl_edge.checkpoint_sha256 metadata); None when it
+    # records none (the hand models, ONNX files from elsewhere or from before provenance was recorded).
+    checkpoint_sha256: str | None = None
 
     def rebuild_command(self) -> str:
         if self.role != CLASSIFIER:
@@ -159,6 +162,7 @@ class EngineManifest:
             "role": self.role,
             "source_onnx_path": self.source_onnx_path,
             "source_onnx_sha256": self.source_onnx_sha256,
+            "checkpoint_sha256": self.checkpoint_sha256,
             "built_at": self.built_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "asl_edge_version": self.asl_edge_version,
         }
@@ -187,7 +191,8 @@ class EngineManifest:
                            timing_cache=data.get("timing_cache"), built_at=data.get("built_at", ""),
                            asl_edge_version=data.get("asl_edge_version", ""), role=role,
                            source_onnx_path=data.get("source_onnx_path"),
-                           source_onnx_sha256=data.get("source_onnx_sha256"))
+                           source_onnx_sha256=data.get("source_onnx_sha256"),
+                           checkpoint_sha256=data.get("checkpoint_sha256"))
         except KeyError as exc:
             raise ModelError(f"field {exc.args[0]!r} is missing") from exc
         except (TypeError, ValueError, AttributeError) as exc:
@@ -196,9 +201,9 @@ class EngineManifest:
             raise ModelError(str(exc)) from exc
         if manifest.precision not in PRECISIONS:
             raise ModelError(f"precision {manifest.precision!r} is not one of {', '.join(PRECISIONS)}")
-        for name in ("onnx_sha256", "engine_sha256", "source_onnx_sha256"):
+        for name in ("onnx_sha256", "engine_sha256", "source_onnx_sha256", "checkpoint_sha256"):
             value = getattr(manifest, name)
-            if value is None and name == "source_onnx_sha256":
+            if value is None and name in ("source_onnx_sha256", "checkpoint_sha256"):
                 continue
             if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
                 raise ModelError(f"{name} is not a sha256 hex digest")
