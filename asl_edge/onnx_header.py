@@ -233,10 +233,11 @@ def short_sha(digest: str | None) -> str:
     return digest[:12] if digest else "none"
 
 
-def export_command(checkpoint: str | os.PathLike[str]) -> str:
-    """`asl-edge export RUN`: the command that re-exports a checkpoint into the folder it lives in."""
+def export_target(checkpoint: str | os.PathLike[str]) -> Path:
+    """What `asl-edge export` is given to re-export a checkpoint into the folder it lives in: the run folder
+    for a checkpoint.pt, else the checkpoint file itself."""
     path = Path(checkpoint)
-    return f"asl-edge export {path.parent if path.name == 'checkpoint.pt' else path}"
+    return path.parent if path.name == "checkpoint.pt" else path
 
 
 def stale_reason(onnx_path: str | os.PathLike[str], provenance: Provenance, checkpoint: str | os.PathLike[str],
@@ -246,7 +247,7 @@ def stale_reason(onnx_path: str | os.PathLike[str], provenance: Provenance, chec
     checkpoint's."""
     if provenance.checkpoint_sha256 == checkpoint_sha256:
         return None
-    fix = f"re-export with `{export_command(checkpoint)} --precision all`"
+    fix = f"re-export with `asl-edge export {export_target(checkpoint)} --precision all`"
     if provenance.checkpoint_sha256 is None:
         return (f"{onnx_path} records no checkpoint sha256 (exported before asl-edge recorded provenance, or "
                 f"not by asl-edge), so nothing says it is an export of {checkpoint}; {fix}")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from asl_edge.artifacts import sha256_file
 from asl_edge.errors import AslEdgeError, ModelError
-from asl_edge.onnx_header import Provenance, export_command, read_onnx_header, short_sha, stale_reason
+from asl_edge.onnx_header import Provenance, export_target, read_onnx_header, short_sha, stale_reason
 from asl_edge.progress import Log
 from asl_edge.runtime.backends.tensorrt.manifest import read_manifest
 from asl_edge.spec import PRECISIONS
@@ -237,7 +237,7 @@ def export_available() -> bool:
 
 
 def export_line(files: ModelFiles, precisions: tuple[str, ...]) -> str:
-    return f"{export_command(files.checkpoint or Path('RUN'))} --precision {','.join(precisions)}"
+    return f"asl-edge export {export_target(files.checkpoint or Path('RUN'))} --precision {','.join(precisions)}"
 
 
 def export_missing(files: ModelFiles, wanted: tuple[str, ...], data: str | None, progress: Log) -> ModelFiles:
