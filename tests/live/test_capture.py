@@ -48,7 +48,9 @@ def test_files_are_read_in_order_in_the_callers_thread(tmp_path: Path) -> None:
 
 
 def test_a_slow_consumer_gets_the_newest_frame_not_a_queue(tmp_path: Path) -> None:
-    video = write_counter_video(tmp_path / "v.avi", 400)
+    # Long enough that a starved test thread (a loaded CI machine) still finds it playing: once the file ends,
+    # the reconnected capture restarts at frame 0 while the indices go on.
+    video = write_counter_video(tmp_path / "v.avi", 4000)
     feed = open_feed(live_file(video), FAST)
     assert isinstance(feed, CaptureThread)
     try:

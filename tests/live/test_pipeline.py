@@ -18,6 +18,7 @@ from asl_edge.runtime.live.opencv_sources import CameraSource
 from asl_edge.runtime.live.pipeline import STAGES, PipelineConfig, run_pipeline
 from asl_edge.runtime.live.sources import parse_source
 from asl_edge.runtime.live.state import STATE_KEYS, LiveState
+from asl_edge.runtime.live.transcript import Transcript
 from tests.live.conftest import ClipMaker
 from tests.live.helpers import RecordingSink
 
@@ -84,13 +85,18 @@ def test_truncated_video_ends_cleanly_with_a_note(backend, make_clip: ClipMaker,
     assert len(result.notes) == 1 and f"of {clip.frames} frames (truncated or damaged file?)" in result.notes[0]
 
 
-def test_keys_clear_the_text_and_quit(backend, make_clip: ClipMaker) -> None:  # type: ignore[no-untyped-def]
+def test_keys_clear_the_text_and_quit(backend, make_clip: ClipMaker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     clip = make_clip("CAB")
     first_a = 6 + 18 + 6  # the frame after which A is on screen
     sink = RecordingSink(keys={first_a: ord("c"), first_a + 20: ord("q")})
-    result = run_pipeline(parse_source(clip.path), backend, sinks=[sink])
+    transcript = Transcript(tmp_path / "spelled.txt")
+    result = run_pipeline(parse_source(clip.path), backend, sinks=[sink], transcript=transcript)
+    transcript.close()
     assert result.stopped_by == "key" and result.frames == first_a + 20
     assert result.text == "A"  # C was cleared; quit before B
+    assert result.commit_count == 2 and [c.label for c in result.commits] == ["C", "A"]
+    # The transcript keeps what was cleared from the screen, each cleared text on its own line.
+    assert (tmp_path / "spelled.txt").read_text() == "C\nA\n"
 
 
 def test_max_frames(backend, make_clip: ClipMaker) -> None:  # type: ignore[no-untyped-def]
