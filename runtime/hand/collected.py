@@ -19,8 +19,10 @@ It lives in the hand stage's package because training (`asl_edge.train`) reads i
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ FORMAT = "asl-edge-collect"
 FORMAT_VERSION = 1
 LANDMARKS_FILE = "landmarks.npz"
 MANIFEST_FILE = "collect.json"
+LOCK_FILE = ".collect.lock"  # held (flock) by the session writing the folder
 FRAMES_DIR, CROPS_DIR = "frames", "crops"
 JPEG_QUALITY = 95
 ARRAYS = ("landmarks", "handedness", "labels", "ids", "frame_size")
@@ -100,7 +103,8 @@ def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ARRAYS}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        # A truncated or overwritten npz is a BadZipFile or EOFError, neither an OSError nor a ValueError.
         raise DataError(f"{path} is not a readable collect landmarks file ({exc}); restore it from a backup or "
                         "collect into a new folder") from None
     samples = CollectedSamples(arrays["landmarks"].astype(np.float32), arrays["handedness"].astype(np.float32),
@@ -112,6 +116,10 @@ def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
         if getattr(samples, name).shape != shape:
             raise DataError(f"{path}: {name} has shape {getattr(samples, name).shape}, expected {shape}; the file "
                             "is damaged - restore it or collect into a new folder")
+    bad = ~np.isfinite(samples.landmarks).all(axis=(1, 2))
+    if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
+        raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
+                        "the file is damaged - restore it or collect into a new folder")
     return samples
 
 
@@ -159,14 +167,28 @@ class CollectedWriter:
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
-        if self.folder.is_dir() and any(self.folder.iterdir()) and not (self.folder / MANIFEST_FILE).is_file():
+        if (self.folder.is_dir() and any(p.name != LOCK_FILE for p in self.folder.iterdir())
+                and not (self.folder / MANIFEST_FILE).is_file()):
             raise DataError(f"{self.folder} is not empty and holds no {MANIFEST_FILE}: not a collect dataset; "
                             "choose a new or empty folder with --out")
         ensure_writable_dir(self.folder)
+        self._lock = _lock_folder(self.folder)
+        try:
+            self._open()
+        except BaseException:
+            self._lock.close()
+            raise
+
+    def _open(self) -> None:
         now = utc_now()
         if (self.folder / MANIFEST_FILE).is_file():
             self.manifest = read_manifest(self.folder)
             landmarks = self.folder / LANDMARKS_FILE
+            recorded = int(self.manifest.get("samples") or 0)
+            if not landmarks.is_file() and recorded:
+                # Writing a fresh npz would drop the recorded rows for good (their jpgs would be orphans).
+                raise DataError(f"{landmarks} is missing but {self.folder / MANIFEST_FILE} records {recorded} "
+                                "samples; restore it from a backup or collect into a new folder with --out")
             self.samples = read_collected(self.folder) if landmarks.is_file() else CollectedSamples.empty()
         else:
             self.manifest = {"format": FORMAT, "version": FORMAT_VERSION, "created": now.isoformat(),
@@ -210,7 +232,10 @@ class CollectedWriter:
 
     def close(self) -> None:
         self.session["ended"] = utc_now().isoformat()
-        self._write_manifest()
+        try:
+            self._write_manifest()
+        finally:
+            self._lock.close()  # releases the flock
 
     def orphans(self) -> list[Path]:
         """Sample jpgs without a landmarks row (a session killed between a sample's jpgs and its row)."""
@@ -241,6 +266,19 @@ class CollectedWriter:
                                  or [self.store_frames]),
         })
         atomic_write_json(self.folder / MANIFEST_FILE, self.manifest)
+
+
+def _lock_folder(folder: Path) -> Any:
+    """An exclusive flock on FOLDER/.collect.lock, held until the returned file is closed (or the process ends,
+    even by kill -9). Two sessions on one folder would each rewrite landmarks.npz with only their own rows."""
+    handle = open(folder / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the session's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise DataError(f"another `asl-edge collect` is writing to {folder}; let it finish (or stop it) first, "
+                        "or collect into another folder with --out") from None
+    return handle
 
 
 def _write_jpeg(path: Path, image: np.ndarray) -> None:

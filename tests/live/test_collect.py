@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -211,12 +212,28 @@ def test_letters_are_parsed_and_checked() -> None:
         CollectConfig(("A", "A"))
 
 
-@pytest.mark.parametrize("case", ["unknown letter", "missing source", "unwritable out", "no hand", "not a dataset"])
+@pytest.mark.parametrize("case", ["unknown letter", "missing source", "unwritable out", "no hand", "not a dataset",
+                                  "truncated landmarks", "landmarks gone", "folder in use", "port in use"])
 def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      signing: tuple[Path, dict[str, list[np.ndarray]]]) -> None:
     video, _ = signing
     out = tmp_path / "out"
     args = ["collect", "--source", str(video), "--out", str(out), "--letters", "A", *FAST]
+    holder: CollectedWriter | None = None
+    if case in ("truncated landmarks", "landmarks gone", "folder in use", "port in use"):
+        CollectedWriter(out).close()  # an existing dataset (no samples yet)
+    if case == "truncated landmarks":
+        (out / "landmarks.npz").write_bytes(b"PK\x03\x04 cut short")
+    elif case == "landmarks gone":  # the manifest remembers samples whose rows are gone: never start afresh
+        manifest = json.loads((out / "collect.json").read_text())
+        (out / "collect.json").write_text(json.dumps({**manifest, "samples": 3}))
+    elif case == "folder in use":
+        holder = CollectedWriter(out)  # a session still writing (its flock held)
+    elif case == "port in use":
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        args += ["--web", "--port", str(server.getsockname()[1])]
     if case == "unknown letter":
         args[args.index("A")] = "A,Ä"
     elif case == "missing source":
@@ -232,15 +249,26 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
             writer.write(np.full((240, 320, 3), 90, np.uint8))
         writer.release()
         args[2] = str(blank)
-    else:
+    elif case == "not a dataset":
         out.mkdir()
         (out / "notes.txt").write_text("somebody else's folder")
-    assert main(args) == 2
+    before = {path.name: path.read_bytes() for path in out.glob("*") if path.is_file()}
+    try:
+        assert main(args) == 2
+    finally:
+        if holder is not None:
+            holder.close()
+        if case == "port in use":
+            server.close()
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("asl-edge collect: error: "), err
     expected = {"unknown letter": "--letters", "missing source": "nowhere.mp4", "unwritable out": "cannot write to",
-                "no hand": "no hand seen", "not a dataset": "not a collect dataset"}[case]
+                "no hand": "no hand seen", "not a dataset": "not a collect dataset",
+                "truncated landmarks": "not a readable collect landmarks file", "landmarks gone": "records 3 samples",
+                "folder in use": "another `asl-edge collect` is writing", "port in use": "--port"}[case]
     assert expected in err[0]
+    if case not in ("no hand", "folder in use"):  # a refused session leaves the folder as it was, byte for byte
+        assert {path.name: path.read_bytes() for path in out.glob("*") if path.is_file()} == before
 
 
 

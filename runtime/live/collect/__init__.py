@@ -83,15 +83,20 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
         with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
             models = open_hand_models(classifier, hand_models, provider, hand_backend, log)
         tracker = HandTracker(models, TrackerConfig(variant=hand_models))
-        writer = CollectedWriter(Path(out), store_frames, {
-            "source": source.describe(),
-            "hand_models": hand_model_record(models.paths, hand_models, models.describe()),
-            "settings": {"letters": list(config.letters), "samples": config.samples,
-                         "countdown_s": config.countdown_s, "interval_s": config.interval_s,
-                         "steady_palms": config.steady, "steady_window_s": config.window_s}})
         if not source.is_open:
             source.open()
+        # The views first: a port in use or a bad --save path fails before the folder gets a session entry.
         sinks = open_collect_sinks(view, source.nominal_fps or 30.0)
+        try:
+            writer = CollectedWriter(Path(out), store_frames, {
+                "source": source.describe(),
+                "hand_models": hand_model_record(models.paths, hand_models, models.describe()),
+                "settings": {"letters": list(config.letters), "samples": config.samples,
+                             "countdown_s": config.countdown_s, "interval_s": config.interval_s,
+                             "steady_palms": config.steady, "steady_window_s": config.window_s}})
+        except BaseException:
+            close_sinks(sinks)
+            raise
         for sink in sinks:
             if isinstance(sink, WebSink):
                 log(f"web view: {sink.url}")
