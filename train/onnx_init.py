@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from asl_edge.errors import ModelError, require
-from asl_edge.onnx_header import read_onnx_spec
+from asl_edge.onnx_header import read_onnx_header
 from asl_edge.spec import ModelSpec
 from asl_edge.train.checkpoint import load_checkpoint
 from asl_edge.train.models import LandmarkMlp
@@ -29,7 +29,11 @@ def load_start_model(path: str | os.PathLike[str]) -> tuple[LandmarkMlp, ModelSp
     """(model in eval mode, spec) from checkpoint.pt, a run folder or an FP32 .onnx of a landmarks model."""
     source = Path(path)
     if source.suffix == ".onnx":
-        spec = read_onnx_spec(source)
+        spec = read_onnx_header(source, need_spec=False).spec
+        if spec is None:
+            # Not an asl-edge export: a spec written for it (`asl-edge spec`) would not make its graph an MLP.
+            raise ModelError(f"{source} is not an asl-edge landmarks model (it carries no ModelSpec); --init-from "
+                             "takes asl_edge/assets/asl_landmarks.onnx, a landmarks run folder or its checkpoint.pt")
         _require_landmarks(spec, source)
         return mlp_from_onnx(source, spec), spec
     loaded = load_checkpoint(source)

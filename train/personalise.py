@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from asl_edge.artifacts import atomic_write_json, sha256_file
+from asl_edge.artifacts import atomic_write_json, ensure_writable_dir, sha256_file
 from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
@@ -97,6 +97,13 @@ class PersonaliseConfig:
     # 6x slower here (2 threads, load 13 on 2 cores: 3.2 s against 0.5 s per epoch of 1,000 samples).
     threads: int = 1
 
+    def __post_init__(self) -> None:
+        # Checked here, before the replay data is loaded, so a typo costs no waiting.
+        if not 0.0 < self.user_share < 1.0:
+            raise DataError(f"--user-share {self.user_share} must be between 0 and 1 (the rest is the replay data)")
+        if not 0.0 < self.holdout < 1.0:
+            raise DataError(f"--holdout {self.holdout} must be between 0 and 1")
+
 
 def _user_top1(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
     truth = np.array([list(classes).index(label) for label in labels], np.int64)
@@ -123,8 +130,6 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
                  replay: Sequence[tuple[str, LandmarkDatasetLike]], out_dir: Path, config: PersonaliseConfig,
                  progress: Log) -> dict[str, Any]:
     started = time.monotonic()
-    if not 0.0 < config.user_share < 1.0:
-        raise DataError(f"--user-share {config.user_share} must be between 0 and 1 (the rest is the replay data)")
     if not replay:
         raise DataError("personalisation needs the start model's training data to replay; pass it with "
                         "--replay-data FOLDER")
@@ -132,7 +137,8 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     classes = list(spec.labels)
     letters = list(user.counts())
     if not letters:
-        raise DataError(f"{user_folder} holds no samples yet; record some with `asl-edge collect --out {user_folder}`")
+        raise DataError(f"{user_folder} holds no samples yet; record some with "
+                        f"`asl-edge collect --source 0 --out {user_folder}`")
     unknown = sorted(set(letters) - set(classes))
     if unknown:
         raise DataError(f"{user_folder} has letters the model does not know: {', '.join(unknown)}; record only "
@@ -157,7 +163,7 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     user_lm, user_hand = user.landmarks[~held], user.handedness[~held]
     if not held.any():  # (a letter with n >= 2 samples always keeps n - 1 to train on)
         raise DataError(f"{user_folder} has no letter with 2 or more samples, so none can be held out to check the "
-                        f"result; record more with `asl-edge collect --out {user_folder} --samples 10`")
+                        f"result; record more with `asl-edge collect --source 0 --out {user_folder} --samples 10`")
     user_val_x = landmark_features(user.landmarks[held], user.handedness[held])
     progress(f"{user_folder}: {len(user)} samples of {len(letters)} letters, {int(held.sum())} held out "
              f"(the last {config.holdout:.0%} of each letter)")
@@ -217,7 +223,7 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
                                    "after": float((replay_probs.argmax(1) == replay_val_y).mean())},
         "replay_datasets": names, "classes": classes, "config": json.loads(json.dumps(asdict(config))),
         "personalised": record}
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(out_dir)
     save_checkpoint(out_dir / "checkpoint.pt", model, new_spec, metrics, epoch=config.epochs)
     atomic_write_json(out_dir / "metrics.json", metrics)
     # Export checks parity and scores each precision on these: the original hold-out and the person's.

@@ -207,6 +207,8 @@ def run_landmarks(args: argparse.Namespace) -> int:
 
 def run_personalise(args: argparse.Namespace) -> int:
     """Fine-tune --init-from on the --data collect folder with the replay data mixed in, then export."""
+    from pathlib import Path
+
     if not args.data or len(args.data) != 1:
         raise ConfigError("--init-from needs exactly one --data: the folder `asl-edge collect` wrote, e.g. "
                           "--data mysigns/")
@@ -217,6 +219,13 @@ def run_personalise(args: argparse.Namespace) -> int:
     if args.resume:
         raise ConfigError("--resume is for image training; --init-from fine-tunes anew: use --exist-ok to keep the "
                           "old run aside, or a new --out")
+    # Before the claim: --exist-ok would move the start model (or mix a run into the samples) before it is read.
+    start_run = Path(args.init_from) if Path(args.init_from).is_dir() else Path(args.init_from).parent
+    if args.out.resolve() in (start_run.resolve(), Path(args.data[0]).resolve()):
+        what = ("your samples (--data)" if args.out.resolve() == Path(args.data[0]).resolve()
+                else "the folder of the start model (--init-from)")
+        raise ConfigError(f"--out {args.out} is {what}; writing the run there would overwrite or mix files - "
+                          "name a new folder, e.g. --out runs/mine2")
     with _claim(args, resumable=False) as previous:
         _report_archive(previous)
         return _personalise_claimed(args)
@@ -226,6 +235,7 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
+    from asl_edge.artifacts import ensure_writable_dir
     from asl_edge.runtime.hand.collected import read_collected
     from asl_edge.train.landmarks import load_landmark_sets
     from asl_edge.train.onnx_init import load_start_model
@@ -247,6 +257,7 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         holdout=args.holdout, user_share=args.user_share, seed=args.seed, threads=args.threads or 1)
     if config.epochs < 1 or config.batch_size < 2:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
+    ensure_writable_dir(args.out)  # before loading the replay data and training, not after
     cache = Path(args.landmark_cache) if args.landmark_cache else None
     personalise(args.init_from, user, args.data[0], load_landmark_sets(replay, cache), args.out, config)
     print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")

@@ -162,3 +162,48 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "--input image")
     assert main(["eval", str(BUNDLED), "--data", str(signs), "--split", "val"]) != 0
     _one_error_line(capsys, "--split all")
+
+
+@pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "not an asl-edge model", "unwritable out",
+                                  "out is the data", "out is the start run", "holdout 0", "holdout 1"])
+def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each is refused with one line before the replay data is loaded (so in about a second), writing nothing."""
+    signs = tmp_path / "signs"
+    signs.mkdir()
+    lm = np.random.default_rng(0).normal(300, 40, size=(4, 21, 3)).astype(np.float32)
+    if case == "NaN landmarks":
+        lm[1, 5] = np.nan
+    np.savez(signs / LANDMARKS_FILE, landmarks=lm, handedness=np.ones(4, np.float32),
+             labels=np.array(["A", "A", "B", "B"]), ids=np.array(["a0", "a1", "b0", "b1"]),
+             frame_size=np.full((4, 2), 640, np.int32))
+    if case == "truncated landmarks":
+        (signs / LANDMARKS_FILE).write_bytes((signs / LANDMARKS_FILE).read_bytes()[:300])
+    start, out, extra = BUNDLED, tmp_path / "run", []
+    if case == "not an asl-edge model":
+        start = REPO / "asl_edge" / "assets" / "hands" / "palm_detection_full.onnx"
+    elif case == "unwritable out":
+        (tmp_path / "a-file").write_text("not a folder")
+        out = tmp_path / "a-file" / "run"
+    elif case == "out is the data":
+        out = signs
+    elif case == "out is the start run":
+        run = tmp_path / "mine"
+        run.mkdir()
+        (run / "model.onnx").write_bytes(BUNDLED.read_bytes())
+        start, out = run / "model.onnx", run
+    elif case.startswith("holdout"):
+        extra = ["--holdout", case.split()[1]]
+    before = sorted(path for path in tmp_path.rglob("*"))
+    started = time.monotonic()
+    assert main(["train", "--init-from", str(start), "--data", str(signs), "--replay-data", str(MULTI),
+                 "--out", str(out), "--export", "none", *extra]) != 0
+    words = {"truncated landmarks": ["not a readable collect landmarks file"],
+             "NaN landmarks": ["non-finite landmarks", "a1"],
+             "not an asl-edge model": ["not an asl-edge landmarks model", "asl_landmarks.onnx"],
+             "unwritable out": ["cannot write to output folder"], "out is the data": ["--data", "new folder"],
+             "out is the start run": ["--init-from", "new folder"], "holdout 0": ["--holdout 0.0"],
+             "holdout 1": ["--holdout 1.0"]}[case]
+    _one_error_line(capsys, *words)
+    assert time.monotonic() - started < 20, "refused only after loading the replay data"
+    assert sorted(path for path in tmp_path.rglob("*")) == before
