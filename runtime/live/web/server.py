@@ -23,10 +23,13 @@ EVENT_INTERVAL_S = 0.1  # state changes every frame; ten updates a second is ple
 WRITE_TIMEOUT_S = 30.0
 COMMAND_PREFIX = "/command/"
 MAX_POST_BYTES = 4096  # a client that stops reading is dropped after this long
+# What both pages (index.html, collect.html) share, served beside them: the dev kit may have no internet.
+SHARED_FILES = {"/common.css": ("common.css", "text/css; charset=utf-8"),
+                "/common.js": ("common.js", "text/javascript; charset=utf-8")}
 
 
 def load_page(name: str = "index.html") -> bytes:
-    """A page shipped as package data (runtime/live/web/index.html, collect.html)."""
+    """A page or a file the pages share, shipped as package data (runtime/live/web/*.html, common.css/js)."""
     try:
         return resources.files("asl_edge.runtime.live.web").joinpath(name).read_bytes()
     except (FileNotFoundError, ModuleNotFoundError) as exc:
@@ -43,6 +46,7 @@ class WebViewServer(ThreadingHTTPServer):
     def __init__(self, host: str, port: int, view: WebView, page: bytes) -> None:
         self.view = view
         self.page = page
+        self.shared = {path: (load_page(name), content_type) for path, (name, content_type) in SHARED_FILES.items()}
         if ":" in host:
             self.address_family = socket.AF_INET6
         try:
@@ -116,6 +120,10 @@ class WebViewHandler(BaseHTTPRequestHandler):
     def page(self) -> None:
         self._send_body("text/html; charset=utf-8", self.server.page)
 
+    def shared_file(self) -> None:
+        body, content_type = self.server.shared[urlsplit(self.path).path]
+        self._send_body(content_type, body)
+
     def state(self) -> None:
         _, state = self.server.view.states.get()
         self._send_body("application/json", state.encode())
@@ -161,4 +169,5 @@ WebViewHandler.ROUTES = {
     "/state": WebViewHandler.state,
     "/stream.mjpg": WebViewHandler.stream,
     "/events": WebViewHandler.events,
+    **{path: WebViewHandler.shared_file for path in SHARED_FILES},
 }
