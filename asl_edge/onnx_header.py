@@ -173,19 +173,24 @@ def read_onnx_header(path: str | os.PathLike[str], need_spec: bool = True,
     return header_of_model(load_onnx_model(path), str(path), need_spec, override)
 
 
-def _onnxruntime_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def open_cpu_session(path: str | os.PathLike[str]) -> Any:
+    """An onnxruntime.InferenceSession of `path` on the CPU provider, for reading the model's metadata, inputs and
+    outputs. Raises ModelError (missing or unloadable file), MissingDependencyError (no onnxruntime)."""
     try:
         import onnxruntime as ort
     except ImportError:
-        raise MissingDependencyError("onnx or onnxruntime", "reading the ONNX model's metadata",
+        raise MissingDependencyError("onnx or onnxruntime", "reading an ONNX model",
                                      "pip install onnx (or onnxruntime)") from None
     if not os.path.isfile(path):
         raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
         raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
-    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def _onnxruntime_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    return dict(open_cpu_session(path).get_modelmeta().custom_metadata_map)
 
 
 def read_onnx_spec(path: str | os.PathLike[str]) -> ModelSpec:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asl_edge.errors import ModelError, SpecError, require
+from asl_edge.errors import ModelError, SpecError
+from asl_edge.onnx_header import open_cpu_session
 from asl_edge.spec import SIGN_MNIST_LETTERS, ModelSpec
 
 # onnx.TensorProto element types as onnxruntime names them (the ones a classifier's input may have).
@@ -71,14 +72,7 @@ class ModelIO:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> ModelIO:
-        ort = require("onnxruntime", "reading an ONNX model's inputs and outputs", "pip install onnxruntime")
-        if not os.path.isfile(path):
-            raise ModelError(f"model file {path} does not exist")
-        try:
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
-            raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
-        return cls.from_session(session, str(path))
+        return cls.from_session(open_cpu_session(path), str(path))
 
     @property
     def input(self) -> TensorInfo:
