@@ -46,9 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="start from this landmarks model (checkpoint.pt, run folder or FP32 .onnx, e.g. "
                            "asl_edge/assets/asl_landmarks.onnx) and fine-tune it on --data, a folder written by "
                            "`asl-edge collect`")
-    mine.add_argument("--replay-data", action="append", default=None, metavar="FOLDER",
-                      help="original training data mixed in so other letters are not forgotten, once per folder "
+    mine.add_argument("--replay-data", action="append", default=None, metavar="FOLDER|PACK.npz",
+                      help="original training data mixed in so other letters are not forgotten: once per folder, "
+                           "or one replay pack written by --write-replay (no photos or hand models needed) "
                            "(default: the datasets the start model records)")
+    mine.add_argument("--write-replay", default=None, metavar="PACK.npz",
+                      help="instead of personalising, write the start model's replay data (its training "
+                           "datasets' landmarks and split) to this one file, to copy with the model to the Jetson")
     mine.add_argument("--holdout", type=float, default=PersonaliseDefaults.holdout,
                       help="share of each letter's samples, the last recorded, kept for `asl-edge eval --compare` "
                            "(default: %(default)s)")
@@ -209,6 +213,8 @@ def run_personalise(args: argparse.Namespace) -> int:
     """Fine-tune --init-from on the --data collect folder with the replay data mixed in, then export."""
     from pathlib import Path
 
+    if args.write_replay is not None:
+        return _write_replay(args)
     if not args.data or len(args.data) != 1:
         raise ConfigError("--init-from needs exactly one --data: the folder `asl-edge collect` wrote, e.g. "
                           "--data mysigns/")
@@ -240,16 +246,21 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
     from asl_edge.train.landmarks import load_landmark_sets
     from asl_edge.train.onnx_init import load_start_model
     from asl_edge.train.personalise import PersonaliseConfig, personalise
+    from asl_edge.train.replay_pack import read_replay_pack
 
     started = time.monotonic()
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
     recorded = HeldOutSplit.recorded(spec.trained_on)
-    replay = args.replay_data or list(recorded.datasets if recorded is not None else ())
-    missing = [folder for folder in replay if not Path(folder).is_dir()]
-    if missing or not replay:
-        raise ConfigError(f"the start model's training data {', '.join(missing) or '(none recorded)'} is not here; "
-                          "pass the folders it was trained on with --replay-data FOLDER")
+    replay, packs = _replay_sources(args, recorded)
+    if packs:
+        sets, split, _ = read_replay_pack(packs[0])
+        if recorded is not None and (split.val_fraction, split.seed) != (recorded.val_fraction, recorded.seed):
+            raise ConfigError(f"replay pack {packs[0]} was written for another split ({split.describe()}; "
+                              f"{args.init_from} records {recorded.describe()}); write it again with "
+                              f"--init-from {args.init_from} --write-replay {packs[0]}")
+    else:
+        _check_replay_folders(replay)
     config = PersonaliseConfig(
         epochs=PersonaliseDefaults.epochs if args.epochs is None else args.epochs,
         batch_size=LANDMARK_BATCH if args.batch_size is None else args.batch_size,
@@ -259,7 +270,8 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
     ensure_writable_dir(args.out)  # before loading the replay data and training, not after
     cache = Path(args.landmark_cache) if args.landmark_cache else None
-    personalise(args.init_from, user, args.data[0], load_landmark_sets(replay, cache), args.out, config)
+    replay_sets: list[tuple[str, Any]] = list(sets) if packs else load_landmark_sets(replay, cache)
+    personalise(args.init_from, user, args.data[0], replay_sets, args.out, config)
     print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")
     if args.export != "none":
         from asl_edge.export.pipeline import ExportOptions, export_all, parse_precisions
@@ -269,4 +281,54 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         print(report.console())
         print(f"use it: asl-edge run --model {Path(args.out) / 'model.onnx'}; compare: asl-edge eval "
               f"{Path(args.out) / 'model.onnx'} --compare {args.init_from} --data {args.data[0]}")
+    return 0
+
+def _check_replay_folders(replay: list[str]) -> None:
+    from pathlib import Path
+
+    missing = [folder for folder in replay if not Path(folder).is_dir()]
+    if missing or not replay:
+        raise ConfigError(f"the start model's training data {', '.join(missing) or '(none recorded)'} is not here; "
+                          "pass the folders it was trained on, or a replay pack, with --replay-data")
+
+
+def _replay_sources(args: argparse.Namespace, recorded: HeldOutSplit | None) -> tuple[list[str], list[str]]:
+    """(--replay-data, default: the folders the start model records; the replay packs among them)."""
+    from asl_edge.train.replay_pack import is_replay_pack
+
+    replay = args.replay_data or list(recorded.datasets if recorded is not None else ())
+    packs = [path for path in replay if is_replay_pack(path)]
+    if packs and len(replay) > 1:
+        raise ConfigError("--replay-data takes one replay pack or folders, not both; pass just the pack")
+    return replay, packs
+
+
+def _write_replay(args: argparse.Namespace) -> int:
+    """--write-replay: the start model's training datasets' landmarks and split, packed into one file."""
+    import time
+    from pathlib import Path
+
+    from asl_edge.train.landmarks import load_landmark_sets
+    from asl_edge.train.onnx_init import load_start_model
+    from asl_edge.train.replay_pack import is_replay_pack, write_replay_pack
+
+    _, spec = load_start_model(args.init_from)
+    recorded = HeldOutSplit.recorded(spec.trained_on)
+    replay, packs = _replay_sources(args, recorded)
+
+    if not is_replay_pack(args.write_replay):
+        raise ConfigError(f"--write-replay {args.write_replay}: name the pack FILE.npz")
+    if packs:
+        raise ConfigError("--write-replay packs photo folders; give --replay-data FOLDER (or none: the model's own)")
+    if recorded is None:
+        raise ConfigError(f"{args.init_from} records no training split to keep; it cannot be packed for replay")
+    _check_replay_folders(replay)
+    started = time.monotonic()
+    cache = Path(args.landmark_cache) if args.landmark_cache else None
+    split = HeldOutSplit(tuple(replay), val_fraction=recorded.val_fraction, seed=recorded.seed)
+    meta = write_replay_pack(args.write_replay, load_landmark_sets(replay, cache), split, args.init_from)
+    photos = sum(source["photos"] for source in meta["sources"])
+    print(f"wrote {args.write_replay}: {photos} photos of {len(replay)} dataset(s), "
+          f"{Path(args.write_replay).stat().st_size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; copy it "
+          f"with the model and personalise with --replay-data {args.write_replay}")
     return 0
