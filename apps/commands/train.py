@@ -279,7 +279,7 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         report = export_all(args.out, args.out, ExportOptions(precisions=parse_precisions(args.export)),
                             progress=lambda message: print(f"- {message}", flush=True))
         print(report.console())
-        print(f"use it: asl-edge run --model {Path(args.out) / 'model.onnx'}; compare: asl-edge eval "
+        print(f"use it: asl-edge run --source 0 --model {Path(args.out) / 'model.onnx'}; compare: asl-edge eval "
               f"{Path(args.out) / 'model.onnx'} --compare {args.init_from} --data {args.data[0]}")
     return 0
 

@@ -112,6 +112,18 @@ def test_collect_again_adds_to_the_dataset(signing: tuple[Path, dict[str, list[n
     assert sum(1 for _ in (out / "crops").glob("*/*.jpg")) == 12
 
 
+def test_a_source_that_ends_early_names_the_letters_still_short(photos: dict[str, list[np.ndarray]],
+                                                                 tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A clip with only A's photos: B and L get nothing, and the note says which letters to record again."""
+    video = tmp_path / "only-a.avi"
+    write_signing_video(video, {"A": photos["A"][:3]})
+    assert collect(video, tmp_path / "short") == 0
+    assert read_collected(tmp_path / "short").counts() == {"A": 3}
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "B (0/3), L (0/3)" in notes[0] and "--letters B,L" in notes[0], notes
+
+
 def test_no_frames_stores_crops_and_landmarks_only(signing: tuple[Path, dict[str, list[np.ndarray]]],
                                                    tmp_path: Path) -> None:
     video, _ = signing

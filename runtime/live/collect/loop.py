@@ -134,6 +134,12 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
     finally:
         session.finish()
         notes = list(feed.notes)
+        short = [(letter, taken, asked) for letter, taken, asked in session.progress() if taken < asked]
+        if short and session.finished_by == "end of source":
+            # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error.
+            notes.append(f"the source ended before {', '.join(f'{k} ({t}/{a})' for k, t, a in short)} had their "
+                         f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
+                         + (" (a shorter --countdown suits a recorded video)" if not source.live else ""))
         feed.close()
         writer.close()
     if last is not None:
