@@ -115,3 +115,12 @@ def test_a_corrupt_or_foreign_pack_is_one_error_line(pack: Path, tmp_path: Path,
     assert main([*run, str(pack), "--replay-data", str(MULTI)]) != 0
     _one_error_line(capsys, "one replay pack")
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+    write = ["train", "--init-from", str(BUNDLED), "--replay-data", str(MULTI), "--write-replay"]
+    assert main([*write, str(tmp_path / "pack.txt")]) != 0
+    _one_error_line(capsys, "--write-replay", "FILE.npz")
+    assert main([*write, str(tmp_path / "no-such-folder" / "pack.npz")]) != 0
+    _one_error_line(capsys, "cannot write", "no-such-folder")
+    assert main(["train", "--init-from", str(BUNDLED), "--replay-data", str(pack), "--write-replay",
+                 str(tmp_path / "again.npz")]) != 0
+    _one_error_line(capsys, "--write-replay packs photo folders")
+    assert not list(tmp_path.glob("*.txt")) and not (tmp_path / "again.npz").exists()
