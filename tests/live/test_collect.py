@@ -27,7 +27,7 @@ from asl_edge.runtime.live.collect.loop import run_collect
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession, SteadyGate, palm_size
 from asl_edge.runtime.live.sources import parse_source
 from tests.conftest import REPO
-from tests.live.helpers import RecordingSink, massey_photos, photo_shown, write_signing_video
+from tests.live.helpers import RecordingSink, canvas_of, massey_photos, photo_shown, write_signing_video
 
 LETTERS = ("A", "B", "L")
 PHOTOS_PER_LETTER = 3
@@ -122,6 +122,19 @@ def test_a_source_that_ends_early_names_the_letters_still_short(photos: dict[str
     assert read_collected(tmp_path / "short").counts() == {"A": 3}
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
     assert len(notes) == 1 and "B (0/3), L (0/3)" in notes[0] and "--letters B,L" in notes[0], notes
+
+
+def test_photos_one_frame_each_say_why_nothing_was_recorded(photos: dict[str, list[np.ndarray]], tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """An image folder of distinct photos: each is one frame, so no pose lasts the steady window."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i, photo in enumerate(photos["A"][:3]):
+        cv2.imwrite(str(folder / f"{i}.jpg"), canvas_of(photo))
+    assert main(["collect", "--source", str(folder), "--out", str(tmp_path / "out"), "--letters", "A",
+                 "--countdown", "0", "--no-window"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert any("never held steady" in note and "--fps" in note for note in notes), notes
 
 
 def test_no_frames_stores_crops_and_landmarks_only(signing: tuple[Path, dict[str, list[np.ndarray]]],

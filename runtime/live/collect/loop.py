@@ -139,7 +139,8 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
             # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error.
             notes.append(f"the source ended before {', '.join(f'{k} ({t}/{a})' for k, t, a in short)} had their "
                          f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
-                         + (" (a shorter --countdown suits a recorded video)" if not source.live else ""))
+                         + (" (a shorter --countdown suits a recorded video)"
+                            if not source.live and session.config.countdown_s > 0 else ""))
         feed.close()
         writer.close()
     if last is not None:
@@ -152,6 +153,10 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                         "camera, in colour, at least about a quarter of the frame high, and run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
+    if hand_frames and not writer.added and session.finished_by == "end of source":
+        notes.append(f"a hand was seen in {hand_frames} frames but never held steady for "
+                     f"{session.config.window_s:g} s (--steady); in an image folder each photo is one frame at "
+                     "--fps, so a pose needs that long of consecutive frames")
     return CollectResult(frames, hand_frames, len(writer.added), session.finished_by,
                          time.perf_counter() - started, notes)
 
