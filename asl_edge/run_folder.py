@@ -181,6 +181,9 @@ def check_training_folder(folder: str | os.PathLike[str], resume: bool, exist_ok
     fixes = ("continue it with --resume, keep it aside with --exist-ok (moved to "
              f"{Path(folder) / (PREVIOUS_PREFIX + 'N')}), or choose a new --out") if resumable else \
         f"keep it aside with --exist-ok (moved to {Path(folder) / (PREVIOUS_PREFIX + 'N')}) or choose a new --out"
+    if (Path(folder) / "checkpoint.pt").is_file() and not (Path(folder) / "model.onnx").is_file():
+        # a training that finished but whose export was interrupted (or skipped) needs no new training
+        fixes += f"; if only its export is missing, `asl-edge export {folder}` writes it"
     raise RunFolderError(f"{folder} already holds a training ({', '.join(present)}, last written {stamp}); {fixes}")
 
 

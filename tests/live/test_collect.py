@@ -233,6 +233,9 @@ def test_letters_are_parsed_and_checked() -> None:
     assert parse_letters("amnt") == ("A", "M", "N", "T")
     with pytest.raises(DataError, match="--letters"):
         parse_letters("A,7")
+    for word in ("del", "A,space", "NOTHING"):  # class names, not the shorthand for their letters
+        with pytest.raises(DataError, match="not one of them"):
+            parse_letters(word)
     with pytest.raises(DataError, match="twice"):
         CollectConfig(("A", "A"))
 

@@ -61,6 +61,17 @@ def test_retraining_into_a_run_folder_is_refused_and_changes_nothing(
     assert snapshot(run) == before
 
 
+def test_a_training_whose_export_is_missing_names_the_export_command(
+        tmp_path: Path, tiny_run: Path, small_image_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = copy_run(tiny_run, tmp_path / "run")
+    (run / "model.onnx").unlink(missing_ok=True)  # e.g. personalise killed while exporting
+    assert main(train_args(small_image_folder, run)) == 2
+    assert f"`asl-edge export {run}` writes it" in one_error_line(capsys.readouterr().err)
+    (run / "model.onnx").write_bytes(b"exported")
+    assert main(train_args(small_image_folder, run)) == 2
+    assert "asl-edge export" not in one_error_line(capsys.readouterr().err)
+
+
 def test_exist_ok_moves_the_old_run_aside_and_trains_anew(tmp_path: Path, tiny_run: Path,
                                                          small_image_folder: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:

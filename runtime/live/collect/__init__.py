@@ -30,9 +30,17 @@ WEB_PAGE = "collect.html"
 WEB_LINGER_S = 1.0  # the page's last update (finished, samples saved) goes out before the server stops
 
 
+# The non-letter labels of the ASL Alphabet classes (asl-alphabet-mini): not handshapes collect can prompt for.
+NON_LETTER_LABELS = ("del", "space", "nothing")
+
+
 def parse_letters(text: str) -> tuple[str, ...]:
     """"A,M,N,T" (or "amnt", or "A M N") -> ("A", "M", "N", "T"); DataError for anything but A-Z."""
     parts = [part for part in text.replace(",", " ").split() if part]
+    words = [part for part in parts if part.lower() in NON_LETTER_LABELS]
+    if words:  # else "del" would read as the shorthand for D, E, L
+        raise DataError(f"--letters {text!r}: collect prompts for the handshapes of the letters A-Z; "
+                        f"{', '.join(words)} is not one of them, e.g. --letters A,M,N,T")
     letters = tuple(part.upper() for part in (parts if len(parts) > 1 else list(parts[0]) if parts else []))
     unknown = [letter for letter in letters if letter not in HANDSHAPES]
     if not letters or unknown:
