@@ -251,11 +251,15 @@ def load_splits(data: str | os.PathLike[str], val: str | os.PathLike[str] | None
                 val_fraction: float = DEFAULT_VAL_FRACTION, seed: int = DEFAULT_SPLIT_SEED,
                 max_side: int | None = None) -> tuple[LabelledImages, LabelledImages]:
     """(train, validation): an explicit validation set when given, else a stratified split of `data`.
-    `max_side`: see load_image_folder."""
+    `max_side`: see load_image_folder. Raises DataError when the split leaves no validation image."""
     full = load_dataset(data, max_side=max_side)
     if val is not None:
         return full, load_dataset(val, classes=full.classes, max_side=max_side)
     train_idx, val_idx = stratified_split(full.labels, val_fraction, seed)
+    if len(val_idx) == 0:  # every class has one image: nothing to validate on, and metrics of nothing are NaN
+        raise DataError(f"dataset {data} has no validation images: no class has 2 or more images "
+                        f"({len(full)} images, {len(full.classes)} classes); add images, or pass a validation "
+                        "set with --val")
     return full.subset(train_idx), full.subset(val_idx)
 
 

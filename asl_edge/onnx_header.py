@@ -86,15 +86,18 @@ def sidecar_spec_path(model: str | os.PathLike[str]) -> Path:
 
 def load_spec_file(path: str | os.PathLike[str]) -> ModelSpec:
     """A ModelSpec JSON file (--spec, or a sidecar). Raises SpecError naming the file and the bad field."""
+    fresh = "write a fresh template with `asl-edge spec MODEL.onnx --out NEW.spec.json`"
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}; write one with "
                         "`asl-edge spec MODEL.onnx`") from exc
+    except UnicodeDecodeError as exc:  # a binary file passed by mistake (the model itself, say)
+        raise SpecError(f"spec file {path} is not UTF-8 text (a ModelSpec is JSON); {fresh}") from exc
     try:
         return ModelSpec.from_json(text)
     except SpecError as exc:
-        raise SpecError(f"spec file {path}: {exc}") from exc
+        raise SpecError(f"spec file {path}: {exc}; fix it, or {fresh}") from exc
 
 
 def spec_override(model: str | os.PathLike[str], spec: ModelSpec | None = None) -> ModelSpec | None:

@@ -130,6 +130,18 @@ def _byo_model_and_sidecar(folder: Path) -> None:
     (folder / "model.spec.json").write_text('{"labels": ["edited", "by", "hand"]}\n')
 
 
+def _byo_model_and_broken_sidecar(folder: Path) -> None:
+    _byo_model(folder)
+    (folder / "model.spec.json").write_text('{"labels": ["A", "B"],\n')
+
+
+def _one_image_per_class(folder: Path) -> None:
+    """A Sign Language MNIST CSV without a header, one row per letter: nothing left to validate on."""
+    rows = np.random.default_rng(0).integers(0, 256, (3, 785))
+    rows[:, 0] = np.arange(3)
+    np.savetxt(folder / "letters.csv", rows, fmt="%d", delimiter=",")
+
+
 def _byo_model_and_nchw_spec(folder: Path) -> None:
     import json
 
@@ -195,6 +207,8 @@ CASES: list[Case] = [
          "model.onnx", setup=_truncated_model_and_report),
     Case("csv-wrong-columns", ("eval", "{model}", "--data", "short.csv", "--hand", "off"),
          "expected 785 columns (label,pixel1..pixel784), got 3", setup=_short_csv),
+    Case("dataset-without-validation-images", ("train", "--data", "letters.csv", "--out", "run", "--epochs", "1"),
+         "has no validation images: no class has 2 or more images", setup=_one_image_per_class, absent=("run",)),
     Case("empty-dataset-folder", ("eval", "{model}", "--data", "empty", "--hand", "off"),
          "has no class sub-folders", setup=_empty_folder),
     Case("corrupt-images-only", ("eval", "{model}", "--data", "data", "--hand", "off"),
@@ -219,6 +233,10 @@ CASES: list[Case] = [
          setup=_byo_model),
     Case("spec-template-never-overwrites", ("spec", "model.onnx"), "model.spec.json already exists and is kept",
          setup=_byo_model_and_sidecar),
+    Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
+         "spec file model.onnx is not UTF-8 text", setup=_byo_model),
+    Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
+         "invalid ModelSpec: not JSON", setup=_byo_model_and_broken_sidecar),
     Case("spec-disagrees-with-graph", ("build", "model.onnx", "--spec", "nchw.json"),
          'is NHWC but the spec says layout NCHW; set "layout": "NHWC"', setup=_byo_model_and_nchw_spec),
 ]
