@@ -147,10 +147,19 @@ def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONN
     onnx = require("onnx", purpose, "pip install onnx (or 'asl-edge[workstation]')")
     if not os.path.isfile(path):
         raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
+    if Path(path).suffix == ".pt":  # a checkpoint where an ONNX belongs: name the command that converts it
+        raise ModelError(f"{path} is a PyTorch checkpoint, not an ONNX model; export it first with "
+                         f"`asl-edge export {path}` and pass the model.onnx it writes")
     try:
-        return onnx.load(str(path), load_external_data=False)
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
         raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); {REEXPORT}") from exc
+    # Protobuf decodes an empty file (and some cut-off ones) as a valid, empty message: no graph at all.
+    if not model.HasField("graph") or not model.graph.node:
+        size = os.path.getsize(path)
+        raise ModelError(f"{path} is not a readable ONNX model (no graph in its {size} bytes: an empty or "
+                         f"cut-off file?); {REEXPORT}")
+    return model
 
 
 def header_of_model(model: Any, source: str, need_spec: bool = True,
