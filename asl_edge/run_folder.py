@@ -167,11 +167,16 @@ def check_training_folder(folder: str | os.PathLike[str], resume: bool, exist_ok
                           resumable: bool = True) -> Path | None:
     """Apply the one-training rule to `folder` (call it holding the folder's lock).
 
-    A folder without TRAINING_FILES passes. One with them passes with `resume` (continue that training),
+    `resume` needs FOLDER/last.pt (RunFolderError without it). A folder without TRAINING_FILES passes. One
+    with them passes with `resume` (continue that training),
     is moved aside with `exist_ok` (returns the previous-N folder), and is otherwise refused with
     RunFolderError. `resumable` False (landmark training, which restarts in seconds) leaves --exist-ok and a
     new --out as the fixes."""
     present = training_files(folder)
+    if resume and resumable and not (Path(folder) / "last.pt").is_file():
+        # Refused here, before anything is written: a new folder is removed again when its lock is released.
+        raise RunFolderError(f"nothing to resume: {Path(folder) / 'last.pt'} does not exist; drop --resume to "
+                             "start a new run")
     if not present or resume:
         return None
     if exist_ok:

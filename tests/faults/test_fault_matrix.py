@@ -237,6 +237,10 @@ CASES: list[Case] = [
     Case("benchmark-empty-onnx", ("benchmark", "--model", "model.onnx", "--out", "bench"), "no graph in its 0 bytes",
          setup=_write("model.onnx", b""), absent=("bench",)),
     Case("build-checkpoint-not-onnx", ("build", "{run}/checkpoint.pt"), "is a PyTorch checkpoint, not an ONNX model"),
+    Case("benchmark-of-a-dataset-folder", ("benchmark", "--model", "data"), "nothing to measure",
+         setup=_corrupt_images, absent=("data/benchmark",)),  # an empty data/benchmark would be a class folder
+    Case("train-resume-without-a-run", ("train", "--data", "{data}", "--out", "run", "--resume"),
+         "nothing to resume: run/last.pt does not exist", no_torch=True, absent=("run",)),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
