@@ -150,14 +150,19 @@ def run(args: argparse.Namespace) -> int:
         args.weights = None
     if args.input == "landmarks":
         return run_landmarks(args)
+    # --exist-ok moves the old run aside on the claim: the options are checked first (it costs the torch import
+    # before the lock), so a typo fails with the folder as it was. Otherwise the cheap claim comes first.
+    config = _image_config(args) if args.exist_ok else None
     with _claim(args, resumable=True) as previous:
         _report_archive(previous)
-        return _run_image(args)
+        from asl_edge.train.loop import fit
+
+        fit(config or _image_config(args))
+        return 0
 
 
-def _run_image(args: argparse.Namespace) -> int:
-    from asl_edge.train.loop import fit
-
+def _image_config(args: argparse.Namespace) -> TrainConfig:
+    """The image training's TrainConfig from the options (validated: ConfigError names the bad one)."""
     d = DEFAULTS
     lr = float(d["lr"]) if args.lr is None else args.lr
     if args.data and len(args.data) > 1:
@@ -175,8 +180,7 @@ def _run_image(args: argparse.Namespace) -> int:
         seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
         device=args.device, weights=args.weights, resume=args.resume, amp=not args.no_amp, exist_ok=args.exist_ok)
-    fit(config)
-    return 0
+    return config
 
 
 def run_landmarks(args: argparse.Namespace) -> int:

@@ -92,6 +92,13 @@ def _corrupt_checkpoint(folder: Path) -> None:
     _previous_report(folder)
 
 
+def _earlier_run(folder: Path) -> None:
+    """A finished training in run/ (its files' names are what makes it one), which a failed train must not move."""
+    (folder / "run").mkdir()
+    (folder / "run" / "metrics.json").write_text('{"top1": 0.9}\n')
+    (folder / "run" / "checkpoint.pt").write_bytes(b"earlier weights")
+
+
 def _truncated_model_and_report(folder: Path) -> None:
     _truncated_model(folder)
     _previous_report(folder)
@@ -241,6 +248,9 @@ CASES: list[Case] = [
          setup=_corrupt_images, absent=("data/benchmark",)),  # an empty data/benchmark would be a class folder
     Case("train-resume-without-a-run", ("train", "--data", "{data}", "--out", "run", "--resume"),
          "nothing to resume: run/last.pt does not exist", no_torch=True, absent=("run",)),
+    Case("train-exist-ok-bad-option-moves-nothing",
+         ("train", "--data", "{data}", "--out", "run", "--exist-ok", "--epochs", "0"),
+         "epochs: 0 must be an integer >= 1", setup=_earlier_run, absent=("run/previous-1",)),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
