@@ -65,6 +65,23 @@ def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """`ensure_writable_dir(path)` for the block that fills it: a folder this call created is removed again
+    when the block raises before writing anything into it, so a failed job leaves no empty folder behind (an
+    empty folder inside a dataset would even read as a class without images)."""
+    folder = Path(path)
+    created = not folder.exists()
+    ensure_writable_dir(folder)
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty: OSError (ENOTEMPTY) keeps whatever was written
+        raise
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from asl_edge.apps.options import add_provider_option, add_spec_option, spec_from_args
-from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir
+from asl_edge.artifacts import atomic_write_json, atomic_write_text, output_dir
 from asl_edge.benchmark.suite import BACKENDS, HAND_VARIANTS, BenchmarkOptions
 from asl_edge.benchmark.timing import CV_WARNING, TimingPlan
 from asl_edge.errors import AslEdgeError
@@ -116,16 +116,10 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads, provider=args.provider, data=args.data, eval_limit=args.eval_limit, video=args.video,
         pipeline=not args.no_pipeline, pipeline_frames=args.pipeline_frames, export=not args.no_export,
         hand_models=args.hand_models, spec=spec_from_args(args))
-    target = args.out if args.out is not None else default_out(args.model)
-    created = not target.exists()
-    out = ensure_writable_dir(target)  # made (and proved writable) before minutes of measuring
-    print(f"benchmarking {args.model}: {options.timing.describe()} per batch size", flush=True)
-    try:
+    # Made (and proved writable) before minutes of measuring; removed again if nothing could be measured.
+    with output_dir(args.out if args.out is not None else default_out(args.model)) as out:
+        print(f"benchmarking {args.model}: {options.timing.describe()} per batch size", flush=True)
         result = run_benchmark(args.model, options, out, progress=lambda line: print(f"- {line}", flush=True))
-    except BaseException:
-        if created and not any(out.iterdir()):
-            out.rmdir()  # a benchmark that measured nothing leaves no empty folder behind
-        raise
     data = result.to_dict()
     atomic_write_json(out / JSON_NAME, data)
     atomic_write_text(out / MARKDOWN_NAME, markdown_report(data))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import add_hand_options, add_seed, add_spec_option, default_data_dir, spec_from_args
-from asl_edge.artifacts import ensure_writable_dir
+from asl_edge.artifacts import ensure_writable_dir, output_dir
 from asl_edge.datasets import EVAL_SPLITS, HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.train.config import SHIFT_NAMES
@@ -58,8 +58,15 @@ def run(args: argparse.Namespace) -> int:
         raise DataError("--compare scores models on a folder `asl-edge collect` wrote; pass it with --data")
     if args.data is not None:
         check_dataset_path(args.data, option="--data")
-    if args.out is not None:
-        ensure_writable_dir(args.out)
+    if args.out is None:
+        return _run_model(args)
+    with output_dir(args.out):  # proved writable first; removed again when the evaluation fails before writing
+        return _run_model(args)
+
+
+def _run_model(args: argparse.Namespace) -> int:
+    from asl_edge.errors import ModelError
+
     spec = spec_from_args(args)
     if Path(args.model).suffix in (".onnx", ".engine", ".plan"):
         from asl_edge.runtime.backends import load_backend
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     elif spec is not None:
         raise ModelError(f"--spec is for ONNX models and engines; {args.model} carries the spec it was trained with, "
                          "so drop --spec")
+    if Path(args.model).suffix not in (".onnx", ".engine", ".plan"):
+        _torch_or_the_export(Path(args.model))
     from asl_edge.train.evaluation import evaluate_model
     from asl_edge.train.report import write_report
 
@@ -91,6 +100,21 @@ def run(args: argparse.Namespace) -> int:
                                                "shift_seed": args.seed}, title=title)
         print(f"report written to {args.out}")
     return 0
+
+
+def _torch_or_the_export(model: Path) -> None:
+    """A checkpoint needs torch; without it (a Jetson) the run's own model.onnx, where there is one, does not."""
+    from asl_edge.errors import MissingDependencyError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        export = (model if model.is_dir() else model.parent) / "model.onnx"
+        if not export.is_file():
+            raise  # the command line's usual line: how to install torch
+        raise MissingDependencyError("torch (PyTorch)", f"evaluating the checkpoint of {model}",
+                                     "pip install 'asl-edge[workstation]', or evaluate its ONNX export, which needs "
+                                     f"no torch: `asl-edge eval {export}`") from None
 
 
 def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:

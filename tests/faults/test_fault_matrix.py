@@ -99,6 +99,13 @@ def _earlier_run(folder: Path) -> None:
     (folder / "run" / "checkpoint.pt").write_bytes(b"earlier weights")
 
 
+def _run_with_export(folder: Path) -> None:
+    """A run folder copied to a Jetson: its checkpoint and its ONNX export."""
+    (folder / "run").mkdir()
+    (folder / "run" / "checkpoint.pt").write_bytes(b"weights a Jetson without torch cannot read")
+    shutil.copy(BUNDLED_MODEL, folder / "run" / "model.onnx")
+
+
 def _truncated_model_and_report(folder: Path) -> None:
     _truncated_model(folder)
     _previous_report(folder)
@@ -251,6 +258,12 @@ CASES: list[Case] = [
     Case("train-exist-ok-bad-option-moves-nothing",
          ("train", "--data", "{data}", "--out", "run", "--exist-ok", "--epochs", "0"),
          "epochs: 0 must be an integer >= 1", setup=_earlier_run, absent=("run/previous-1",)),
+    Case("torch-missing-eval-of-a-run-names-its-export", ("eval", "run", "--data", "{data}"),
+         "or evaluate its ONNX export, which needs no torch: `asl-edge eval run/model.onnx`",
+         setup=_run_with_export, no_torch=True, code=3),
+    Case("eval-failure-leaves-no-out-folder",
+         ("eval", "model.onnx", "--data", "{data}", "--hand", "off", "--out", "report"), "model.onnx",
+         setup=_write("model.onnx", b""), absent=("report",)),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
