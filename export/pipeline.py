@@ -162,6 +162,20 @@ def _not_this_export(path: Path, checkpoint_sha256: str | None) -> str | None:
     return None
 
 
+STAGING_PREFIX = ".export-"
+
+
+def _new_staging(out_dir: Path) -> Path:
+    """A fresh staging folder in `out_dir`, whose files are renamed into place once all are verified.
+
+    Called holding `out_dir`'s lock (folder_lock), so any staging folder already there belongs to no live
+    export: it is what a killed one (kill -9, power loss) left, and is removed first."""
+    for stale in out_dir.glob(f"{STAGING_PREFIX}*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING_PREFIX))
+
+
 def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, progress: Log) -> ExportReport:
     from asl_edge.train.checkpoint import load_checkpoint
 
@@ -183,7 +197,7 @@ def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, prog
     if wants_int8 and evaluation.train is not None:
         calibration = calibration_set(evaluation.train, options.calibration)
 
-    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
+    staging = _new_staging(out_dir)
     try:
         report = _export_into(staging, str(checkpoint), checkpoint_sha, loaded.model, spec, evaluation,
                               calibration, options, progress)
@@ -199,7 +213,7 @@ def _export_landmarks(checkpoint: str, checkpoint_sha: str, model: Any, spec: Mo
     """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors (export/landmark_export.py)."""
     from asl_edge.export.landmark_export import export_landmarks_into
 
-    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".export-"))
+    staging = _new_staging(out_dir)
     try:
         report, written = export_landmarks_into(staging, checkpoint, checkpoint_sha, model, spec, options.precisions,
                                                 FILE_NAMES, options, progress)

@@ -451,3 +451,16 @@ def test_video_library_logs_show_with_verbose(shared: dict[str, str], tmp_path: 
     assert quiet.returncode == verbose.returncode != 0
     assert len(verbose.stderr.splitlines()) > len(quiet.stderr.splitlines()) == 1, verbose.stderr
     assert np.any([line.startswith(LOG_PREFIXES) for line in verbose.stderr.splitlines()]), verbose.stderr
+
+
+def test_export_after_a_killed_export_cleans_its_staging(shared: dict[str, str], tmp_path: Path) -> None:
+    """kill -9 mid-export leaves a .export-* staging folder (files not yet verified); the next export of that
+    folder, holding its lock, removes it, and writes the real files."""
+    run = Path(shutil.copytree(shared["run"], tmp_path / "run"))
+    staging = run / ".export-k1ll3d"
+    staging.mkdir()
+    (staging / "model.onnx").write_bytes(b"half of an ONNX file")
+    result = asl_edge(["export", str(run), "--precision", "fp32"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not _leftovers([str(p) for p in run.rglob("*")]), sorted(run.rglob("*"))
+    assert (run / "model.onnx").stat().st_size > 1000
