@@ -69,9 +69,9 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.roi_size <= 1.0:
-            raise AslEdgeError(f"ROI size {self.roi_size} must be between 0.05 and 1 (fraction of the frame)")
+            raise AslEdgeError(f"ROI size (--roi-size) {self.roi_size} must be between 0.05 and 1 (of the frame)")
         if any(not -0.5 <= v <= 0.5 for v in self.roi_offset):
-            raise AslEdgeError(f"ROI offset {self.roi_offset} must be within -0.5..0.5 of the frame")
+            raise AslEdgeError(f"ROI offset (--roi-offset) {self.roi_offset} must be within -0.5..0.5 of the frame")
         if self.max_frames is not None and self.max_frames < 1:
             raise AslEdgeError(f"--max-frames {self.max_frames} must be at least 1")
         if self.max_seconds is not None and self.max_seconds <= 0:
