@@ -10,10 +10,13 @@ cost its whole length per commit.) Characters are written as UTF-8.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError
 
 
@@ -31,26 +34,37 @@ class Transcript:
             raise AslEdgeError(f"cannot write the transcript {self.path}: {exc.strerror}; choose another "
                                "--transcript path") from None
         self._file: BinaryIO = os.fdopen(fd, "r+b")
-        end = self._file.seek(0, os.SEEK_END)
-        if end:
-            self._file.seek(end - 1)
-            if self._file.read(1) != b"\n":
-                self._file.write(b"\n")  # this run starts on a line of its own
-        self._final = self._file.tell()  # bytes that will not change again
+        with self._writing():
+            end = self._file.seek(0, os.SEEK_END)
+            if end:
+                self._file.seek(end - 1)
+                if self._file.read(1) != b"\n":
+                    self._file.write(b"\n")  # this run starts on a line of its own
+            self._final = self._file.tell()  # bytes that will not change again
         self.closed = False
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write (a full disk mid-run) names the transcript, not "a file"."""
+        try:
+            yield
+        except OSError as exc:
+            raise write_error(self.path, exc, what="the transcript ") from None
 
     def scroll(self, chars: str) -> None:
         """Text that can no longer change: written once, after what is final already."""
-        self._file.seek(self._final)
-        self._file.write(chars.encode())
-        self._final = self._file.tell()
+        with self._writing():
+            self._file.seek(self._final)
+            self._file.write(chars.encode())
+            self._final = self._file.tell()
 
     def update(self, tail: str) -> None:
         """The text that may still change (the Speller's `text`), after the final part; flushed to the file."""
-        self._file.seek(self._final)
-        self._file.write(tail.encode())
-        self._file.truncate()
-        self._file.flush()
+        with self._writing():
+            self._file.seek(self._final)
+            self._file.write(tail.encode())
+            self._file.truncate()
+            self._file.flush()
 
     def end_line(self, tail: str) -> None:
         """The tail is final (the text was cleared, or the run ends): written with a line break if not empty."""

@@ -233,6 +233,9 @@ CASES: list[Case] = [
     Case("unreachable-stream-no-opencv-log-lines",
          ("run", "--model", "{model}", "--source", "http://127.0.0.1:9/stream.mjpg", "--no-window", "--hand", "off"),
          "cannot open camera http://127.0.0.1:9/stream.mjpg"),
+    Case("transcript-disk-full", ("run", "--model", "{model}", "--source", "{clip}", "--transcript", "/dev/full",
+                                  "--no-window", "--hand", "off"),
+         "cannot write the transcript /dev/full: No space left on device [ENOSPC]"),
     Case("port-in-use", ("run", "--model", "{model}", "--source", "{clip}", "--web", "--port", "{busy_port}",
                          "--no-window", "--hand", "off"), "Address already in use"),
     # Out-of-range options name the option.
