@@ -56,6 +56,7 @@ class SoakReport:
     rss_peak: int = 0
     samples: int = 0
     measured_s: float = 0.0
+    elapsed_s: float = 0.0  # first frame to last: shorter than `seconds` when the run was stopped early
 
     @property
     def measured_frames(self) -> int:
@@ -80,8 +81,9 @@ class SoakReport:
     def lines(self) -> list[str]:
         mib = 1024 * 1024
         fps = self.measured_frames / self.measured_s if self.measured_s > 0 else 0.0
-        out = [f"soak: {self.frames} frames in {self.seconds:g} s; RSS measured after {self.warmup_s:g} s of warm-up "
-               f"({self.start_frames} frames)"]
+        stopped = "" if self.elapsed_s >= self.seconds - 1 else f" (stopped early, of {self.seconds:g} s)"
+        out = [f"soak: {self.frames} frames in {self.elapsed_s:.0f} s{stopped}; RSS measured after "
+               f"{self.warmup_s:g} s of warm-up ({self.start_frames} frames)"]
         growth = self.growth_per_100k
         if growth is None:
             out.append("soak: too short to measure (fewer than two RSS samples after the warm-up); pass a longer "
@@ -119,6 +121,7 @@ class SoakMonitor:
         report.frames += 1
         if self._started is None:
             self._started = now
+        report.elapsed_s = now - self._started
         if now - self._started < report.warmup_s or now < self._next_sample:
             return
         rss = self._read_rss()
