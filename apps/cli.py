@@ -8,11 +8,14 @@ non-zero exit code; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from asl_edge import __version__
 from asl_edge.artifacts import write_error
@@ -95,6 +98,21 @@ def missing_package(exc: ModuleNotFoundError) -> MissingDependencyError | None:
     return error
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """`docker stop`, systemd and `kill` send SIGTERM: stop the way Ctrl-C does (run closes its --save video and
+    --transcript, train keeps its finished epochs), instead of dying with the video still half-written. The
+    previous handler comes back afterwards (main may run inside another program, a test runner say)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = build_parser()
@@ -107,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser, module = _command_parser(name)
         args = parser.parse_args(rest)
         quiet_video_libraries(args.verbose)
-        return int(module.run(args) or 0)  # type: ignore[attr-defined]
+        with _sigterm_as_interrupt():
+            return int(module.run(args) or 0)  # type: ignore[attr-defined]
     except AslEdgeError as exc:
         print(f"asl-edge {name}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -467,3 +467,27 @@ def test_export_after_a_killed_export_cleans_its_staging(shared: dict[str, str],
     assert result.returncode == 0, result.stderr
     assert not _leftovers([str(p) for p in run.rglob("*")]), sorted(run.rglob("*"))
     assert (run / "model.onnx").stat().st_size > 1000
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path: Path) -> None:
+    """`docker stop` / systemd send SIGTERM: the run stops as on Ctrl-C, so its --save video is closed and renamed
+    into place (readable, every frame so far) and its --transcript holds the text, no .partial file left."""
+    argv = [sys.executable, "-m", "asl_edge", "run", "--model", str(BUNDLED_MODEL), "--source", str(SAMPLE_CLIP),
+            "--soak", "120", "--hand", "off", "--save", "out.mp4", "--transcript", "spelled.txt"]
+    process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(tmp_path.glob(".out.partial*")):
+            time.sleep(0.2)
+        time.sleep(1.0)  # some frames into the video
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "stopped by interrupt" in out and "Traceback" not in err, out + err
+    assert not _leftovers([p.name for p in tmp_path.iterdir()]), sorted(tmp_path.iterdir())
+    capture = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 10
+    capture.release()
+    assert (tmp_path / "spelled.txt").read_text().startswith("HELLO")
