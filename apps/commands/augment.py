@@ -25,11 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asl_edge.datasets import check_dataset_path
+    from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
     from asl_edge.train.grid import check_grid_path, write_augmentation_grid
 
     check_grid_path(args.out)  # cheap checks before torch and the photos are loaded (seconds)
     check_dataset_path(args.data, option="--data")
+    check_out_outside_datasets(args.out, [(args.data, "--data")], example="augment.png")
 
     path = write_augmentation_grid(args.data, args.out, preset=args.preset, shift=args.shift, hflip=args.hflip,
                                    rows=args.rows, columns=args.columns, size=args.size, seed=args.seed)

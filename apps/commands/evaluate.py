@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asl_edge.datasets import check_dataset_path
+    from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
     from asl_edge.errors import ModelError
     from asl_edge.runtime.hand.collected import LANDMARKS_FILE
 
@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         check_dataset_path(args.data, option="--data")
     if args.out is None:
         return _run_model(args)
+    check_out_outside_datasets(args.out, [(args.data, "--data")] if args.data is not None else [],
+                               example="runs/eval")
     with output_dir(args.out):  # proved writable first; removed again when the evaluation fails before writing
         return _run_model(args)
 

@@ -110,7 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def check_paths(args: argparse.Namespace) -> None:
     """What needs no torch, checked before torch is imported (7-14 s on a small board): the datasets exist
     and --out can be a run folder."""
-    from asl_edge.datasets import check_dataset_path
+    from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
 
     for data in args.data or [str(default_data_dir())]:
         check_dataset_path(data, csv_ok=args.input in (None, "image"), option="--data")
@@ -118,6 +118,8 @@ def check_paths(args: argparse.Namespace) -> None:
         check_dataset_path(args.val, option="--val")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; name a folder for the run")
+    check_out_outside_datasets(args.out, [*((d, "--data") for d in args.data or []),
+                                          *([(args.val, "--val")] if args.val is not None else [])])
 
 
 def _claim(args: argparse.Namespace, resumable: bool) -> Any:

@@ -267,6 +267,13 @@ CASES: list[Case] = [
     Case("eval-failure-leaves-no-out-folder",
          ("eval", "model.onnx", "--data", "{data}", "--hand", "off", "--out", "report"), "model.onnx",
          setup=_write("model.onnx", b""), absent=("report",)),
+    # Output written into the input: curves.png in a class folder would be trained on as a photo next time.
+    Case("train-out-inside-dataset", ("train", "--data", "data", "--out", "data/A", "--epochs", "1"),
+         "--out data/A is inside the dataset data (--data)", setup=_corrupt_images, no_torch=True,
+         absent=("data/A/train.log", "data/A/curves.png")),
+    Case("augment-out-inside-dataset", ("augment", "--data", "data", "--out", "data/B/grid.png"),
+         "--out data/B/grid.png is inside the dataset data (--data)", setup=_corrupt_images, no_torch=True,
+         absent=("data/B/grid.png",)),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
