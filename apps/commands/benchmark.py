@@ -106,9 +106,11 @@ def run(args: argparse.Namespace) -> int:
 
         probe_source(args.video)
     if args.data is not None:
-        from asl_edge.datasets import check_dataset_path
+        from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
 
         check_dataset_path(args.data, option="--data")
+        if args.out is not None:  # benchmark.png in a class folder would be trained on as a photo
+            check_out_outside_datasets(args.out, [(args.data, "--data")], example="runs/benchmark")
     options = BenchmarkOptions(
         backends=args.backends, precisions=args.precisions, batches=args.batch,
         timing=TimingPlan(warmup_s=args.warmup, iterations=args.iterations, duration_s=args.duration,

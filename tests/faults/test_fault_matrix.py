@@ -274,6 +274,8 @@ CASES: list[Case] = [
     Case("augment-out-inside-dataset", ("augment", "--data", "data", "--out", "data/B/grid.png"),
          "--out data/B/grid.png is inside the dataset data (--data)", setup=_corrupt_images, no_torch=True,
          absent=("data/B/grid.png",)),
+    Case("benchmark-out-inside-dataset", ("benchmark", "--model", "{model}", "--data", "data", "--out", "data/A/bench"),
+         "--out data/A/bench is inside the dataset data (--data)", setup=_corrupt_images, absent=("data/A/bench",)),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
