@@ -28,7 +28,13 @@ def backend_for(path: str | os.PathLike[str]) -> str:
     try:
         return BACKEND_BY_SUFFIX[suffix]
     except KeyError:
-        raise ModelError(f"cannot tell the backend of {path}: expected one of "
+        if Path(path).is_dir():  # a run folder: name the files in it that are models
+            inside = sorted((p.suffix.lower() != ".onnx", p.name != "model.onnx", p.name) for p in Path(path).iterdir()
+                            if p.suffix.lower() in BACKEND_BY_SUFFIX)  # an export first: it needs no torch
+            fix = f"pass one of its files, e.g. {Path(path) / inside[0][2]}" if inside else \
+                "pass a model file (an export of a run folder: `asl-edge export RUN`)"
+            raise ModelError(f"{path} is a folder, not a model file; {fix}") from None
+        raise ModelError(f"cannot tell the backend of {path}: expected a model file ending in one of "
                          f"{', '.join(sorted(BACKEND_BY_SUFFIX))}") from None
 
 

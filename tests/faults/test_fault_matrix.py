@@ -276,6 +276,8 @@ CASES: list[Case] = [
          absent=("data/B/grid.png",)),
     Case("benchmark-out-inside-dataset", ("benchmark", "--model", "{model}", "--data", "data", "--out", "data/A/bench"),
          "--out data/A/bench is inside the dataset data (--data)", setup=_corrupt_images, absent=("data/A/bench",)),
+    Case("run-model-is-a-run-folder", ("run", "--model", "run", "--source", "{clip}", "--no-window"),
+         "run is a folder, not a model file; pass one of its files, e.g. run/model.onnx", setup=_run_with_export),
     Case("spec-file-not-text", ("eval", "model.onnx", "--spec", "model.onnx", "--data", "{data}", "--hand", "off"),
          "spec file model.onnx is not UTF-8 text", setup=_byo_model),
     Case("spec-sidecar-not-json", ("eval", "model.onnx", "--data", "{data}", "--hand", "off"),
