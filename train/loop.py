@@ -36,7 +36,7 @@ from asl_edge.datasets import HeldOutSplit, kept_side, load_splits
 from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.progress import Progress
-from asl_edge.run_folder import claim_training_folder
+from asl_edge.run_folder import claim_training_folder, training_files
 from asl_edge.spec import ModelSpec, make_spec
 from asl_edge.train import distributed
 from asl_edge.train.augment import get_preset
@@ -225,7 +225,16 @@ def fit(config: TrainConfig, on_epoch_end: Callable[[int, dict[str, float]], Non
     try:
         # Only rank 0 writes: it alone locks the folder and applies the one-training rule (asl_edge.run_folder).
         with claim_training_folder(config.out, config.resume, config.exist_ok) if group.is_main else nullcontext():
-            return _fit(config, group, device, on_epoch_end)
+            log_file = Path(config.out) / "train.log"
+            had_log = log_file.exists()
+            try:
+                return _fit(config, group, device, on_epoch_end)
+            except BaseException:
+                # A start that failed before any checkpoint (bad weights, Ctrl-C in epoch 1) leaves no folder
+                # holding only the log of that start: the lock's release then removes a folder it created.
+                if group.is_main and not had_log and not training_files(config.out):
+                    log_file.unlink(missing_ok=True)
+                raise
     finally:
         distributed.stop(group)
 
