@@ -143,4 +143,4 @@ def evaluation_data(spec: ModelSpec, data_path: str | os.PathLike[str] | None,
     chosen = data_path or (recorded.data if recorded is not None else None) or default_data
     if chosen is None:
         raise DataError("the model records no training dataset; pass --data with a folder of class folders or a .csv")
-    return str(check_dataset_path(chosen))
+    return str(check_dataset_path(chosen, option="--data"))  # a recorded or default one is fixed by --data too

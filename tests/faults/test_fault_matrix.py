@@ -219,6 +219,8 @@ CASES: list[Case] = [
          "is not an asl-edge checkpoint", setup=_corrupt_checkpoint),
     Case("truncated-onnx", ("eval", "model.onnx", "--data", "{data}", "--hand", "off", "--out", "report"),
          "model.onnx", setup=_truncated_model_and_report),
+    Case("eval-recorded-dataset-missing", ("eval", "{model}", "--hand", "off"),
+         "does not exist; pass --data with a folder of class folders"),  # the model's recorded path, seen from here
     Case("csv-wrong-columns", ("eval", "{model}", "--data", "short.csv", "--hand", "off"),
          "expected 785 columns (label,pixel1..pixel784), got 3", setup=_short_csv),
     Case("dataset-without-validation-images", ("train", "--data", "letters.csv", "--out", "run", "--epochs", "1"),
