@@ -75,11 +75,11 @@ class HandChain:
         self.tracker, self.classifier, self.fallback = tracker, classifier, fallback
         self.crop_model, self.crop_weight = crop_model, crop_weight
         self.labels = classifier.spec.labels
+        if not 0.0 <= crop_weight <= 1.0:  # checked even without --crop-model: a typo should not pass silently
+            raise ModelError(f"--crop-weight {crop_weight} must be between 0 and 1")
         if crop_model is not None:
             if classifier.spec.inputs != "landmarks" or crop_model.spec.inputs != "image":
                 raise ModelError("fusion needs a landmarks classifier and an image crop model (--crop-model)")
-            if not 0.0 <= crop_weight <= 1.0:
-                raise ModelError(f"--crop-weight {crop_weight} must be between 0 and 1")
             self._crop_index = label_map(crop_model.spec.labels, self.labels)
         if fallback is not None:
             if fallback.spec.inputs != "image":

@@ -15,7 +15,9 @@ torch and torchvision unimportable, as on a Jetson runtime image.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 import pytest
 
+from asl_edge.run_folder import LOCK_NAME
 from tests.conftest import DATA_DIR, REPO
 
 BUNDLED_MODEL = REPO / "asl_edge" / "assets" / "asl_default.onnx"
@@ -97,6 +100,19 @@ def _earlier_run(folder: Path) -> None:
     (folder / "run").mkdir()
     (folder / "run" / "metrics.json").write_text('{"top1": 0.9}\n')
     (folder / "run" / "checkpoint.pt").write_bytes(b"earlier weights")
+
+
+# Locks the setups below hold for the rest of the session, as a live asl-edge process would.
+_HELD_LOCKS: list[int] = []
+
+
+def _run_in_use(folder: Path) -> None:
+    """run/ locked by another process (this test process plays it), which a second writer must not touch."""
+    _earlier_run(folder)
+    fd = os.open(folder / "run" / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, json.dumps({"pid": os.getpid(), "job": "train", "started": "2026-12-01T00:00:00+00:00"}).encode())
+    _HELD_LOCKS.append(fd)
 
 
 def _run_with_export(folder: Path) -> None:
@@ -258,6 +274,17 @@ CASES: list[Case] = [
     Case("build-checkpoint-not-onnx", ("build", "{run}/checkpoint.pt"), "is a PyTorch checkpoint, not an ONNX model"),
     Case("benchmark-of-a-dataset-folder", ("benchmark", "--model", "data"), "nothing to measure",
          setup=_corrupt_images, absent=("data/benchmark",)),  # an empty data/benchmark would be a class folder
+    Case("train-into-a-run-folder-holding-a-training", ("train", "--data", "{data}", "--out", "run"),
+         "run already holds a training (checkpoint.pt, metrics.json", setup=_earlier_run, no_torch=True,
+         absent=("run/previous-1",)),
+    Case("train-into-a-run-folder-in-use", ("train", "--data", "{data}", "--out", "run", "--exist-ok"),
+         "is in use by another asl-edge process (pid", setup=_run_in_use, absent=("run/previous-1",)),
+    Case("export-into-a-run-folder-in-use", ("export", "run/checkpoint.pt", "--out", "run"),
+         "is in use by another asl-edge process (pid", setup=_run_in_use),
+    Case("crop-weight-out-of-range-without-crop-model",
+         ("eval", str(REPO / "asl_edge" / "assets" / "asl_landmarks.onnx"), "--data", "{data}", "--crop-weight", "2"),
+         "--crop-weight 2.0 must be between 0 and 1",
+         no_torch=True),
     Case("train-resume-without-a-run", ("train", "--data", "{data}", "--out", "run", "--resume"),
          "nothing to resume: run/last.pt does not exist", no_torch=True, absent=("run",)),
     Case("train-exist-ok-bad-option-moves-nothing",
@@ -402,7 +429,8 @@ def test_matrix_covers_every_kind() -> None:
                  "weights-mismatched", "augment-out",
                  "save-video-read-only", "int8-calibration", "corrupt-checkpoint", "truncated-onnx", "csv",
                  "empty-dataset", "corrupt-images", "missing-camera", "port-in-use", "out-of-range",
-                 "before-torch", "before-measuring", "no-opencv-log-lines"):
+                 "before-torch", "before-measuring", "no-opencv-log-lines", "run-folder-holding", "in-use",
+                 "spec", "out-inside-dataset"):
         assert any(kind in name for name in names), kind
 
 
