@@ -249,24 +249,14 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
 
     from asl_edge.artifacts import ensure_writable_dir
     from asl_edge.runtime.hand.collected import read_collected
-    from asl_edge.train.landmarks import load_landmark_sets
     from asl_edge.train.onnx_init import load_start_model
     from asl_edge.train.personalise import PersonaliseConfig, personalise
-    from asl_edge.train.replay_pack import read_replay_pack
+    from asl_edge.train.replay_sources import ReplaySource
 
     started = time.monotonic()
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
-    recorded = HeldOutSplit.recorded(spec.trained_on)
-    replay, packs = _replay_sources(args, recorded)
-    if packs:
-        sets, split, _ = read_replay_pack(packs[0])
-        if recorded is not None and (split.val_fraction, split.seed) != (recorded.val_fraction, recorded.seed):
-            raise ConfigError(f"replay pack {packs[0]} was written for another split ({split.describe()}; "
-                              f"{args.init_from} records {recorded.describe()}); write it again with "
-                              f"--init-from {args.init_from} --write-replay {packs[0]}")
-    else:
-        _check_replay_folders(replay)
+    replay = ReplaySource.resolve(args.replay_data or [], args.init_from, HeldOutSplit.recorded(spec.trained_on))
     config = PersonaliseConfig(
         epochs=PersonaliseDefaults.epochs if args.epochs is None else args.epochs,
         batch_size=LANDMARK_BATCH if args.batch_size is None else args.batch_size,
@@ -276,8 +266,7 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
     ensure_writable_dir(args.out)  # before loading the replay data and training, not after
     cache = Path(args.landmark_cache) if args.landmark_cache else None
-    replay_sets: list[tuple[str, Any]] = list(sets) if packs else load_landmark_sets(replay, cache)
-    personalise(args.init_from, user, args.data[0], replay_sets, args.out, config)
+    personalise(args.init_from, user, args.data[0], replay.load(cache), args.out, config)
     print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")
     if args.export != "none":
         from asl_edge.export.pipeline import ExportOptions, export_all, parse_precisions
@@ -289,52 +278,16 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
               f"{Path(args.out) / 'model.onnx'} --compare {args.init_from} --data {args.data[0]}")
     return 0
 
-def _check_replay_folders(replay: list[str]) -> None:
-    from pathlib import Path
-
-    missing = [folder for folder in replay if not Path(folder).is_dir()]
-    if missing or not replay:
-        raise ConfigError(f"the start model's training data {', '.join(missing) or '(none recorded)'} is not here; "
-                          "pass the folders it was trained on, or a replay pack, with --replay-data")
-
-
-def _replay_sources(args: argparse.Namespace, recorded: HeldOutSplit | None) -> tuple[list[str], list[str]]:
-    """(--replay-data, default: the folders the start model records; the replay packs among them)."""
-    from asl_edge.train.replay_pack import is_replay_pack
-
-    replay = args.replay_data or list(recorded.datasets if recorded is not None else ())
-    packs = [path for path in replay if is_replay_pack(path)]
-    if packs and len(replay) > 1:
-        raise ConfigError("--replay-data takes one replay pack or folders, not both; pass just the pack")
-    return replay, packs
-
 
 def _write_replay(args: argparse.Namespace) -> int:
     """--write-replay: the start model's training datasets' landmarks and split, packed into one file."""
-    import time
     from pathlib import Path
 
-    from asl_edge.train.landmarks import load_landmark_sets
     from asl_edge.train.onnx_init import load_start_model
-    from asl_edge.train.replay_pack import is_replay_pack, write_replay_pack
+    from asl_edge.train.replay_sources import write_start_model_pack
 
     _, spec = load_start_model(args.init_from)
-    recorded = HeldOutSplit.recorded(spec.trained_on)
-    replay, packs = _replay_sources(args, recorded)
-
-    if not is_replay_pack(args.write_replay):
-        raise ConfigError(f"--write-replay {args.write_replay}: name the pack FILE.npz")
-    if packs:
-        raise ConfigError("--write-replay packs photo folders; give --replay-data FOLDER (or none: the model's own)")
-    if recorded is None:
-        raise ConfigError(f"{args.init_from} records no training split to keep; it cannot be packed for replay")
-    _check_replay_folders(replay)
-    started = time.monotonic()
     cache = Path(args.landmark_cache) if args.landmark_cache else None
-    split = HeldOutSplit(tuple(replay), val_fraction=recorded.val_fraction, seed=recorded.seed)
-    meta = write_replay_pack(args.write_replay, load_landmark_sets(replay, cache), split, args.init_from)
-    photos = sum(source["photos"] for source in meta["sources"])
-    print(f"wrote {args.write_replay}: {photos} photos of {len(replay)} dataset(s), "
-          f"{Path(args.write_replay).stat().st_size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s; copy it "
-          f"with the model and personalise with --replay-data {args.write_replay}")
+    print(write_start_model_pack(args.init_from, HeldOutSplit.recorded(spec.trained_on), args.replay_data or [],
+                                 args.write_replay, cache))
     return 0
