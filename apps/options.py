@@ -124,6 +124,13 @@ def source_from_args(args: argparse.Namespace) -> FrameSource:
     return parse_source(args.source, CaptureOptions(args.width, args.height, args.fps, flip=args.flip))
 
 
+def open_source(source: FrameSource) -> None:
+    """Open it, saying so first when that can take a while (cameras and network streams)."""
+    if source.live:
+        print(f"connecting to {source.describe()} ...", flush=True)
+    source.open()
+
+
 # -- the hand stage (run, demo, eval) -----------------------------------------------------------------
 def add_hand_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hand", default="auto", choices=("auto", "on", "off"),

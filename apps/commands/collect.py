@@ -11,6 +11,7 @@ from asl_edge.apps.options import (
     add_provider_option,
     add_source_options,
     add_view_options,
+    open_source,
     source_from_args,
 )
 from asl_edge.runtime.live.collect import CollectConfig, ViewOptions, collect, model_letters, parse_letters
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     letters = parse_letters(args.letters) if args.letters is not None else model_letters()
     config = CollectConfig(letters, args.samples, args.countdown, args.interval, args.steady)
     source = source_from_args(args)
-    source.open()  # fail on a bad source before loading models or writing anything
+    open_source(source)  # fail on a bad source before loading models or writing anything
     print(f"source: {source.describe()}")
     print(f"collecting {config.samples} samples of {', '.join(letters)} into {args.out}"
           f"{' (no full frames)' if args.no_frames else ''}", flush=True)

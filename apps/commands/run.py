@@ -18,6 +18,7 @@ from asl_edge.apps.options import (
     add_spelling_options,
     add_view_options,
     backend_kwargs,
+    open_source,
     source_from_args,
     spec_from_args,
 )
@@ -172,13 +173,6 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
         for line in soak.report.lines():
             print(line)
     return result
-
-
-def open_source(source: FrameSource) -> None:
-    """Open it, saying so first when that can take a while (cameras and network streams)."""
-    if source.live:
-        print(f"connecting to {source.describe()} ...", flush=True)
-    source.open()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -370,3 +370,17 @@ def test_either_hand_is_collected_and_left_crops_are_mirrored(photos: dict[str, 
         back = cv2.resize(mirrored, plain.shape[1::-1])
         # Flipped back: close to the unmirrored crop, far from its mirror image.
         assert np.abs(plain.astype(int) - back).mean() < 0.5 * np.abs(plain.astype(int) - plain[:, ::-1]).mean()
+
+
+def test_a_network_source_says_it_is_connecting_before_it_fails(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Like `run`, collect names a camera or stream it is opening (which can take seconds) before opening it."""
+    with socket.socket() as probe:  # a port nothing listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}/stream.mjpg"
+    assert main(["collect", "--source", uri, "--out", str(tmp_path / "out"), "--letters", "A", "--no-window"]) != 0
+    out, err = capsys.readouterr()
+    assert f"connecting to {parse_source(uri).describe()} ..." in out
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
+    assert not (tmp_path / "out").exists()
