@@ -1,0 +1,278 @@
+"""The fingerspelling decoder: letters as signers make them, at teaching speed and at natural speed.
+
+A fluent signer holds each handshape for 0.15-0.4 s and moves straight on; a teacher holds it for seconds.
+The per-frame classifier is mostly right while a letter is held and flickers while the hand changes shape,
+so the decoder keeps *leaky votes*: each frame with a hand adds its duration (seconds of source time) to
+its top letter, and every vote decays with the time constant `memory` x pace. A letter is committed when
+
+- its votes reach `evidence` x pace seconds (it has led for that long, recently),
+- it leads the runner-up by `lead` times (two letters taking turns, as R and U do on some hands, commit
+  neither), and
+- the classifier's mean probability over its votes is at least `min_confidence`.
+
+*Pace* is the signer's own tempo: the median time recent letters stayed the top reading after they were
+committed (the letter held now included), clamped to `PACE_RANGE`. Scaling the time constants with it is
+what lets one set of defaults read 0.2 s letters and 3 s letters: at teaching speed the 0.3-0.6 s glimpses
+of other letters while the hand moves on fall far short of the evidence a 3 s letter sets; at natural
+speed the evidence shrinks to a few frames.
+
+A committed letter is *locked*: holding it longer adds nothing. The same letter is committed again only
+after a release, the ways signers double a letter:
+
+- re-forming it: the handshape departs from the held one by `reform` (mean landmark distance, palm
+  sizes) on frames that no longer read as the letter, for `depart_hold` x pace seconds;
+- sliding or bouncing it: the hand's centre moves `slide` hand sizes from where the letter was held
+  (its place follows a slow drift with the same time constant as the votes); the letter then has to
+  earn its evidence again;
+- the hand leaving the frame for `leave_s` seconds, which also ends the word (a space commit).
+
+Nothing else (a long hold, a wobble, jittering landmarks) releases it. The numbers that chose this design
+and its defaults are in docs/decoding.md.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from asl_edge.errors import AslEdgeError
+from asl_edge.runtime.live.decoding import Decoder
+from asl_edge.runtime.live.spelling import MAX_GAP_S, TEXT_LIMIT, Commit
+from asl_edge.spec import DELETE, NOTHING, SPACE
+
+WRIST, MIDDLE_MCP = 0, 9
+PACE_RANGE = (0.15, 3.0)  # seconds per letter: the fastest fluent letters to a slow teaching hold
+PACE_HISTORY = 5  # letters behind the pace's median
+DEFAULT_PACE_S = 0.4  # before the first letter: natural speed
+DEFAULT_EVIDENCE = 0.3
+DEFAULT_MEMORY = 0.5
+DEFAULT_LEAD = 2.0
+DEFAULT_MIN_CONFIDENCE = 0.2
+DEFAULT_REFORM = 0.5
+DEFAULT_DEPART_HOLD = 0.1
+DEFAULT_SLIDE = 0.7
+DEFAULT_LEAVE_S = 0.5
+MOTION_WINDOW_S = 0.1  # the view's "moving": handshape change over this much time
+MOVING_SHAPE_RATE = 0.6  # palm sizes per second of mean landmark change
+
+
+def palm_frame(landmarks: np.ndarray) -> np.ndarray:
+    """(21, 3) landmarks in pixels -> (21, 2) positions relative to the wrist, in palm sizes (the wrist to
+    middle-finger MCP distance), so handshapes compare at any distance from the camera."""
+    xy = landmarks[:, :2].astype(np.float64)
+    size = max(float(np.linalg.norm(xy[MIDDLE_MCP] - xy[WRIST])), 1e-6)
+    return (xy - xy[WRIST]) / size
+
+
+def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance (palm sizes) between the landmarks of two `palm_frame` handshapes."""
+    return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+class FingerspellingDecoder(Decoder):
+    """Commits letters from leaky, pace-scaled votes; see the module docstring for the rules.
+
+    labels: the classifier's labels; `nothing`, `space` and `del` are never spelled (fingerspelling ends a
+    word by dropping the hand). Times are seconds of source time; `evidence`, `memory` and `depart_hold`
+    are fractions of the pace. Raises AslEdgeError for values that cannot work."""
+
+    def __init__(self, labels: Sequence[str], evidence: float = DEFAULT_EVIDENCE, memory: float = DEFAULT_MEMORY,
+                 lead: float = DEFAULT_LEAD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                 reform: float = DEFAULT_REFORM, depart_hold: float = DEFAULT_DEPART_HOLD,
+                 slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S, pace_s: float = DEFAULT_PACE_S,
+                 max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None) -> None:
+        for name, value in (("evidence", evidence), ("memory", memory), ("reform", reform), ("slide", slide),
+                            ("leave time", leave_s), ("pace", pace_s)):
+            if not value > 0:
+                raise AslEdgeError(f"fingerspelling decoder: {name} {value} must be positive")
+        if lead < 1:
+            raise AslEdgeError(f"fingerspelling decoder: lead {lead} must be at least 1")
+        if not 0 <= min_confidence < 1:
+            raise AslEdgeError(f"fingerspelling decoder: minimum confidence {min_confidence} must be in [0, 1)")
+        if max_chars < 1:
+            raise AslEdgeError(f"text limit {max_chars} must be at least 1 character")
+        self.labels = tuple(labels)
+        self.evidence, self.memory, self.lead, self.min_confidence = evidence, memory, lead, min_confidence
+        self.reform, self.depart_hold, self.slide, self.leave_s = reform, depart_hold, slide, leave_s
+        self.max_chars, self.on_scroll = max_chars, on_scroll
+        self.scrolled = 0  # characters that scrolled off the front of `text`
+        self._spellable = np.array([label not in (NOTHING, SPACE, DELETE) for label in self.labels])
+        self._votes = np.zeros(len(self.labels), np.float64)  # seconds each label led, decaying
+        self._mass = np.zeros(len(self.labels), np.float64)  # the same, weighted by the label's probability
+        self._pace, self._default_pace = pace_s, pace_s
+        self._held_times: deque[float] = deque(maxlen=PACE_HISTORY)
+        self._text = ""
+        self._previous: float | None = None  # the last frame's time
+        self._hand_seen: float | None = None  # the last time a hand was seen
+        self._word_open = False  # letters were spelled since the last word end
+        self._motion: deque[tuple[float, np.ndarray]] = deque()  # recent (time, shape) for the phase
+        self._phase = "no hand"
+        self._letter: int | None = None
+        self._confidence = 0.0
+        self._probs: np.ndarray | None = None
+        # The locked letter, when it was committed, its handshape and place (following slow drift).
+        self._locked: int | None = None
+        self._committed_at = 0.0
+        self._held = 0.0
+        self._locked_shape: np.ndarray | None = None
+        self._anchor: np.ndarray | None = None
+        self._anchor_size = 1.0
+        self._departed_since: float | None = None
+
+    # -- the Decoder interface --------------------------------------------------------------------------
+    def update(self, probs: np.ndarray, landmarks: np.ndarray | None, handedness: float,
+               timestamp: float) -> list[Commit]:
+        dt = self._step(timestamp)
+        self._probs = probs
+        if landmarks is None or not np.isfinite(landmarks).all():
+            return self._no_hand(timestamp)
+        self._hand_seen = timestamp
+        shape = palm_frame(landmarks)
+        xy = landmarks[:, :2]
+        centre = xy.mean(axis=0)
+        size = max(float((xy.max(axis=0) - xy.min(axis=0)).max()), 1e-6)  # steadier than the palm as fingers fold
+        self._phase = self._moving_or_holding(timestamp, shape)
+        decay = float(np.exp(-dt / (self.memory * self._pace)))
+        self._votes *= decay
+        self._mass *= decay
+        top = int(np.argmax(np.where(self._spellable, probs, -1.0)))
+        self._letter, self._confidence = top, float(probs[top])
+        if self._locked is not None:
+            self._check_release(timestamp, top, shape, centre, size, decay)
+        self._votes[top] += dt
+        self._mass[top] += self._confidence * dt
+        if top == self._locked:
+            self._update_pace(timestamp - self._committed_at)
+            self._locked_shape = 0.8 * self._locked_shape + 0.2 * shape if self._locked_shape is not None else shape
+        return self._maybe_commit(timestamp, shape, centre, size)
+
+    def clear(self) -> None:
+        self._text = ""
+        self._locked = None
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @property
+    def letter(self) -> str | None:
+        return None if self._letter is None else self.labels[self._letter]
+
+    @property
+    def confidence(self) -> float:
+        return self._confidence
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @property
+    def progress(self) -> float:
+        if self._letter is None or self._letter == self._locked:
+            return 0.0
+        return min(1.0, float(self._votes[self._letter]) / (self.evidence * self._pace))
+
+    @property
+    def pace(self) -> float:
+        """Seconds per letter the decoder currently assumes (see the module docstring)."""
+        return self._pace
+
+    @property
+    def smoothed(self) -> np.ndarray | None:
+        return self._probs
+
+    # -- the rules --------------------------------------------------------------------------------------
+    def _step(self, timestamp: float) -> float:
+        """Seconds this frame stands for: 0 for the first frame, after a gap of MAX_GAP_S or a jump back."""
+        previous, self._previous = self._previous, timestamp
+        if previous is None or not 0 <= timestamp - previous <= MAX_GAP_S:
+            self._votes[:] = 0.0
+            self._mass[:] = 0.0
+            self._motion.clear()
+            return 0.0
+        return timestamp - previous
+
+    def _moving_or_holding(self, timestamp: float, shape: np.ndarray) -> str:
+        """The view's phase: "moving" while the handshape changes faster than MOVING_SHAPE_RATE."""
+        motion = self._motion
+        motion.append((timestamp, shape))
+        while len(motion) > 2 and motion[1][0] <= timestamp - MOTION_WINDOW_S:
+            motion.popleft()
+        then, then_shape = motion[0]
+        if then >= timestamp:
+            return "holding"
+        rate = shape_distance(shape, then_shape) / (timestamp - then)
+        return "moving" if rate > MOVING_SHAPE_RATE else "holding"
+
+    def _no_hand(self, timestamp: float) -> list[Commit]:
+        self._phase, self._letter, self._confidence = "no hand", None, 0.0
+        self._votes[:] = 0.0
+        self._mass[:] = 0.0
+        self._motion.clear()
+        if self._hand_seen is None or timestamp - self._hand_seen < self.leave_s:
+            return []
+        self._release()
+        if not self._word_open:
+            return []
+        self._word_open = False
+        self._text = self._text + " "
+        return [Commit(SPACE, timestamp)]
+
+    def _check_release(self, timestamp: float, top: int, shape: np.ndarray, centre: np.ndarray, size: float,
+                       decay: float) -> None:
+        """Release the locked letter when it is re-formed or slid (module docstring)."""
+        assert self._locked_shape is not None and self._anchor is not None
+        # Only frames that no longer read as the letter count: landmarks of some handshapes (M, N) jitter.
+        if top == self._locked or shape_distance(shape, self._locked_shape) < self.reform:
+            self._departed_since = None
+        elif self._departed_since is None:
+            self._departed_since = timestamp
+        elif timestamp - self._departed_since >= self.depart_hold * self._pace:
+            self._release()
+            self._votes[:] = 0.0  # those votes were the old letter's
+            self._mass[:] = 0.0
+            return
+        if np.linalg.norm(centre - self._anchor) >= self.slide * self._anchor_size:
+            self._release()  # slid or bounced: the same letter again once it has earned its evidence anew
+            self._votes[:] = 0.0
+            self._mass[:] = 0.0
+        elif top == self._locked:
+            follow = 1.0 - decay
+            self._anchor = (1.0 - follow) * self._anchor + follow * centre
+            self._anchor_size = (1.0 - follow) * self._anchor_size + follow * size
+
+    def _update_pace(self, held: float) -> None:
+        """The signer's pace: the median time recent letters were held, the letter held now included."""
+        self._held = min(max(held, PACE_RANGE[0]), PACE_RANGE[1])
+        self._pace = float(np.median([*self._held_times, self._held]))
+
+    def _release(self) -> None:
+        self._locked, self._locked_shape, self._anchor, self._departed_since = None, None, None, None
+
+    def _maybe_commit(self, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> list[Commit]:
+        votes = self._votes
+        best = int(np.argmax(votes))
+        runner_up = float(np.partition(votes, -2)[-2]) if len(votes) > 1 else 0.0
+        if (best == self._locked or votes[best] < self.evidence * self._pace or votes[best] < self.lead * runner_up
+                or self._mass[best] < self.min_confidence * votes[best]):
+            return []
+        if self._locked is not None or self._word_open:
+            self._held_times.append(self._held)
+        self._locked, self._committed_at, self._held = best, timestamp, 0.0
+        self._locked_shape, self._anchor, self._anchor_size = shape, centre, size
+        self._departed_since = None
+        self._word_open = True
+        self._append(self.labels[best])
+        return [Commit(self.labels[best], timestamp)]
+
+    def _append(self, letter: str) -> None:
+        text = self._text + letter
+        if len(text) > self.max_chars:
+            cut = len(text) - self.max_chars
+            if self.on_scroll is not None:
+                self.on_scroll(text[:cut])
+            self.scrolled += cut
+            text = text[cut:]
+        self._text = text
