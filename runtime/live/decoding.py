@@ -7,8 +7,8 @@ unmirrored frame) and the frame's own time in seconds (see frames.py). It return
 caused. Time constants are seconds of source time, never frame counts, so a decoder behaves the same from
 10 to 60 fps and whether the machine keeps up or not.
 
-`HoldDecoder` is the hold-to-commit speller (a letter held still for `hold_s`); the fingerspelling decoder
-that reads signing at natural speed implements the same interface.
+`HoldDecoder` is the hold-to-commit speller (a letter held still for `hold_s`); `FingerspellingDecoder`
+(fingerspelling.py), the default, reads signing at natural and at teaching speed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.live.spelling import (
     DEFAULT_HOLD_S,
     DEFAULT_RELEASE_S,
@@ -29,6 +30,8 @@ from asl_edge.runtime.live.spelling import (
 from asl_edge.spec import NOTHING
 
 PHASES = ("no hand", "moving", "holding")
+# auto: fingerspelling behind the hand stage; hold for the fixed box, where no landmarks tell a hand from none
+DECODERS = ("auto", "fingerspelling", "hold")
 
 
 class Decoder(abc.ABC):
@@ -128,3 +131,20 @@ class HoldDecoder(Decoder):
     @property
     def smoothed(self) -> np.ndarray | None:
         return self._smoothed
+
+
+def make_decoder(name: str, labels: Sequence[str], hand_stage: bool = True, threshold: float = DEFAULT_THRESHOLD, hold_s: float = DEFAULT_HOLD_S,
+                 release_s: float = DEFAULT_RELEASE_S, window: int = 5, smoothing: str = "mean",
+                 on_scroll: Callable[[str], None] | None = None) -> Decoder:
+    """The decoder called `name` (one of DECODERS). threshold, hold_s, release_s, window and smoothing
+    configure the hold decoder only; the fingerspelling decoder takes its time constants from the signer's
+    pace; "auto" picks it when `hand_stage` gives landmarks, else "hold". Raises AslEdgeError for an unknown name."""
+    if name == "auto":
+        name = "fingerspelling" if hand_stage else "hold"
+    if name == "hold":
+        return HoldDecoder(labels, threshold, hold_s, release_s, window, smoothing, on_scroll)
+    if name == "fingerspelling":
+        from asl_edge.runtime.live.fingerspelling import FingerspellingDecoder
+
+        return FingerspellingDecoder(labels, on_scroll=on_scroll)
+    raise AslEdgeError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")

@@ -24,7 +24,7 @@ after a release, the ways signers double a letter:
 - sliding or bouncing it: the hand's centre moves `slide` hand sizes from where the letter was held
   (its place follows a slow drift with the same time constant as the votes); the letter then has to
   earn its evidence again;
-- the hand leaving the frame for `leave_s` seconds, which also ends the word (a space commit).
+- the hand leaving the frame for `leave_s` seconds; gone for `word_gap_s`, it also ends the word (a space).
 
 Nothing else (a long hold, a wobble, jittering landmarks) releases it. The numbers that chose this design
 and its defaults are in docs/decoding.md.
@@ -53,7 +53,8 @@ DEFAULT_MIN_CONFIDENCE = 0.2
 DEFAULT_REFORM = 0.5
 DEFAULT_DEPART_HOLD = 0.1
 DEFAULT_SLIDE = 0.7
-DEFAULT_LEAVE_S = 0.5
+DEFAULT_LEAVE_S = 0.2  # the hand gone this long: the same letter may follow (it was re-formed)
+DEFAULT_WORD_GAP_S = 1.0  # the hand gone this long ends the word
 MOTION_WINDOW_S = 0.1  # the view's "moving": handshape change over this much time
 MOVING_SHAPE_RATE = 0.6  # palm sizes per second of mean landmark change
 
@@ -81,10 +82,11 @@ class FingerspellingDecoder(Decoder):
     def __init__(self, labels: Sequence[str], evidence: float = DEFAULT_EVIDENCE, memory: float = DEFAULT_MEMORY,
                  lead: float = DEFAULT_LEAD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  reform: float = DEFAULT_REFORM, depart_hold: float = DEFAULT_DEPART_HOLD,
-                 slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S, pace_s: float = DEFAULT_PACE_S,
+                 slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S,
+                 word_gap_s: float = DEFAULT_WORD_GAP_S, pace_s: float = DEFAULT_PACE_S,
                  max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None) -> None:
         for name, value in (("evidence", evidence), ("memory", memory), ("reform", reform), ("slide", slide),
-                            ("leave time", leave_s), ("pace", pace_s)):
+                            ("leave time", leave_s), ("word gap", word_gap_s), ("pace", pace_s)):
             if not value > 0:
                 raise AslEdgeError(f"fingerspelling decoder: {name} {value} must be positive")
         if lead < 1:
@@ -96,6 +98,7 @@ class FingerspellingDecoder(Decoder):
         self.labels = tuple(labels)
         self.evidence, self.memory, self.lead, self.min_confidence = evidence, memory, lead, min_confidence
         self.reform, self.depart_hold, self.slide, self.leave_s = reform, depart_hold, slide, leave_s
+        self.word_gap_s = word_gap_s
         self.max_chars, self.on_scroll = max_chars, on_scroll
         self.scrolled = 0  # characters that scrolled off the front of `text`
         self._spellable = np.array([label not in (NOTHING, SPACE, DELETE) for label in self.labels])
@@ -214,11 +217,11 @@ class FingerspellingDecoder(Decoder):
         if self._hand_seen is None or timestamp - self._hand_seen < self.leave_s:
             return []
         self._release()
-        if not self._word_open:
+        if not self._word_open or timestamp - self._hand_seen < self.word_gap_s:
             return []
         self._word_open = False
         self._text = self._text + " "
-        return [Commit(SPACE, timestamp)]
+        return [Commit(SPACE, timestamp, 1.0)]
 
     def _check_release(self, timestamp: float, top: int, shape: np.ndarray, centre: np.ndarray, size: float,
                        decay: float) -> None:
@@ -265,7 +268,7 @@ class FingerspellingDecoder(Decoder):
         self._departed_since = None
         self._word_open = True
         self._append(self.labels[best])
-        return [Commit(self.labels[best], timestamp)]
+        return [Commit(self.labels[best], timestamp, float(self._mass[best] / votes[best]))]
 
     def _append(self, letter: str) -> None:
         text = self._text + letter

@@ -25,6 +25,7 @@ from asl_edge.preprocess import DEFAULT_ROI_FRACTION, Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
+from asl_edge.runtime.live.decoding import DECODERS, Decoder, make_decoder
 from asl_edge.runtime.live.display import Sink
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import DEFAULT_WINDOW, StageTimer
@@ -34,12 +35,9 @@ from asl_edge.runtime.live.spelling import (
     DEFAULT_RELEASE_S,
     DEFAULT_THRESHOLD,
     Commit,
-    Smoother,
-    Speller,
 )
 from asl_edge.runtime.live.state import LiveState
 from asl_edge.runtime.live.transcript import Transcript
-from asl_edge.spec import NOTHING
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
 HAND_STAGES = ("capture", "detect", "landmarks", "preprocess", "infer", "postprocess", "render")
@@ -54,6 +52,7 @@ COMMITS_KEPT = 100  # the most recent commits a PipelineResult holds (commit_cou
 class PipelineConfig:
     roi_size: float = DEFAULT_ROI_FRACTION  # side of the square ROI as a fraction of the frame's shorter side
     roi_offset: tuple[float, float] = (0.0, 0.0)  # shift right/down as fractions of the frame size
+    decoder: str = DECODERS[0]  # see decoding.DECODERS; "hold" uses threshold, hold_s, release_s, smoothing, window
     threshold: float = DEFAULT_THRESHOLD
     hold_s: float = DEFAULT_HOLD_S
     release_s: float = DEFAULT_RELEASE_S
@@ -68,6 +67,8 @@ class PipelineConfig:
     latency_window: int | None = DEFAULT_WINDOW  # frames behind the latency percentiles; None: every frame
 
     def __post_init__(self) -> None:
+        if self.decoder not in DECODERS:
+            raise AslEdgeError(f"--decoder {self.decoder!r}: choose one of {', '.join(DECODERS)}")
         if not 0.05 <= self.roi_size <= 1.0:
             raise AslEdgeError(f"ROI size (--roi-size) {self.roi_size} must be between 0.05 and 1 (of the frame)")
         if any(not -0.5 <= v <= 0.5 for v in self.roi_offset):
@@ -81,6 +82,11 @@ class PipelineConfig:
 
     def roi_for(self, width: int, height: int) -> Roi:
         return Roi.centered_square(width, height, self.roi_size, *self.roi_offset)
+
+    def make_decoder(self, labels: Sequence[str], hand_stage: bool = True,
+                     on_scroll: Callable[[str], None] | None = None) -> Decoder:
+        return make_decoder(self.decoder, labels, hand_stage, self.threshold, self.hold_s, self.release_s, self.window,
+                            self.smoothing, on_scroll)
 
 
 @dataclass
@@ -157,9 +163,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     if chain is None and spec.inputs == "landmarks":
         raise AslEdgeError("this model reads hand landmarks, so it needs the hand stage: pass a HandChain "
                            "(asl_edge.runtime.hand.chain.open_chain), or use an image model for the fixed box")
-    smoother = Smoother(spec.num_classes, config.window, config.smoothing)
-    speller = Speller(spec.labels, config.threshold, config.hold_s, config.release_s,
-                      on_scroll=transcript.scroll if transcript is not None else None)
+    decoder = config.make_decoder(spec.labels, chain is not None, transcript.scroll if transcript is not None else None)
     timer = StageTimer(HAND_STAGES if chain else STAGES, config.latency_window)
     state, commits, fps = LiveState(), deque[Commit](maxlen=COMMITS_KEPT), FpsMeter()
     overlay, blank = Overlay(None), np.zeros((*BLANK_SIZE, 3), np.uint8)
@@ -168,8 +172,8 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
 
     def clear_text() -> None:
         if transcript is not None:
-            transcript.end_line(speller.text)  # cleared from the screen, not from the record
-        speller.clear()
+            transcript.end_line(decoder.text)  # cleared from the screen, not from the record
+        decoder.clear()
         state.text = ""
 
     def set_status(status: str) -> None:
@@ -194,9 +198,8 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 if feed.ended:
                     break
                 # A live source with nothing new: keep the sinks alive and tell the user why.
-                smoother.reset()
                 set_status(status)
-                state.letter, state.hold, state.hand = None, 0.0, None
+                state.letter, state.hold, state.hand, state.phase = None, 0.0, None, "no hand"
                 blank.fill(0)
                 if _show(blank, state, overlay, sinks, clear_text) == "quit":
                     stopped_by = "key"
@@ -212,26 +215,28 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 tensor = preprocess(frame.image, spec, overlay.roi)
                 t2 = time.perf_counter()
                 probs = backend.infer(tensor[None])[0]
+                landmarks, handedness = None, 0.0
                 hand_ms: tuple[float, ...] = ()
             else:
                 out = chain.classify(frame.image, overlay.roi)
                 probs, state.hand = out.probs, out.hand
+                landmarks = None if out.hand is None else out.hand.landmarks
+                handedness = 0.0 if out.hand is None else out.hand.handedness
                 times = chain.tracker.times
                 hand_ms = (times.detect_ms, times.landmarks_ms)
                 t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer
             t3 = time.perf_counter()
-            smoothed = smoother.update(probs, frame.timestamp)
-            commit = speller.update(smoothed, frame.timestamp)
-            if commit is not None:
+            for commit in decoder.update(probs, landmarks, handedness, frame.timestamp):
                 commits.append(commit)
                 commit_count += 1
                 if transcript is not None:
-                    transcript.update(speller.text)
+                    transcript.update(decoder.text)
                 if on_commit is not None:
                     on_commit(commit)
-            state.text, state.confidence, state.hold = speller.text, speller.confidence, speller.hold_progress
-            state.letter = None if speller.candidate == NOTHING else speller.candidate
-            state.top3 = top_k(smoothed, spec.labels)
+            state.text, state.confidence, state.hold = decoder.text, decoder.confidence, decoder.progress
+            state.letter, state.phase = decoder.letter, decoder.phase
+            smoothed = decoder.smoothed
+            state.top3 = top_k(probs if smoothed is None else smoothed, spec.labels)
             set_status(status)
             state.frame_index, state.fps = frame.index, fps.tick(t3)
             t4 = time.perf_counter()
@@ -257,11 +262,11 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
         notes = list(feed.notes)
         feed.close()
         if transcript is not None:
-            transcript.end_line(speller.text)
+            transcript.end_line(decoder.text)
     if chain is not None and frames and chain.tracker.times.hands == 0:
         notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
                      "about a quarter of the frame high; --hand off classifies the fixed box instead")
-    return PipelineResult(speller.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
+    return PipelineResult(decoder.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
                           commit_count)
 
 

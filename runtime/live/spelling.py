@@ -85,10 +85,12 @@ class Smoother:
 
 
 class Commit(NamedTuple):
-    """One edit of the text: the label that was held (a letter, `space` or `del`) and the frame time (s)."""
+    """One edit of the text: the label (a letter, `space` or `del`; `space` also when a word ends), the frame
+    time (s) and the decoder's confidence in it (0..1)."""
 
     label: str
     timestamp: float
+    confidence: float = 1.0
 
 
 class Speller:
@@ -166,7 +168,7 @@ class Speller:
             self.scrolled += cut
             text = text[cut:]
         self.text = text
-        return Commit(candidate, timestamp)
+        return Commit(candidate, timestamp, self.confidence)
 
     @staticmethod
     def _edit(text: str, label: str) -> str:

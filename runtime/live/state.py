@@ -9,14 +9,17 @@ if TYPE_CHECKING:
     from asl_edge.runtime.hand.tracker import Hand
 
 # The keys of LiveState.to_dict(), the web view's contract.
-STATE_KEYS = ("text", "letter", "confidence", "top3", "fps", "stages_ms", "status", "frame_index")
+STATE_KEYS = ("text", "letter", "confidence", "phase", "suggestion", "top3", "fps", "stages_ms", "status",
+              "frame_index")
 
 
 @dataclass
 class LiveState:
     text: str = ""  # spelled so far
-    letter: str | None = None  # current smoothed label at or above the threshold (None: no hand / unsure)
-    confidence: float = 0.0  # smoothed probability of the top label
+    letter: str | None = None  # the letter the decoder sees now (None: no hand / unsure)
+    confidence: float = 0.0  # the decoder's confidence in `letter`
+    phase: str = "no hand"  # what the hand does: decoding.PHASES ("no hand", "moving", "holding")
+    suggestion: str | None = None  # the likely word for the word being spelled (beside the raw letters)
     top3: list[tuple[str, float]] = field(default_factory=list)
     fps: float = 0.0
     stages_ms: dict[str, float] = field(default_factory=dict)  # the previous frame's stage times
@@ -33,6 +36,8 @@ class LiveState:
             "text": self.text,
             "letter": self.letter,
             "confidence": round(float(self.confidence), 4),
+            "phase": self.phase,
+            "suggestion": self.suggestion,
             "top3": [[label, round(float(prob), 4)] for label, prob in self.top3],
             "fps": round(float(self.fps), 2),
             "stages_ms": {name: round(float(ms), 3) for name, ms in self.stages_ms.items()},
