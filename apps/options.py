@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
+from asl_edge.runtime.live.decoding import DECODERS
 from asl_edge.runtime.live.frames import FLIP_CODES, CaptureOptions, FrameSource
 from asl_edge.runtime.live.pipeline import PipelineConfig
 from asl_edge.runtime.live.sources import parse_source
@@ -77,15 +78,25 @@ def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> d
 
 # -- the live view (run, demo) ------------------------------------------------------------------------
 def add_spelling_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--decoder", default=PIPELINE_DEFAULTS.decoder, choices=DECODERS,
+                        help="fingerspelling: letters as people sign them, at natural (0.15-0.4 s a letter) and "
+                             "teaching speed, doubled letters by re-forming or sliding; hold: a letter counts once "
+                             "held still for --hold seconds above --threshold (posed letters, one at a time); "
+                             "auto: fingerspelling with the hand stage, hold for the fixed box (default: auto)")
     parser.add_argument("--threshold", type=float, default=PIPELINE_DEFAULTS.threshold,
-                        help="smoothed confidence a letter needs to count (default: %(default)s)")
+                        help="--decoder hold: smoothed confidence a letter needs to count (default: %(default)s)")
     parser.add_argument("--hold", type=float, default=PIPELINE_DEFAULTS.hold_s, metavar="SECONDS",
-                        help="how long a letter must be held to be added to the text (default: %(default)s)")
+                        help="--decoder hold: how long a letter must be held to be added to the text "
+                             "(default: %(default)s)")
     parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
-                        help="average the probabilities of this many recent frames (default: %(default)s)")
+                        help="--decoder hold: average the probabilities of this many recent frames "
+                             "(default: %(default)s)")
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
                         help="append the whole spelled text to this file as it is spelled (the screen keeps "
                              "only the last 256 characters)")
+    parser.add_argument("--events", default=None, metavar="FILE",
+                        help="write one JSON line per letter, word end and word suggestion (type, time, label, "
+                             "confidence) to FILE (appended) or - (standard output), flushed as they happen")
 
 
 def add_flip_option(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
+from asl_edge.runtime.live.events import EventWriter
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import format_summary
 from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace, roi_size: float | None = None) -> PipelineConfig:
     return PipelineConfig(roi_size=roi_size if roi_size is not None else args.roi_size,
                           roi_offset=tuple(getattr(args, "roi_offset", (0.0, 0.0))),
-                          threshold=args.threshold, hold_s=args.hold, window=args.smooth,
+                          decoder=args.decoder, threshold=args.threshold, hold_s=args.hold, window=args.smooth,
                           max_frames=getattr(args, "max_frames", None))
 
 
@@ -114,25 +115,30 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
     the summary (and the soak report). Shared by `run` and `demo`."""
     transcript: Transcript | None = None
+    events: EventWriter | None = None
     try:
         if args.transcript is not None:
             transcript = Transcript(args.transcript)  # a bad path fails before the model loads
+        if getattr(args, "events", None) is not None:
+            events = EventWriter(args.events)
         backend = open_backend(args)
     except BaseException:
         source.close()
-        if transcript is not None:
-            transcript.close()
+        for output in (transcript, events):
+            if output is not None:
+                output.close()
         raise
     try:
-        return _run_loaded(args, source, config, default_fps, announce, soak, backend, transcript)
+        return _run_loaded(args, source, config, default_fps, announce, soak, backend, transcript, events)
     finally:
-        if transcript is not None:
-            transcript.close()
+        for output in (transcript, events):
+            if output is not None:
+                output.close()
 
 
 def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
                 announce: Callable[[Backend], None], soak: SoakMonitor | None, backend: Backend,
-                transcript: Transcript | None) -> PipelineResult:
+                transcript: Transcript | None, events: EventWriter | None) -> PipelineResult:
     try:
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
                            crop_model=args.crop_model, crop_weight=args.crop_weight,
@@ -163,7 +169,8 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
             realtime = watched(sinks) and soak is None  # a soak runs flat out to count many frames
             result = run_pipeline(source, backend, replace(config, realtime=realtime), sinks, on_frame=soak,
                                   chain=chain, on_commit=None if soak else print_commit,
-                                  on_status=print_status_changes(source.describe()), transcript=transcript)
+                                  on_status=print_status_changes(source.describe()), transcript=transcript,
+                                  on_event=events)
         finally:
             close_sinks(sinks)
             if chain is not None:

@@ -133,9 +133,9 @@ class HoldDecoder(Decoder):
         return self._smoothed
 
 
-def make_decoder(name: str, labels: Sequence[str], hand_stage: bool = True, threshold: float = DEFAULT_THRESHOLD, hold_s: float = DEFAULT_HOLD_S,
-                 release_s: float = DEFAULT_RELEASE_S, window: int = 5, smoothing: str = "mean",
-                 on_scroll: Callable[[str], None] | None = None) -> Decoder:
+def make_decoder(name: str, labels: Sequence[str], hand_stage: bool = True, threshold: float = DEFAULT_THRESHOLD,
+                 hold_s: float = DEFAULT_HOLD_S, release_s: float = DEFAULT_RELEASE_S, window: int = 5,
+                 smoothing: str = "mean", on_scroll: Callable[[str], None] | None = None) -> Decoder:
     """The decoder called `name` (one of DECODERS). threshold, hold_s, release_s, window and smoothing
     configure the hold decoder only; the fingerspelling decoder takes its time constants from the signer's
     pace; "auto" picks it when `hand_stage` gives landmarks, else "hold". Raises AslEdgeError for an unknown name."""

@@ -1,5 +1,6 @@
-"""Drawing the live state onto a frame: hand skeleton and box (or the fixed ROI box) with hold progress,
-letter, confidence, top-3, spelled text, FPS, stage times and status.
+"""Drawing the live state onto a frame: hand skeleton and box (or the fixed ROI box) with the letter's progress,
+letter, confidence, top-3, whether the hand is holding or moving, spelled text, word suggestion, FPS, stage
+times and status.
 
 Everything is drawn in place with OpenCV primitives on the frame itself; panels are darkened by halving
 their pixels in place (no blending copies), so one 640x480 frame costs a fraction of a millisecond.
@@ -43,7 +44,7 @@ class Overlay:
         k = height / 480.0
         line = max(1, round(k))
         # Top left: the current letter, its confidence and the top-3.
-        darken(frame, 0, 0, round(170 * k), round(150 * k))
+        darken(frame, 0, 0, round(170 * k), round(172 * k))
         letter = state.letter or "-"
         cv2.putText(frame, letter, (round(10 * k), round(60 * k)), FONT, 1.8 * k, WHITE, 2 * line, cv2.LINE_AA)
         cv2.putText(frame, f"{state.confidence:4.0%}", (round(110 * k), round(55 * k)), FONT, 0.7 * k, WHITE,
@@ -61,11 +62,16 @@ class Overlay:
             name = STAGE_ABBREVIATIONS.get(stage, stage[:5])
             cv2.putText(frame, f"{name:<5}{ms:6.1f} ms", (x_right, round((22 + 20 * row) * k)), FONT, 0.5 * k,
                         GREY, line, cv2.LINE_AA)
-        # Bottom: the spelled text, its tail when long, with a cursor.
-        darken(frame, 0, height - round(48 * k), width, height)
+        # Bottom: the spelled text, its tail when long, with a cursor; the word suggestion above it, never
+        # instead of it (fingerspelling is for names and new words).
+        panel = 48 + (26 if state.suggestion else 0)
+        darken(frame, 0, height - round(panel * k), width, height)
         text = state.text[-TEXT_CHARS_SHOWN:] + "_"
         cv2.putText(frame, text, (round(12 * k), height - round(14 * k)), FONT, 1.0 * k, WHITE, 2 * line,
                     cv2.LINE_AA)
+        if state.suggestion:
+            cv2.putText(frame, f"word? {state.suggestion}", (round(12 * k), height - round(52 * k)), FONT, 0.6 * k,
+                        YELLOW, line, cv2.LINE_AA)
         if state.hand_stage:
             self._draw_hand(frame, state, k, line)
         else:
@@ -89,8 +95,10 @@ class Overlay:
     def _draw_hand(frame: np.ndarray, state: LiveState, k: float, line: int) -> None:
         """The hand skeleton and its box, with the hold bar under the box; "no hand" when there is none."""
         if state.hand is None:
-            cv2.putText(frame, "no hand", (round(10 * k), round(140 * k)), FONT, 0.55 * k, YELLOW, line, cv2.LINE_AA)
+            cv2.putText(frame, "no hand", (round(10 * k), round(162 * k)), FONT, 0.55 * k, YELLOW, line, cv2.LINE_AA)
             return
+        cv2.putText(frame, state.phase, (round(10 * k), round(162 * k)), FONT, 0.55 * k,
+                    GREEN if state.phase == "holding" else YELLOW, line, cv2.LINE_AA)
         colour = GREEN if state.letter else GREY
         x0, _, x1, y1 = draw_hand(frame, state.hand, colour, k, line)
         if state.hold > 0:

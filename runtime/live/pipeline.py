@@ -27,6 +27,7 @@ from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
 from asl_edge.runtime.live.decoding import DECODERS, Decoder, make_decoder
 from asl_edge.runtime.live.display import Sink
+from asl_edge.runtime.live.events import SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import DEFAULT_WINDOW, StageTimer
 from asl_edge.runtime.live.overlay import Overlay
@@ -38,6 +39,10 @@ from asl_edge.runtime.live.spelling import (
 )
 from asl_edge.runtime.live.state import LiveState
 from asl_edge.runtime.live.transcript import Transcript
+from asl_edge.spec import SPACE
+
+# A word suggester: the raw letters of one word -> (the likely word, its confidence 0..1), or None.
+Suggest = Callable[[str], "tuple[str, float] | None"]
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
 HAND_STAGES = ("capture", "detect", "landmarks", "preprocess", "infer", "postprocess", "render")
@@ -150,25 +155,28 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                  sinks: Sequence[Sink] = (), on_frame: Callable[[LiveState], None] | None = None,
                  chain: HandChain | None = None, on_commit: Callable[[Commit], None] | None = None,
                  on_status: Callable[[str], None] | None = None,
-                 transcript: Transcript | None = None) -> PipelineResult:
+                 transcript: Transcript | None = None, suggest: Suggest | None = None,
+                 on_event: Callable[[SpellingEvent], None] | None = None) -> PipelineResult:
     """Run until the source ends, max_frames, max_seconds, a quit key or Ctrl-C; closes the source, not the
     sinks or the transcript.
 
     With `chain` (whose classifier is `backend`) the hand stage finds the hand; the fixed box is then only
     where the chain's fallback model looks when no hand is found. `on_commit` is called with each commit,
     `on_status` whenever the status line changes (to "" when all is well again), `transcript` receives
-    the whole spelled text."""
+    the whole spelled text. `suggest` gives the word suggestion shown beside the raw letters (never instead
+    of them); `on_event` receives a SpellingEvent per letter, word end and suggestion."""
     config = config or PipelineConfig()
     spec = backend.spec
     if chain is None and spec.inputs == "landmarks":
         raise AslEdgeError("this model reads hand landmarks, so it needs the hand stage: pass a HandChain "
                            "(asl_edge.runtime.hand.chain.open_chain), or use an image model for the fixed box")
+    words = WordTracker(suggest, on_event)
     decoder = config.make_decoder(spec.labels, chain is not None, transcript.scroll if transcript is not None else None)
     timer = StageTimer(HAND_STAGES if chain else STAGES, config.latency_window)
     state, commits, fps = LiveState(), deque[Commit](maxlen=COMMITS_KEPT), FpsMeter()
     overlay, blank = Overlay(None), np.zeros((*BLANK_SIZE, 3), np.uint8)
     state.hand_stage = chain is not None
-    frames, commit_count, stopped_by = 0, 0, "end"
+    frames, commit_count, stopped_by, last_time = 0, 0, "end", 0.0
 
     def clear_text() -> None:
         if transcript is not None:
@@ -206,6 +214,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                     break
                 continue
             slept = pacer.wait(frame.timestamp)
+            last_time = frame.timestamp
             t0, t1 = t0 + slept, t1 + slept  # the wait is no stage's time
             if frame.image.shape != blank.shape or overlay.roi is None:
                 # The first frame, or a camera that came back with another size.
@@ -233,6 +242,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                     transcript.update(decoder.text)
                 if on_commit is not None:
                     on_commit(commit)
+                state.suggestion = words.after(commit, decoder.text)
             state.text, state.confidence, state.hold = decoder.text, decoder.confidence, decoder.progress
             state.letter, state.phase = decoder.letter, decoder.phase
             smoothed = decoder.smoothed
@@ -263,11 +273,44 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
         feed.close()
         if transcript is not None:
             transcript.end_line(decoder.text)
+        words.finish(decoder.text, last_time)
     if chain is not None and frames and chain.tracker.times.hands == 0:
         notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
                      "about a quarter of the frame high; --hand off classifies the fixed box instead")
     return PipelineResult(decoder.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
                           commit_count)
+
+
+class WordTracker:
+    """The word being spelled: its suggestion after each commit, and the events of letters and word ends."""
+
+    def __init__(self, suggest: Suggest | None, on_event: Callable[[SpellingEvent], None] | None) -> None:
+        self.suggest, self.on_event = suggest, on_event
+        self.suggestion: str | None = None  # for the word being spelled, or the one that just ended
+
+    def after(self, commit: Commit, text: str) -> str | None:
+        """The suggestion to show after `commit` turned the text into `text`."""
+        ended = commit.label == SPACE
+        word = text.rstrip(" ").rsplit(" ", 1)[-1] if ended else text.rsplit(" ", 1)[-1]
+        if not ended:
+            self._emit(SpellingEvent("letter", commit.timestamp, commit.label, commit.confidence))
+            found = self.suggest(word) if self.suggest is not None and word else None
+            self.suggestion = None if found is None else found[0]
+            return self.suggestion
+        self._emit(SpellingEvent("word_end", commit.timestamp, word, commit.confidence))
+        found = self.suggest(word) if self.suggest is not None and word else None
+        if found is not None and found[0] != word:
+            self._emit(SpellingEvent("suggestion", commit.timestamp, found[0], found[1], raw=word))
+        return self.suggestion
+
+    def finish(self, text: str, timestamp: float) -> None:
+        """The stream ended: the word being spelled (if any) ends too."""
+        if text and not text.endswith(" "):
+            self.after(Commit(SPACE, timestamp), text)
+
+    def _emit(self, event: SpellingEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
 
 
 def _show(image: np.ndarray, state: LiveState, overlay: Overlay, sinks: Sequence[Sink],

@@ -1,0 +1,66 @@
+"""What was spelled, as it happens, for other programs: one JSON line per event (`run --events FILE|-`).
+
+Each line is an object with `type` ("letter", "word_end" or "suggestion"), `time` (seconds of source time:
+container time for files, the monotonic clock for cameras; see frames.py), `label` (the letter, the word
+that ended, or the suggested word) and `confidence` (0..1). A suggestion line also carries `raw`, the
+letters it was suggested for. Lines are flushed as they are written, so a speech synthesiser, a chat client
+or a robot reading the file or pipe follows along without waiting for the run to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+from asl_edge.artifacts import write_error
+from asl_edge.errors import AslEdgeError
+
+EVENT_TYPES = ("letter", "word_end", "suggestion")
+
+
+class SpellingEvent(NamedTuple):
+    """One event; see the module docstring for the fields."""
+
+    type: str
+    time: float
+    label: str
+    confidence: float
+    raw: str | None = None
+
+    def to_json(self) -> str:
+        record = {"type": self.type, "time": round(self.time, 4), "label": self.label,
+                  "confidence": round(float(self.confidence), 4)}
+        if self.raw is not None:
+            record["raw"] = self.raw
+        return json.dumps(record)
+
+
+class EventWriter:
+    """Writes events to a file (appended to) or to standard output ("-"). Raises AslEdgeError when the file
+    cannot be opened or written."""
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = str(target)
+        self._own = self.target != "-"
+        if self._own and Path(self.target).is_dir():
+            raise AslEdgeError(f"--events {self.target} is a folder; pass a file name, e.g. "
+                               f"{self.target}/events.jsonl, or - for standard output")
+        try:
+            self._file: TextIO = open(self.target, "a", encoding="utf-8") if self._own else sys.stdout  # noqa: SIM115
+        except OSError as exc:
+            raise AslEdgeError(f"cannot write the events file {self.target}: {exc.strerror}; choose another "
+                               "--events path, or - for standard output") from None
+
+    def __call__(self, event: SpellingEvent) -> None:
+        try:
+            self._file.write(event.to_json() + "\n")
+            self._file.flush()
+        except OSError as exc:
+            raise write_error(Path(self.target), exc, what="the events file ") from None
+
+    def close(self) -> None:
+        if self._own and not self._file.closed:
+            self._file.close()
