@@ -1,0 +1,203 @@
+"""The fingerspelling decoder on real recordings of people fingerspelling (../shared/data/fingerspelling-dev),
+through the real chain (palm detection, landmarks, the bundled classifier) and the real live pipeline.
+
+The clips carry no licence: they are read from ../shared, and the variants a test needs (cut, slowed to a
+device's rate, slid) are written to tmp_path at test time, never into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.hand.chain import HandChain, open_chain
+from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
+from asl_edge.runtime.live.events import SpellingEvent
+from asl_edge.runtime.live.fingerspelling import FingerspellingDecoder
+from asl_edge.runtime.live.frames import CaptureOptions
+from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from asl_edge.runtime.live.sources import parse_source
+from asl_edge.spec import SPACE
+from tests.conftest import REPO
+
+FINGERSPELLING = Path(os.environ.get("ASL_EDGE_FINGERSPELLING",
+                                     REPO.parent / "shared" / "data" / "fingerspelling-dev"))
+FLUENT_SPEED = 6.7  # 2-4 s letters replayed at 0.3-0.6 s: the rate of fluent fingerspelling
+
+pytestmark = pytest.mark.slow
+
+
+def clip(name: str) -> Path:
+    path = FINGERSPELLING / name
+    if not path.is_file():
+        pytest.skip(f"fingerspelling-dev clip {path} not found; set ASL_EDGE_FINGERSPELLING")
+    return path
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[HandChain]:
+    backend = load_backend(BUNDLED_LANDMARK_MODEL, provider="cpu")
+    built = open_chain(backend, provider="cpu")
+    assert built is not None
+    yield built
+    built.close()
+
+
+def spell(chain: HandChain, path: Path, fps: float | None = None,
+          events: list[SpellingEvent] | None = None) -> PipelineResult:
+    """The live pipeline over a file, with a fresh tracker; `fps` replaces the file's timestamps (faster replay)."""
+    chain.tracker.reset()
+    source = parse_source(str(path), CaptureOptions(fps=fps))
+    return run_pipeline(source, chain.classifier, PipelineConfig(), chain=chain, on_event=events.append
+                        if events is not None else None)
+
+
+def frames_of(path: Path) -> tuple[list[np.ndarray], float]:
+    capture = cv2.VideoCapture(str(path))
+    fps = float(capture.get(cv2.CAP_PROP_FPS))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    capture.release()
+    return frames, fps
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_slow_teaching_speed_spells_each_held_letter_once(chain: HandChain) -> None:
+    # Each letter held 2-4 s, the hand moving on between them: no letter repeated, no transition added.
+    assert spell(chain, clip("words/BAD_s1.mp4")).text == "BAD"
+    assert spell(chain, clip("words/YEAR_s4.mp4")).text == "YEAR"
+
+
+def test_natural_speed_spells_the_same_word(chain: HandChain) -> None:
+    # The same recordings replayed 6.7x faster (0.3-0.6 s a letter): the same defaults read them.
+    for name, word in (("words/BAD_s1.mp4", "BAD"), ("words/YEAR_s4.mp4", "YEAR")):
+        _, fps = frames_of(clip(name))
+        assert spell(chain, clip(name), fps=fps * FLUENT_SPEED).text == word
+
+
+def test_a_reformed_double_letter_gives_two_letters_at_both_speeds(chain: HandChain) -> None:
+    # In ALL and ASS the signer drops the hand a little and forms the letter again.
+    for name, word in (("words/ALL_s1.mp4", "ALL"), ("words/ASS_s1.mp4", "ASS")):
+        _, fps = frames_of(clip(name))
+        assert spell(chain, clip(name)).text == word
+        assert spell(chain, clip(name), fps=fps * FLUENT_SPEED).text == word
+
+
+def test_a_slid_double_letter_gives_two_letters_and_a_steady_hold_one(chain: HandChain, tmp_path: Path) -> None:
+    # A real held L; the slid copy moves the picture right by 40 % of its width in 0.2 s halfway through, as a signer
+    # slides a doubled letter sideways. The same frames without the slide are one long hold.
+    frames, fps = frames_of(clip("letters/L_s4.mp4"))
+    steady = write_video(tmp_path / "steady.mp4", frames + frames[::-1], fps)
+    height, width = frames[0].shape[:2]
+    slide_frames = max(2, round(0.2 * fps))
+    slid = list(frames)
+    for i, frame in enumerate(frames[::-1]):
+        shift = width * 0.4 * min(1.0, (i + 1) / slide_frames)
+        matrix = np.float32([[1, 0, shift], [0, 1, 0]])  # the hand is on the left of this clip
+        slid.append(cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
+    slid_path = write_video(tmp_path / "slid.mp4", slid, fps)
+    assert spell(chain, steady).text == "L"
+    assert spell(chain, slid_path).text == "LL"
+
+
+def test_a_transition_alone_adds_nothing(chain: HandChain, tmp_path: Path) -> None:
+    # HE: H held, then the hand changes to E (the classifier reads B at up to 0.89 on the way); cut before
+    # E is formed, only H is spelled.
+    frames, fps = frames_of(clip("words/HE_s3.mp4"))
+    cut = write_video(tmp_path / "h-then-transition.mp4", frames[:round(3.72 * fps)], fps)
+    assert spell(chain, cut).text == "H"
+    assert spell(chain, clip("words/HE_s3.mp4")).text == "HE"
+
+
+def test_the_hand_leaving_ends_the_word_and_lets_a_letter_repeat(chain: HandChain, tmp_path: Path) -> None:
+    frames, fps = frames_of(clip("letters/L_s4.mp4"))
+    empty = np.full_like(frames[0], 128)  # the signer's hand out of the picture for 1.5 s
+    path = write_video(tmp_path / "leave.mp4", frames + [empty] * round(1.5 * fps) + frames, fps)
+    events: list[SpellingEvent] = []
+    result = spell(chain, path, events=events)
+    assert result.text == "L L"
+    assert [(e.type, e.label) for e in events] == [("letter", "L"), ("word_end", "L"), ("letter", "L"),
+                                                    ("word_end", "L")]
+
+
+def test_a_device_at_a_third_of_the_frame_rate_spells_the_same(chain: HandChain, tmp_path: Path) -> None:
+    # A Jetson running the chain at 10 fps sees every third frame of a 30 fps camera.
+    for name, word in (("words/BAD_s1.mp4", "BAD"), ("words/ALL_s1.mp4", "ALL")):
+        frames, fps = frames_of(clip(name))
+        slower = write_video(tmp_path / f"{word}-third.mp4", frames[::3], fps / 3)
+        assert spell(chain, slower).text == word
+
+
+def test_run_events_are_json_lines_flushed_per_letter(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip("words/BAD_s1.mp4")),
+                          "--no-window", "--events", str(events)], capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [(e["type"], e["label"]) for e in lines] == [("letter", "B"), ("letter", "A"), ("letter", "D"),
+                                                        ("word_end", "BAD")]
+    assert all(0.0 <= e["confidence"] <= 1.0 for e in lines)
+    assert [e["time"] for e in lines] == sorted(e["time"] for e in lines)
+
+
+def test_run_refuses_an_events_path_that_is_a_folder(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip("words/BAD_s1.mp4")),
+                          "--no-window", "--events", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode != 0
+    assert "error: --events" in run.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in run.stderr
+
+
+def test_a_long_steady_hold_is_one_letter_at_any_frame_rate() -> None:
+    # The rule itself on exact numbers: 10 s of a confident A, at 10, 30 and 60 fps, with landmark jitter.
+    labels = ("A", "B", "nothing")
+    rng = np.random.default_rng(0)
+    hand = rng.uniform(100, 200, (21, 3)).astype(np.float32)
+    for fps in (10, 30, 60):
+        decoder = FingerspellingDecoder(labels)
+        commits = []
+        for i in range(10 * fps):
+            jitter = rng.normal(0, 1.0, hand.shape).astype(np.float32)
+            commits += decoder.update(np.array([0.9, 0.05, 0.05], np.float32), hand + jitter, 1.0, i / fps)
+        assert [c.label for c in commits] == ["A"], fps
+        assert decoder.text == "A"
+
+
+def test_the_hand_gone_briefly_is_no_word_end() -> None:
+    labels = ("A", "B")
+    hand = np.random.default_rng(1).uniform(100, 200, (21, 3)).astype(np.float32)
+    decoder = FingerspellingDecoder(labels)
+    commits = []
+    for i in range(60):  # A for 1 s, no hand for 0.5 s, B for 1 s at 30 fps
+        t = i / 30
+        commits += decoder.update(np.array([0.9, 0.1], np.float32), hand, 1.0, t)
+    for i in range(60, 75):
+        commits += decoder.update(np.array([0.5, 0.5], np.float32), None, 0.0, i / 30)
+    for i in range(75, 105):
+        commits += decoder.update(np.array([0.1, 0.9], np.float32), hand, 1.0, i / 30)
+    assert [c.label for c in commits] == ["A", "B"]
+    assert SPACE not in decoder.text
