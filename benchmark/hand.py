@@ -32,7 +32,7 @@ from asl_edge.runtime.live.latency import LatencyStats
 from asl_edge.runtime.live.sources import parse_source
 
 # The stages whose p50 the chain rows show (the hand's two models and the classifier).
-CHAIN_STAGES = ("detect", "landmarks", "infer")
+CHAIN_STAGES = ("detect", "landmarks", "infer", "postprocess")  # postprocess: the decoder, top-3, suggestion
 EVAL_HINT = "accuracy of the chain: asl-edge eval MODEL --data FOLDER"
 
 

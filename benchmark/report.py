@@ -99,7 +99,7 @@ def pipeline_table(pipeline: Mapping[str, Any]) -> tuple[list[str], list[list[st
 
 
 HAND_MODEL_HEADER = ("model", "input", "device", "size", *(f"{c} ms" for c in LATENCY_COLUMNS[:-1]), "cv")
-CHAIN_STAGES = ("detect", "landmarks", "infer")
+CHAIN_STAGES = ("detect", "landmarks", "infer", "postprocess")  # postprocess: the decoder, top-3, suggestion
 
 
 def hand_model_table(hand: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:

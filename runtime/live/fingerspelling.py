@@ -32,6 +32,7 @@ and its defaults are in docs/decoding.md.
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -69,7 +70,8 @@ def palm_frame(landmarks: np.ndarray) -> np.ndarray:
 
 def shape_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance (palm sizes) between the landmarks of two `palm_frame` handshapes."""
-    return float(np.linalg.norm(a - b, axis=1).mean())
+    d = a - b
+    return float(np.sqrt(np.einsum("ij,ij->i", d, d)).sum()) / len(d)
 
 
 class FingerspellingDecoder(Decoder):
@@ -134,7 +136,7 @@ class FingerspellingDecoder(Decoder):
         self._hand_seen = timestamp
         shape = palm_frame(landmarks)
         xy = landmarks[:, :2]
-        centre = xy.mean(axis=0)
+        centre = xy.sum(axis=0) / len(xy)
         size = max(float((xy.max(axis=0) - xy.min(axis=0)).max()), 1e-6)  # steadier than the palm as fingers fold
         self._phase = self._moving_or_holding(timestamp, shape)
         decay = float(np.exp(-dt / (self.memory * self._pace)))
@@ -249,7 +251,7 @@ class FingerspellingDecoder(Decoder):
     def _update_pace(self, held: float) -> None:
         """The signer's pace: the median time recent letters were held, the letter held now included."""
         self._held = min(max(held, PACE_RANGE[0]), PACE_RANGE[1])
-        self._pace = float(np.median([*self._held_times, self._held]))
+        self._pace = statistics.median([*self._held_times, self._held])
 
     def _release(self) -> None:
         self._locked, self._locked_shape, self._anchor, self._departed_since = None, None, None, None
