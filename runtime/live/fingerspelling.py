@@ -264,7 +264,7 @@ class FingerspellingDecoder(Decoder):
                 or self._mass[best] < self.min_confidence * votes[best]):
             return []
         if self._locked is not None or self._word_open:
-            self._held_times.append(self._held)
+            self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
         self._locked, self._committed_at, self._held = best, timestamp, 0.0
         self._locked_shape, self._anchor, self._anchor_size = shape, centre, size
         self._departed_since = None
