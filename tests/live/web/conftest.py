@@ -48,7 +48,9 @@ def annotate(photo: np.ndarray, text: str, frame_index: int) -> np.ndarray:
 
 def state_for(text: str, frame_index: int) -> dict[str, object]:
     letter = text[-1] if text else None
-    return {"text": text, "letter": letter, "confidence": np.float32(0.87), "top3": [[letter or "nothing", 0.87],
+    # A word suggestion once the word has three letters (a made-up one: only the page is under test here).
+    return {"text": text, "letter": letter, "confidence": np.float32(0.87), "phase": "holding",
+            "suggestion": "CAT" if len(text) >= 3 else None, "top3": [[letter or "nothing", 0.87],
             ["E", 0.08], ["O", 0.03]], "fps": 15.0, "stages_ms": {"capture": 1.2, "infer": 4.5},
             "status": f"frame {frame_index}", "frame_index": frame_index}
 

@@ -60,11 +60,15 @@ def test_stream_renders_and_spelled_text_updates(page: Any, photo_frame: np.ndar
         page.wait_for_function("document.getElementById('stream').naturalWidth > 0", timeout=WAIT_MS)
         assert page.eval_on_selector("#stream", "image => [image.naturalWidth, image.naturalHeight]") == [640, 480]
         page.wait_for_function("document.getElementById('text').textContent === 'C'", timeout=WAIT_MS)
+        assert not page.is_visible("#suggestion")  # no suggestion yet: nothing shown beside the raw letters
         publisher.release()
         page.wait_for_function("document.getElementById('text').textContent === 'CAB'", timeout=WAIT_MS)
         assert page.evaluate("window.seenTexts") == ["C", "CA", "CAB"]
         assert page.text_content("#letter") == "B"
         assert page.text_content("#confidence") == "87%"
+        assert page.text_content("#phase") == "holding"
+        assert page.is_visible("#suggestion") and page.text_content("#suggestion") == "CAT"
+        assert page.text_content("#text") == "CAB"  # the raw letters stay, beside the suggestion
         assert page.text_content("#status").startswith("frame ")
         assert page.text_content("#link") == "live"  # state came over Server-Sent Events
         screenshot = save_screenshot(page, tmp_path / "web_view.png")
