@@ -127,3 +127,22 @@ def write_timed_video(path: Path, frames: list[tuple[np.ndarray, float]], time_b
         writer.write(jpeg.reshape(1, -1))
     writer.release()
     return path
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the ffmpeg command line (quiet, overwriting); skips the test where it is not installed (`make media`)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (`make media` installs Debian's)")
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def container_times(path: Path) -> list[float]:
+    """Each video frame's presentation time in seconds as ffprobe reads it from the container, in decode order."""
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
+                          "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout
+    return [float(line.strip(",")) for line in out.split()]
