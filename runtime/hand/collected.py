@@ -171,6 +171,7 @@ class CollectedWriter:
                 and not (self.folder / MANIFEST_FILE).is_file()):
             raise DataError(f"{self.folder} is not empty and holds no {MANIFEST_FILE}: not a collect dataset; "
                             "choose a new or empty folder with --out")
+        self._created = not self.folder.exists()  # a session that records nothing removes what it made
         ensure_writable_dir(self.folder)
         self._lock = _lock_folder(self.folder)
         try:
@@ -181,7 +182,9 @@ class CollectedWriter:
 
     def _open(self) -> None:
         now = utc_now()
+        self._manifest_before: bytes | None = None  # put back as it was by a session that records nothing
         if (self.folder / MANIFEST_FILE).is_file():
+            self._manifest_before = (self.folder / MANIFEST_FILE).read_bytes()
             self.manifest = read_manifest(self.folder)
             landmarks = self.folder / LANDMARKS_FILE
             recorded = int(self.manifest.get("samples") or 0)
@@ -231,11 +234,28 @@ class CollectedWriter:
         self._write_manifest()
 
     def close(self) -> None:
+        """End the session. One that recorded nothing leaves no trace (issue 21: a failed collect left a
+        collect.json behind, so the folder looked like a dataset): the manifest is put back byte for byte as it
+        was, or deleted when this session wrote the first one, with the folder when this session created it."""
         self.session["ended"] = utc_now().isoformat()
         try:
-            self._write_manifest()
+            if self.added:
+                self._write_manifest()
+            else:
+                self._forget_session()
         finally:
             self._lock.close()  # releases the flock
+            if not self.added and not (self.folder / MANIFEST_FILE).exists():
+                (self.folder / LOCK_FILE).unlink(missing_ok=True)
+                if self._created:
+                    _remove_empty_tree(self.folder)
+
+    def _forget_session(self) -> None:
+        self.manifest["sessions"] = [s for s in self.manifest["sessions"] if s is not self.session]
+        if self._manifest_before is not None:
+            atomic_write_bytes(self.folder / MANIFEST_FILE, self._manifest_before)
+        else:
+            (self.folder / MANIFEST_FILE).unlink(missing_ok=True)
 
     def orphans(self) -> list[Path]:
         """Sample jpgs without a landmarks row (a session killed between a sample's jpgs and its row)."""
@@ -279,6 +299,15 @@ def _lock_folder(folder: Path) -> Any:
         raise DataError(f"another `asl-edge collect` is writing to {folder}; let it finish (or stop it) first, "
                         "or collect into another folder with --out") from None
     return handle
+
+
+def _remove_empty_tree(folder: Path) -> None:
+    """Remove folder and the empty folders under it; anything with a file in it stays."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _write_jpeg(path: Path, image: np.ndarray) -> None:

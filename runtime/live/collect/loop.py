@@ -15,6 +15,7 @@ import numpy as np
 
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.collected import CollectedWriter
+from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
@@ -149,8 +150,8 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
         for sink in sinks:
             sink.show(draw_collect(image, session, None, t, interactive=False), collect_state(session, t, index, 0.0))
     if frames and not hand_frames and session.finished_by == "end of source":
-        raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: show one hand to the "
-                        "camera, in colour, at least about a quarter of the frame high, and run collect again")
+        raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: "
+                        f"{no_hand_advice(tracker.config)}; then run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
     if hand_frames and not writer.added and session.finished_by == "end of source":
