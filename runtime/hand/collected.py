@@ -94,8 +94,10 @@ class CollectedSamples:
                                 self.frame_size[keep])
 
 
-def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
-    """The samples of a collect dataset; DataError when the folder or its landmarks.npz is missing or malformed."""
+def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False) -> CollectedSamples:
+    """The samples of a collect dataset; DataError when the folder or its landmarks.npz is missing or malformed.
+    Samples the manifest flags (`flagged`: they look like another letter's, runtime/live/collect/review.py) are
+    left out unless `include_flagged`: training must not take them silently."""
     path = Path(folder) / LANDMARKS_FILE
     if not path.is_file():
         raise DataError(f"{folder} has no {LANDMARKS_FILE}: it is not a dataset written by `asl-edge collect` "
@@ -120,7 +122,15 @@ def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
     if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
         raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
                         "the file is damaged - restore it or collect into a new folder")
-    return samples
+    flagged = set() if include_flagged else flagged_ids(folder)
+    return samples.only([str(i) for i in samples.ids if str(i) not in flagged]) if flagged else samples
+
+
+def flagged_ids(folder: str | os.PathLike[str]) -> set[str]:
+    """The ids collect.json flags as looking like another letter's samples (none without a manifest)."""
+    if not (Path(folder) / MANIFEST_FILE).is_file():
+        return set()
+    return set(read_manifest(folder).get("flagged") or {})
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -192,7 +202,8 @@ class CollectedWriter:
                 # Writing a fresh npz would drop the recorded rows for good (their jpgs would be orphans).
                 raise DataError(f"{landmarks} is missing but {self.folder / MANIFEST_FILE} records {recorded} "
                                 "samples; restore it from a backup or collect into a new folder with --out")
-            self.samples = read_collected(self.folder) if landmarks.is_file() else CollectedSamples.empty()
+            self.samples = (read_collected(self.folder, include_flagged=True) if landmarks.is_file()
+                            else CollectedSamples.empty())
         else:
             self.manifest = {"format": FORMAT, "version": FORMAT_VERSION, "created": now.isoformat(),
                              "sessions": []}
@@ -219,6 +230,11 @@ class CollectedWriter:
         self.session["samples"] = len(self.added)
         self._write_manifest()
         return sample_id
+
+    def flag(self, flagged: dict[str, dict[str, Any]]) -> None:
+        """Record which samples look like another letter's (review.py); they stay on disk, training skips them."""
+        self.manifest["flagged"] = flagged
+        self._write_manifest()
 
     def remove(self, sample_id: str) -> None:
         """Drop a sample of this session (redo): its row first, then its files, so no row ever lacks its jpgs."""

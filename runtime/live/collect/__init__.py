@@ -18,10 +18,12 @@ from asl_edge.errors import DataError
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import open_hand_models
 from asl_edge.runtime.hand.collected import CollectedWriter, hand_model_record
+from asl_edge.runtime.hand.compare import predict_samples
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.hand.photos import tracker_config
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.collect.loop import COMMAND_KEYS, CollectResult, CollectState, run_collect
+from asl_edge.runtime.live.collect.review import LetterReview, review_letters
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, WindowSink, close_sinks, has_display
 from asl_edge.runtime.live.frames import FrameSource
@@ -130,6 +132,7 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
             # Someone watching gets a file played at its own pace; a recording alone goes flat out.
             watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)
             result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched)
+            result.reviews = review(writer)
             if any(isinstance(sink, WebSink) for sink in sinks):
                 time.sleep(WEB_LINGER_S)
         finally:
@@ -139,6 +142,16 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
         if models is not None:
             models.close()
     return result, writer
+
+
+def review(writer: CollectedWriter) -> list[LetterReview]:
+    """How sure each letter of the dataset is (review.py), with the bundled model's reading as a second opinion."""
+    samples = writer.samples
+    if not len(samples):
+        return []
+    with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
+        predicted = predict_samples(classifier, samples)
+    return review_letters(samples, writer.manifest.get("flagged") or {}, predicted)
 
 
 __all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "motion_note",

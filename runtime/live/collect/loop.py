@@ -19,6 +19,7 @@ from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
+from asl_edge.runtime.live.collect.review import LetterReview, flag_look_alikes
 from asl_edge.runtime.live.collect.session import CollectSession
 from asl_edge.runtime.live.display import Sink, WindowSink
 from asl_edge.runtime.live.frames import FrameSource
@@ -70,6 +71,7 @@ class CollectResult:
     finished_by: str
     wall_s: float
     notes: list[str] = field(default_factory=list)
+    reviews: list[LetterReview] = field(default_factory=list)  # per letter of the dataset, once reviewed
 
 
 def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWriter, session: CollectSession,
@@ -143,7 +145,11 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                          + (" (a shorter --countdown suits a recorded video)"
                             if not source.live and session.config.countdown_s > 0 else ""))
         feed.close()
-        writer.close()
+        try:
+            if writer.added:  # what this session added may look like another letter's samples: say so on disk
+                writer.flag(flag_look_alikes(writer.samples))
+        finally:
+            writer.close()
     if last is not None:
         # The end, shown once: the window and the page say the session is over and what was saved.
         image, t, index = last
@@ -189,8 +195,11 @@ def _apply_key(key: int | None, session: CollectSession, writer: CollectedWriter
 def summary_lines(result: CollectResult, writer: CollectedWriter) -> list[str]:
     """What the command prints at the end: this session, then the whole dataset."""
     counts = writer.samples.counts()
+    flagged = sum(review.flagged for review in result.reviews)
     return [f"collected {result.samples} samples in {result.frames} frames ({result.hand_frames} with a hand), "
             f"{result.wall_s:.1f} s, stopped by {result.finished_by}",
             f"dataset {writer.folder}: {len(writer.samples)} samples, "
-            + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")]
+            + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")
+            + (f"; {flagged} flagged, left out of training" if flagged else ""),
+            *(f"  {review.line()}" for review in result.reviews)]
 
