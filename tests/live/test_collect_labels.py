@@ -104,3 +104,24 @@ def test_the_same_handshape_for_two_letters_is_flagged_and_left_out(hands: dict[
     assert f"{SAMPLES} flagged, left out of training" in printed
     line = next(line for line in printed.splitlines() if line.startswith("  B: "))
     assert "unsure" in line and "look like A's samples" in line and "record B again" in line, line
+
+
+def test_letters_held_too_briefly_end_short_never_mislabelled(hands: dict[str, np.ndarray], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Held 1.5 s where collect needs 2.3 s: A gets what its hold gave; B's hand, shown while A still lacks samples,
+    is not taken as A (it is not the shape of A's first sample), so the letters end short, and a note says so."""
+    shots: list[tuple[np.ndarray | None, float]] = []
+    for letter in ("A", "B", "C"):
+        shots += [(None, GAP_S), (hands[letter], 1.5)]
+    clip = write_held_letters_clip(tmp_path / "brief.mp4", [*shots, (None, GAP_S)])
+    out = tmp_path / "mine"
+    assert main(["collect", "--source", str(clip), "--out", str(out), "--letters", "A,B,C", *ARGS]) == 0
+    captured = capsys.readouterr()
+    pairs = labels_of_stored_frames(out, {letter: [canvas_of(hands[letter])] for letter in ("A", "B", "C")})
+    assert pairs and all(label == shown for label, shown in pairs), pairs
+    assert len(pairs) < 3 * SAMPLES
+    notes = [line for line in captured.err.splitlines() if line.startswith("note: ")]
+    assert any(note.startswith("note: the source ended before") and "--letters" in note for note in notes), notes
+    # Why, and what to do: hold longer (0.3 s steady + 4 x 0.5 s + 1 s).
+    assert any("different handshape before A" in note and "hold each letter at least 3.3 s" in note
+               for note in notes), notes

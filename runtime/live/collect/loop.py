@@ -20,7 +20,7 @@ from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
 from asl_edge.runtime.live.collect.review import LetterReview, flag_look_alikes
-from asl_edge.runtime.live.collect.session import CollectSession
+from asl_edge.runtime.live.collect.session import CollectSession, hold_needed_s
 from asl_edge.runtime.live.display import Sink, WindowSink
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.handshapes import HANDSHAPES
@@ -144,6 +144,13 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                          f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
                          + (" (a shorter --countdown suits a recorded video)"
                             if not source.live and session.config.countdown_s > 0 else ""))
+        early = [letter for letter, _, _ in short if letter in session.changed_early]
+        if early:
+            notes.append(f"the hand held a steady, different handshape before {', '.join(early)} had "
+                         f"{'its' if len(early) == 1 else 'their'} samples, so it was not taken as "
+                         f"{'that letter' if len(early) == 1 else 'those letters'}; in a recording hold each letter "
+                         f"at least {hold_needed_s(session.config):.1f} s ((--samples - 1) x --interval + 1.3 s), "
+                         "with an empty frame or a lowered hand between letters")
         feed.close()
         try:
             if writer.added:  # what this session added may look like another letter's samples: say so on disk

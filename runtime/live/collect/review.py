@@ -23,7 +23,7 @@ import numpy as np
 from asl_edge.runtime.hand.collected import CollectedSamples
 from asl_edge.runtime.live.collect.shapes import SAME_SHAPE, handshape, shape_distance
 
-CLOSE = 2 * SAME_SHAPE
+CLOSE = 2 * SAME_SHAPE  # nearer than this to another letter: the verdict names it
 
 
 @dataclass(frozen=True)

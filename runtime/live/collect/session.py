@@ -107,6 +107,13 @@ class CollectConfig:
                 raise DataError(f"{name} {value} must be at least {low:g}")
 
 
+def hold_needed_s(config: CollectConfig) -> float:
+    """How long a signer in a recording should hold each letter: the steady window, then one sample per interval,
+    plus a second for the hand stage to settle. The countdown is not in it: it starts when the previous letter
+    has its samples, while that letter is still held, and runs on through the gap between letters."""
+    return config.window_s + (config.samples - 1) * config.interval_s + 1.0
+
+
 @dataclass
 class CollectSession:
     """Where the session is. Feed every frame to `update`; when it returns True, store the sample and call
@@ -126,6 +133,7 @@ class CollectSession:
     _shape: np.ndarray | None = None  # the last frame's handshape (shapes.handshape), None without a hand
     _moved_from: np.ndarray | None = None  # the shape the last letter ended on, until the signer moves on
     _gone_since: float | None = None  # frame time since when no hand has been seen
+    changed_early: set[str] = field(default_factory=set)  # letters whose hand changed shape before they were done
 
     def __post_init__(self) -> None:
         self._gate = SteadyGate(self.config.window_s)
@@ -174,6 +182,8 @@ class CollectSession:
             self._phase_start = t
         if self.phase == "countdown" and t - self._phase_start + TIME_EPS >= self.config.countdown_s:
             self.phase, self._phase_start = "recording", t
+        if self.phase == "recording" and self.steady and not self.waiting_to_move_on and self.off_shape:
+            self.changed_early.add(self.config.letters[self.index])
         if self.phase != "recording" or not self.steady or self.waiting_to_move_on or self.off_shape:
             return False
         return self._last_sample is None or t - self._last_sample + TIME_EPS >= self.config.interval_s

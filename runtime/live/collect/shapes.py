@@ -6,13 +6,15 @@ mirrored), so where the hand is and how near the camera does not count, its orie
 the largest displacement of a landmark, in palm sizes: letters that differ by one finger (A/E, M/N, C/O) differ
 in that finger, which an average over 21 points would dilute.
 
-Measured with the bundled full hand models on fingerspelling-dev's letter clips (a signer holding each
-letter; frames 4 apart in the held part, and the closest pair of frames of two different letters by the same
-signer):
-  the same letter held      median 0.03, 95th percentile 0.17
-  two letters, closest pair 1st percentile 0.42, smallest 0.41 (C/O), then C/D 0.42, A/E 0.45, M/N 0.55
-SAME_SHAPE sits between the two: samples of two letters closer than that are the same handshape (one of them is
-mislabelled, or the signer makes both alike). CHANGED is what counts as the signer having formed another shape.
+Measured with the bundled full hand models on fingerspelling-dev's letter clips (5 signers x 24 still letters,
+every 4th frame of the middle 60 % of each clip, so frames of the hand still settling are in):
+  one letter held, frames 4 apart           median 0.03, 95th percentile 0.18
+  two letters of one signer, closest frames  1st percentile 0.25; 4 of 1,380 letter pairs closer than 0.15
+                                             (U/V 0.10, D/S 0.12, R/U 0.14, E/T 0.14), 24 closer than 0.3, 32 than 0.35
+SAME_SHAPE: samples of two letters closer than this are one handshape (a held pose repeats at about 0.03); one
+of them is mislabelled, or the signer makes the two alike, and either way the signer should look. CHANGED: what
+counts as having formed another shape; for the ~2 % of letter pairs closer than that the signer lowers the hand
+between them (collect's status line says so).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from asl_edge.landmark_features import normalise_landmarks
 
-SAME_SHAPE = 0.25
+SAME_SHAPE = 0.15
 CHANGED = 0.35
 
 
