@@ -104,6 +104,11 @@ def test_the_same_handshape_for_two_letters_is_flagged_and_left_out(hands: dict[
     assert f"{SAMPLES} flagged, left out of training" in printed
     line = next(line for line in printed.splitlines() if line.startswith("  B: "))
     assert "unsure" in line and "look like A's samples" in line and "record B again" in line, line
+    # Recording A again later adds trusted A samples: the flagged B copies of A are no evidence against them.
+    again = held_letters(tmp_path / "again.mp4", [hands["A"]])
+    assert main(["collect", "--source", str(again), "--out", str(out), "--letters", "A", *ARGS]) == 0
+    assert set(json.loads((out / "collect.json").read_text())["flagged"]) == b_ids
+    assert read_collected(out).counts() == {"A": 2 * SAMPLES, "C": SAMPLES}
 
 
 def test_letters_held_too_briefly_end_short_never_mislabelled(hands: dict[str, np.ndarray], tmp_path: Path,

@@ -28,7 +28,7 @@ def status_line(session: CollectSession, t: float) -> str:
     # What stops a sample, first match wins.
     waits = ((session.waiting_to_move_on, "still the last letter's handshape: lower your hand or form this letter"),
              (not session.hand_seen, "show your hand to the camera"),
-             (session.off_shape, "not the shape of this letter's first sample: form it again (r redoes that sample)"),
+             (session.off_shape, "not the shape of this letter's samples so far: form it again (r redoes a sample)"),
              (not session.steady, "hold still"))
     return next((text for blocked, text in waits if blocked), "recording")
 

@@ -61,17 +61,21 @@ class LetterReview:
 
 def flag_look_alikes(samples: CollectedSamples) -> dict[str, dict[str, Any]]:
     """Sample id -> {"looks_like": letter, "sample": that letter's sample id, "distance": palm sizes}, for every
-    sample within SAME_SHAPE of an earlier sample of another letter (the manifest's "flagged")."""
+    sample within SAME_SHAPE of an earlier, unflagged sample of another letter (the manifest's "flagged")."""
     shapes = handshape(samples.landmarks, samples.handedness)
     labels = np.asarray(samples.labels).astype(str)
     flagged: dict[str, dict[str, Any]] = {}
+    # A flagged sample is no evidence against later ones: an A recorded again must not be flagged for looking like
+    # the flagged B samples that were copies of A.
+    trusted = np.ones(len(samples), bool)
     for i in range(1, len(samples)):
-        others = np.flatnonzero(labels[:i] != labels[i])
+        others = np.flatnonzero((labels[:i] != labels[i]) & trusted[:i])
         if not len(others):
             continue
         distances = shape_distance(shapes[i], shapes[others])
         j = int(others[np.argmin(distances)])
         if float(distances.min()) < SAME_SHAPE:
+            trusted[i] = False
             flagged[str(samples.ids[i])] = {"looks_like": str(labels[j]), "sample": str(samples.ids[j]),
                                             "distance": round(float(distances.min()), 4)}
     return flagged

@@ -11,8 +11,10 @@ Two guards keep a letter's samples its own (issue 21 item 1: played a recording 
 "steady"):
 - moving on: a new prompt records only after evidence that the signer moved on since it appeared: the hand
   left (no hand for LEFT_S) or its shape changed (shapes.CHANGED) from the one the previous letter ended on;
-- one shape per letter: once a letter has a sample this session, a frame whose shape differs from that first
-  sample by shapes.CHANGED is not taken (the signer went on to another letter before this one had its samples).
+- coming back to the letter: once a letter has a sample this session, a hand that leaves (LEFT_S) and comes back
+  is taken as that letter again only if its shape is within shapes.CHANGED of one of the letter's samples (a
+  recording whose signer went on to the next letter before this one had its samples). While the hand stays in
+  view its shape may drift or be re-formed: a signer's own variation of a letter can exceed CHANGED.
 """
 
 from __future__ import annotations
@@ -133,6 +135,7 @@ class CollectSession:
     _shape: np.ndarray | None = None  # the last frame's handshape (shapes.handshape), None without a hand
     _moved_from: np.ndarray | None = None  # the shape the last letter ended on, until the signer moves on
     _gone_since: float | None = None  # frame time since when no hand has been seen
+    _came_back: bool = False  # the hand left while this letter had samples; cleared when it returns in its shape
     changed_early: set[str] = field(default_factory=set)  # letters whose hand changed shape before they were done
 
     def __post_init__(self) -> None:
@@ -159,10 +162,10 @@ class CollectSession:
 
     @property
     def off_shape(self) -> bool:
-        """The hand's shape differs from this letter's first sample of the session (it is not taken)."""
-        first = self._first_shape()
-        return (first is not None and self._shape is not None
-                and float(shape_distance(self._shape, first)) > CHANGED)
+        """The hand came back after leaving, in a shape unlike any of this letter's samples (it is not taken)."""
+        shapes = self._letter_shapes()
+        return (self._came_back and self._shape is not None and bool(shapes)
+                and float(shape_distance(self._shape, np.stack(shapes)).min()) > CHANGED)
 
     def countdown_left(self, t: float) -> float:
         """Seconds of countdown left at frame time t (0 outside the countdown)."""
@@ -178,6 +181,8 @@ class CollectSession:
         self._watch_for_moving_on(t)
         if self.done:
             return False
+        if self._came_back and self._shape is not None and not self.off_shape:
+            self._came_back = False  # the letter's own shape again: in view from here on, it may drift
         if self._phase_start is None or t < self._phase_start:
             self._phase_start = t
         if self.phase == "countdown" and t - self._phase_start + TIME_EPS >= self.config.countdown_s:
@@ -198,6 +203,7 @@ class CollectSession:
             self._gone_since = t
         if t - self._gone_since + TIME_EPS >= LEFT_S:
             self._moved_from = None  # the hand left
+            self._came_back = bool(self._letter_shapes())
 
     def recorded(self, t: float, sample_id: str) -> None:
         """The sample `update` asked for was stored under `sample_id`."""
@@ -236,9 +242,9 @@ class CollectSession:
         """The whole seconds to show during the countdown (3, 2, 1)."""
         return math.ceil(self.countdown_left(t))
 
-    def _first_shape(self) -> np.ndarray | None:
-        letter = self.letter
-        return next((shape for taken, _, shape in self._taken if taken == letter), None)
+    def _letter_shapes(self) -> list[np.ndarray]:
+        """The shapes of this session's samples of the current letter."""
+        return [shape for taken, _, shape in self._taken if taken == self.letter]
 
     def _next_letter(self) -> None:
         # The new prompt waits for the signer to move on from what the hand shows now (if it shows anything).
@@ -252,3 +258,4 @@ class CollectSession:
 
     def _restart(self, phase: str) -> None:
         self.phase, self._phase_start, self._last_sample = phase, None, None
+        self._came_back = False
