@@ -6,7 +6,8 @@
                                    handedness (N,) float32 (`Hand.handedness`, probability of a right hand);
                                    labels (N,) str; ids (N,) str (the jpg stems); frame_size (N, 2) int32 (w, h)
     OUT/collect.json               the manifest: format and version, created/updated (UTC), sessions (source, hand
-                                   models with sha256, settings, samples), letter counts, whether frames are stored
+                                   models with sha256, settings, samples), letter counts, whether frames are stored,
+                                   flagged (id -> {looks_like, sample, distance}: samples `read_collected` leaves out)
 
 Every write is atomic (a temporary file renamed into place) and comes in this order: the sample's jpgs, then
 landmarks.npz with all rows (old and new), then the manifest. A session killed at any point therefore keeps every
