@@ -7,7 +7,7 @@ DATA ?= ../shared/data/asl-alphabet-mini
 # the root folders mapped to asl_edge.<name> in pyproject.toml
 SUBPACKAGES := train export runtime benchmark doctor apps
 
-.PHONY: install dev browser demo train lint tree typecheck layers test check clean
+.PHONY: install dev browser media demo train lint tree typecheck layers test check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ dev: $(BIN)/python  ## everything, plus test, lint and type-check tools
 
 browser:  ## Debian's Chromium for the web-view test (the test skips without it)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+media:  ## Debian's ffmpeg: tests build real H.264 clips with it (collect's signing clip, frame times); they skip without it
+	command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; }
 
 demo: install  ## the main job on the built-in default: the bundled model spells a word from the bundled clip
 	$(BIN)/asl-edge demo
@@ -48,7 +51,7 @@ typecheck: tree
 layers: tree  ## the one-way layers of DESIGN.md and "no torch in the runtime" (import-linter, pyproject.toml)
 	cd build/typecheck && "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml" --no-cache
 
-test: dev browser lint typecheck layers  ## the README's test command: install, lint, type-check, layers, tests
+test: dev browser media lint typecheck layers  ## the README's test command: install, lint, type-check, layers, tests
 	$(BIN)/pytest
 
 check: lint typecheck layers

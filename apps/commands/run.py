@@ -89,6 +89,9 @@ def print_status_changes(describe: str) -> Callable[[str], None]:
 def print_result(result: PipelineResult) -> None:
     print(format_summary(result.stages.summary()))
     print(f"{result.frames} frames in {result.wall_s:.1f} s ({result.fps:.1f} FPS), stopped by {result.stopped_by}")
+    if result.hand_frames is not None:
+        how = "each a photo, padded and searched on its own" if result.photos else "tracked from frame to frame"
+        print(f"hand found in {result.hand_frames} of {result.frames} frames ({how})")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"spelled: {result.text!r}")
@@ -141,7 +144,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
                 transcript: Transcript | None, events: EventWriter | None) -> PipelineResult:
     try:
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
-                           crop_model=args.crop_model, crop_weight=args.crop_weight,
+                           photos=source.photos, crop_model=args.crop_model, crop_weight=args.crop_weight,
                            log=lambda line: print(line, file=sys.stderr, flush=True))
     except BaseException:
         backend.close()

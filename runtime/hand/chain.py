@@ -25,6 +25,7 @@ from asl_edge.preprocess import Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.models import BACKENDS as HAND_MODEL_BACKENDS
 from asl_edge.runtime.hand.models import HandModels
+from asl_edge.runtime.hand.photos import tracker_config
 from asl_edge.runtime.hand.tracker import Hand, HandTracker, landmark_box
 from asl_edge.spec import ModelSpec
 
@@ -156,13 +157,12 @@ def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", f
     """The chain for a loaded classifier, or None for the fixed box (hand "off", or "auto" with an image model).
 
     fallback: a model path, "none", or "auto" (the bundled image model when the classifier reads landmarks).
-    photos: still photos cropped around the hand: detect on every image, padded (no tracking between them).
+    photos: the frames are still photos (eval's datasets, an image file or folder as a source): detected one by
+    one, padded (photos.py, the policy every command shares); else video frames, tracked.
     hand_backend, log: where the hand models run (open_hand_models); `chain.tracker.models.describe()` says.
     """
     from asl_edge.runtime.backends import load_backend
-    from asl_edge.runtime.hand.extract import PHOTO_PAD
     from asl_edge.runtime.hand.models import BUNDLED_IMAGE_MODEL
-    from asl_edge.runtime.hand.tracker import TrackerConfig
 
     if hand not in HAND_MODES:
         raise ModelError(f"--hand {hand!r}: choose one of {', '.join(HAND_MODES)}")
@@ -175,7 +175,7 @@ def open_chain(classifier: Backend, hand: str = "auto", variant: str = "full", f
             raise ModelError("--fallback and --crop-model work with the hand stage only; drop them, or use "
                              "--hand on")
         return None
-    config = TrackerConfig(track=not photos, pad=PHOTO_PAD if photos else 0.0, variant=variant)
+    config = tracker_config(photos, variant)
     models = open_hand_models(classifier, variant, provider, hand_backend, log)
     tracker = HandTracker(models, config)
     if fallback == "auto":

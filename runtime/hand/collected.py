@@ -6,7 +6,8 @@
                                    handedness (N,) float32 (`Hand.handedness`, probability of a right hand);
                                    labels (N,) str; ids (N,) str (the jpg stems); frame_size (N, 2) int32 (w, h)
     OUT/collect.json               the manifest: format and version, created/updated (UTC), sessions (source, hand
-                                   models with sha256, settings, samples), letter counts, whether frames are stored
+                                   models with sha256, settings, samples), letter counts, whether frames are stored,
+                                   flagged (id -> {looks_like, sample, distance}: samples `read_collected` leaves out)
 
 Every write is atomic (a temporary file renamed into place) and comes in this order: the sample's jpgs, then
 landmarks.npz with all rows (old and new), then the manifest. A session killed at any point therefore keeps every
@@ -94,8 +95,10 @@ class CollectedSamples:
                                 self.frame_size[keep])
 
 
-def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
-    """The samples of a collect dataset; DataError when the folder or its landmarks.npz is missing or malformed."""
+def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False) -> CollectedSamples:
+    """The samples of a collect dataset; DataError when the folder or its landmarks.npz is missing or malformed.
+    Samples the manifest flags (`flagged`: they look like another letter's, runtime/live/collect/review.py) are
+    left out unless `include_flagged`: training must not take them silently."""
     path = Path(folder) / LANDMARKS_FILE
     if not path.is_file():
         raise DataError(f"{folder} has no {LANDMARKS_FILE}: it is not a dataset written by `asl-edge collect` "
@@ -120,7 +123,15 @@ def read_collected(folder: str | os.PathLike[str]) -> CollectedSamples:
     if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
         raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
                         "the file is damaged - restore it or collect into a new folder")
-    return samples
+    flagged = set() if include_flagged else flagged_ids(folder)
+    return samples.only([str(i) for i in samples.ids if str(i) not in flagged]) if flagged else samples
+
+
+def flagged_ids(folder: str | os.PathLike[str]) -> set[str]:
+    """The ids collect.json flags as looking like another letter's samples (none without a manifest)."""
+    if not (Path(folder) / MANIFEST_FILE).is_file():
+        return set()
+    return set(read_manifest(folder).get("flagged") or {})
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
@@ -171,6 +182,7 @@ class CollectedWriter:
                 and not (self.folder / MANIFEST_FILE).is_file()):
             raise DataError(f"{self.folder} is not empty and holds no {MANIFEST_FILE}: not a collect dataset; "
                             "choose a new or empty folder with --out")
+        self._created = not self.folder.exists()  # a session that records nothing removes what it made
         ensure_writable_dir(self.folder)
         self._lock = _lock_folder(self.folder)
         try:
@@ -181,7 +193,9 @@ class CollectedWriter:
 
     def _open(self) -> None:
         now = utc_now()
+        self._manifest_before: bytes | None = None  # put back as it was by a session that records nothing
         if (self.folder / MANIFEST_FILE).is_file():
+            self._manifest_before = (self.folder / MANIFEST_FILE).read_bytes()
             self.manifest = read_manifest(self.folder)
             landmarks = self.folder / LANDMARKS_FILE
             recorded = int(self.manifest.get("samples") or 0)
@@ -189,7 +203,8 @@ class CollectedWriter:
                 # Writing a fresh npz would drop the recorded rows for good (their jpgs would be orphans).
                 raise DataError(f"{landmarks} is missing but {self.folder / MANIFEST_FILE} records {recorded} "
                                 "samples; restore it from a backup or collect into a new folder with --out")
-            self.samples = read_collected(self.folder) if landmarks.is_file() else CollectedSamples.empty()
+            self.samples = (read_collected(self.folder, include_flagged=True) if landmarks.is_file()
+                            else CollectedSamples.empty())
         else:
             self.manifest = {"format": FORMAT, "version": FORMAT_VERSION, "created": now.isoformat(),
                              "sessions": []}
@@ -217,6 +232,11 @@ class CollectedWriter:
         self._write_manifest()
         return sample_id
 
+    def flag(self, flagged: dict[str, dict[str, Any]]) -> None:
+        """Record which samples look like another letter's (review.py); they stay on disk, training skips them."""
+        self.manifest["flagged"] = flagged
+        self._write_manifest()
+
     def remove(self, sample_id: str) -> None:
         """Drop a sample of this session (redo): its row first, then its files, so no row ever lacks its jpgs."""
         if sample_id not in self.added:
@@ -231,11 +251,28 @@ class CollectedWriter:
         self._write_manifest()
 
     def close(self) -> None:
+        """End the session. One that recorded nothing leaves no trace (issue 21: a failed collect left a
+        collect.json behind, so the folder looked like a dataset): the manifest is put back byte for byte as it
+        was, or deleted when this session wrote the first one, with the folder when this session created it."""
         self.session["ended"] = utc_now().isoformat()
         try:
-            self._write_manifest()
+            if self.added:
+                self._write_manifest()
+            else:
+                self._forget_session()
         finally:
             self._lock.close()  # releases the flock
+            if not self.added and not (self.folder / MANIFEST_FILE).exists():
+                (self.folder / LOCK_FILE).unlink(missing_ok=True)
+                if self._created:
+                    _remove_empty_tree(self.folder)
+
+    def _forget_session(self) -> None:
+        self.manifest["sessions"] = [s for s in self.manifest["sessions"] if s is not self.session]
+        if self._manifest_before is not None:
+            atomic_write_bytes(self.folder / MANIFEST_FILE, self._manifest_before)
+        else:
+            (self.folder / MANIFEST_FILE).unlink(missing_ok=True)
 
     def orphans(self) -> list[Path]:
         """Sample jpgs without a landmarks row (a session killed between a sample's jpgs and its row)."""
@@ -279,6 +316,15 @@ def _lock_folder(folder: Path) -> Any:
         raise DataError(f"another `asl-edge collect` is writing to {folder}; let it finish (or stop it) first, "
                         "or collect into another folder with --out") from None
     return handle
+
+
+def _remove_empty_tree(folder: Path) -> None:
+    """Remove folder and the empty folders under it; anything with a file in it stays."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _write_jpeg(path: Path, image: np.ndarray) -> None:

@@ -2,7 +2,8 @@
 
 Training a landmark classifier reads these; `asl-edge eval` runs the same `HandTracker` per photo, so the
 features a model is trained on are the features it sees at run time. Photos are still images cropped
-around the hand, so detection runs per photo (no tracking) on the photo padded by `PHOTO_PAD`.
+around the hand, so detection runs per photo (no tracking) on the photo padded by `PHOTO_PAD` (photos.py: the
+policy every command shares).
 """
 
 from __future__ import annotations
@@ -24,11 +25,9 @@ from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
 from asl_edge.errors import DataError
 from asl_edge.progress import Progress
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
-from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
+from asl_edge.runtime.hand.photos import PHOTO_PAD, tracker_config
+from asl_edge.runtime.hand.tracker import HandTracker
 
-# The palm detector needs context around the hand: a 25 % border raised detection on tightly cropped
-# photos from 57 % to 95 % while planning (issue 12).
-PHOTO_PAD = 0.25
 CACHE_VERSION = 1
 
 
@@ -52,7 +51,7 @@ def extract_landmarks(images: Iterable[np.ndarray | None], count: int, tracker: 
                       label: str = "images") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`count` BGR photos (None for an unreadable one) -> (landmarks (N, 21, 3), handedness (N,), found (N,)),
     each photo on its own, with progress (asl_edge.progress)."""
-    tracker = tracker or HandTracker(config=TrackerConfig(track=False, pad=PHOTO_PAD))
+    tracker = tracker or HandTracker(config=tracker_config(photos=True))
     landmarks = np.zeros((count, NUM_LANDMARKS, 3), np.float32)
     handedness = np.zeros(count, np.float32)
     found = np.zeros(count, bool)
@@ -108,7 +107,7 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
         with np.load(cache_file) as data:
             return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], np.asarray(labels, np.int64),
                                    tuple(classes), tuple(str(p) for p in paths))
-    tracker = HandTracker(config=TrackerConfig(track=False, pad=PHOTO_PAD, variant=variant))
+    tracker = HandTracker(config=tracker_config(photos=True, variant=variant))
     unreadable: list[str] = []
 
     def read(file: Path) -> np.ndarray | None:

@@ -77,6 +77,7 @@ class FrameSource(abc.ABC):
 
     live: bool = False
     kind: str = "source"
+    photos: bool = False  # each frame a still photo: the hand stage's photo policy (runtime/hand/photos.py)
 
     def __init__(self, uri: str) -> None:
         self.uri = uri

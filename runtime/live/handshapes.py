@@ -4,9 +4,17 @@ Written for the signer's dominant hand, palm facing the camera unless said other
 ASL manual alphabet charts (e.g. Lifeprint's "ASL Fingerspelling" lesson, lifeprint.com). J and Z are
 motions: a still camera sample records their end shape (J: the I hand after its hook; Z: the index
 finger at the end of its stroke), which is what the landmark classifier sees in a single frame.
+
+That end shape is not the letter: I with a hook is I to a still frame, and personalising on it teaches the
+model nothing about the motion. So collect leaves the motion letters out of its default list until it records
+short motions (MOTION_LETTERS, MOTION_NOTE); asked for by name, they are recorded as before, with a note.
 """
 
 from __future__ import annotations
+
+MOTION_LETTERS = ("J", "Z")
+MOTION_NOTE = ("J and Z are motions, and collect records single frames: only their end pose would be stored "
+               "(J's is I's hand), which teaches a model nothing about the motion")
 
 HANDSHAPES: dict[str, str] = {
     "A": "fist, thumb straight up against the side of the index finger",

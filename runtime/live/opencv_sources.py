@@ -2,13 +2,13 @@
 
 Live frames are stamped with the monotonic clock right after grab(), before the colour conversion of
 retrieve(), so the stamp is when the frame arrived. File frames carry the container's presentation time
-(CAP_PROP_POS_MSEC after each read), so a variable-frame-rate file keeps its real timing.
+(CAP_PROP_POS_MSEC after each read), so a variable-frame-rate file keeps its real timing; where that time
+repeats, steps back or is missing, frame_clock.py fills in without ever running ahead of the container.
 """
 
 from __future__ import annotations
 
 import abc
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from asl_edge.errors import SourceError
+from asl_edge.runtime.live.frame_clock import ContainerClock
 from asl_edge.runtime.live.frames import DEFAULT_FOLDER_FPS, CaptureOptions, Frame, FrameSource
 
 # Backends whose open and read can block on a network: they take CAP_PROP_OPEN_TIMEOUT_MSEC and
@@ -141,8 +142,9 @@ class CameraSource(OpenCvSource):
 class VideoFileSource(OpenCvSource):
     """A video file read in order; each frame is stamped with its presentation time from the container
     (CAP_PROP_POS_MSEC after the read, minus the first frame's), so variable-frame-rate files keep their
-    real timing. Where a container gives no usable time (not increasing), the frame is stamped one nominal
-    frame interval after the previous one. --fps replaces the timestamps with index / fps."""
+    real timing. Where a container time repeats, steps back or is missing, `ContainerClock` stamps the frame
+    from the container's latest time and its recent pace, so no stamp runs ahead of the container for more
+    than a frame. --fps replaces the timestamps with index / fps."""
 
     kind = "video file"
 
@@ -152,7 +154,7 @@ class VideoFileSource(OpenCvSource):
         self._fps = 0.0
         self.frame_count = 0
         self.duration_s = 0.0  # the container's length (frame count / rate), 0 when unknown
-        self._origin: float | None = None
+        self._clock = ContainerClock(1.0 / DEFAULT_FOLDER_FPS)
         self._last = 0.0
 
     def _target(self) -> tuple[str | int, int]:
@@ -168,7 +170,8 @@ class VideoFileSource(OpenCvSource):
         self._fps = self.options.fps or known or DEFAULT_FOLDER_FPS
         self.frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.duration_s = self.frame_count / known if known else 0.0
-        self._index, self._origin, self._last = 0, None, 0.0
+        self._index, self._last = 0, 0.0
+        self._clock = ContainerClock(1.0 / self._fps)
 
     @property
     def nominal_fps(self) -> float | None:
@@ -186,13 +189,7 @@ class VideoFileSource(OpenCvSource):
     def _timestamp(self) -> float:
         if self.options.fps:
             return self._index / self.options.fps
-        position = float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
-        if self._origin is None and math.isfinite(position) and position >= 0:
-            self._origin = position
-            return 0.0
-        if self._origin is not None and math.isfinite(position) and position - self._origin > self._last:
-            return position - self._origin
-        return self._last + 1.0 / self._fps if self._index else 0.0
+        return self._clock.stamp(float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0)
 
     @property
     def frames_read(self) -> int:

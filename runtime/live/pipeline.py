@@ -24,6 +24,7 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.preprocess import DEFAULT_ROI_FRACTION, Roi, preprocess
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
+from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
 from asl_edge.runtime.live.decoding import DECODERS, Decoder, make_decoder
 from asl_edge.runtime.live.display import Sink
@@ -104,6 +105,8 @@ class PipelineResult:
     notes: list[str] = field(default_factory=list)
     stopped_by: str = "end"  # end, max-frames, max-seconds, key, interrupt
     commit_count: int = 0  # every commit of the run
+    hand_frames: int | None = None  # frames where the hand stage found a hand; None without the hand stage
+    photos: bool = False  # the hand stage treated frames as photos (runtime/hand/photos.py)
 
     @property
     def fps(self) -> float:
@@ -275,10 +278,11 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
             transcript.end_line(decoder.text)
         words.finish(decoder.text, last_time)
     if chain is not None and frames and chain.tracker.times.hands == 0:
-        notes.append("no hand found in any frame: the palm detector needs a colour image with the hand at least "
-                     "about a quarter of the frame high; --hand off classifies the fixed box instead")
+        notes.append(f"no hand found in any frame: {no_hand_advice(chain.tracker.config)}; --hand off classifies the "
+                     "fixed box instead")
     return PipelineResult(decoder.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
-                          commit_count)
+                          commit_count, None if chain is None else chain.tracker.times.hands,
+                          chain is not None and chain.tracker.config.pad > 0)
 
 
 class WordTracker:

@@ -43,6 +43,7 @@ class ImageFolderSource(FrameSource):
     captures often holds a stray file)."""
 
     kind = "image folder"
+    photos = True
 
     def __init__(self, uri: str, files: Sequence[Path], options: CaptureOptions | None = None) -> None:
         super().__init__(uri)
@@ -104,6 +105,7 @@ class LoopingSource(FrameSource):
         super().__init__(inner.uri)
         self.inner = inner
         self.kind = f"looping {inner.kind}"
+        self.photos = inner.photos
         self.passes = 0
         self._offset = 0.0
         self._index = 0

@@ -127,3 +127,41 @@ def write_timed_video(path: Path, frames: list[tuple[np.ndarray, float]], time_b
         writer.write(jpeg.reshape(1, -1))
     writer.release()
     return path
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the ffmpeg command line (quiet, overwriting); skips the test where it is not installed (`make media`)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (`make media` installs Debian's)")
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def container_times(path: Path) -> list[float]:
+    """Each video frame's presentation time in seconds as ffprobe reads it from the container, in decode order."""
+    import subprocess
+
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time",
+                          "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout
+    return [float(line.strip(",")) for line in out.split()]
+
+
+def write_held_letters_clip(path: Path, shots: list[tuple[np.ndarray | None, float]], fps: int = 10,
+                            size: tuple[int, int] = (640, 480)) -> Path:
+    """An H.264 MP4 made by the ffmpeg command line: each (frame, seconds) shown for that long, None an empty
+    (black) frame, at a constant `fps`. Frames are placed as `canvas_of` does; a signer holding each letter."""
+    stills = path.parent / f"{path.stem}-stills"
+    stills.mkdir(exist_ok=True)
+    blank = np.zeros((size[1], size[0], 3), np.uint8)
+    lines = []
+    for i, (frame, seconds) in enumerate(shots):
+        still = stills / f"{i:04d}.png"
+        cv2.imwrite(str(still), blank if frame is None else canvas_of(frame, size))
+        lines += [f"file '{still}'", f"duration {seconds}"]
+    lines.append(lines[-2])  # the concat demuxer needs the last file once more for its duration to count
+    (stills / "list.txt").write_text("\n".join(lines) + "\n")
+    ffmpeg("-f", "concat", "-safe", "0", "-i", str(stills / "list.txt"), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+           "-r", str(fps), "-fps_mode", "cfr", str(path))
+    return path

@@ -244,17 +244,22 @@ def test_letters_are_parsed_and_checked() -> None:
                                   "truncated landmarks", "landmarks gone", "folder in use", "port in use"])
 def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      signing: tuple[Path, dict[str, list[np.ndarray]]]) -> None:
-    video, _ = signing
+    video, shown = signing
     out = tmp_path / "out"
     args = ["collect", "--source", str(video), "--out", str(out), "--letters", "A", *FAST]
     holder: CollectedWriter | None = None
     if case in ("truncated landmarks", "landmarks gone", "folder in use", "port in use"):
-        CollectedWriter(out).close()  # an existing dataset (no samples yet)
+        existing = CollectedWriter(out)  # an existing dataset with one sample (a session with none leaves nothing)
+        hand = HandTracker().process(shown["A"][0])
+        assert hand is not None
+        existing.add("A", shown["A"][0], hand)
+        existing.close()
     if case == "truncated landmarks":
         (out / "landmarks.npz").write_bytes(b"PK\x03\x04 cut short")
     elif case == "landmarks gone":  # the manifest remembers samples whose rows are gone: never start afresh
         manifest = json.loads((out / "collect.json").read_text())
         (out / "collect.json").write_text(json.dumps({**manifest, "samples": 3}))
+        (out / "landmarks.npz").unlink()
     elif case == "folder in use":
         holder = CollectedWriter(out)  # a session still writing (its flock held)
     elif case == "port in use":
@@ -297,6 +302,31 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
     assert expected in err[0]
     if case not in ("no hand", "folder in use"):  # a refused session leaves the folder as it was, byte for byte
         assert {path.name: path.read_bytes() for path in out.glob("*") if path.is_file()} == before
+    if case == "no hand":  # a failed session leaves no collect.json (nor the folder it made)
+        assert not out.exists()
+
+
+def test_j_and_z_are_left_out_by_default_and_noted_when_asked_for(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21 item 3: collect records still frames, so the motion letters are not asked for by default; named in
+    --letters they are recorded, after one note saying why they are not by default."""
+    blank = tmp_path / "blank.avi"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter.fourcc(*"MJPG"), 10, (320, 240))
+    for _ in range(3):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    assert main(["collect", "--source", str(blank), "--out", str(tmp_path / "a"), "--no-window"]) == 2
+    out, err = capsys.readouterr()
+    asked = next(line for line in out.splitlines() if line.startswith("collecting 10 samples of "))
+    letters = asked.removeprefix("collecting 10 samples of ").split(" into ")[0].split(", ")
+    assert len(letters) == 24 and "J" not in letters and "Z" not in letters and {"I", "D", "Y"} <= set(letters)
+    assert not [line for line in err.splitlines() if line.startswith("note:")]
+    assert main(["collect", "--source", str(blank), "--out", str(tmp_path / "b"), "--letters", "I,J,Z",
+                 "--no-window"]) == 2
+    out, err = capsys.readouterr()
+    assert "collecting 10 samples of I, J, Z into" in out
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: J and Z: J and Z are motions") and "anyway" in notes[0]
 
 
 

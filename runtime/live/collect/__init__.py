@@ -18,13 +18,16 @@ from asl_edge.errors import DataError
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import open_hand_models
 from asl_edge.runtime.hand.collected import CollectedWriter, hand_model_record
+from asl_edge.runtime.hand.compare import predict_samples
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
-from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
+from asl_edge.runtime.hand.photos import tracker_config
+from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.collect.loop import COMMAND_KEYS, CollectResult, CollectState, run_collect
+from asl_edge.runtime.live.collect.review import LetterReview, review_letters
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, WindowSink, close_sinks, has_display
 from asl_edge.runtime.live.frames import FrameSource
-from asl_edge.runtime.live.handshapes import HANDSHAPES
+from asl_edge.runtime.live.handshapes import HANDSHAPES, MOTION_LETTERS, MOTION_NOTE
 
 WEB_PAGE = "collect.html"
 WEB_LINGER_S = 1.0  # the page's last update (finished, samples saved) goes out before the server stops
@@ -49,9 +52,19 @@ def parse_letters(text: str) -> tuple[str, ...]:
 
 
 def model_letters(model: str | os.PathLike[str] = BUNDLED_LANDMARK_MODEL) -> tuple[str, ...]:
-    """The single letters (A-Z) among a model's labels, in its label order: what collect asks for by default."""
+    """The still letters (A-Z but J and Z) among a model's labels, in its label order: what collect asks for by
+    default. J and Z are left out until collect records motions (handshapes.py)."""
     with load_backend(model) as backend:
-        return tuple(label for label in backend.spec.labels if label in HANDSHAPES)
+        return tuple(label for label in backend.spec.labels if label in HANDSHAPES and label not in MOTION_LETTERS)
+
+
+def motion_note(letters: tuple[str, ...]) -> str | None:
+    """The one line for a user who asked for J or Z by name (they are still recorded), else None."""
+    asked = [letter for letter in letters if letter in MOTION_LETTERS]
+    if not asked:
+        return None
+    return (f"{' and '.join(asked)}: {MOTION_NOTE}; recording {'it' if len(asked) == 1 else 'them'} anyway as "
+            "asked (hold the end pose), or leave them out of --letters")
 
 
 @dataclass(frozen=True)
@@ -90,7 +103,7 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
     try:
         with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
             models = open_hand_models(classifier, hand_models, provider, hand_backend, log)
-        tracker = HandTracker(models, TrackerConfig(variant=hand_models))
+        tracker = HandTracker(models, tracker_config(source.photos, hand_models))
         if not source.is_open:
             source.open()
         # The views first: a port in use or a bad --save path fails before the folder gets a session entry.
@@ -119,6 +132,7 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
             # Someone watching gets a file played at its own pace; a recording alone goes flat out.
             watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)
             result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched)
+            result.reviews = review(writer)
             if any(isinstance(sink, WebSink) for sink in sinks):
                 time.sleep(WEB_LINGER_S)
         finally:
@@ -130,4 +144,15 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
     return result, writer
 
 
-__all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "parse_letters"]
+def review(writer: CollectedWriter) -> list[LetterReview]:
+    """How sure each letter of the dataset is (review.py), with the bundled model's reading as a second opinion."""
+    samples = writer.samples
+    if not len(samples):
+        return []
+    with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
+        predicted = predict_samples(classifier, samples)
+    return review_letters(samples, writer.manifest.get("flagged") or {}, predicted)
+
+
+__all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "motion_note",
+           "parse_letters"]

@@ -15,10 +15,12 @@ import numpy as np
 
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.collected import CollectedWriter
+from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
-from asl_edge.runtime.live.collect.session import CollectSession
+from asl_edge.runtime.live.collect.review import LetterReview, flag_look_alikes
+from asl_edge.runtime.live.collect.session import CollectSession, hold_needed_s
 from asl_edge.runtime.live.display import Sink, WindowSink
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.handshapes import HANDSHAPES
@@ -69,6 +71,7 @@ class CollectResult:
     finished_by: str
     wall_s: float
     notes: list[str] = field(default_factory=list)
+    reviews: list[LetterReview] = field(default_factory=list)  # per letter of the dataset, once reviewed
 
 
 def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWriter, session: CollectSession,
@@ -141,16 +144,27 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                          f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
                          + (" (a shorter --countdown suits a recorded video)"
                             if not source.live and session.config.countdown_s > 0 else ""))
+        early = [letter for letter, _, _ in short if letter in session.changed_early]
+        if early:
+            notes.append(f"the hand held a steady, different handshape before {', '.join(early)} had "
+                         f"{'its' if len(early) == 1 else 'their'} samples, so it was not taken as "
+                         f"{'that letter' if len(early) == 1 else 'those letters'}; in a recording hold each letter "
+                         f"at least {hold_needed_s(session.config):.1f} s ((--samples - 1) x --interval + 1.3 s), "
+                         "with an empty frame or a lowered hand between letters")
         feed.close()
-        writer.close()
+        try:
+            if writer.added:  # what this session added may look like another letter's samples: say so on disk
+                writer.flag(flag_look_alikes(writer.samples))
+        finally:
+            writer.close()
     if last is not None:
         # The end, shown once: the window and the page say the session is over and what was saved.
         image, t, index = last
         for sink in sinks:
             sink.show(draw_collect(image, session, None, t, interactive=False), collect_state(session, t, index, 0.0))
     if frames and not hand_frames and session.finished_by == "end of source":
-        raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: show one hand to the "
-                        "camera, in colour, at least about a quarter of the frame high, and run collect again")
+        raise DataError(f"no hand seen in any of the {frames} frames of {source.describe()}: "
+                        f"{no_hand_advice(tracker.config)}; then run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
     if hand_frames and not writer.added and session.finished_by == "end of source":
@@ -188,8 +202,11 @@ def _apply_key(key: int | None, session: CollectSession, writer: CollectedWriter
 def summary_lines(result: CollectResult, writer: CollectedWriter) -> list[str]:
     """What the command prints at the end: this session, then the whole dataset."""
     counts = writer.samples.counts()
+    flagged = sum(review.flagged for review in result.reviews)
     return [f"collected {result.samples} samples in {result.frames} frames ({result.hand_frames} with a hand), "
             f"{result.wall_s:.1f} s, stopped by {result.finished_by}",
             f"dataset {writer.folder}: {len(writer.samples)} samples, "
-            + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")]
+            + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")
+            + (f"; {flagged} flagged, left out of training" if flagged else ""),
+            *(f"  {review.line()}" for review in result.reviews)]
 

@@ -25,11 +25,12 @@ def status_line(session: CollectSession, t: float) -> str:
         return "finished"
     if session.phase == "countdown":
         return f"get ready: recording in {session.countdown_display(t)}"
-    if not session.hand_seen:
-        return "show your hand to the camera"
-    if not session.steady:
-        return "hold still"
-    return "recording"
+    # What stops a sample, first match wins.
+    waits = ((session.waiting_to_move_on, "still the last letter's handshape: lower your hand or form this letter"),
+             (not session.hand_seen, "show your hand to the camera"),
+             (session.off_shape, "not the shape of this letter's samples so far: form it again (r redoes a sample)"),
+             (not session.steady, "hold still"))
+    return next((text for blocked, text in waits if blocked), "recording")
 
 
 def wrap(text: str, width: int) -> list[str]:

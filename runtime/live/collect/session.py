@@ -5,6 +5,16 @@ For each letter: a countdown of `countdown_s` seconds (time to form the handshap
 taken on a frame where a hand is found and steady (`SteadyGate`), at most one per `interval_s`, until `samples`
 are taken; then the next letter. Times are the frames' own timestamps (a video file's position, a camera's
 capture time), so a file gives the same samples on every run.
+
+Two guards keep a letter's samples its own (issue 21 item 1: played a recording of held letters, collect took
+218 of 240 samples of the previous letter's hand, because a hand held still across a change of prompt stayed
+"steady"):
+- moving on: a new prompt records only after evidence that the signer moved on since it appeared: the hand
+  left (no hand for LEFT_S) or its shape changed (shapes.CHANGED) from the one the previous letter ended on;
+- coming back to the letter: once a letter has a sample this session, a hand that leaves (LEFT_S) and comes back
+  is taken as that letter again only if its shape is within shapes.CHANGED of one of the letter's samples (a
+  recording whose signer went on to the next letter before this one had its samples). While the hand stays in
+  view its shape may drift or be re-formed: a signer's own variation of a letter can exceed CHANGED.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from asl_edge.errors import DataError
+from asl_edge.runtime.live.collect.shapes import CHANGED, handshape, shape_distance
 from asl_edge.runtime.live.handshapes import HANDSHAPES
 
 WRIST, MIDDLE_MCP = 0, 9
@@ -29,6 +40,9 @@ STEADY_WINDOW_S = 0.3
 # Frame times of files are index / fps: 2.7 - 1.7 is 1.0000000000000002 but 0.3 * 3 is 0.8999999999999999, so
 # durations are compared with this slack and "after 1 s" means the same frame however the product rounds.
 TIME_EPS = 1e-6
+# No hand for this long after a prompt appeared: the signer lowered the hand, i.e. moved on. Longer than a few
+# frames the hand stage misses while a hand is in view (3 frames at 10 fps, 8 at 30).
+LEFT_S = 0.25
 
 
 def palm_size(landmarks: np.ndarray) -> float:
@@ -95,6 +109,13 @@ class CollectConfig:
                 raise DataError(f"{name} {value} must be at least {low:g}")
 
 
+def hold_needed_s(config: CollectConfig) -> float:
+    """How long a signer in a recording should hold each letter: the steady window, then one sample per interval,
+    plus a second for the hand stage to settle. The countdown is not in it: it starts when the previous letter
+    has its samples, while that letter is still held, and runs on through the gap between letters."""
+    return config.window_s + (config.samples - 1) * config.interval_s + 1.0
+
+
 @dataclass
 class CollectSession:
     """Where the session is. Feed every frame to `update`; when it returns True, store the sample and call
@@ -109,8 +130,13 @@ class CollectSession:
     finished_by: str = ""  # once done: "all letters", "finish" (the user), or what the caller set ("end of source")
     _phase_start: float | None = None
     _last_sample: float | None = None
-    _taken: list[tuple[str, str]] = field(default_factory=list)  # (letter, id) in order, for redo
+    _taken: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # (letter, id, shape) in order
     _gate: SteadyGate = field(init=False)
+    _shape: np.ndarray | None = None  # the last frame's handshape (shapes.handshape), None without a hand
+    _moved_from: np.ndarray | None = None  # the shape the last letter ended on, until the signer moves on
+    _gone_since: float | None = None  # frame time since when no hand has been seen
+    _came_back: bool = False  # the hand left while this letter had samples; cleared when it returns in its shape
+    changed_early: set[str] = field(default_factory=set)  # letters whose hand changed shape before they were done
 
     def __post_init__(self) -> None:
         self._gate = SteadyGate(self.config.window_s)
@@ -128,6 +154,19 @@ class CollectSession:
     def steady(self) -> bool:
         return self.motion is not None and self.motion < self.config.steady
 
+    @property
+    def waiting_to_move_on(self) -> bool:
+        """The prompt changed while the hand still showed the previous letter's shape: nothing is recorded until it
+        leaves or changes."""
+        return self._moved_from is not None and not self.done
+
+    @property
+    def off_shape(self) -> bool:
+        """The hand came back after leaving, in a shape unlike any of this letter's samples (it is not taken)."""
+        shapes = self._letter_shapes()
+        return (self._came_back and self._shape is not None and bool(shapes)
+                and float(shape_distance(self._shape, np.stack(shapes)).min()) > CHANGED)
+
     def countdown_left(self, t: float) -> float:
         """Seconds of countdown left at frame time t (0 outside the countdown)."""
         if self.phase != "countdown" or self._phase_start is None:
@@ -138,21 +177,39 @@ class CollectSession:
         """One frame at time t (seconds) with the hand's (21, 3) landmarks or None; True: take this frame now."""
         self.hand_seen = landmarks is not None
         self.motion = self._gate.update(t, landmarks)
+        self._shape = None if landmarks is None else handshape(landmarks)[0]
+        self._watch_for_moving_on(t)
         if self.done:
             return False
+        if self._came_back and self._shape is not None and not self.off_shape:
+            self._came_back = False  # the letter's own shape again: in view from here on, it may drift
         if self._phase_start is None or t < self._phase_start:
             self._phase_start = t
         if self.phase == "countdown" and t - self._phase_start + TIME_EPS >= self.config.countdown_s:
             self.phase, self._phase_start = "recording", t
-        if self.phase != "recording" or not self.steady:
+        if self.phase == "recording" and self.steady and not self.waiting_to_move_on and self.off_shape:
+            self.changed_early.add(self.config.letters[self.index])
+        if self.phase != "recording" or not self.steady or self.waiting_to_move_on or self.off_shape:
             return False
         return self._last_sample is None or t - self._last_sample + TIME_EPS >= self.config.interval_s
+
+    def _watch_for_moving_on(self, t: float) -> None:
+        if self._shape is not None:
+            self._gone_since = None
+            if self._moved_from is not None and float(shape_distance(self._shape, self._moved_from)) > CHANGED:
+                self._moved_from = None  # formed another shape
+            return
+        if self._gone_since is None or t < self._gone_since:
+            self._gone_since = t
+        if t - self._gone_since + TIME_EPS >= LEFT_S:
+            self._moved_from = None  # the hand left
+            self._came_back = bool(self._letter_shapes())
 
     def recorded(self, t: float, sample_id: str) -> None:
         """The sample `update` asked for was stored under `sample_id`."""
         letter = self.config.letters[self.index]
         self.counts[letter] += 1
-        self._taken.append((letter, sample_id))
+        self._taken.append((letter, sample_id, self._shape if self._shape is not None else np.zeros((21, 3))))
         self._last_sample = t
         if self.counts[letter] >= self.config.samples:
             self._next_letter()
@@ -162,10 +219,11 @@ class CollectSession:
         letter with a fresh countdown; None when there is nothing to redo."""
         if not self._taken:
             return None
-        letter, sample_id = self._taken.pop()
+        letter, sample_id, _ = self._taken.pop()
         self.counts[letter] -= 1
         self.index, self.finished_by = self.config.letters.index(letter), ""
         self._restart("countdown")
+        self._moved_from = None  # back to a letter the signer is redoing: the hand may show it already
         return sample_id
 
     def skip(self) -> None:
@@ -184,7 +242,13 @@ class CollectSession:
         """The whole seconds to show during the countdown (3, 2, 1)."""
         return math.ceil(self.countdown_left(t))
 
+    def _letter_shapes(self) -> list[np.ndarray]:
+        """The shapes of this session's samples of the current letter."""
+        return [shape for taken, _, shape in self._taken if taken == self.letter]
+
     def _next_letter(self) -> None:
+        # The new prompt waits for the signer to move on from what the hand shows now (if it shows anything).
+        self._moved_from = self._shape
         self.index += 1
         if self.index >= len(self.config.letters):
             self.finished_by = self.finished_by or "all letters"
@@ -194,3 +258,4 @@ class CollectSession:
 
     def _restart(self, phase: str) -> None:
         self.phase, self._phase_start, self._last_sample = phase, None, None
+        self._came_back = False
