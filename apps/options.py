@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
+from asl_edge.runtime.live.decoding import DECODERS, DEFAULT_DECODER, SpellingConfig
 from asl_edge.runtime.live.frames import FLIP_CODES, CaptureOptions, FrameSource
 from asl_edge.runtime.live.pipeline import PipelineConfig
 from asl_edge.runtime.live.sources import parse_source
@@ -76,16 +77,30 @@ def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> d
 
 
 # -- the live view (run, demo) ------------------------------------------------------------------------
-def add_spelling_options(parser: argparse.ArgumentParser) -> None:
+def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, transcript: bool = True,
+                         decoder: bool = False) -> None:
+    """The decoder's options (run, demo, eval --videos): with `decoder`, --decoder too; with `transcript`,
+    --transcript."""
+    if decoder:
+        parser.add_argument("--decoder", default=DEFAULT_DECODER, choices=DECODERS,
+                            help="how per-frame letters become spelled letters: hold = a letter held still for "
+                                 "--hold seconds (default: %(default)s)")
     parser.add_argument("--threshold", type=float, default=PIPELINE_DEFAULTS.threshold,
                         help="smoothed confidence a letter needs to count (default: %(default)s)")
     parser.add_argument("--hold", type=float, default=PIPELINE_DEFAULTS.hold_s, metavar="SECONDS",
                         help="how long a letter must be held to be added to the text (default: %(default)s)")
     parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
                         help="average the probabilities of this many recent frames (default: %(default)s)")
+    if not transcript:
+        return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
                         help="append the whole spelled text to this file as it is spelled (the screen keeps "
                              "only the last 256 characters)")
+
+
+def spelling_config(args: argparse.Namespace) -> SpellingConfig:
+    """The SpellingConfig of add_spelling_options' flags."""
+    return SpellingConfig(threshold=args.threshold, hold_s=args.hold, window=args.smooth)
 
 
 def add_flip_option(parser: argparse.ArgumentParser) -> None:

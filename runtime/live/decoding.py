@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,9 +27,12 @@ from asl_edge.runtime.live.spelling import (
     Smoother,
     Speller,
 )
+from asl_edge.errors import AslEdgeError
 from asl_edge.spec import NOTHING
 
 PHASES = ("no hand", "moving", "holding")
+DECODERS = ("hold",)  # the names make_decoder knows (the CLI's --decoder choices)
+DEFAULT_DECODER = "hold"
 
 
 class Decoder(abc.ABC):
@@ -128,3 +132,27 @@ class HoldDecoder(Decoder):
     @property
     def smoothed(self) -> np.ndarray | None:
         return self._smoothed
+
+
+@dataclass(frozen=True)
+class SpellingConfig:
+    """What every decoder is configured with (the CLI's spelling options): `threshold` 0..1 of the smoothed
+    probability, `hold_s` / `release_s` seconds of source time, `window` frames averaged, `smoothing` one of
+    spelling.SMOOTHING_METHODS. A decoder reads the fields it uses; values are checked by the decoder."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    hold_s: float = DEFAULT_HOLD_S
+    release_s: float = DEFAULT_RELEASE_S
+    window: int = 5
+    smoothing: str = "mean"
+
+
+def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None = None,
+                 on_scroll: Callable[[str], None] | None = None) -> Decoder:
+    """A new decoder `mode` (one of DECODERS) for a classifier with `labels` (its output order); `on_scroll`
+    receives text that scrolls off the kept tail (a transcript). Raises AslEdgeError for an unknown mode."""
+    config = config or SpellingConfig()
+    if mode == "hold":
+        return HoldDecoder(labels, config.threshold, config.hold_s, config.release_s, config.window,
+                           config.smoothing, on_scroll=on_scroll)
+    raise AslEdgeError(f"unknown decoder {mode!r}; choose one of {', '.join(DECODERS)}")
