@@ -79,8 +79,18 @@ class EditOp:
 
 
 def align(truth: str, spelled: str) -> list[EditOp]:
-    """A minimum-cost alignment of `spelled` to `truth` (unit costs), in order. Ties prefer a substitution
-    over a deletion plus an insertion, and a deletion over an insertion, so one alignment is reproducible."""
+    """A minimum-cost alignment of `spelled` to `truth` (unit costs), in order. Among equal-cost alignments
+    the one that pairs letters earliest is taken (a substitution before a deletion before an insertion,
+    from the start): "AT" -> "ALL" is A=A, T->L, +L, reproducibly."""
+    n, m = len(truth), len(spelled)
+    # Backtracking from the end pairs letters as late as possible, so align the reversed strings and turn
+    # the result around.
+    return [EditOp(op.kind, None if op.truth is None else n - 1 - op.truth,
+                   None if op.spelled is None else m - 1 - op.spelled)
+            for op in reversed(_align_from_end(truth[::-1], spelled[::-1]))]
+
+
+def _align_from_end(truth: str, spelled: str) -> list[EditOp]:
     n, m = len(truth), len(spelled)
     cost = np.zeros((n + 1, m + 1), np.int32)
     cost[:, 0] = np.arange(n + 1)

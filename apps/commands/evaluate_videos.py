@@ -110,8 +110,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
             print(clip_line(result), flush=True)
             bar.update()
 
-        evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config), args.decoder, args.speed,
-                                     args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip)
+        evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config), args.decoder,
+                                     args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip)
     if not evaluation.scored:
         raise AslEdgeError(f"no clip of {args.videos} could be decoded (first: {evaluation.failed[0].error}); "
                            "check that the files are videos OpenCV reads (H.264 .mp4)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.live.spelling import (
     DEFAULT_HOLD_S,
     DEFAULT_RELEASE_S,
@@ -27,7 +28,6 @@ from asl_edge.runtime.live.spelling import (
     Smoother,
     Speller,
 )
-from asl_edge.errors import AslEdgeError
 from asl_edge.spec import NOTHING
 
 PHASES = ("no hand", "moving", "holding")

@@ -134,10 +134,11 @@ def score_clip(label: ClipLabel, trace: ClipTrace, labels: Sequence[str],
     spelled = trace.text.strip()
     ops = align(label.truth, spelled)
     read = read_letters(trace, labels)
-    return ClipResult(label, spelled, suggest(spelled) if suggest is not None else None, "".join(sorted(read)),
-                      len(trace.times), trace.duration_s, float(np.mean(trace.top1 != NO_HAND)), None, sum(op.kind != "match" for op in ops),
-                      split_errors(label.truth, spelled, read),
-                      tuple(op.truth for op in ops if op.kind == "match" and op.truth is not None))
+    return ClipResult(
+        label, spelled, suggestion=suggest(spelled) if suggest is not None else None, read="".join(sorted(read)),
+        frames=len(trace.times), seconds=trace.duration_s, hand_found=float(np.mean(trace.top1 != NO_HAND)),
+        distance=sum(op.kind != "match" for op in ops), errors=split_errors(label.truth, spelled, read),
+        matched=tuple(op.truth for op in ops if op.kind == "match" and op.truth is not None))
 
 
 @dataclass

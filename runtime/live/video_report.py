@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from asl_edge.runtime.live.video_eval import ClipResult, Tally, VideoEvaluation
+from asl_edge.runtime.live.video_eval import READ_MIN_FRAMES, READ_MIN_S, ClipResult, Tally, VideoEvaluation
 
 
 def settings(decoder: str, speed: float = 1.0, stride: int = 1) -> str:
@@ -85,9 +86,10 @@ def to_dict(evaluation: VideoEvaluation, context: dict[str, Any]) -> dict[str, A
 def markdown(evaluation: VideoEvaluation, title: str) -> str:
     """spelling.md: the totals per signer, then one row per clip, then per letter."""
     letter = evaluation.kind == "letter"
-    lines = [f"# {title}", "", f"{settings(evaluation.decoder, evaluation.speed, evaluation.stride)}. Letter accuracy = 1 - total Levenshtein distance / total "
-             "truth letters. An error is the classifier's when the truth letter was never its top-1 (hand found) "
-             "for 2 frames over 0.1 s; every other error is the decoder's.", ""]
+    how = settings(evaluation.decoder, evaluation.speed, evaluation.stride)
+    lines = [f"# {title}", "", f"{how}. Letter accuracy = 1 - total Levenshtein distance / total truth letters. "
+             "An error is the classifier's when the truth letter was never its top-1 (hand found) for "
+             f"{READ_MIN_FRAMES} frames over {READ_MIN_S} s; every other error is the decoder's.", ""]
     if letter:
         lines += ["| signer | clips | letter spelled | only it | letter accuracy | decoder errors | "
                   "classifier errors |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -116,7 +118,7 @@ def markdown(evaluation: VideoEvaluation, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_series(evaluation: VideoEvaluation) -> tuple[list[str], dict[str, list[float]]]:
+def plot_series(evaluation: VideoEvaluation) -> tuple[list[str], dict[str, Sequence[float]]]:
     """The per-letter PNG's bars: letters, and per series the share 0..1 of each letter's clips or occurrences."""
     per_letter = evaluation.per_letter()
     letters = list(per_letter)
