@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -101,10 +102,10 @@ def test_make_decoder_knows_its_modes() -> None:
 
 # -- real clips through the real chain -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def chain() -> HandChain:
+def chain() -> Iterator[HandChain]:
     opened = open_chain(load_backend(BUNDLED_LANDMARK_MODEL))
     assert opened is not None
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 
@@ -256,3 +257,18 @@ def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expe
 def test_spelling_options_without_videos_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--speed", "2"]) != 0
     assert "--speed is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -> None:
+    """Same chain, same decoder, same defaults: `run --source CLIP` and `eval --videos` agree letter for letter."""
+    from asl_edge.runtime.live.pipeline import PipelineConfig, run_pipeline
+
+    path = clips / "words" / "AS_s1.mp4"
+    replayed = spell_clip(VideoFileSource(str(path), path), chain, make_decoder("hold", chain.labels),
+                          fixed_box=PipelineConfig().roi_for)
+    chain.tracker.reset()
+    live = run_pipeline(VideoFileSource(str(path), path), chain.classifier, PipelineConfig(), chain=chain)
+    assert replayed.text == live.text == "AS"
+    assert [c.label for c in replayed.commits] == [c.label for c in live.commits]
+    np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
