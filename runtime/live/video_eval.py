@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -199,18 +200,28 @@ class VideoEvaluation:
         signers = sorted({r.label.signer for r in self.scored if r.label.signer})
         return {s: _tally(r for r in self.scored if r.label.signer == s) for s in signers}
 
-    def per_letter(self) -> dict[str, tuple[int, int, int]]:
-        """Letter -> (times in the truth, times spelled in place, clips that spelled only it (letter clips)).
-        For word clips "in place" is an alignment match; for letter clips, the letter among those spelled."""
+    def per_letter(self) -> dict[str, LetterTally]:
+        """Letter -> its tally over the truths of the scored clips, sorted by letter."""
         counts: dict[str, list[int]] = {}
         for result in self.scored:
             truth = result.label.truth
             for index, letter in enumerate(truth):
-                row = counts.setdefault(letter, [0, 0, 0])
+                row = counts.setdefault(letter, [0, 0, 0, 0])
                 row[0] += 1
                 row[1] += result.letter_spelled if self.kind == "letter" else index in result.matched
                 row[2] += result.only_letter if self.kind == "letter" else 0
-        return {k: (v[0], v[1], v[2]) for k, v in sorted(counts.items())}
+                row[3] += letter in result.read
+        return {k: LetterTally(*v) for k, v in sorted(counts.items())}
+
+
+class LetterTally(NamedTuple):
+    """One letter over the truths: times in a truth; times spelled (word clips: in place, an alignment match;
+    letter clips: among the letters spelled); letter clips that spelled only it; times the classifier read it."""
+
+    truth: int
+    spelled: int
+    only: int
+    read: int
 
 
 def _tally(results: Iterable[ClipResult]) -> Tally:

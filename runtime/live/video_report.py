@@ -71,8 +71,9 @@ def to_dict(evaluation: VideoEvaluation, context: dict[str, Any]) -> dict[str, A
         "metric": "letter accuracy = 1 - total Levenshtein distance / total truth letters",
         "total": _tally_dict(evaluation.total(), kind),
         "per_signer": {s: _tally_dict(t, kind) for s, t in evaluation.per_signer().items()},
-        "per_letter": {k: {"truth": n, "spelled": ok, **({"only": only} if kind == "letter" else {})}
-                       for k, (n, ok, only) in evaluation.per_letter().items()},
+        "per_letter": {k: {"truth": t.truth, "spelled": t.spelled, "read": t.read,
+                           **({"only": t.only} if kind == "letter" else {})}
+                       for k, t in evaluation.per_letter().items()},
         "clips": [{"file": r.label.file, "line": r.label.line, "truth": r.label.truth, "signer": r.label.signer,
                    **({"motion": r.label.motion} if kind == "letter" else {}),
                    "spelled": r.spelled, "suggestion": r.suggestion, "letter_accuracy": r.accuracy,
@@ -111,10 +112,11 @@ def markdown(evaluation: VideoEvaluation, title: str) -> str:
         lines.append(f"| {r.label.file} | {r.label.signer} | {r.label.truth} | `{r.spelled}` | "
                      f"{r.suggestion or ''} | {r.accuracy:.2f} | {r.errors.decoder} | {r.errors.classifier} | "
                      f"{r.read} | {r.hand_found:.0%} |")
-    lines += ["", "| letter | in the truth | spelled" + (" | only it |" if letter else " in place |"),
-              "|---|---:|---:" + ("|---:|" if letter else "|")]
-    for name, (n, ok, only) in evaluation.per_letter().items():
-        lines.append(f"| {name} | {n} | {ok}" + (f" | {only} |" if letter else " |"))
+    lines += ["", "| letter | in the truth | read by the classifier | spelled" + (" | only it |" if letter else
+                                                                            " in place |"),
+              "|---|---:|---:|---:" + ("|---:|" if letter else "|")]
+    for name, row in evaluation.per_letter().items():
+        lines.append(f"| {name} | {row.truth} | {row.read} | {row.spelled}" + (f" | {row.only} |" if letter else " |"))
     return "\n".join(lines) + "\n"
 
 
@@ -122,10 +124,13 @@ def plot_series(evaluation: VideoEvaluation) -> tuple[list[str], dict[str, Seque
     """The per-letter PNG's bars: letters, and per series the share 0..1 of each letter's clips or occurrences."""
     per_letter = evaluation.per_letter()
     letters = list(per_letter)
+    read = [t.read / t.truth for t in per_letter.values()]
     if evaluation.kind == "letter":
-        return letters, {"letter spelled": [ok / n for n, ok, _ in per_letter.values()],
-                         "only it": [only / n for n, _, only in per_letter.values()]}
-    return letters, {"spelled in place": [ok / n for n, ok, _ in per_letter.values()]}
+        return letters, {"read by the classifier": read,
+                         "letter spelled": [t.spelled / t.truth for t in per_letter.values()],
+                         "only it": [t.only / t.truth for t in per_letter.values()]}
+    return letters, {"read by the classifier": read,
+                     "spelled in place": [t.spelled / t.truth for t in per_letter.values()]}
 
 
 def _ordinal(n: int) -> str:

@@ -148,6 +148,7 @@ def test_eval_videos_scores_words_per_signer_and_writes_the_report(clips: Path, 
     assert total["letter_accuracy"] == pytest.approx(letter_accuracy(truths, spelled))
     assert total["decoder_errors"] + total["classifier_errors"] == total["distance"]
     assert total["words_exact"] == sum(t == s for t, s in zip(truths, spelled, strict=True))
+    assert report["per_letter"]["H"] == {"truth": 1, "read": 1, "spelled": 0}  # read, never spelled
     assert set(report["per_signer"]) == {"cse535-s1", "cse535-s3"}
     assert report["per_signer"]["cse535-s3"]["letter_accuracy"] == pytest.approx(he["letter_accuracy"])
     assert report["decoder"] == "hold" and report["speed"] == 1.0 and report["clips"][0]["suggestion"] is None
@@ -272,3 +273,10 @@ def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -
     assert replayed.text == live.text == "AS"
     assert [c.label for c in replayed.commits] == [c.label for c in live.commits]
     np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
+
+
+def test_eval_without_a_model_or_videos_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval"]) != 0
+    assert capsys.readouterr().err.strip() == (
+        "asl-edge eval: error: pass the model to evaluate: a checkpoint.pt, a training run folder, or an .onnx / "
+        ".engine file (or --videos FOLDER to score spelling with the bundled model)")
