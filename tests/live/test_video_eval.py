@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,7 +179,9 @@ def test_eval_videos_on_letter_clips_says_whether_the_letter_and_only_it_was_spe
 
 @pytest.mark.slow
 def test_an_undecodable_clip_is_reported_and_the_others_still_scored(clips: Path, tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # a Jetson without the workstation extra: no PNG
     rows = ["M_s4room.mp4,M,cse535-s4,", "broken.mp4,A,cse535-s1,", "half.mp4,A,cse535-s1,"]
     folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, rows)
     (folder / "broken.mp4").write_bytes(b"not a video at all" * 100)
@@ -198,6 +201,8 @@ def test_an_undecodable_clip_is_reported_and_the_others_still_scored(clips: Path
         assert by_file[name]["spelled"] is None and "not a readable video" in by_file[name]["error"]
     assert report["total"]["clips"] == 1
     assert "not scored: broken.mp4 (labels.csv line 3)" in captured.out
+    assert "no plot: " in captured.out and not (out / "spelling.png").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["spelling.json", "spelling.md"]  # no temporary left behind
 
 
 # -- bad input: one error line naming the row and the fix, a non-zero exit, nothing written ------------------
