@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
-from asl_edge.runtime.live.decoding import DECODERS
+from asl_edge.runtime.live.decoding import DECODERS, SpellingConfig
 from asl_edge.runtime.live.frames import FLIP_CODES, CaptureOptions, FrameSource
 from asl_edge.runtime.live.pipeline import PipelineConfig
 from asl_edge.runtime.live.sources import parse_source
@@ -77,7 +77,8 @@ def backend_kwargs(args: argparse.Namespace, model: str | os.PathLike[str]) -> d
 
 
 # -- the live view (run, demo) ------------------------------------------------------------------------
-def add_spelling_options(parser: argparse.ArgumentParser) -> None:
+def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, outputs: bool = True) -> None:
+    """The decoder's options (run, demo, eval --videos); with `outputs`, --transcript and --events too."""
     parser.add_argument("--decoder", default=PIPELINE_DEFAULTS.decoder, choices=DECODERS,
                         help="fingerspelling: letters as people sign them, at natural (0.15-0.4 s a letter) and "
                              "teaching speed, doubled letters by re-forming or sliding; hold: a letter counts once "
@@ -91,12 +92,19 @@ def add_spelling_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
                         help="--decoder hold: average the probabilities of this many recent frames "
                              "(default: %(default)s)")
+    if not outputs:
+        return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
                         help="append the whole spelled text to this file as it is spelled (the screen keeps "
                              "only the last 256 characters)")
     parser.add_argument("--events", default=None, metavar="FILE",
                         help="write one JSON line per letter, word end and word suggestion (type, time, label, "
                              "confidence) to FILE (appended) or - (standard output), flushed as they happen")
+
+
+def spelling_config(args: argparse.Namespace) -> SpellingConfig:
+    """The SpellingConfig of add_spelling_options' flags."""
+    return SpellingConfig(threshold=args.threshold, hold_s=args.hold, window=args.smooth)
 
 
 def add_flip_option(parser: argparse.ArgumentParser) -> None:

@@ -62,3 +62,67 @@ def classification_report(probs: np.ndarray, labels: np.ndarray, classes: Sequen
 def agreement(probs_a: np.ndarray, probs_b: np.ndarray) -> tuple[float, float]:
     """(max absolute probability difference, top-1 agreement) between two backends' outputs."""
     return float(np.abs(probs_a - probs_b).max()), float((probs_a.argmax(1) == probs_b.argmax(1)).mean())
+
+
+# -- spelling: the one scorer of spelled text (Google's 2023 fingerspelling competition metric) ---------------
+EDIT_OPS = ("match", "sub", "del", "ins")
+
+
+@dataclass(frozen=True)
+class EditOp:
+    """One step of a Levenshtein alignment: `kind` one of EDIT_OPS; `truth`/`spelled` the index of the
+    character in each string (None for the side a deletion or insertion lacks)."""
+
+    kind: str
+    truth: int | None
+    spelled: int | None
+
+
+def align(truth: str, spelled: str) -> list[EditOp]:
+    """A minimum-cost alignment of `spelled` to `truth` (unit costs), in order. Among equal-cost alignments
+    the one that pairs letters earliest is taken (a substitution before a deletion before an insertion,
+    from the start): "AT" -> "ALL" is A=A, T->L, +L, reproducibly."""
+    n, m = len(truth), len(spelled)
+    # Backtracking from the end pairs letters as late as possible, so align the reversed strings and turn
+    # the result around.
+    return [EditOp(op.kind, None if op.truth is None else n - 1 - op.truth,
+                   None if op.spelled is None else m - 1 - op.spelled)
+            for op in reversed(_align_from_end(truth[::-1], spelled[::-1]))]
+
+
+def _align_from_end(truth: str, spelled: str) -> list[EditOp]:
+    n, m = len(truth), len(spelled)
+    cost = np.zeros((n + 1, m + 1), np.int32)
+    cost[:, 0] = np.arange(n + 1)
+    cost[0, :] = np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            diagonal = cost[i - 1, j - 1] + (truth[i - 1] != spelled[j - 1])
+            cost[i, j] = min(diagonal, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+    ops: list[EditOp] = []
+    i, j = n, m
+    while i or j:
+        if i and j and cost[i, j] == cost[i - 1, j - 1] + (truth[i - 1] != spelled[j - 1]):
+            ops.append(EditOp("match" if truth[i - 1] == spelled[j - 1] else "sub", i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif i and cost[i, j] == cost[i - 1, j] + 1:
+            ops.append(EditOp("del", i - 1, None))
+            i -= 1
+        else:
+            ops.append(EditOp("ins", None, j - 1))
+            j -= 1
+    return ops[::-1]
+
+
+def levenshtein(truth: str, spelled: str) -> int:
+    """Edits (insertions, deletions, substitutions) that turn `spelled` into `truth`."""
+    return sum(op.kind != "match" for op in align(truth, spelled))
+
+
+def letter_accuracy(truths: Sequence[str], spelled: Sequence[str]) -> float:
+    """1 - total Levenshtein distance / total truth letters over all pairs (the 2023 competition's normalised
+    total Levenshtein distance): 1 is perfect; it goes below 0 when more letters are invented than exist."""
+    letters = sum(len(t) for t in truths)
+    if letters == 0:
+        return 0.0
+    return 1.0 - sum(levenshtein(t, s) for t, s in zip(truths, spelled, strict=True)) / letters

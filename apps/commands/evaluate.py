@@ -1,4 +1,5 @@
-"""`asl-edge eval`: score a checkpoint or model file on a dataset, optionally under a shift.
+"""`asl-edge eval`: score a checkpoint or model file on a dataset, optionally under a shift; with --videos,
+score spelling on a folder of clips (evaluate_videos.py).
 
 A landmarks model (or any model with --hand on) is scored through the runtime's hand chain, photo by
 photo, with the hand found in each photo; accuracy is also reported per group of file names (per signer
@@ -11,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from asl_edge.apps.commands import evaluate_videos
 from asl_edge.apps.options import add_hand_options, add_seed, add_spec_option, default_data_dir, spec_from_args
 from asl_edge.artifacts import ensure_writable_dir, output_dir
 from asl_edge.datasets import EVAL_SPLITS, HeldOutSplit
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="checkpoint.pt, a training run folder, or an .onnx / .engine file")
+    parser.add_argument("model", nargs="?", default=None,
+                        help="checkpoint.pt, a training run folder, or an .onnx / .engine file (with --videos: "
+                             "default the bundled landmark model)")
     parser.add_argument("--data", default=None,
                         help="folder of class folders, Sign Language MNIST .csv, or a folder `asl-edge collect` "
                              "wrote (scored on its recorded landmarks) (default: the dataset the model "
@@ -40,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_seed(parser)
     add_hand_options(parser)
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder for metrics.json, per_class.md and confusion.png (default: print only)")
+                        help="folder for metrics.json, per_class.md and confusion.png (with --videos: "
+                             "spelling.json, spelling.md, spelling.png) (default: print only)")
+    evaluate_videos.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.errors import ModelError
     from asl_edge.runtime.hand.collected import LANDMARKS_FILE
 
+    if args.videos is not None:
+        return evaluate_videos.run(args)
+    evaluate_videos.check_unused(args)
+    if args.model is None:
+        raise ModelError("pass the model to evaluate: a checkpoint.pt, a training run folder, or an .onnx / "
+                         ".engine file (or --videos FOLDER to score spelling with the bundled model)")
     # Cheap checks first: a typo in a path costs no model load (and no torch import).
     if not Path(args.model).exists():
         raise ModelError(f"model {args.model} does not exist; pass a checkpoint.pt, a training run folder, "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +32,8 @@ from asl_edge.spec import NOTHING
 
 PHASES = ("no hand", "moving", "holding")
 # auto: fingerspelling behind the hand stage; hold for the fixed box, where no landmarks tell a hand from none
-DECODERS = ("auto", "fingerspelling", "hold")
+DECODERS = ("auto", "fingerspelling", "hold")  # the names make_decoder knows (the CLI's --decoder choices)
+DEFAULT_DECODER = "auto"
 
 
 class Decoder(abc.ABC):
@@ -133,18 +135,33 @@ class HoldDecoder(Decoder):
         return self._smoothed
 
 
-def make_decoder(name: str, labels: Sequence[str], hand_stage: bool = True, threshold: float = DEFAULT_THRESHOLD,
-                 hold_s: float = DEFAULT_HOLD_S, release_s: float = DEFAULT_RELEASE_S, window: int = 5,
-                 smoothing: str = "mean", on_scroll: Callable[[str], None] | None = None) -> Decoder:
-    """The decoder called `name` (one of DECODERS). threshold, hold_s, release_s, window and smoothing
-    configure the hold decoder only; the fingerspelling decoder takes its time constants from the signer's
-    pace; "auto" picks it when `hand_stage` gives landmarks, else "hold". Raises AslEdgeError for an unknown name."""
-    if name == "auto":
-        name = "fingerspelling" if hand_stage else "hold"
-    if name == "hold":
-        return HoldDecoder(labels, threshold, hold_s, release_s, window, smoothing, on_scroll)
-    if name == "fingerspelling":
+@dataclass(frozen=True)
+class SpellingConfig:
+    """The hold decoder's settings (the CLI's spelling options): `threshold` 0..1 of the smoothed
+    probability, `hold_s` / `release_s` seconds of source time, `window` frames averaged, `smoothing` one of
+    spelling.SMOOTHING_METHODS. Values are checked by the decoder. The fingerspelling decoder takes its time
+    constants from the signer's pace and needs none of them."""
+
+    threshold: float = DEFAULT_THRESHOLD
+    hold_s: float = DEFAULT_HOLD_S
+    release_s: float = DEFAULT_RELEASE_S
+    window: int = 5
+    smoothing: str = "mean"
+
+
+def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None = None, hand_stage: bool = True,
+                 on_scroll: Callable[[str], None] | None = None) -> Decoder:
+    """A new decoder `mode` (one of DECODERS) for a classifier with `labels` (its output order); "auto" is the
+    fingerspelling decoder when `hand_stage` gives it landmarks, else hold. `on_scroll` receives text that
+    scrolls off the kept tail (a transcript). Raises AslEdgeError for an unknown mode."""
+    config = config or SpellingConfig()
+    if mode == "auto":
+        mode = "fingerspelling" if hand_stage else "hold"
+    if mode == "hold":
+        return HoldDecoder(labels, config.threshold, config.hold_s, config.release_s, config.window,
+                           config.smoothing, on_scroll=on_scroll)
+    if mode == "fingerspelling":
         from asl_edge.runtime.live.fingerspelling import FingerspellingDecoder
 
         return FingerspellingDecoder(labels, on_scroll=on_scroll)
-    raise AslEdgeError(f"unknown decoder {name!r}; choose one of {', '.join(DECODERS)}")
+    raise AslEdgeError(f"unknown decoder {mode!r}; choose one of {', '.join(DECODERS)}")

@@ -26,7 +26,7 @@ from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
-from asl_edge.runtime.live.decoding import DECODERS, Decoder, make_decoder
+from asl_edge.runtime.live.decoding import DECODERS, Decoder, SpellingConfig, make_decoder
 from asl_edge.runtime.live.display import Sink
 from asl_edge.runtime.live.events import SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
@@ -91,8 +91,11 @@ class PipelineConfig:
 
     def make_decoder(self, labels: Sequence[str], hand_stage: bool = True,
                      on_scroll: Callable[[str], None] | None = None) -> Decoder:
-        return make_decoder(self.decoder, labels, hand_stage, self.threshold, self.hold_s, self.release_s, self.window,
-                            self.smoothing, on_scroll)
+        return make_decoder(self.decoder, labels, self.spelling, hand_stage, on_scroll)
+
+    @property
+    def spelling(self) -> SpellingConfig:
+        return SpellingConfig(self.threshold, self.hold_s, self.release_s, self.window, self.smoothing)
 
 
 @dataclass

@@ -1,0 +1,148 @@
+"""`asl-edge eval --videos FOLDER`: spelling measured on a folder of clips with a labels.csv.
+
+The clips go through the chain `run` opens (palm detection, landmarks with tracking, the classifier, the
+fallback) and the decoder `run` spells with, one fresh decoder per clip. Only the command line lives here:
+runtime/live/video_eval.py scores, runtime/live/video_report.py formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from asl_edge.apps.options import PIPELINE_DEFAULTS, add_spelling_options, spec_from_args, spelling_config
+from asl_edge.errors import AslEdgeError, DataError, ModelError
+from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
+from asl_edge.runtime.live.video_eval import Suggest
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.hand.chain import HandChain
+    from asl_edge.runtime.live.clip_labels import ClipLabel
+    from asl_edge.runtime.live.video_eval import VideoEvaluation
+
+SPELLING_FILES = ("spelling.json", "spelling.md", "spelling.png")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("spelling on video (--videos)")
+    group.add_argument("--videos", type=Path, default=None, metavar="FOLDER",
+                       help="score spelling on the clips of FOLDER, listed in FOLDER/labels.csv (`file,word,...` "
+                            "or `file,letter,...`, optional `signer`); MODEL defaults to the bundled "
+                            "landmark model")
+    group.add_argument("--speed", type=float, default=1.0, metavar="F",
+                       help="replay the clips F times faster (timestamps divided by F, every frame kept), e.g. "
+                            "6.7 for fluent signing from slow recordings (default: 1)")
+    group.add_argument("--stride", type=int, default=1, metavar="N",
+                       help="decode only every N-th frame, as a device that runs below the camera's rate "
+                            "(default: 1)")
+    add_spelling_options(group, outputs=False)
+
+
+def check_unused(args: argparse.Namespace) -> None:
+    """Without --videos the spelling options would be ignored silently: refuse them."""
+    defaults = {"speed": 1.0, "stride": 1, "threshold": PIPELINE_DEFAULTS.threshold, "hold": PIPELINE_DEFAULTS.hold_s,
+                "smooth": PIPELINE_DEFAULTS.window}
+    used = [name for name, value in defaults.items() if getattr(args, name) != value]
+    if used:
+        raise DataError(f"--{used[0]} is for spelling on video; add --videos FOLDER or drop it")
+
+
+def run(args: argparse.Namespace, suggest: Suggest | None = None) -> int:
+    """Check everything cheap (labels.csv, options, --out), load the model and the chain, score, write."""
+    from asl_edge.artifacts import output_dir
+    from asl_edge.datasets import check_out_outside_datasets
+    from asl_edge.runtime.backends import load_backend
+    from asl_edge.runtime.hand.chain import open_chain
+    from asl_edge.runtime.live.clip_labels import read_clip_labels
+
+    if args.speed <= 0:
+        raise DataError(f"--speed {args.speed} must be positive (e.g. 6.7 for fluent signing)")
+    if args.stride < 1:
+        raise DataError(f"--stride {args.stride} must be at least 1")
+    for name in ("data", "compare"):
+        if getattr(args, name, None) is not None:
+            raise DataError(f"--{name} and --videos score different things; run them as two commands")
+    if args.shift != "none":
+        raise DataError("--shift is for photos; drop it with --videos")
+    model = Path(args.model) if args.model is not None else BUNDLED_LANDMARK_MODEL
+    if not model.exists():
+        raise ModelError(f"model {model} does not exist; pass an .onnx / .engine file or a training run folder's "
+                         "model.onnx (or none: the bundled landmark model)")
+    if args.out is not None:
+        check_out_outside_datasets(args.out, [(args.videos, "--videos")], example="runs/spelling")
+    backend = load_backend(model, spec=spec_from_args(args))
+    try:
+        clips = read_clip_labels(args.videos, backend.spec.labels)  # every bad row before any clip is decoded
+        chain = open_chain(backend, args.hand, args.hand_models, args.fallback, crop_model=args.crop_model,
+                           crop_weight=args.crop_weight, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except BaseException:
+        backend.close()
+        raise
+    if chain is None:
+        backend.close()
+        raise ModelError(f"{model} reads a fixed box, not the hand; --videos scores the hand chain: pass a "
+                         "landmarks model or --hand on")
+    try:
+        if args.out is None:
+            return _score(args, model, clips, chain, suggest)
+        with output_dir(args.out):
+            return _score(args, model, clips, chain, suggest)
+    finally:
+        chain.close()
+
+
+def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain: HandChain,
+           suggest: Suggest | None) -> int:
+    from asl_edge.progress import Progress
+    from asl_edge.runtime.live.decoding import make_decoder
+    from asl_edge.runtime.live.video_eval import ClipResult, evaluate_videos
+    from asl_edge.runtime.live.video_report import clip_line, settings, summary_lines
+
+    labels = chain.labels
+    config = spelling_config(args)
+    make_decoder(args.decoder, labels, config)  # a bad --threshold/--hold/--smooth fails before the first clip
+    title = f"spelling of {args.videos} by {model.name} [{settings(args.decoder, args.speed, args.stride)}]"
+    print(f"{title}: {len(clips)} clips")
+    with Progress(len(clips), "spelling clips", unit="clip") as bar:
+        def on_clip(result: ClipResult) -> None:
+            print(clip_line(result), flush=True)
+            bar.update()
+
+        evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config), args.decoder,
+                                     args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip)
+    if not evaluation.scored:
+        raise AslEdgeError(f"no clip of {args.videos} could be decoded (first: {evaluation.failed[0].error}); "
+                           "check that the files are videos OpenCV reads (H.264 .mp4)")
+    for line in summary_lines(evaluation):
+        print(line)
+    if args.out is not None:
+        _write(args.out, evaluation, title, {"model": str(model), "videos": str(args.videos),
+                                             "threshold": args.threshold, "hold_s": args.hold,
+                                             "smooth": args.smooth})
+        print(f"report written to {args.out}")
+    if evaluation.failed:
+        # After the report: the other clips are scored and written; the exit code still says a row failed.
+        bad = evaluation.failed[0].label
+        raise DataError(f"{len(evaluation.failed)} of {len(clips)} clips could not be decoded (first: {bad.file}, "
+                        f"labels.csv line {bad.line}; listed above as not scored); re-encode them (H.264 .mp4) or "
+                        "remove their rows")
+    return 0
+
+
+def _write(out: Path, evaluation: VideoEvaluation, title: str, context: dict[str, object]) -> None:
+    """spelling.json and spelling.md (atomic), then the per-letter PNG when matplotlib is there."""
+    from asl_edge.artifacts import atomic_write_json, atomic_write_text
+    from asl_edge.errors import MissingDependencyError
+    from asl_edge.runtime.live.video_report import markdown, plot_series, to_dict
+
+    atomic_write_json(out / "spelling.json", to_dict(evaluation, context))
+    atomic_write_text(out / "spelling.md", markdown(evaluation, title))
+    try:
+        from asl_edge.train.plots import plot_grouped_bars
+
+        letters, series = plot_series(evaluation)
+        plot_grouped_bars(letters, series, out / "spelling.png", ylabel="share", title=title)
+    except MissingDependencyError as exc:
+        print(f"no plot: {exc}")

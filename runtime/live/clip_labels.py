@@ -1,0 +1,92 @@
+"""`labels.csv` of a folder of spelling clips: which file shows which word or letter, and who signs it.
+
+Two layouts (as in fingerspelling-dev): `file,word,...` (a word per clip) or `file,letter,...` (one letter per
+clip, optionally with a `motion` column); an optional `signer` column groups the results. Every problem is
+one DataError naming the row and the fix, found before any clip is decoded.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from asl_edge.errors import DataError
+
+LABELS_FILE = "labels.csv"
+TRUTH_COLUMNS = ("word", "letter")
+
+
+@dataclass(frozen=True)
+class ClipLabel:
+    """One row: `line` its line number in labels.csv (the header is line 1), `path` the clip, `truth` the
+    upper-case letters signed, `kind` "word" or "letter", `signer` and `motion` as written ("" when absent)."""
+
+    line: int
+    path: Path
+    truth: str
+    kind: str
+    signer: str = ""
+    motion: str = ""
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+
+def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabel]:
+    """The rows of FOLDER/labels.csv, checked: every file exists, no file twice, every truth non-empty and
+    made only of letters among the model's `labels`. Raises DataError naming the first bad row."""
+    folder = Path(folder)
+    table = folder / LABELS_FILE
+    if not folder.is_dir():
+        raise DataError(f"--videos {folder} is not a folder; pass a folder of clips with a {LABELS_FILE}")
+    if not table.is_file():
+        raise DataError(f"{table} does not exist; write one with a header `file,word` (or `file,letter`) and a "
+                        "row per clip")
+    try:
+        with table.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read {table} ({exc}); write it as UTF-8 CSV with a header `file,word`") from exc
+    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if "file" not in header:
+        raise DataError(f"{table} has no `file` column (header: {','.join(header) or 'none'}); its first line "
+                        "must name the columns, e.g. `file,word,signer`")
+    kinds = [name for name in TRUTH_COLUMNS if name in header]
+    if len(kinds) != 1:
+        raise DataError(f"{table} needs exactly one of the columns `word` (a word per clip) or `letter` (a letter "
+                        f"per clip); its header is {','.join(header)}")
+    kind = kinds[0]
+    letters = {label for label in labels if len(label) == 1}
+    column = {name: header.index(name) for name in ("file", kind, "signer", "motion") if name in header}
+    clips: list[ClipLabel] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line (a trailing newline too many)
+        cells = {name: row[index].strip() if index < len(row) else "" for name, index in column.items()}
+        where = f"{table} line {line}"
+        name, truth = cells["file"], cells[kind].upper()
+        if not name:
+            raise DataError(f"{where}: no file name; fill in the `file` column or remove the row")
+        if name in seen:
+            raise DataError(f"{where}: {name} is listed again (first on line {seen[name]}); remove one of the rows")
+        seen[name] = line
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{where}: {path} does not exist; fix the file name or remove the row")
+        if not truth:
+            raise DataError(f"{where}: the {kind} of {name} is empty; write the {kind} it signs")
+        if kind == "letter" and len(truth) != 1:
+            raise DataError(f"{where}: letter {truth!r} of {name} is not one letter; use a `word` column for words")
+        unknown = sorted({c for c in truth if c not in letters})
+        if unknown:
+            raise DataError(f"{where}: {kind} {truth!r} of {name} has {', '.join(map(repr, unknown))}, which the "
+                            f"model cannot spell (its letters: {''.join(sorted(letters))}); fix the {kind} or "
+                            "remove the row")
+        clips.append(ClipLabel(line, path, truth, kind, cells.get("signer", ""), cells.get("motion", "")))
+    if not clips:
+        raise DataError(f"{table} lists no clips; add a row per clip under its header")
+    return clips

@@ -1,0 +1,287 @@
+"""`asl-edge eval --videos` on real fingerspelling clips (copied into tmp_path, never into the repository),
+the decoder/classifier error split, and one error line per kind of bad input with nothing written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from asl_edge.apps.cli import main
+from asl_edge.metrics import letter_accuracy
+from asl_edge.runtime.backends import load_backend
+from asl_edge.runtime.hand.chain import HandChain, open_chain
+from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
+from asl_edge.runtime.live.clip_labels import ClipLabel
+from asl_edge.runtime.live.decoding import DECODERS, make_decoder
+from asl_edge.runtime.live.opencv_sources import VideoFileSource
+from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
+from asl_edge.runtime.live.video_eval import ErrorSplit, read_letters, score_clip, split_errors
+from tests.conftest import REPO
+
+FINGERSPELLING = Path(REPO.parent / "shared" / "data" / "fingerspelling-dev")
+LABELS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+WORD_HEADER = "file,word,signer"
+LETTER_HEADER = "file,letter,signer,motion"
+
+
+@pytest.fixture(scope="module")
+def clips() -> Path:
+    if not (FINGERSPELLING / "words" / "labels.csv").is_file():
+        pytest.skip(f"fingerspelling clips not found at {FINGERSPELLING}")
+    return FINGERSPELLING
+
+
+def folder_of(tmp_path: Path, source: Path, header: str, rows: list[str], name: str = "clips") -> Path:
+    """A clip folder in tmp_path: the files the rows name (where `source` has them) and a labels.csv."""
+    folder = tmp_path / name
+    folder.mkdir()
+    for row in rows:
+        file = row.split(",")[0]
+        if (source / file).is_file():
+            shutil.copy(source / file, folder / file)
+    (folder / "labels.csv").write_text("\n".join([header, *rows]) + "\n")
+    return folder
+
+
+def frame_count(path: Path) -> int:
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+
+
+# -- the error split, on traces written out by hand ------------------------------------------------------
+def trace(top1: list[int], fps: float = 30.0, text: str = "") -> ClipTrace:
+    return ClipTrace(np.arange(len(top1)) / fps, np.asarray(top1, np.int16), [], text, len(top1))
+
+
+def test_a_letter_is_read_on_two_frames_shown_for_a_tenth_of_a_second() -> None:
+    a, b, h = LABELS.index("A"), LABELS.index("B"), LABELS.index("H")
+    # A: 4 frames at 30 fps, shown 0.133 s; B: 2 frames, 0.067 s (a flicker); H: without a hand it is no reading.
+    assert read_letters(trace([a, a, a, a, b, b, NO_HAND, NO_HAND, NO_HAND]), LABELS) == {"A"}
+    assert read_letters(trace([b, b, a]), LABELS, min_s=0.05) == {"B"}
+    # At 10 fps (a slow device) two frames already span 0.2 s; one frame is never enough.
+    assert read_letters(trace([h, h, a], fps=10.0), LABELS) == {"H"}
+    assert read_letters(trace([h, a, h, a], fps=10.0), LABELS) == set()
+
+
+def test_errors_are_the_classifiers_only_for_truth_letters_never_read() -> None:
+    assert split_errors("HE", "E", {"E"}) == ErrorSplit(decoder=0, classifier=1)  # H never read
+    assert split_errors("HE", "E", {"H", "E"}) == ErrorSplit(decoder=1, classifier=0)  # H read, then missed
+    # AT -> ALL: T never read (classifier), the L invented on top (decoder).
+    assert split_errors("AT", "ALL", {"A", "L"}) == ErrorSplit(decoder=1, classifier=1)
+    # A double letter needs its letter read once: the missing second L is the decoder's.
+    assert split_errors("ALL", "AL", {"A", "L"}) == ErrorSplit(decoder=1, classifier=0)
+    assert split_errors("TEST", "TEST", set()) == ErrorSplit()
+    assert ErrorSplit(1, 3).decoder_share == 0.25 and ErrorSplit().decoder_share is None
+
+
+def test_score_clip_counts_the_distance_and_the_split_of_one_clip() -> None:
+    label = ClipLabel(2, Path("HE.mp4"), "HE", "word", "s3")
+    h, e = LABELS.index("H"), LABELS.index("E")
+    result = score_clip(label, trace([h] * 6 + [e] * 6, text="E "), LABELS, suggest=lambda s: "HE")
+    assert (result.spelled, result.distance, result.accuracy, result.read) == ("E", 1, 0.5, "EH")
+    assert result.errors == ErrorSplit(decoder=1, classifier=0)
+    assert not result.exact and result.suggested_exact and result.matched == (1,)
+
+
+def test_make_decoder_knows_its_modes() -> None:
+    assert "hold" in DECODERS
+    decoder = make_decoder("hold", LABELS)
+    assert decoder.labels == LABELS and decoder.text == ""
+    with pytest.raises(Exception, match="unknown decoder 'nope'; choose one of hold"):
+        make_decoder("nope", LABELS)
+
+
+# -- real clips through the real chain -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def chain() -> Iterator[HandChain]:
+    opened = open_chain(load_backend(BUNDLED_LANDMARK_MODEL))
+    assert opened is not None
+    yield opened
+    opened.close()
+
+
+def test_speed_divides_the_clip_time_and_stride_keeps_every_nth_frame(clips: Path, chain: HandChain) -> None:
+    path = clips / "letters" / "M_s4room.mp4"
+    frames = frame_count(path)
+
+    def replay(speed: float, stride: int) -> ClipTrace:
+        return spell_clip(VideoFileSource(str(path), path), chain, make_decoder("hold", chain.labels), speed, stride)
+
+    normal, fast, thin = replay(1.0, 1), replay(4.0, 1), replay(1.0, 2)
+    assert len(normal.times) == len(fast.times) == frames and normal.frames_read == frames
+    np.testing.assert_allclose(fast.times, normal.times / 4.0)
+    assert len(thin.times) == (frames + 1) // 2 and thin.frames_read == frames
+    np.testing.assert_allclose(thin.times, normal.times[::2])
+    # The tracker starts afresh on each clip, so the same clip reads the same twice.
+    np.testing.assert_array_equal(replay(1.0, 1).top1, normal.top1)
+    assert (normal.top1 != NO_HAND).mean() > 0.8  # the hand is found: a real reading, not zeros
+
+
+@pytest.mark.slow
+def test_eval_videos_scores_words_per_signer_and_writes_the_report(clips: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    folder = folder_of(tmp_path, clips / "words", WORD_HEADER, ["HE_s3.mp4,HE,cse535-s3", "AT_s1.mp4,at,cse535-s1"])
+    out = tmp_path / "report"
+    assert main(["eval", "--videos", str(folder), "--decoder", "hold", "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    report = json.loads((out / "spelling.json").read_text())
+    assert {p.name for p in out.iterdir()} >= {"spelling.json", "spelling.md"}
+    assert (out / "spelling.png").is_file() or "no plot: " in stdout
+    rows = {c["file"]: c for c in report["clips"]}
+    assert rows["AT_s1.mp4"]["truth"] == "AT"  # the truth is upper-cased
+    # Hold-to-commit on a slow HE: H is read by the classifier (for seconds) but never held long enough at
+    # 0.6: the decoder's error, as issue 19 found by eye.
+    he = rows["HE_s3.mp4"]
+    assert he["spelled"] == "E" and "H" in he["read"] and (he["decoder_errors"], he["classifier_errors"]) == (1, 0)
+    assert he["frames"] == frame_count(folder / "HE_s3.mp4") and he["hand_found"] > 0.9
+    total = report["total"]
+    truths, spelled = [c["truth"] for c in report["clips"]], [c["spelled"] for c in report["clips"]]
+    assert total["letter_accuracy"] == pytest.approx(letter_accuracy(truths, spelled))
+    assert total["decoder_errors"] + total["classifier_errors"] == total["distance"]
+    assert total["words_exact"] == sum(t == s for t, s in zip(truths, spelled, strict=True))
+    assert report["per_letter"]["H"] == {"truth": 1, "read": 1, "spelled": 0}  # read, never spelled
+    assert set(report["per_signer"]) == {"cse535-s1", "cse535-s3"}
+    assert report["per_signer"]["cse535-s3"]["letter_accuracy"] == pytest.approx(he["letter_accuracy"])
+    assert report["decoder"] == "hold" and report["speed"] == 1.0 and report["clips"][0]["suggestion"] is None
+    assert f"all: letter accuracy {total['letter_accuracy']:.3f}" in stdout
+    assert "HE_s3.mp4: HE -> 'E'" in stdout  # a line per clip as it is scored
+    assert "| HE_s3.mp4 | cse535-s3 | HE | `E` |" in (out / "spelling.md").read_text()
+
+
+@pytest.mark.slow
+def test_eval_videos_on_letter_clips_says_whether_the_letter_and_only_it_was_spelled(
+        clips: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["M_s4room.mp4,M,cse535-s4,", "Y_s4room.mp4,Y,cse535-s4,", "L_s4room.mp4,L,cse535-s4,"]
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, rows)
+    out = tmp_path / "report"
+    assert main(["eval", "--videos", str(folder), "--out", str(out), "--stride", "2"]) == 0
+    report = json.loads((out / "spelling.json").read_text())
+    assert report["kind"] == "letter" and report["stride"] == 2
+    by_file = {c["file"]: c for c in report["clips"]}
+    spelled = sum(c["truth"] in c["spelled"] for c in by_file.values())
+    only = sum(c["truth"] == c["spelled"] for c in by_file.values())
+    assert report["total"]["letter_spelled"] == report["per_signer"]["cse535-s4"]["letter_spelled"] == spelled
+    assert report["total"]["only_letter"] == only
+    assert report["per_letter"]["M"]["truth"] == 1 and "only" in report["per_letter"]["M"]
+    assert by_file["M_s4room.mp4"]["frames"] == (frame_count(folder / "M_s4room.mp4") + 1) // 2
+    assert f"all: letter spelled {spelled}/3, only it {only}/3" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_an_undecodable_clip_is_reported_and_the_others_still_scored(clips: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # a Jetson without the workstation extra: no PNG
+    rows = ["M_s4room.mp4,M,cse535-s4,", "broken.mp4,A,cse535-s1,", "half.mp4,A,cse535-s1,"]
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, rows)
+    (folder / "broken.mp4").write_bytes(b"not a video at all" * 100)
+    whole = (clips / "letters" / "A_s1.mp4").read_bytes()
+    (folder / "half.mp4").write_bytes(whole[:len(whole) // 2])  # cut off mid-file, as a failed copy leaves it
+    out = tmp_path / "report"
+    code = main(["eval", "--videos", str(folder), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code != 0
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert errors == [errors[0]] and errors[0].startswith("asl-edge eval: error: 2 of 3 clips could not be decoded "
+                                                          "(first: broken.mp4, labels.csv line 3")
+    report = json.loads((out / "spelling.json").read_text())
+    by_file = {c["file"]: c for c in report["clips"]}
+    assert by_file["M_s4room.mp4"]["error"] is None and by_file["M_s4room.mp4"]["spelled"] is not None
+    for name in ("broken.mp4", "half.mp4"):
+        assert by_file[name]["spelled"] is None and "not a readable video" in by_file[name]["error"]
+    assert report["total"]["clips"] == 1
+    assert "not scored: broken.mp4 (labels.csv line 3)" in captured.out
+    assert "no plot: " in captured.out and not (out / "spelling.png").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["spelling.json", "spelling.md"]  # no temporary left behind
+
+
+# -- bad input: one error line naming the row and the fix, a non-zero exit, nothing written ------------------
+BAD_LABELS = {
+    "no labels.csv": (None, "labels.csv does not exist; write one with a header `file,word`"),
+    "empty labels.csv": ("", "has no `file` column (header: none)"),
+    "no file column": ("name,word\nM_s4room.mp4,M\n", "has no `file` column (header: name,word)"),
+    "no word or letter column": ("file,signer\nM_s4room.mp4,s4\n", "needs exactly one of the columns `word`"),
+    "header only": ("file,word\n", "lists no clips; add a row per clip"),
+    "missing file": ("file,word\nM_s4room.mp4,M\nmissing.mp4,M\n",
+                     "line 3: {folder}/missing.mp4 does not exist; fix the file name or remove the row"),
+    "empty word": ("file,word\nM_s4room.mp4,\n", "line 2: the word of M_s4room.mp4 is empty; write the word"),
+    "unknown letter": ("file,word\nM_s4room.mp4,M3\n", "line 2: word 'M3' of M_s4room.mp4 has '3', which the "
+                                                     "model cannot spell"),
+    "two letters in a letter clip": ("file,letter\nM_s4room.mp4,MM\n", "line 2: letter 'MM' of M_s4room.mp4 is not "
+                                                                      "one letter"),
+    "duplicate row": ("file,word\nM_s4room.mp4,M\nM_s4room.mp4,M\n",
+                      "line 3: M_s4room.mp4 is listed again (first on line 2); remove one of the rows"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LABELS))
+def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    text, expected = BAD_LABELS[case]
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    shutil.copy(clips / "letters" / "M_s4room.mp4", folder)
+    if text is not None:
+        (folder / "labels.csv").write_text(text)
+    out = tmp_path / "report"
+    code = main(["eval", "--videos", str(folder), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code != 0
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("asl-edge eval: error: "), captured.err
+    assert expected.format(folder=folder) in lines[0]
+    assert not out.exists()  # nothing written, not even an empty folder
+    assert "M_s4room.mp4: " not in captured.out  # found before any clip was decoded
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--speed", "0"], "--speed 0.0 must be positive"),
+    (["--stride", "0"], "--stride 0 must be at least 1"),
+    (["--hold", "-1"], "hold time (--hold) -1.0 s must not be negative"),
+    (["--data", "x"], "--data and --videos score different things"),
+])
+def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expected: str, clips: Path,
+                                                           tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, ["M_s4room.mp4,M,cse535-s4,"])
+    out = tmp_path / "report"
+    assert main(["eval", "--videos", str(folder), "--out", str(out), *args]) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0]
+    assert not out.exists()
+
+
+def test_spelling_options_without_videos_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--speed", "2"]) != 0
+    assert "--speed is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -> None:
+    """Same chain, same decoder, same defaults: `run --source CLIP` and `eval --videos` agree letter for letter."""
+    from asl_edge.runtime.live.pipeline import PipelineConfig, run_pipeline
+
+    path = clips / "words" / "AS_s1.mp4"
+    replayed = spell_clip(VideoFileSource(str(path), path), chain, make_decoder("hold", chain.labels),
+                          fixed_box=PipelineConfig().roi_for)
+    chain.tracker.reset()
+    live = run_pipeline(VideoFileSource(str(path), path), chain.classifier, PipelineConfig(), chain=chain)
+    assert replayed.text == live.text == "AS"
+    assert [c.label for c in replayed.commits] == [c.label for c in live.commits]
+    np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
+
+
+def test_eval_without_a_model_or_videos_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval"]) != 0
+    assert capsys.readouterr().err.strip() == (
+        "asl-edge eval: error: pass the model to evaluate: a checkpoint.pt, a training run folder, or an .onnx / "
+        ".engine file (or --videos FOLDER to score spelling with the bundled model)")
