@@ -139,14 +139,20 @@ class HoldDecoder(Decoder):
 class SpellingConfig:
     """The hold decoder's settings (the CLI's spelling options): `threshold` 0..1 of the smoothed
     probability, `hold_s` / `release_s` seconds of source time, `window` frames averaged, `smoothing` one of
-    spelling.SMOOTHING_METHODS. Values are checked by the decoder. The fingerspelling decoder takes its time
-    constants from the signer's pace and needs none of them."""
+    spelling.SMOOTHING_METHODS. The fingerspelling decoder takes its time constants from the signer's pace
+    and needs none of them; they are checked whatever the decoder, so a typo never passes silently. Raises
+    AslEdgeError for a value that cannot work."""
 
     threshold: float = DEFAULT_THRESHOLD
     hold_s: float = DEFAULT_HOLD_S
     release_s: float = DEFAULT_RELEASE_S
     window: int = 5
     smoothing: str = "mean"
+
+    def __post_init__(self) -> None:
+        # The hold decoder's own checks, with its messages.
+        Smoother(1, self.window, self.smoothing)
+        Speller(("A",), self.threshold, self.hold_s, self.release_s)
 
 
 def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None = None, hand_stage: bool = True,

@@ -73,6 +73,7 @@ class PipelineConfig:
     latency_window: int | None = DEFAULT_WINDOW  # frames behind the latency percentiles; None: every frame
 
     def __post_init__(self) -> None:
+        self.spelling  # noqa: B018 (the hold decoder's settings are checked whatever the decoder)
         if self.decoder not in DECODERS:
             raise AslEdgeError(f"--decoder {self.decoder!r}: choose one of {', '.join(DECODERS)}")
         if not 0.05 <= self.roi_size <= 1.0:

@@ -97,7 +97,7 @@ def test_make_decoder_knows_its_modes() -> None:
     assert "hold" in DECODERS
     decoder = make_decoder("hold", LABELS)
     assert decoder.labels == LABELS and decoder.text == ""
-    with pytest.raises(Exception, match="unknown decoder 'nope'; choose one of hold"):
+    with pytest.raises(Exception, match="unknown decoder 'nope'; choose one of auto, fingerspelling, hold"):
         make_decoder("nope", LABELS)
 
 
@@ -271,7 +271,7 @@ def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -
     from asl_edge.runtime.live.pipeline import PipelineConfig, run_pipeline
 
     path = clips / "words" / "AS_s1.mp4"
-    replayed = spell_clip(VideoFileSource(str(path), path), chain, make_decoder("hold", chain.labels),
+    replayed = spell_clip(VideoFileSource(str(path), path), chain, PipelineConfig().make_decoder(chain.labels),
                           fixed_box=PipelineConfig().roi_for)
     chain.tracker.reset()
     live = run_pipeline(VideoFileSource(str(path), path), chain.classifier, PipelineConfig(), chain=chain)
