@@ -8,9 +8,10 @@ Two sets, both made here from public knowledge, neither from the fingerspelling-
   script checks): words outside the lists, where any suggestion is wrong and would mislead a reader who trusted it
   over the raw letters.
 - English words: 400 words of 2-10 letters drawn (seed 0) from the 30,000 commonest of symspellpy's list.
-Each word is measured as spelled and with one error of each kind a fingerspelling chain makes: a letter dropped,
-a letter doubled, a letter swapped for one the classifier confuses with it (CONFUSED_LETTERS), two neighbours
-transposed, and a letter swapped for a random unconfused one.
+Each word is measured as spelled and with every single error of each kind a fingerspelling chain makes: a letter
+dropped, a letter doubled, a letter swapped for one the classifier confuses with it (CONFUSED_LETTERS: the same
+table the suggester uses, so that row measures the table's use, not its truth), two neighbours transposed; and
+three substitutions by a letter not confused with the one replaced.
 """
 
 from __future__ import annotations
@@ -42,43 +43,35 @@ for _pair in CONFUSED_LETTERS:
     PARTNERS[_b].append(_a)
 
 
-def drop(word: str, rng: random.Random) -> str | None:
-    if len(word) < 2:
-        return None
-    i = rng.randrange(len(word))
-    return word[:i] + word[i + 1:]
+def drop(word: str) -> list[str]:
+    return sorted({word[:i] + word[i + 1:] for i in range(len(word))} - {""})
 
 
-def double(word: str, rng: random.Random) -> str:
-    i = rng.randrange(len(word))
-    return word[:i + 1] + word[i:]
+def double(word: str) -> list[str]:
+    return sorted({word[:i + 1] + word[i:] for i in range(len(word))})
 
 
-def confuse(word: str, rng: random.Random) -> str | None:
-    places = [i for i, letter in enumerate(word) if PARTNERS.get(letter)]
-    if not places:
-        return None
-    i = rng.choice(places)
-    return word[:i] + rng.choice(sorted(PARTNERS[word[i]])) + word[i + 1:]
+def confuse(word: str) -> list[str]:
+    return sorted({word[:i] + partner + word[i + 1:]
+                   for i, letter in enumerate(word) for partner in PARTNERS.get(letter, [])})
 
 
-def swap(word: str, rng: random.Random) -> str | None:
-    places = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
-    if not places:
-        return None
-    i = rng.choice(places)
-    return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+def swap(word: str) -> list[str]:
+    return sorted({word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)} - {word})
 
 
-def other(word: str, rng: random.Random) -> str:
-    i = rng.randrange(len(word))
-    choices = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c != word[i] and c not in PARTNERS.get(word[i], [])]
-    return word[:i] + rng.choice(choices) + word[i + 1:]
+def other(word: str) -> list[str]:
+    """Three substitutions by a letter not confused with the one replaced (drawn with the word as the seed)."""
+    rng = random.Random(word)
+    out = set()
+    for i in rng.sample(range(len(word)), min(3, len(word))):
+        choices = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c != word[i] and c not in PARTNERS.get(word[i], [])]
+        out.add(word[:i] + rng.choice(choices) + word[i + 1:])
+    return sorted(out)
 
 
-ERRORS: dict[str, Callable[[str, random.Random], str | None]] = {
-    "none": lambda word, rng: word, "drop": drop, "double": double, "confuse": confuse, "swap": swap,
-    "other": other,
+ERRORS: dict[str, Callable[[str], list[str]]] = {
+    "none": lambda word: [word], "drop": drop, "double": double, "confuse": confuse, "swap": swap, "other": other,
 }
 
 
@@ -88,16 +81,9 @@ def english_sample(suggester: WordSuggester, n: int = 400, top: int = 30_000, se
     return random.Random(seed).sample(pool, n)
 
 
-def cases(words: list[str], seed: int = 1) -> list[tuple[str, str, str]]:
-    """(error kind, truth, raw) for every word and error kind that applies to it."""
-    rng = random.Random(seed)
-    out = []
-    for word in words:
-        for kind, make in ERRORS.items():
-            raw = make(word, rng)
-            if raw is not None:
-                out.append((kind, word, raw))
-    return out
+def cases(words: list[str]) -> list[tuple[str, str, str]]:
+    """(error kind, truth, raw) for every word and every way each kind of error can change it (three for 'other')."""
+    return [(kind, word, raw) for word in words for kind, make in ERRORS.items() for raw in make(word)]
 
 
 def score(suggester: WordSuggester, rows: list[tuple[str, str, str]]) -> dict[str, Counter[str]]:
@@ -164,8 +150,9 @@ def main() -> None:
     english = cases(english_sample(suggester))
     configs = [SuggestConfig()]
     if args.sweep:
-        configs += [SuggestConfig(cost_decades=d, unknown_word_count=u, min_score=s)
-                    for d in (2.0, 2.5, 3.0) for u in (1e2, 1e3, 1e4, 1e5, 1e6) for s in (0.5, 0.8, 0.9, 0.95, 0.98)]
+        configs += [SuggestConfig(cost_decades=d, unknown_word_count=u, min_score=s, short_letters=n, short_max_cost=c)
+                    for d in (2.0, 2.5, 3.0) for u in (1e2, 1e3, 1e4) for s in (0.9, 0.95, 0.98)
+                    for n, c in ((3, 1.0), (4, 1.0), (4, 0.5), (5, 0.5), (5, 1.0))]
     allowed = []
     for index, config in enumerate(configs):
         suggester.reconfigure(config)

@@ -16,8 +16,8 @@ How a word is chosen (a noisy channel with an "unknown word" way out):
 3. Each candidate weighs count × 10^(-cost_decades × cost); the raw letters themselves weigh their own count (when
    they are a word) plus unknown_word_count, the weight of "the signer meant exactly these letters, a word outside
    the lists" (SuggestConfig). A suggestion is offered when the heaviest is a word other than the raw letters, its
-   cost is at most 1 for a word of up to SHORT_WORD letters (2 longer), and its share of all the weight
-   (`Suggestion.score`) is at least min_score.
+   cost is at most short_max_cost for a word of up to short_letters letters (MAX_COST longer), and its share of
+   all the weight (`Suggestion.score`) is at least min_score.
 4. The user's words come first: each weighs user_word_count (more than any English word) scaled by its own count
    among the user's words, so a listed name beats any English word of the same cost, even when the raw letters
    are an English word themselves.
@@ -53,7 +53,7 @@ INSTALL_HINT = "pip install 'asl-edge[jetson]' (or pip install symspellpy)"
 # way is cheap both ways, which the table's few asymmetric counts do not contradict.
 CONFUSED_LETTERS: frozenset[frozenset[str]] = frozenset(
     frozenset(pair) for pair in (
-        "KP", "ME", "MN", "MS", "NS", "ES", "ED", "DS", "TL", "TS", "PQ", "UR", "UQ", "UV", "VK", "IY",
+        "KP", "ME", "MN", "NS", "ES", "ED", "DS", "TL", "TS", "PQ", "UR", "UQ", "UV", "VK", "IY",
     )
 )
 CONFUSED_COST = 0.5  # a substitution of a confused pair: half an edit
@@ -61,7 +61,7 @@ DOUBLE_COST = 0.5  # adding or dropping a repeat of the neighbouring letter (ALL
 EDIT_COST = 1.0  # any other insertion, deletion, substitution or adjacent transposition
 
 MIN_LETTERS = 2  # a single letter is an initial or a letter being taught: never suggested over
-SHORT_WORD = 4  # up to this many letters a word may cost 1 edit, longer ones 2
+MAX_COST = 2.0  # the most a candidate may cost (symspellpy looks at most 2 edits away)
 LOOKUP_SHORT = 3  # up to this many letters symspellpy looks 1 edit away, longer ones 2
 MAX_ALTERNATIVES = 3
 CACHE_SIZE = 512  # answers remembered: the live view asks again about the same letters every frame
@@ -72,23 +72,27 @@ LETTERS = frozenset(string.ascii_uppercase)
 @dataclass(frozen=True)
 class SuggestConfig:
     """The noisy channel's knobs. The defaults are the sweep's choice in tools/measure_suggestions.py (numbers in
-    docs/suggestions.md): among cost_decades 2/2.5/3, unknown_word_count 1e2..1e6 and min_score 0.5..0.98, the most
-    English words recovered from one realistic error among the settings that never suggest over a name or an English
-    word spelled right and suggest over at most 1 % of misspelled names outside the lists. Synthetic words only,
-    never the fingerspelling-dev words that measure the result.
+    docs/suggestions.md): over cost_decades 2/2.5/3, unknown_word_count 1e2/1e3/1e4, min_score 0.9/0.95/0.98 and five
+    short-word limits, the most English words recovered from one realistic error among the settings that never
+    suggest over a name or an English word spelled right and suggest over at most 1 % of misspelled names outside
+    the lists. Synthetic words only, never the fingerspelling-dev words that measure the result.
 
-    cost_decades: powers of ten of word frequency one edit costs (3: a word must be 1000 times commoner to beat
+    cost_decades: powers of ten of word frequency one edit costs (2.5: a word must be 316 times commoner to beat
     one with an edit less); unknown_word_count: the weight of "these exact letters, a word outside the lists", as
-    an English count (100; symspellpy's rarest words have about 3e4 in its corpus of about 1e12 words);
+    an English count (1e3; symspellpy's rarest words have about 3e4 in its corpus of about 1e12 words);
     user_word_count: the weight of the user's top word (1e11: above every English word, 'the' is 2.3e10, so a listed
     name beats every English word of the same cost); min_score: the best word's share of all the weight needed to
-    offer it.
+    offer it; short_letters, short_max_cost: a raw word of up to short_letters letters is offered a word costing at
+    most short_max_cost (a short word has many neighbours, so one unexplained edit says little), longer ones up to
+    MAX_COST. Words over the limit still count as what else the letters could be.
     """
 
-    cost_decades: float = 3.0
-    unknown_word_count: float = 100.0
+    cost_decades: float = 2.5
+    unknown_word_count: float = 1.0e3
     user_word_count: float = 1.0e11
-    min_score: float = 0.98
+    min_score: float = 0.9
+    short_letters: int = 5
+    short_max_cost: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_score <= 1.0:
@@ -273,8 +277,8 @@ class WordSuggester:
         return float(self._english.get(key, 0)), "english"
 
     def candidates(self, raw: str) -> list[Candidate]:
-        """Every word of the lists near `raw` (one word's letters, any case), heaviest first; [] for anything but
-        letters A-Z. Costs above the length's limit are left out."""
+        """Every word of the lists within MAX_COST of `raw` (one word's letters, any case), heaviest first; [] for
+        anything but letters A-Z."""
         raw = raw.upper()
         if not raw or not set(raw) <= LETTERS:
             return []
@@ -287,12 +291,12 @@ class WordSuggester:
         return found
 
     def _near(self, raw: str) -> list[tuple[str, int, float]]:
-        """(list key, edits, weighted cost) of the words near `raw` within its length's cost limit (remembered:
+        """(list key, edits, weighted cost) of the words near `raw` within MAX_COST (remembered:
         symspellpy's lookup is most of a suggestion's time, and does not depend on the knobs)."""
         if raw in self._near_cache:
             return self._near_cache[raw]
         lookup = 1 if len(raw) <= LOOKUP_SHORT else 2
-        limit = 1.0 if len(raw) <= SHORT_WORD else 2.0
+        limit = MAX_COST
         near = []
         for item in self._symspell.lookup(raw.lower(), self._verbosity, max_edit_distance=lookup):
             cost = weighted_distance(raw, item.term.upper())
@@ -326,7 +330,10 @@ class WordSuggester:
         total = own + self.config.unknown_word_count + sum(c.weight for c in others)
         best = others[0]
         score = best.weight / total if total > 0 else 0.0
-        if score < self.config.min_score:
+        # Words over the length's cost limit still share the weight (they are what else the letters could be), but
+        # are never offered.
+        limit = self.config.short_max_cost if len(raw) <= self.config.short_letters else MAX_COST
+        if score < self.config.min_score or best.cost > limit:
             return None
         return Suggestion(raw=raw, word=best.word, distance=best.distance, cost=best.cost, score=score,
                           source=best.source, alternatives=tuple(c.word for c in others[1:1 + MAX_ALTERNATIVES]))
