@@ -8,7 +8,7 @@ How a word is chosen (a noisy channel with an "unknown word" way out):
 
 1. Candidates: symspellpy (SymSpell 6.7, Damerau optimal string alignment) finds every word of the lists within
    1 edit of a raw word of up to 3 letters, within 2 edits of a longer one. The lists: symspellpy's own English
-   frequency dictionary (82,765 words with their counts in Google's web corpus of about 1.0e12 words, shipped
+   frequency dictionary (82,765 words of SCOWL with their counts in Google Books n-grams, about 1.0e12 words; shipped
    inside its wheel: nothing is downloaded) and the user's own names and words (`--words FILE`).
 2. Each candidate's cost is a weighted edit distance to the raw letters (`weighted_distance`): substituting
    letters the classifier confuses (`CONFUSED_LETTERS`) and adding or dropping a doubled letter (the decoder's
@@ -39,7 +39,8 @@ from typing import Any
 
 from asl_edge.errors import DataError, require
 
-# The English list inside symspellpy's wheel (word, count per line; counts from Google's web corpus, MIT licence).
+# The English list inside symspellpy's wheel (word and count per line, MIT licence): per SymSpell's README, the words
+# of SCOWL (Spell Checker Oriented Word Lists) with their counts in Google Books n-grams (symspellpy's N: 1.0e12 words).
 ENGLISH_DICTIONARY = "frequency_dictionary_en_82_765.txt"
 INSTALL_HINT = "pip install 'asl-edge[jetson]' (or pip install symspellpy)"
 
@@ -49,15 +50,15 @@ INSTALL_HINT = "pip install 'asl-edge[jetson]' (or pip install symspellpy)"
 # least 8 % of a letter's frames: K→P 50 %, M→E 34 %, U→R 28 %, N→S 25 %, T→L 20 %, P↔Q 20 %, E→S 20 %, E→D 20 %,
 # N→M 18 %, U→Q 17 %, S→E 17 %, I→Y 17 %, D→S 17 %, V→K 15 %, M→N 10 %; and the model card's confusions on massey-dev's
 # unseen signers (asl_edge/assets/MODEL_CARD_LANDMARKS.md): I→Y, V→U, U→R, N→S, T→S. The motion letters J (read as I
-# or Y) and Z (read as G, D or P) are left to the decoder's motion check. Pairs are unordered: a confusion seen one
-# way is cheap both ways, which the table's few asymmetric counts do not contradict.
+# or Y) and Z (read as G, D or P) are left to the decoder's motion check. Pairs are unordered: either letter of a pair
+# may be read as the other (the clips show both ways for P/Q, M/N and E/S).
 CONFUSED_LETTERS: frozenset[frozenset[str]] = frozenset(
     frozenset(pair) for pair in (
         "KP", "ME", "MN", "NS", "ES", "ED", "DS", "TL", "TS", "PQ", "UR", "UQ", "UV", "VK", "IY",
     )
 )
 CONFUSED_COST = 0.5  # a substitution of a confused pair: half an edit
-DOUBLE_COST = 0.5  # adding or dropping a repeat of the neighbouring letter (ALL read as AL, or HALO as HALLO)
+DOUBLE_COST = 0.5  # adding or dropping a repeat of the letter before it (ALL read as AL, or HALO as HALLO)
 EDIT_COST = 1.0  # any other insertion, deletion, substitution or adjacent transposition
 
 MIN_LETTERS = 2  # a single letter is an initial or a letter being taught: never suggested over
@@ -230,9 +231,9 @@ class WordSuggester:
 
     user_words: the user's names and words (any case) with counts (`read_user_words`); english: also use
     symspellpy's English frequency dictionary (False: the user's words only, which loads at once). Building the
-    English index takes about 4-8 s of one CPU core and about 120 MB (symspellpy keeps every word's deletes), so a
-    live view builds it off its frame loop (`load_in_background`). `suggest` then takes about 1-20 ms, and up to
-    `cache_size` answers are remembered.
+    English index takes about 2.5 s of CPU on a workstation core, more on a Jetson's, and about 140 MB (symspellpy
+    keeps every word's deletes), so a live view builds it off its frame loop (`load_in_background`). `suggest`
+    then takes about 1-5 ms on a workstation core, and up to `cache_size` answers are remembered.
     """
 
     def __init__(self, user_words: Mapping[str, int] | None = None, *, english: bool = True,
@@ -247,11 +248,13 @@ class WordSuggester:
         self._english: dict[str, int] = dict(self._symspell.words)
         self._user: dict[str, float] = {}
         if user_words:
+            if min(user_words.values()) < 1:
+                raise ValueError("user word counts must be at least 1")
             top = max(user_words.values())
             for word, count in user_words.items():
                 key = word.lower()
                 self._user[key] = count / top
-                self._symspell.create_dictionary_entry(key, max(count, 1))
+                self._symspell.create_dictionary_entry(key, count)
         self._cache: dict[str, Suggestion | None] = {}
         self._near_cache: dict[str, list[tuple[str, int, float]]] = {}
 

@@ -230,6 +230,11 @@ def test_load_in_background_checks_the_file_at_once_and_builds_in_a_thread(tmp_p
     assert found is not None and found.word == "KENJI"
 
 
+def test_user_words_passed_in_code_need_counts_of_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        WordSuggester({"KENJI": 0}, english=False)
+
+
 # --- cost ----------------------------------------------------------------------------------------------------------
 
 
