@@ -18,6 +18,8 @@ ARG ORT_VERSION=1.23.0
 ARG PYCUDA_VERSION=2025.1.2
 # JetPack's OpenCV and its Python binding are built against NumPy 1.x.
 ARG NUMPY_VERSION=1.26.4
+# word suggestions beside the spelled letters (pure Python; the English frequency list ships in its wheel)
+ARG SYMSPELLPY_VERSION=6.10.1
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive \
@@ -39,7 +41,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 # pycuda has no wheels: it compiles here against the image's CUDA (/usr/local/cuda, via CUDA_ROOT and nvcc).
-RUN python3 -m pip install "numpy==${NUMPY_VERSION}" "pycuda==${PYCUDA_VERSION}" \
+RUN python3 -m pip install "numpy==${NUMPY_VERSION}" "pycuda==${PYCUDA_VERSION}" "symspellpy==${SYMSPELLPY_VERSION}" \
     && python3 -m pip install --extra-index-url "${JETSON_INDEX}" "onnxruntime-gpu==${ORT_VERSION}"
 
 WORKDIR /opt/asl-edge
