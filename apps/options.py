@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from asl_edge.runtime.live.suggest import WordSuggester
     from asl_edge.spec import ModelSpec
 
+from asl_edge.errors import DataError, MissingDependencyError
 from asl_edge.runtime.backends import BACKENDS
 from asl_edge.runtime.backends.onnxruntime_backend import PROVIDER_ORDER
 from asl_edge.runtime.hand.models import VARIANTS as HAND_VARIANTS
@@ -92,6 +97,11 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
     parser.add_argument("--smooth", type=int, default=PIPELINE_DEFAULTS.window, metavar="FRAMES",
                         help="--decoder hold: average the probabilities of this many recent frames "
                              "(default: %(default)s)")
+    parser.add_argument("--words", type=Path, default=None, metavar="FILE",
+                        help="your own names and words for the word suggestions, one per line with an optional "
+                             "count (they rank above English words); suggestions come from symspellpy's English "
+                             "frequency list plus these, shown beside the raw letters, never instead of them")
+    parser.add_argument("--no-suggest", action="store_true", help="no word suggestions")
     if not outputs:
         return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
@@ -100,6 +110,26 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
     parser.add_argument("--events", default=None, metavar="FILE",
                         help="write one JSON line per letter, word end and word suggestion (type, time, label, "
                              "confidence) to FILE (appended) or - (standard output), flushed as they happen")
+
+
+def start_suggester(args: argparse.Namespace) -> Future[WordSuggester] | None:
+    """The word suggester of --words / --no-suggest, built in the background (None with --no-suggest, or without
+    symspellpy, saying so in one line). A bad --words file fails here, and so does --words without symspellpy."""
+    if args.no_suggest:
+        if args.words is not None:
+            raise DataError("--words gives suggestions and --no-suggest turns them off; drop one of them")
+        return None
+    from asl_edge.runtime.live.suggest import load_in_background
+
+    try:
+        import symspellpy  # noqa: F401
+    except ImportError:
+        if args.words is not None:
+            raise MissingDependencyError("symspellpy", "word suggestions (--words)",
+                                         "pip install symspellpy, or drop --words") from None
+        print("note: no word suggestions: symspellpy is not installed (pip install symspellpy)", file=sys.stderr)
+        return None
+    return load_in_background(args.words)
 
 
 def spelling_config(args: argparse.Namespace) -> SpellingConfig:

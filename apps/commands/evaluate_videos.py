@@ -12,14 +12,23 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asl_edge.apps.options import PIPELINE_DEFAULTS, add_spelling_options, spec_from_args, spelling_config
+from asl_edge.apps.options import (
+    PIPELINE_DEFAULTS,
+    add_spelling_options,
+    spec_from_args,
+    spelling_config,
+    start_suggester,
+)
 from asl_edge.errors import AslEdgeError, DataError, ModelError
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.live.video_eval import Suggest
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from asl_edge.runtime.hand.chain import HandChain
     from asl_edge.runtime.live.clip_labels import ClipLabel
+    from asl_edge.runtime.live.suggest import WordSuggester
     from asl_edge.runtime.live.video_eval import VideoEvaluation
 
 SPELLING_FILES = ("spelling.json", "spelling.md", "spelling.png")
@@ -49,7 +58,7 @@ def check_unused(args: argparse.Namespace) -> None:
         raise DataError(f"--{used[0]} is for spelling on video; add --videos FOLDER or drop it")
 
 
-def run(args: argparse.Namespace, suggest: Suggest | None = None) -> int:
+def run(args: argparse.Namespace) -> int:
     """Check everything cheap (labels.csv, options, --out), load the model and the chain, score, write."""
     from asl_edge.artifacts import output_dir
     from asl_edge.datasets import check_out_outside_datasets
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace, suggest: Suggest | None = None) -> int:
                          "model.onnx (or none: the bundled landmark model)")
     if args.out is not None:
         check_out_outside_datasets(args.out, [(args.videos, "--videos")], example="runs/spelling")
+    suggester = start_suggester(args)  # a bad --words fails here; the English list loads while clips decode
     backend = load_backend(model, spec=spec_from_args(args))
     try:
         clips = read_clip_labels(args.videos, backend.spec.labels)  # every bad row before any clip is decoded
@@ -84,6 +94,7 @@ def run(args: argparse.Namespace, suggest: Suggest | None = None) -> int:
         backend.close()
         raise ModelError(f"{model} reads a fixed box, not the hand; --videos scores the hand chain: pass a "
                          "landmarks model or --hand on")
+    suggest = None if suggester is None else word_of(suggester)
     try:
         if args.out is None:
             return _score(args, model, clips, chain, suggest)
@@ -91,6 +102,16 @@ def run(args: argparse.Namespace, suggest: Suggest | None = None) -> int:
             return _score(args, model, clips, chain, suggest)
     finally:
         chain.close()
+
+
+def word_of(suggester: Future[WordSuggester]) -> Suggest:
+    """The scorer's suggester: raw letters -> the suggested word or None (waits for the English list once)."""
+
+    def suggest(raw: str) -> str | None:
+        found = suggester.result().suggest(raw)
+        return None if found is None else found.word
+
+    return suggest
 
 
 def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain: HandChain,

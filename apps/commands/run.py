@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
@@ -21,19 +22,25 @@ from asl_edge.apps.options import (
     open_source,
     source_from_args,
     spec_from_args,
+    start_suggester,
 )
 from asl_edge.benchmark.soak import SoakMonitor
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
-from asl_edge.runtime.live.events import EventWriter
+from asl_edge.runtime.live.events import EventWriter, SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import format_summary
-from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, run_pipeline
+from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, Suggest, run_pipeline
 from asl_edge.runtime.live.sources import LoopingSource
 from asl_edge.runtime.live.spelling import Commit
 from asl_edge.runtime.live.transcript import Transcript
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from asl_edge.runtime.live.suggest import Suggestion, WordSuggester
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +73,32 @@ def config_from_args(args: argparse.Namespace, roi_size: float | None = None) ->
 def print_commit(commit: Commit) -> None:
     """One line per commit with only the new letter (or space/del), so a day-long log grows linearly."""
     print(f"commit: {commit.label}", flush=True)
+
+
+def print_word_events(events: EventWriter | None) -> Callable[[SpellingEvent], None]:
+    """An on_event callback: each ended word and its suggestion on the console (the raw letters first, the
+    suggestion beside them), and every event to --events."""
+
+    def on_event(event: SpellingEvent) -> None:
+        if event.type == "word_end":
+            print(f"word: {event.label}", flush=True)
+        elif event.type == "suggestion":
+            print(f"word: {event.raw} (suggested: {event.label}, {event.confidence:.0%})", flush=True)
+        if events is not None:
+            events(event)
+
+    return on_event
+
+
+def suggestion_source(future: Future[WordSuggester] | None) -> Suggest | None:
+    """The pipeline's suggester: none until the background build is done (a few seconds), then its answers."""
+    if future is None:
+        return None
+
+    def suggest(raw: str) -> Suggestion | None:
+        return future.result().suggest(raw) if future.done() else None
+
+    return suggest
 
 
 def print_status_changes(describe: str) -> Callable[[str], None]:
@@ -122,8 +155,9 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
     try:
         if args.transcript is not None:
             transcript = Transcript(args.transcript)  # a bad path fails before the model loads
-        if getattr(args, "events", None) is not None:
+        if args.events is not None:
             events = EventWriter(args.events)
+        suggester = start_suggester(args)
         backend = open_backend(args)
     except BaseException:
         source.close()
@@ -132,7 +166,8 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
                 output.close()
         raise
     try:
-        return _run_loaded(args, source, config, default_fps, announce, soak, backend, transcript, events)
+        return _run_loaded(args, source, config, default_fps, announce, soak, backend, transcript, events,
+                           suggestion_source(suggester))
     finally:
         for output in (transcript, events):
             if output is not None:
@@ -141,7 +176,7 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
 
 def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
                 announce: Callable[[Backend], None], soak: SoakMonitor | None, backend: Backend,
-                transcript: Transcript | None, events: EventWriter | None) -> PipelineResult:
+                transcript: Transcript | None, events: EventWriter | None, suggest: Suggest | None) -> PipelineResult:
     try:
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, getattr(args, "provider", "auto"),
                            photos=source.photos, crop_model=args.crop_model, crop_weight=args.crop_weight,
@@ -173,7 +208,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
             result = run_pipeline(source, backend, replace(config, realtime=realtime), sinks, on_frame=soak,
                                   chain=chain, on_commit=None if soak else print_commit,
                                   on_status=print_status_changes(source.describe()), transcript=transcript,
-                                  on_event=events)
+                                  suggest=suggest, on_event=print_word_events(events))
         finally:
             close_sinks(sinks)
             if chain is not None:

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,10 +41,13 @@ from asl_edge.runtime.live.spelling import (
 )
 from asl_edge.runtime.live.state import LiveState
 from asl_edge.runtime.live.transcript import Transcript
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.live.suggest import Suggestion
 from asl_edge.spec import SPACE
 
-# A word suggester: the raw letters of one word -> (the likely word, its confidence 0..1), or None.
-Suggest = Callable[[str], "tuple[str, float] | None"]
+# A word suggester: the raw letters of one word -> the likely word (suggest.WordSuggester.suggest), or None.
+Suggest = Callable[[str], "Suggestion | None"]
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
 HAND_STAGES = ("capture", "detect", "landmarks", "preprocess", "infer", "postprocess", "render")
@@ -186,8 +190,8 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     frames, commit_count, stopped_by, last_time = 0, 0, "end", 0.0
 
     def clear_text() -> None:
-        if transcript is not None:
-            transcript.end_line(decoder.text)  # cleared from the screen, not from the record
+        if transcript is not None:  # cleared from the screen, not from the record
+            transcript.end_line(decoder.text, words.suggested_text(decoder.text))
         decoder.clear()
         state.text = ""
 
@@ -278,9 +282,9 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     finally:
         notes = list(feed.notes)
         feed.close()
-        if transcript is not None:
-            transcript.end_line(decoder.text)
         words.finish(decoder.text, last_time)
+        if transcript is not None:
+            transcript.end_line(decoder.text, words.suggested_text(decoder.text))
     if chain is not None and frames and chain.tracker.times.hands == 0:
         notes.append(f"no hand found in any frame: {no_hand_advice(chain.tracker.config)}; --hand off classifies the "
                      "fixed box instead")
@@ -295,6 +299,7 @@ class WordTracker:
     def __init__(self, suggest: Suggest | None, on_event: Callable[[SpellingEvent], None] | None) -> None:
         self.suggest, self.on_event = suggest, on_event
         self.suggestion: str | None = None  # for the word being spelled, or the one that just ended
+        self.suggested: dict[str, str] = {}  # raw word -> its suggestion, for the words that ended
 
     def after(self, commit: Commit, text: str) -> str | None:
         """The suggestion to show after `commit` turned the text into `text`."""
@@ -303,13 +308,22 @@ class WordTracker:
         if not ended:
             self._emit(SpellingEvent("letter", commit.timestamp, commit.label, commit.confidence))
             found = self.suggest(word) if self.suggest is not None and word else None
-            self.suggestion = None if found is None else found[0]
+            self.suggestion = None if found is None else found.word
             return self.suggestion
         self._emit(SpellingEvent("word_end", commit.timestamp, word, commit.confidence))
         found = self.suggest(word) if self.suggest is not None and word else None
-        if found is not None and found[0] != word:
-            self._emit(SpellingEvent("suggestion", commit.timestamp, found[0], found[1], raw=word))
+        # Only the words still in the (bounded) text are kept, so memory stays flat over a day-long run.
+        self.suggested = {w: self.suggested[w] for w in text.split(" ") if w in self.suggested}
+        if found is not None:
+            self._emit(SpellingEvent("suggestion", commit.timestamp, found.word, found.score, raw=word))
+            self.suggested[word] = found.word
         return self.suggestion
+
+    def suggested_text(self, text: str) -> str | None:
+        """`text` with each word that had a suggestion replaced by it, or None when no word had one."""
+        words = text.split(" ")
+        replaced = [self.suggested.get(word, word) for word in words]
+        return " ".join(replaced) if replaced != words else None
 
     def finish(self, text: str, timestamp: float) -> None:
         """The stream ended: the word being spelled (if any) ends too."""

@@ -66,10 +66,11 @@ class Transcript:
             self._file.truncate()
             self._file.flush()
 
-    def end_line(self, tail: str) -> None:
-        """The tail is final (the text was cleared, or the run ends): written with a line break if not empty."""
+    def end_line(self, tail: str, suggested: str | None = None) -> None:
+        """The tail is final (the text was cleared, or the run ends): written with a line break if not empty,
+        followed on the same line by `suggested` (the text with the suggested words) when there is one."""
         if tail:
-            self.scroll(tail + "\n")
+            self.scroll(tail + (f"\t(suggested: {suggested})" if suggested else "") + "\n")
         self.update("")
 
     def close(self, tail: str = "") -> None:

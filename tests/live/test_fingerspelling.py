@@ -115,7 +115,7 @@ def test_a_slid_double_letter_gives_two_letters_and_a_steady_hold_one(chain: Han
     slid = list(frames)
     for i, frame in enumerate(frames[::-1]):
         shift = width * 0.4 * min(1.0, (i + 1) / slide_frames)
-        matrix = np.float32([[1, 0, shift], [0, 1, 0]])  # the hand is on the left of this clip
+        matrix = np.array([[1, 0, shift], [0, 1, 0]], np.float32)  # the hand is on the left of this clip
         slid.append(cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REPLICATE))
     slid_path = write_video(tmp_path / "slid.mp4", slid, fps)
     assert spell(chain, steady).text == "L"
