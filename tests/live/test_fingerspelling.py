@@ -201,3 +201,29 @@ def test_the_hand_gone_briefly_is_no_word_end() -> None:
         commits += decoder.update(np.array([0.1, 0.9], np.float32), hand, 1.0, i / 30)
     assert [c.label for c in commits] == ["A", "B"]
     assert SPACE not in decoder.text
+
+
+def run_events(clip_path: Path, tmp_path: Path, *options: str) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    events = tmp_path / "events.jsonl"
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip_path), "--no-window",
+                          "--events", str(events), *options], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    return run, [json.loads(line) for line in events.read_text().splitlines()]
+
+
+def test_a_misspelled_word_gets_a_suggestion_beside_its_raw_letters(tmp_path: Path) -> None:
+    # OUT's T is read as L by today's classifier: the raw letters stay OUL, the suggestion says OUT.
+    run, events = run_events(clip("words/OUT_s2.mp4"), tmp_path)
+    assert [(e["type"], e["label"], e.get("raw")) for e in events][-2:] == [("word_end", "OUL", None),
+                                                                          ("suggestion", "OUT", "OUL")]
+    assert "word: OUL (suggested: OUT" in run.stdout
+    assert "spelled: 'OUL'" in run.stdout
+
+
+def test_a_word_in_the_users_list_is_never_corrected(tmp_path: Path) -> None:
+    words = tmp_path / "words.txt"
+    words.write_text("# names I spell\nOUL\n")
+    _, events = run_events(clip("words/OUT_s2.mp4"), tmp_path, "--words", str(words))
+    assert not [e for e in events if e["type"] == "suggestion"]
+    _, events = run_events(clip("words/OUT_s2.mp4"), tmp_path, "--no-suggest")
+    assert not [e for e in events if e["type"] == "suggestion"]
