@@ -1,12 +1,20 @@
-"""Landmarks of a whole image-folder dataset, extracted once with the runtime's own hand stage and cached.
+"""Landmarks of a whole dataset, extracted once with the runtime's own hand stage and cached.
 
 Training a landmark classifier reads these; `asl-edge eval` runs the same `HandTracker` per photo, so the
 features a model is trained on are the features it sees at run time. Photos are still images cropped
 around the hand, so detection runs per photo (no tracking) on the photo padded by `PHOTO_PAD`.
+
+A folder of one-letter video clips (`labels.csv` with columns `file,letter[,signer,motion,...]`, e.g.
+fingerspelling-dev/letters) is read the way `asl-edge run` reads a video: frame by frame with tracking, at the
+container's timestamps. Its samples are the frames where the letter is formed (`formed_frames`: a steady hand
+away from the clip's raise and lowering, decided from the landmarks alone, never from a classifier or the
+label), every `VIDEO_FRAME_STEP`-th of them; clips whose `motion` is "yes" (a J or Z being drawn) are left
+out, since their frames are a stroke, not a handshape.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -22,6 +30,7 @@ import numpy as np
 from asl_edge.artifacts import atomic_write, cache_dir
 from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
 from asl_edge.errors import DataError
+from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
@@ -30,6 +39,14 @@ from asl_edge.runtime.hand.tracker import HandTracker, TrackerConfig
 # photos from 57 % to 95 % while planning (issue 12).
 PHOTO_PAD = 0.25
 CACHE_VERSION = 1
+VIDEO_LABELS = "labels.csv"
+# Consecutive frames of a held letter are near-copies: every third keeps the variety at a third of the cost.
+VIDEO_FRAME_STEP = 3
+# formed_frames: fingertips slower than this (palm sizes per second, median over 7 frames) = a held hand; the
+# clips' holds move at 0.1-0.3, a hand being raised or changing shape at 1-5.
+STEADY_SPEED = 0.5
+# ... and the first and last tenth of the frames with a hand are the raise and the lowering, not the letter.
+FORMED_TRIM = 0.1
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,8 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     by the file names, sizes and times, the hand model variant and the padding, and written atomically.
     """
     root = Path(path)
+    if is_video_folder(root):
+        return load_video_letters(root, cache, variant)
     classes, paths, labels = list_class_folders(root)
     key = _fingerprint(paths, variant)
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
@@ -128,3 +147,120 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
                             source=json.dumps({"folder": str(root.resolve()), "variant": variant, "pad": PHOTO_PAD}))
     return LandmarkDataset(landmarks, handedness, found, np.asarray(labels, np.int64), tuple(classes),
                            tuple(str(p) for p in paths))
+
+
+# -- video clips -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VideoLandmarks:
+    """One clip through the hand stage: times (N,) float64 seconds of container time, landmarks (N, 21, 3)
+    float32 frame pixels (zeros where no hand), handedness (N,) float32 P(right hand), found (N,) bool."""
+
+    times: np.ndarray
+    landmarks: np.ndarray
+    handedness: np.ndarray
+    found: np.ndarray
+
+
+def video_landmarks(path: str | os.PathLike[str], tracker: HandTracker | None = None) -> VideoLandmarks:
+    """Every frame of a video file through the hand stage with tracking, as `asl-edge run` plays it."""
+    tracker = tracker or HandTracker()
+    tracker.reset()
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(f"cannot open video {path}; check the file plays (ffprobe) or remove it")
+    times, landmarks, handedness, found = [], [], [], []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            hand = tracker.process(frame)
+            landmarks.append(hand.landmarks if hand is not None else np.zeros((NUM_LANDMARKS, 3), np.float32))
+            handedness.append(hand.handedness if hand is not None else 0.0)
+            found.append(hand is not None)
+    finally:
+        capture.release()
+    points = np.asarray(landmarks, np.float32).reshape(-1, NUM_LANDMARKS, 3)  # (0, 21, 3) for an empty clip
+    return VideoLandmarks(np.asarray(times, np.float64), points, np.asarray(handedness, np.float32),
+                          np.asarray(found, bool))
+
+
+def formed_frames(clip: VideoLandmarks, steady: float = STEADY_SPEED, trim: float = FORMED_TRIM) -> np.ndarray:
+    """(N,) bool: the frames where a held letter is formed, from the landmarks alone: a hand is found, its
+    landmarks move less than `steady` palm sizes per second (median over 7 frames; in the image plane, central
+    difference), and the frame is not among the first or last `trim` of the frames with a hand."""
+    n = len(clip.times)
+    found = np.asarray(clip.found, bool)
+    points = np.asarray(clip.landmarks, np.float64)[:, :, :2]
+    palm = np.linalg.norm(points[:, list(PALM_MCPS)] - points[:, :1], axis=-1).mean(axis=1)
+    speed = np.full(n, np.inf)
+    for i in range(n):
+        a, b = max(i - 1, 0), min(i + 1, n - 1)
+        if b > a and found[a] and found[b] and found[i] and palm[i] > 0:
+            dt = max(clip.times[b] - clip.times[a], 1e-3)
+            speed[i] = np.linalg.norm(points[b] - points[a], axis=-1).mean() / palm[i] / dt
+    smooth = np.array([np.median(speed[max(0, i - 3):i + 4]) for i in range(n)]) if n else speed
+    formed = found & (smooth < steady)
+    with_hand = np.flatnonzero(found)
+    if len(with_hand):
+        cut = int(trim * len(with_hand))
+        formed[:with_hand[0] + cut] = False
+        formed[with_hand[-1] - cut + 1:] = False
+    return formed
+
+
+def is_video_folder(path: str | os.PathLike[str]) -> bool:
+    """A folder of one-letter clips: it holds `labels.csv` naming video files."""
+    return (Path(path) / VIDEO_LABELS).is_file()
+
+
+def read_video_labels(root: Path) -> list[dict[str, str]]:
+    """The rows of `root/labels.csv` (file, letter, optional signer and motion), checked."""
+    with open(root / VIDEO_LABELS, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"file", "letter"} <= set(rows[0]):
+        raise DataError(f"{root / VIDEO_LABELS} needs the columns file,letter (and optionally signer,motion)")
+    missing = [row["file"] for row in rows if not (root / row["file"]).is_file()]
+    if missing:
+        raise DataError(f"{root / VIDEO_LABELS} names {len(missing)} missing file(s): {', '.join(missing[:5])}")
+    return rows
+
+
+def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, variant: str = "full",
+                       step: int = VIDEO_FRAME_STEP) -> LandmarkDataset:
+    """A folder of one-letter clips -> a LandmarkDataset of their formed frames (module docstring), cached
+    like photos. `paths` are `<clip file>#<frame index>`; every sample has a hand (`found` all True)."""
+    root = Path(path)
+    rows = [row for row in read_video_labels(root) if (row.get("motion") or "").strip().lower() != "yes"]
+    files = [root / row["file"] for row in rows]
+    classes = sorted({row["letter"] for row in rows})
+    key = _fingerprint(files, f"{variant} video steady={STEADY_SPEED} trim={FORMED_TRIM} step={step}")
+    cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
+    if cache_file.is_file():
+        with np.load(cache_file) as data:
+            return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], data["labels"],
+                                   tuple(classes), tuple(str(p) for p in data["paths"]))
+    tracker = HandTracker(config=TrackerConfig(variant=variant))
+    parts: dict[str, list[np.ndarray]] = {"lm": [], "hand": [], "y": [], "paths": []}
+    started = time.monotonic()
+    with Progress(len(files), f"landmarks: {root.name}", unit="clip") as progress:
+        for row, file in zip(rows, files, strict=True):
+            clip = video_landmarks(file, tracker)
+            keep = np.flatnonzero(formed_frames(clip))[::step]
+            parts["lm"].append(clip.landmarks[keep])
+            parts["hand"].append(clip.handedness[keep])
+            parts["y"].append(np.full(len(keep), classes.index(row["letter"]), np.int64))
+            parts["paths"].append(np.array([f"{file}#{i}" for i in keep], dtype=str))
+            progress.update()
+    landmarks = np.concatenate(parts["lm"]).reshape(-1, NUM_LANDMARKS, 3)
+    handedness, labels = np.concatenate(parts["hand"]), np.concatenate(parts["y"])
+    paths = np.concatenate(parts["paths"])
+    print(f"landmarks: {root.name} {len(files)} clips in {time.monotonic() - started:.0f} s, {len(labels)} "
+          "formed frames", file=sys.stderr)
+    found = np.ones(len(labels), bool)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(cache_file) as handle:
+        np.savez_compressed(handle, landmarks=landmarks, handedness=handedness, found=found, labels=labels,
+                            paths=paths, source=json.dumps({"folder": str(root.resolve()), "variant": variant}))
+    return LandmarkDataset(landmarks, handedness, found, labels, tuple(classes), tuple(str(p) for p in paths))
