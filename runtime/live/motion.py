@@ -17,7 +17,7 @@ and returns a `MotionLetter` (letter "J" or "Z", start and end time in seconds o
 How it decides (all distances in palm sizes: the median over the window of the mean wrist-to-MCP distance, so the hand's
 distance from the camera does not matter; x is negated for left hands, so a left hand's J is a right hand's
 mirror image and reads the same):
-- the handshape over the frames of the window: the share of frames in the I shape (little finger extended,
+- the handshape over the frames of the stroke: the share of frames in the I shape (little finger extended,
   index/middle/ring folded) for J, in the pointing shape (index extended, middle/ring/little folded) for Z;
   a finger is extended when its tip is more than `extended` times as far from the wrist as its MCP joint
   (3-D, so a finger turned towards the camera still counts), folded under `folded`;
@@ -68,7 +68,7 @@ class MotionConfig:
     refractory_s: float = 0.3  # after a report, no other report starts before its end + this
     extended: float = 1.35  # tip/MCP distance ratio from the wrist over which a finger is extended
     folded: float = 1.15  # ... under which it is folded
-    min_shape: float = 0.5  # share of the window's frames that must show the letter's handshape
+    min_shape: float = 0.5  # share of the stroke's frames that must show the letter's handshape
     j_descent: float = 1.5
     j_rise: float = 0.3
     j_side: float = 0.5
@@ -101,12 +101,12 @@ def _sample(landmarks: np.ndarray, handedness: float, t: float, config: MotionCo
                    pointing=bool(extended[0] and folded[1:].all()))
 
 
-def _j_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int]:
-    """(score, first, last) of the best J hook in a (N, 2) little-fingertip track (y down); score 0 if none."""
+def _j_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int, int]:
+    """(score, first, lowest, last) of the J hook in a (N, 2) little-fingertip track (y down); score 0 if none."""
     y = track[:, 1]
     low = int(np.argmax(y))
     if low == 0 or low == len(y) - 1:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, 0
     top = int(np.argmin(y[:low]))
     descent = y[low] - y[top]
     after = track[low:]
@@ -115,9 +115,9 @@ def _j_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int]:
     side = float(np.max(np.abs(after[:, 0] - track[low, 0])))
     ratios = (descent / config.j_descent, rise / config.j_rise, side / config.j_side)
     if min(ratios) < 1.0:
-        return 0.0, 0, 0
-    last = low + int(np.argmax(np.abs(after[:, 0] - track[low, 0]))) if end == low else end
-    return float(min(1.0, min(ratios) / 2.0)), top, max(last, end)
+        return 0.0, 0, 0, 0
+    last = max(end, low + int(np.argmax(np.abs(after[:, 0] - track[low, 0]))))
+    return float(min(1.0, min(ratios) / 2.0)), top, low, last
 
 
 def _legs(x: np.ndarray, hysteresis: float) -> list[tuple[int, int]]:
@@ -208,12 +208,15 @@ class MotionLetters:
         # looks a little larger (the hand turning) into a jump of the fingertip.
         scale = float(np.median([s.palm for s in samples]))
         candidates = []
-        if np.mean([s.i_shape for s in samples]) >= config.min_shape:
-            score, a, b = _j_score(np.array([s.pinky for s in samples]) / scale, config)
-            if score > 0:
-                candidates.append(MotionLetter("J", float(times[a]), float(times[b]), score))
-        if np.mean([s.pointing for s in samples]) >= config.min_shape:
-            score, a, b = _z_score(np.array([s.index for s in samples]) / scale, config)
-            if score > 0:
-                candidates.append(MotionLetter("Z", float(times[a]), float(times[b]), score))
+        # The handshape is judged over the stroke's own frames, not the whole window: at natural speed the
+        # window also holds the letters before and after it.
+        # For J also over the hook from the lowest point on: a little finger folding away (I to N, say) drops
+        # its tip too, but leaves the I shape, and a J keeps it through the hook.
+        score, a, low, b = _j_score(np.array([s.pinky for s in samples]) / scale, config)
+        i_shape = np.array([s.i_shape for s in samples])
+        if score > 0 and min(i_shape[a:b + 1].mean(), i_shape[low:b + 1].mean()) >= config.min_shape:
+            candidates.append(MotionLetter("J", float(times[a]), float(times[b]), score))
+        score, a, b = _z_score(np.array([s.index for s in samples]) / scale, config)
+        if score > 0 and np.mean([s.pointing for s in samples[a:b + 1]]) >= config.min_shape:
+            candidates.append(MotionLetter("Z", float(times[a]), float(times[b]), score))
         return max(candidates, key=lambda m: m.score) if candidates else None
