@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -47,6 +48,9 @@ VIDEO_FRAME_STEP = 3
 STEADY_SPEED = 0.5
 # ... and the first and last tenth of the frames with a hand are the raise and the lowering, not the letter.
 FORMED_TRIM = 0.1
+# A clip whose landmarks jitter (a folded hand the landmark model is unsure of) may never fall under
+# STEADY_SPEED; then its steadiest share of frames stands for the held letter.
+FORMED_MIN_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -186,10 +190,12 @@ def video_landmarks(path: str | os.PathLike[str], tracker: HandTracker | None = 
                           np.asarray(found, bool))
 
 
-def formed_frames(clip: VideoLandmarks, steady: float = STEADY_SPEED, trim: float = FORMED_TRIM) -> np.ndarray:
-    """(N,) bool: the frames where a held letter is formed, from the landmarks alone: a hand is found, its
-    landmarks move less than `steady` palm sizes per second (median over 7 frames; in the image plane, central
-    difference), and the frame is not among the first or last `trim` of the frames with a hand."""
+def formed_frames(clip: VideoLandmarks, steady: float = STEADY_SPEED, trim: float = FORMED_TRIM,
+                  min_share: float = FORMED_MIN_SHARE) -> np.ndarray:
+    """(N,) bool: the frames where a held letter is formed, from the landmarks alone: a hand is found, the
+    frame is not among the first or last `trim` of the frames with a hand, and its landmarks move less than
+    `steady` palm sizes per second (median over 7 frames; in the image plane, central difference) or, where
+    fewer than `min_share` of those frames do, no faster than the steadiest `min_share` of them."""
     n = len(clip.times)
     found = np.asarray(clip.found, bool)
     points = np.asarray(clip.landmarks, np.float64)[:, :, :2]
@@ -201,12 +207,15 @@ def formed_frames(clip: VideoLandmarks, steady: float = STEADY_SPEED, trim: floa
             dt = max(clip.times[b] - clip.times[a], 1e-3)
             speed[i] = np.linalg.norm(points[b] - points[a], axis=-1).mean() / palm[i] / dt
     smooth = np.array([np.median(speed[max(0, i - 3):i + 4]) for i in range(n)]) if n else speed
-    formed = found & (smooth < steady)
+    middle = found.copy()
     with_hand = np.flatnonzero(found)
     if len(with_hand):
         cut = int(trim * len(with_hand))
-        formed[:with_hand[0] + cut] = False
-        formed[with_hand[-1] - cut + 1:] = False
+        middle[:with_hand[0] + cut] = False
+        middle[with_hand[-1] - cut + 1:] = False
+    formed = middle & (smooth < steady)
+    if middle.any() and formed.sum() < min_share * middle.sum():
+        formed = middle & (smooth <= np.quantile(smooth[middle], min_share))
     return formed
 
 
@@ -229,38 +238,50 @@ def read_video_labels(root: Path) -> list[dict[str, str]]:
 
 def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, variant: str = "full",
                        step: int = VIDEO_FRAME_STEP) -> LandmarkDataset:
-    """A folder of one-letter clips -> a LandmarkDataset of their formed frames (module docstring), cached
-    like photos. `paths` are `<clip file>#<frame index>`; every sample has a hand (`found` all True)."""
+    """A folder of one-letter clips -> a LandmarkDataset of their formed frames (module docstring). Every
+    frame's landmarks are cached (like photos'), so choosing frames again never reruns the hand stage. `paths`
+    are `<clip file>#<frame index>`; every sample has a hand (`found` all True)."""
     root = Path(path)
     rows = [row for row in read_video_labels(root) if (row.get("motion") or "").strip().lower() != "yes"]
-    files = [root / row["file"] for row in rows]
+    clips = load_video_clips(root, [row["file"] for row in rows], cache, variant)
     classes = sorted({row["letter"] for row in rows})
-    key = _fingerprint(files, f"{variant} video steady={STEADY_SPEED} trim={FORMED_TRIM} step={step}")
+    landmarks, handedness, labels, paths = [], [], [], []
+    for row, clip in zip(rows, clips, strict=True):
+        keep = np.flatnonzero(formed_frames(clip))[::step]
+        landmarks.append(clip.landmarks[keep])
+        handedness.append(clip.handedness[keep])
+        labels.append(np.full(len(keep), classes.index(row["letter"]), np.int64))
+        paths += [f"{root / row['file']}#{i}" for i in keep]
+    label_array = np.concatenate(labels)
+    return LandmarkDataset(np.concatenate(landmarks).reshape(-1, NUM_LANDMARKS, 3), np.concatenate(handedness),
+                           np.ones(len(label_array), bool), label_array, tuple(classes), tuple(paths))
+
+
+def load_video_clips(root: Path, files: Sequence[str], cache: Path | None = None,
+                     variant: str = "full") -> list[VideoLandmarks]:
+    """`files` of `root` through the hand stage (`video_landmarks`), every frame, cached in one npz per set of
+    clips (keyed like photos: names, sizes, times, hand models)."""
+    paths = [root / name for name in files]
+    key = _fingerprint(paths, f"{variant} video")
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
     if cache_file.is_file():
         with np.load(cache_file) as data:
-            return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], data["labels"],
-                                   tuple(classes), tuple(str(p) for p in data["paths"]))
+            bounds = np.concatenate([[0], np.cumsum(data["frames"])])
+            return [VideoLandmarks(*(data[k][a:b] for k in ("times", "landmarks", "handedness", "found")))
+                    for a, b in itertools.pairwise(bounds)]
     tracker = HandTracker(config=TrackerConfig(variant=variant))
-    parts: dict[str, list[np.ndarray]] = {"lm": [], "hand": [], "y": [], "paths": []}
     started = time.monotonic()
-    with Progress(len(files), f"landmarks: {root.name}", unit="clip") as progress:
-        for row, file in zip(rows, files, strict=True):
-            clip = video_landmarks(file, tracker)
-            keep = np.flatnonzero(formed_frames(clip))[::step]
-            parts["lm"].append(clip.landmarks[keep])
-            parts["hand"].append(clip.handedness[keep])
-            parts["y"].append(np.full(len(keep), classes.index(row["letter"]), np.int64))
-            parts["paths"].append(np.array([f"{file}#{i}" for i in keep], dtype=str))
+    clips = []
+    with Progress(len(paths), f"landmarks: {root.name}", unit="clip") as progress:
+        for file in paths:
+            clips.append(video_landmarks(file, tracker))
             progress.update()
-    landmarks = np.concatenate(parts["lm"]).reshape(-1, NUM_LANDMARKS, 3)
-    handedness, labels = np.concatenate(parts["hand"]), np.concatenate(parts["y"])
-    paths = np.concatenate(parts["paths"])
-    print(f"landmarks: {root.name} {len(files)} clips in {time.monotonic() - started:.0f} s, {len(labels)} "
-          "formed frames", file=sys.stderr)
-    found = np.ones(len(labels), bool)
+    print(f"landmarks: {root.name} {len(paths)} clips, {sum(len(c.times) for c in clips)} frames in "
+          f"{time.monotonic() - started:.0f} s", file=sys.stderr)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cache_file) as handle:
-        np.savez_compressed(handle, landmarks=landmarks, handedness=handedness, found=found, labels=labels,
-                            paths=paths, source=json.dumps({"folder": str(root.resolve()), "variant": variant}))
-    return LandmarkDataset(landmarks, handedness, found, labels, tuple(classes), tuple(str(p) for p in paths))
+        np.savez_compressed(handle, frames=np.array([len(c.times) for c in clips]),
+                            **{k: np.concatenate([getattr(c, k) for c in clips]) for k in
+                               ("times", "landmarks", "handedness", "found")},
+                            source=json.dumps({"folder": str(root.resolve()), "variant": variant}))
+    return clips
