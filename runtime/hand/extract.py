@@ -281,7 +281,9 @@ def load_video_clips(root: Path, files: Sequence[str], cache: Path | None = None
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cache_file) as handle:
         np.savez_compressed(handle, frames=np.array([len(c.times) for c in clips]),
-                            **{k: np.concatenate([getattr(c, k) for c in clips]) for k in
-                               ("times", "landmarks", "handedness", "found")},
+                            times=np.concatenate([c.times for c in clips]),
+                            landmarks=np.concatenate([c.landmarks for c in clips]),
+                            handedness=np.concatenate([c.handedness for c in clips]),
+                            found=np.concatenate([c.found for c in clips]),
                             source=json.dumps({"folder": str(root.resolve()), "variant": variant}))
     return clips

@@ -83,8 +83,8 @@ class MotionConfig:
 
 class _Sample(NamedTuple):
     t: float
-    index: np.ndarray  # (2,) index tip, pixels, x negated for left hands
-    pinky: np.ndarray  # (2,) little fingertip, likewise
+    index_tip: np.ndarray  # (2,) pixels, x negated for left hands
+    pinky_tip: np.ndarray  # (2,) likewise
     palm: float  # palm size, pixels
     i_shape: bool
     pointing: bool
@@ -96,7 +96,8 @@ def _sample(landmarks: np.ndarray, handedness: float, t: float, config: MotionCo
     palm = float(np.linalg.norm(rel[list(PALM_MCPS)], axis=-1).mean())
     if not np.isfinite(palm) or palm <= 1e-6:
         return None
-    ratio = np.array([np.linalg.norm(rel[tip]) / max(np.linalg.norm(rel[mcp]), 1e-6) for tip, mcp in _FINGERS])
+    tips = np.linalg.norm(rel[[tip for tip, _ in _FINGERS]], axis=-1)
+    ratio = tips / np.maximum(np.linalg.norm(rel[[mcp for _, mcp in _FINGERS]], axis=-1), 1e-6)
     extended, folded = ratio > config.extended, ratio < config.folded
     sign = -1.0 if handedness < 0.5 else 1.0
     xy = points[:, :2] * np.array([sign, 1.0])
@@ -216,11 +217,11 @@ class MotionLetters:
         # window also holds the letters before and after it.
         # For J also over the hook from the lowest point on: a little finger folding away (I to N, say) drops
         # its tip too, but leaves the I shape, and a J keeps it through the hook.
-        score, a, low, b = _j_score(np.array([s.pinky for s in samples]) / scale, config)
+        score, a, low, b = _j_score(np.array([s.pinky_tip for s in samples]) / scale, config)
         i_shape = np.array([s.i_shape for s in samples])
         if score > 0 and min(i_shape[a:b + 1].mean(), i_shape[low:b + 1].mean()) >= config.min_shape:
             candidates.append(MotionLetter("J", float(times[a]), float(times[b]), score))
-        score, a, b = _z_score(np.array([s.index for s in samples]) / scale, config)
+        score, a, b = _z_score(np.array([s.index_tip for s in samples]) / scale, config)
         if score > 0 and np.mean([s.pointing for s in samples[a:b + 1]]) >= config.min_shape:
             candidates.append(MotionLetter("Z", float(times[a]), float(times[b]), score))
         return max(candidates, key=lambda m: m.score) if candidates else None
