@@ -243,6 +243,9 @@ def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, 
     are `<clip file>#<frame index>`; every sample has a hand (`found` all True)."""
     root = Path(path)
     rows = [row for row in read_video_labels(root) if (row.get("motion") or "").strip().lower() != "yes"]
+    if not rows:
+        raise DataError(f"{root / VIDEO_LABELS} names only clips that draw a motion (motion=yes); landmark training "
+                        "needs clips of held letters")
     clips = load_video_clips(root, [row["file"] for row in rows], cache, variant)
     classes = sorted({row["letter"] for row in rows})
     landmarks, handedness, labels, paths = [], [], [], []
