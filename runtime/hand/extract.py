@@ -1,14 +1,23 @@
-"""Landmarks of a whole image-folder dataset, extracted once with the runtime's own hand stage and cached.
+"""Landmarks of a whole dataset, extracted once with the runtime's own hand stage and cached.
 
 Training a landmark classifier reads these; `asl-edge eval` runs the same `HandTracker` per photo, so the
 features a model is trained on are the features it sees at run time. Photos are still images cropped
 around the hand, so detection runs per photo (no tracking) on the photo padded by `PHOTO_PAD` (photos.py: the
 policy every command shares).
+
+A folder of one-letter video clips (`labels.csv` with columns `file,letter[,signer,motion,...]`, e.g.
+fingerspelling-dev/letters) is read the way `asl-edge run` reads a video: frame by frame with tracking, at the
+container's timestamps. Its samples are the frames where the letter is formed (`formed_frames`: a steady hand
+away from the clip's raise and lowering, decided from the landmarks alone, never from a classifier or the
+label), every `VIDEO_FRAME_STEP`-th of them; clips whose `motion` is "yes" (a J or Z being drawn) are left
+out, since their frames are a stroke, not a handshape.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -23,12 +32,24 @@ import numpy as np
 from asl_edge.artifacts import atomic_write, cache_dir
 from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
 from asl_edge.errors import DataError
+from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.photos import PHOTO_PAD, tracker_config
 from asl_edge.runtime.hand.tracker import HandTracker
 
 CACHE_VERSION = 1
+VIDEO_LABELS = "labels.csv"
+# Consecutive frames of a held letter are near-copies: every third keeps the variety at a third of the cost.
+VIDEO_FRAME_STEP = 3
+# formed_frames: fingertips slower than this (palm sizes per second, median over 7 frames) = a held hand; the
+# clips' holds move at 0.1-0.3, a hand being raised or changing shape at 1-5.
+STEADY_SPEED = 0.5
+# ... and the first and last tenth of the frames with a hand are the raise and the lowering, not the letter.
+FORMED_TRIM = 0.1
+# A clip whose landmarks jitter (a folded hand the landmark model is unsure of) may never fall under
+# STEADY_SPEED; then its steadiest share of frames stands for the held letter.
+FORMED_MIN_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,8 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     by the file names, sizes and times, the hand model variant and the padding, and written atomically.
     """
     root = Path(path)
+    if is_video_folder(root):
+        return load_video_letters(root, cache, variant)
     classes, paths, labels = list_class_folders(root)
     key = _fingerprint(paths, variant)
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
@@ -127,3 +150,142 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
                             source=json.dumps({"folder": str(root.resolve()), "variant": variant, "pad": PHOTO_PAD}))
     return LandmarkDataset(landmarks, handedness, found, np.asarray(labels, np.int64), tuple(classes),
                            tuple(str(p) for p in paths))
+
+
+# -- video clips -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VideoLandmarks:
+    """One clip through the hand stage: times (N,) float64 seconds of container time, landmarks (N, 21, 3)
+    float32 frame pixels (zeros where no hand), handedness (N,) float32 P(right hand), found (N,) bool."""
+
+    times: np.ndarray
+    landmarks: np.ndarray
+    handedness: np.ndarray
+    found: np.ndarray
+
+
+def video_landmarks(path: str | os.PathLike[str], tracker: HandTracker | None = None) -> VideoLandmarks:
+    """Every frame of a video file through the hand stage with tracking, as `asl-edge run` plays it."""
+    tracker = tracker or HandTracker()
+    tracker.reset()
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(f"cannot open video {path}; check the file plays (ffprobe) or remove it")
+    times, landmarks, handedness, found = [], [], [], []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            hand = tracker.process(frame)
+            landmarks.append(hand.landmarks if hand is not None else np.zeros((NUM_LANDMARKS, 3), np.float32))
+            handedness.append(hand.handedness if hand is not None else 0.0)
+            found.append(hand is not None)
+    finally:
+        capture.release()
+    points = np.asarray(landmarks, np.float32).reshape(-1, NUM_LANDMARKS, 3)  # (0, 21, 3) for an empty clip
+    return VideoLandmarks(np.asarray(times, np.float64), points, np.asarray(handedness, np.float32),
+                          np.asarray(found, bool))
+
+
+def formed_frames(clip: VideoLandmarks, steady: float = STEADY_SPEED, trim: float = FORMED_TRIM,
+                  min_share: float = FORMED_MIN_SHARE) -> np.ndarray:
+    """(N,) bool: the frames where a held letter is formed, from the landmarks alone: a hand is found, the
+    frame is not among the first or last `trim` of the frames with a hand, and its landmarks move less than
+    `steady` palm sizes per second (median over 7 frames; in the image plane, central difference) or, where
+    fewer than `min_share` of those frames do, no faster than the steadiest `min_share` of them."""
+    n = len(clip.times)
+    found = np.asarray(clip.found, bool)
+    points = np.asarray(clip.landmarks, np.float64)[:, :, :2]
+    palm = np.linalg.norm(points[:, list(PALM_MCPS)] - points[:, :1], axis=-1).mean(axis=1)
+    speed = np.full(n, np.inf)
+    for i in range(n):
+        a, b = max(i - 1, 0), min(i + 1, n - 1)
+        if b > a and found[a] and found[b] and found[i] and palm[i] > 0:
+            dt = max(clip.times[b] - clip.times[a], 1e-3)
+            speed[i] = np.linalg.norm(points[b] - points[a], axis=-1).mean() / palm[i] / dt
+    smooth = np.array([np.median(speed[max(0, i - 3):i + 4]) for i in range(n)]) if n else speed
+    middle = found.copy()
+    with_hand = np.flatnonzero(found)
+    if len(with_hand):
+        cut = int(trim * len(with_hand))
+        middle[:with_hand[0] + cut] = False
+        middle[with_hand[-1] - cut + 1:] = False
+    formed = middle & (smooth < steady)
+    if middle.any() and formed.sum() < min_share * middle.sum():
+        formed = middle & (smooth <= np.quantile(smooth[middle], min_share))
+    return formed
+
+
+def is_video_folder(path: str | os.PathLike[str]) -> bool:
+    """A folder of one-letter clips: it holds `labels.csv` naming video files."""
+    return (Path(path) / VIDEO_LABELS).is_file()
+
+
+def read_video_labels(root: Path) -> list[dict[str, str]]:
+    """The rows of `root/labels.csv` (file, letter, optional signer and motion), checked."""
+    with open(root / VIDEO_LABELS, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"file", "letter"} <= set(rows[0]):
+        raise DataError(f"{root / VIDEO_LABELS} needs the columns file,letter (and optionally signer,motion)")
+    missing = [row["file"] for row in rows if not (root / row["file"]).is_file()]
+    if missing:
+        raise DataError(f"{root / VIDEO_LABELS} names {len(missing)} missing file(s): {', '.join(missing[:5])}")
+    return rows
+
+
+def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, variant: str = "full",
+                       step: int = VIDEO_FRAME_STEP) -> LandmarkDataset:
+    """A folder of one-letter clips -> a LandmarkDataset of their formed frames (module docstring). Every
+    frame's landmarks are cached (like photos'), so choosing frames again never reruns the hand stage. `paths`
+    are `<clip file>#<frame index>`; every sample has a hand (`found` all True)."""
+    root = Path(path)
+    rows = [row for row in read_video_labels(root) if (row.get("motion") or "").strip().lower() != "yes"]
+    if not rows:
+        raise DataError(f"{root / VIDEO_LABELS} names only clips that draw a motion (motion=yes); landmark training "
+                        "needs clips of held letters")
+    clips = load_video_clips(root, [row["file"] for row in rows], cache, variant)
+    classes = sorted({row["letter"] for row in rows})
+    landmarks, handedness, labels, paths = [], [], [], []
+    for row, clip in zip(rows, clips, strict=True):
+        keep = np.flatnonzero(formed_frames(clip))[::step]
+        landmarks.append(clip.landmarks[keep])
+        handedness.append(clip.handedness[keep])
+        labels.append(np.full(len(keep), classes.index(row["letter"]), np.int64))
+        paths += [f"{root / row['file']}#{i}" for i in keep]
+    label_array = np.concatenate(labels)
+    return LandmarkDataset(np.concatenate(landmarks).reshape(-1, NUM_LANDMARKS, 3), np.concatenate(handedness),
+                           np.ones(len(label_array), bool), label_array, tuple(classes), tuple(paths))
+
+
+def load_video_clips(root: Path, files: Sequence[str], cache: Path | None = None,
+                     variant: str = "full") -> list[VideoLandmarks]:
+    """`files` of `root` through the hand stage (`video_landmarks`), every frame, cached in one npz per set of
+    clips (keyed like photos: names, sizes, times, hand models)."""
+    paths = [root / name for name in files]
+    key = _fingerprint(paths, f"{variant} video")
+    cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
+    if cache_file.is_file():
+        with np.load(cache_file) as data:
+            bounds = np.concatenate([[0], np.cumsum(data["frames"])])
+            return [VideoLandmarks(*(data[k][a:b] for k in ("times", "landmarks", "handedness", "found")))
+                    for a, b in itertools.pairwise(bounds)]
+    tracker = HandTracker(config=tracker_config(photos=False, variant=variant))
+    started = time.monotonic()
+    clips = []
+    with Progress(len(paths), f"landmarks: {root.name}", unit="clip") as progress:
+        for file in paths:
+            clips.append(video_landmarks(file, tracker))
+            progress.update()
+    print(f"landmarks: {root.name} {len(paths)} clips, {sum(len(c.times) for c in clips)} frames in "
+          f"{time.monotonic() - started:.0f} s", file=sys.stderr)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(cache_file) as handle:
+        np.savez_compressed(handle, frames=np.array([len(c.times) for c in clips]),
+                            times=np.concatenate([c.times for c in clips]),
+                            landmarks=np.concatenate([c.landmarks for c in clips]),
+                            handedness=np.concatenate([c.handedness for c in clips]),
+                            found=np.concatenate([c.found for c in clips]),
+                            source=json.dumps({"folder": str(root.resolve()), "variant": variant}))
+    return clips

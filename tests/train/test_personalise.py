@@ -2,12 +2,14 @@
 --init-from` fine-tunes the bundled landmark model on them, and `asl-edge eval --compare` shows the personalised model
 reads that signer's held-out samples better than the bundled model does, all in one test run.
 
-The signer is massey-dev's `hand4`, who is in no training set. The bundled chain, photo by photo, reads hand4's
-I as Y (0/5 right), V as U (1/5), T as S (2/5) and N as T (3/5); U (5/5) is in the set too, so a model that merely
-stopped saying U would lose. These 25 photos are the one use of massey-dev for anything but measuring the default
-model, for this test only (issue 14's acceptance). The video (tests/live/helpers.write_signing_video) shows each
-letter's 5 photos for 0.6 s each after a 1.2 s empty gap; collect takes one sample per photo, so the hold-out (the
-last 30 % of each letter) is the last 2 photos of each letter, photos the model never trained on.
+The signer is massey-dev's `hand4`, who is in no training set. The photo-only bundled chain of 2026-12-01 read
+hand4's I as Y (0/5 right), V as U (1/5), T as S (2/5) and N as T (3/5); the bundled model trained on video frames
+too (issue 20) reads 8 of the 10 held-out samples right (I and T one each wrong). U (5/5) is in the set too, so a
+model that merely stopped saying U would lose. These 25 photos are the one use of massey-dev for anything but
+measuring the default model, for this test only (issue 14's acceptance). The video
+(tests/live/helpers.write_signing_video) shows each letter's 5 photos for 0.6 s each after a 1.2 s empty gap;
+collect takes one sample per photo, so the hold-out (the last 30 % of each letter) is the last 2 photos of each
+letter, photos the model never trained on.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def test_personalised_model_reads_the_signer_better_than_the_bundled_one(mysigns
     mine_top1, bundled_top1 = report["top1"]["model.onnx"], report["top1"]["asl_landmarks.onnx"]
     print(printed, f"\npersonalised in {seconds:.1f} s (export included)")
     assert report["samples"] == len(held)
-    assert mine_top1 > bundled_top1 + 0.2, printed
+    # At most one held-out sample wrong, and better than the bundled model (80 % today, 30 % the photo-only one).
+    assert mine_top1 >= 0.9 and mine_top1 > bundled_top1, printed
     assert set(report["per_letter"]) == set(LETTERS) and "all" in printed
     chart = cv2.imread(str(out / "compare.png"))
     assert chart is not None and chart.shape[0] > 100

@@ -1,0 +1,115 @@
+"""Leave-one-signer-out on one-letter video clips: how the landmark classifier does for a signer it never saw.
+
+For each signer of the video folder (labels.csv's `signer` column), train exactly as `asl-edge train --input
+landmarks` does (asl_edge.train.landmarks.fit_landmarks: the same features, augmentation and recipe) on the
+photo folders plus the video folder's other signers, then score the held-out signer's clips: per frame (the
+formed frames `load_video_letters` samples) and per clip (the majority of those frames' top-1). Clips that show
+a J or Z being drawn (motion "yes") are not handshapes and are left out, as in training.
+
+    python tools/letters_loso.py --photos ../shared/data/asl-alphabet-mini --photos ../shared/data/asl-letters-multi \\
+        --photo-weight 1 --photo-weight 3 --video ../shared/data/fingerspelling-dev/letters --video-weight 1 \\
+        --out runs/loso
+
+Writes RUN/<signer>/ (each fold's run folder), RUN/loso.json (per signer and per letter: frames, frame accuracy,
+clips, clips right) and RUN/loso.md. `--video-weight 0` trains on the photos alone (the other signers' frames
+still load but carry no loss), the baseline a video-trained model is compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asl_edge.landmark_features import landmark_features
+from asl_edge.runtime.hand.extract import load_video_letters, read_video_labels
+from asl_edge.train.checkpoint import load_checkpoint
+from asl_edge.train.landmarks import LandmarkSet, LandmarkTrainConfig, fit_landmarks, load_landmark_sets
+
+
+def signer_of_samples(video: Path, paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(signer (N,), clip file (N,)) of each sample, from its path `<clip file>#<frame>` and labels.csv."""
+    signers = {row["file"]: row.get("signer", "") for row in read_video_labels(video)}
+    files = np.array([Path(p.rsplit("#", 1)[0]).name for p in paths])
+    return np.array([signers[f] for f in files]), files
+
+
+def subset(data: LandmarkSet, keep: np.ndarray) -> LandmarkSet:
+    return LandmarkSet(data.landmarks[keep], data.handedness[keep], data.found[keep], data.labels[keep],
+                       list(data.classes), [p for p, k in zip(data.paths, keep, strict=True) if k])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", action="append", default=[], help="photo folder (class folders), repeatable")
+    parser.add_argument("--photo-weight", action="append", type=float, default=[])
+    parser.add_argument("--video", type=Path, required=True, help="folder of one-letter clips with labels.csv")
+    parser.add_argument("--video-weight", type=float, default=1.0)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--signers", default="", help="comma-separated signers to hold out (default: all)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # the MLP is too small to use more; leaves the other core to the machine
+
+    photos = load_landmark_sets(args.photos)
+    found = load_video_letters(args.video)
+    video = LandmarkSet(found.landmarks, found.handedness, found.found, found.labels, list(found.classes),
+                        list(found.paths))
+    signer, files = signer_of_samples(args.video, found.paths)
+    held_out = [s for s in args.signers.split(",") if s] or sorted(set(signer))
+    weights = (*(args.photo_weight or [1.0] * len(photos)), args.video_weight)
+    config = LandmarkTrainConfig(epochs=args.epochs, dataset_weights=weights)
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for name in held_out:
+        train_part = subset(video, signer != name)
+        fold = args.out / name
+        fit_landmarks([*photos, (str(args.video), train_part)], fold, config, progress=lambda _: None, exist_ok=True)
+        model = load_checkpoint(fold / "checkpoint.pt").model.eval()
+        classes = load_checkpoint(fold / "checkpoint.pt").spec.labels
+        test = signer == name
+        with torch.no_grad():
+            logits = model(torch.from_numpy(landmark_features(video.landmarks[test], video.handedness[test])))
+        predicted = np.array(classes)[logits.argmax(1).numpy()]
+        truth = np.array(video.classes)[video.labels[test]]
+        per_letter: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+        for clip in sorted(set(files[test])):
+            in_clip = files[test] == clip
+            letter = truth[in_clip][0]
+            votes, counts = np.unique(predicted[in_clip], return_counts=True)
+            row = per_letter[letter]
+            row["frames"] += int(in_clip.sum())
+            row["frames_right"] += int((predicted[in_clip] == letter).sum())
+            row["clips"] += 1
+            row["clips_right"] += int(votes[counts.argmax()] == letter)
+        report[name] = {k: dict(v) for k, v in per_letter.items()}
+        total = {k: sum(r[k] for r in per_letter.values()) for k in ("frames", "frames_right", "clips", "clips_right")}
+        print(f"{name}: frames {total['frames_right'] / total['frames']:.1%}, clips {total['clips_right']:.0f}/"
+              f"{total['clips']:.0f}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "loso.json").write_text(json.dumps(report, indent=1))
+    (args.out / "loso.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+def markdown(report: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| held-out signer | frames right | clips right |", "|---|---:|---:|"]
+    for name, letters in report.items():
+        f, fr = sum(r["frames"] for r in letters.values()), sum(r["frames_right"] for r in letters.values())
+        c, cr = sum(r["clips"] for r in letters.values()), sum(r["clips_right"] for r in letters.values())
+        lines.append(f"| {name} | {fr / f:.1%} | {cr:.0f}/{c:.0f} ({cr / c:.0%}) |")
+    lines += ["", "| letter | frames right | clips right |", "|---|---:|---:|"]
+    for letter in sorted({k for letters in report.values() for k in letters}):
+        rows = [letters[letter] for letters in report.values() if letter in letters]
+        f, fr = sum(r["frames"] for r in rows), sum(r["frames_right"] for r in rows)
+        c, cr = sum(r["clips"] for r in rows), sum(r["clips_right"] for r in rows)
+        lines.append(f"| {letter} | {fr / f:.0%} | {cr:.0f}/{c:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
