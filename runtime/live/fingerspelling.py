@@ -26,8 +26,13 @@ after a release, the ways signers double a letter:
   earn its evidence again;
 - the hand leaving the frame for `leave_s` seconds; gone for `word_gap_s`, it also ends the word (a space).
 
-Nothing else (a long hold, a wobble, jittering landmarks) releases it. The numbers that chose this design
-and its defaults are in docs/decoding.md.
+Nothing else (a long hold, a wobble, jittering landmarks) releases it.
+
+J and Z are motions: `motion.MotionLetters` reads them from the fingertip's trajectory (with `motion=True`)
+and commits them when the stroke ends. A J begins as a held I, a Z as a pointing index, so a letter of that
+shape committed just before the stroke is taken back (a `del` commit, then the J or Z). The classifier's own
+J and Z classes still read a held end pose, the way some signers show them. The numbers that chose this
+design and its defaults are in docs/decoding.md.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.live.decoding import Decoder
+from asl_edge.runtime.live.motion import MotionLetter, MotionLetters
 from asl_edge.runtime.live.spelling import MAX_GAP_S, TEXT_LIMIT, Commit
 from asl_edge.spec import DELETE, NOTHING, SPACE
 
@@ -56,6 +62,10 @@ DEFAULT_DEPART_HOLD = 0.1
 DEFAULT_SLIDE = 0.7
 DEFAULT_LEAVE_S = 0.2  # the hand gone this long: the same letter may follow (it was re-formed)
 DEFAULT_WORD_GAP_S = 1.0  # the hand gone this long ends the word
+# A J starts from a held I and a Z from a pointing index: a letter of its start shape committed this long before
+# the stroke began (or during it) was the stroke's beginning, and the motion letter replaces it.
+MOTION_STARTS = {"J": ("I", "Y"), "Z": ("D", "G", "X", "L")}
+MOTION_LEAD_S = 0.5
 MOTION_WINDOW_S = 0.1  # the view's "moving": handshape change over this much time
 MOVING_SHAPE_RATE = 0.6  # palm sizes per second of mean landmark change
 
@@ -85,7 +95,7 @@ class FingerspellingDecoder(Decoder):
                  lead: float = DEFAULT_LEAD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  reform: float = DEFAULT_REFORM, depart_hold: float = DEFAULT_DEPART_HOLD,
                  slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S,
-                 word_gap_s: float = DEFAULT_WORD_GAP_S, pace_s: float = DEFAULT_PACE_S,
+                 word_gap_s: float = DEFAULT_WORD_GAP_S, pace_s: float = DEFAULT_PACE_S, motion: bool = True,
                  max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None) -> None:
         for name, value in (("evidence", evidence), ("memory", memory), ("reform", reform), ("slide", slide),
                             ("leave time", leave_s), ("word gap", word_gap_s), ("pace", pace_s)):
@@ -103,7 +113,10 @@ class FingerspellingDecoder(Decoder):
         self.word_gap_s = word_gap_s
         self.max_chars, self.on_scroll = max_chars, on_scroll
         self.scrolled = 0  # characters that scrolled off the front of `text`
-        self._spellable = np.array([label not in (NOTHING, SPACE, DELETE) for label in self.labels])
+        # With the trajectory reading J and Z, the classifier's J and Z classes (photos of one moment of the
+        # motion) would fire on a still I or pointing index: they are never spelled from a single frame then.
+        unspellable = (NOTHING, SPACE, DELETE, *(MOTION_STARTS if motion else ()))
+        self._spellable = np.array([label not in unspellable for label in self.labels])
         self._votes = np.zeros(len(self.labels), np.float64)  # seconds each label led, decaying
         self._mass = np.zeros(len(self.labels), np.float64)  # the same, weighted by the label's probability
         self._pace, self._default_pace = pace_s, pace_s
@@ -125,6 +138,10 @@ class FingerspellingDecoder(Decoder):
         self._anchor: np.ndarray | None = None
         self._anchor_size = 1.0
         self._departed_since: float | None = None
+        self._motion_letters = MotionLetters() if motion else None
+        # When the letters at the end of `text` were committed (up to the last space), for taking them back.
+        self._letter_times: deque[float] = deque(maxlen=PACE_HISTORY)
+        self._stroke_shapes: set[int] = set()  # a motion letter's end poses, not letters until a release
 
     # -- the Decoder interface --------------------------------------------------------------------------
     def update(self, probs: np.ndarray, landmarks: np.ndarray | None, handedness: float,
@@ -134,6 +151,7 @@ class FingerspellingDecoder(Decoder):
         if landmarks is None or not np.isfinite(landmarks).all():
             return self._no_hand(timestamp)
         self._hand_seen = timestamp
+        stroke = None if self._motion_letters is None else self._motion_letters.update(landmarks, handedness, timestamp)
         shape = palm_frame(landmarks)
         xy = landmarks[:, :2]
         centre = xy.sum(axis=0) / len(xy)
@@ -151,6 +169,8 @@ class FingerspellingDecoder(Decoder):
         if top == self._locked:
             self._update_pace(timestamp - self._committed_at)
             self._locked_shape = 0.8 * self._locked_shape + 0.2 * shape if self._locked_shape is not None else shape
+        if stroke is not None and stroke.letter in self.labels:
+            return self._commit_stroke(stroke, timestamp, top, shape, centre, size)
         return self._maybe_commit(timestamp, shape, centre, size)
 
     def clear(self) -> None:
@@ -212,6 +232,8 @@ class FingerspellingDecoder(Decoder):
         return "moving" if rate > MOVING_SHAPE_RATE else "holding"
 
     def _no_hand(self, timestamp: float) -> list[Commit]:
+        if self._motion_letters is not None:
+            self._motion_letters.update(None, 0.5, timestamp)
         self._phase, self._letter, self._confidence = "no hand", None, 0.0
         self._votes[:] = 0.0
         self._mass[:] = 0.0
@@ -219,9 +241,11 @@ class FingerspellingDecoder(Decoder):
         if self._hand_seen is None or timestamp - self._hand_seen < self.leave_s:
             return []
         self._release()
+        self._stroke_shapes = set()
         if not self._word_open or timestamp - self._hand_seen < self.word_gap_s:
             return []
         self._word_open = False
+        self._letter_times.clear()
         self._text = self._text + " "
         return [Commit(SPACE, timestamp, 1.0)]
 
@@ -260,17 +284,51 @@ class FingerspellingDecoder(Decoder):
         votes = self._votes
         best = int(np.argmax(votes))
         runner_up = float(np.partition(votes, -2)[-2]) if len(votes) > 1 else 0.0
-        if (best == self._locked or votes[best] < self.evidence * self._pace or votes[best] < self.lead * runner_up
+        if (best == self._locked or best in self._stroke_shapes or votes[best] < self.evidence * self._pace
+                or votes[best] < self.lead * runner_up
                 or self._mass[best] < self.min_confidence * votes[best]):
             return []
         if self._locked is not None or self._word_open:
             self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
-        self._locked, self._committed_at, self._held = best, timestamp, 0.0
+        confidence = float(self._mass[best] / votes[best])
+        self._stroke_shapes = set()
+        self._lock(best, timestamp, shape, centre, size)
+        self._append(self.labels[best])
+        return [Commit(self.labels[best], timestamp, confidence)]
+
+    def _take_back(self, timestamp: float, confidence: float) -> Commit:
+        self._text = self._text[:-1]
+        self._letter_times.pop()
+        return Commit(DELETE, timestamp, confidence)
+
+    def _lock(self, label: int, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> None:
+        self._locked, self._committed_at, self._held = label, timestamp, 0.0
         self._locked_shape, self._anchor, self._anchor_size = shape, centre, size
         self._departed_since = None
         self._word_open = True
-        self._append(self.labels[best])
-        return [Commit(self.labels[best], timestamp, float(self._mass[best] / votes[best]))]
+        self._letter_times.append(timestamp)
+
+    def _commit_stroke(self, stroke: MotionLetter, timestamp: float, top: int, shape: np.ndarray,
+                       centre: np.ndarray, size: float) -> list[Commit]:
+        """A J or Z drawn: taken back the stroke's start shape if it was just committed, then the motion letter.
+        What the hand holds at the stroke's end is locked, so its end pose adds nothing."""
+        commits = []
+        starts = MOTION_STARTS[stroke.letter]
+        # Letters read while the stroke was drawn were its frames, not letters; so was the start shape held
+        # just before it (within the signer's pace).
+        while self._letter_times and self._letter_times[-1] >= stroke.start:
+            commits.append(self._take_back(timestamp, stroke.score))
+        before = stroke.start - max(MOTION_LEAD_S, self._pace)
+        if self._letter_times and self._letter_times[-1] >= before and self._text[-1:] in starts:
+            commits.append(self._take_back(timestamp, stroke.score))
+        self._votes[:] = 0.0
+        self._mass[:] = 0.0
+        self._lock(top, timestamp, shape, centre, size)
+        # The end pose (a J's little finger, a Z's index) reads as the start shape or the letter's own class.
+        self._stroke_shapes = {i for i, label in enumerate(self.labels) if label in (*starts, stroke.letter)}
+        self._held_times.append(min(max(stroke.end - stroke.start, PACE_RANGE[0]), PACE_RANGE[1]))
+        self._append(stroke.letter)
+        return [*commits, Commit(stroke.letter, timestamp, stroke.score)]
 
     def _append(self, letter: str) -> None:
         text = self._text + letter
