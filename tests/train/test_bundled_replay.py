@@ -32,7 +32,9 @@ def test_the_bundled_pack_is_the_bundled_models_replay_data() -> None:
     from asl_edge.train.replay_pack import BUNDLED_PACK, fits, read_pack_meta
 
     meta = read_pack_meta(BUNDLED_PACK)
-    recorded = HeldOutSplit.recorded(read_onnx_header(BUNDLED).spec.trained_on)
+    spec = read_onnx_header(BUNDLED).spec
+    assert spec is not None
+    recorded = HeldOutSplit.recorded(spec.trained_on)
     assert recorded is not None
     fix = "the bundled model changed: rebuild its replay pack with `make replay-pack` and commit it"
     assert meta["start_sha256"] == sha256_file(BUNDLED), fix
