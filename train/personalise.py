@@ -333,7 +333,7 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     progress(f"{seconds:.1f} s; wrote {out_dir / 'checkpoint.pt'}")
     if worse:  # the one line the person must not miss: the model got worse at something
         progress(f"warning: worse than the start model on {', '.join(text for text, _ in worse)}; record those "
-                 f"letters too (asl-edge collect --letters ...), or lower --user-share")
+                 "letters too, or lower --user-share")
     else:
         progress(f"no letter of either hold-out lost more than {config.warn_drop:.0%} (and 2 samples)")
     return metrics
