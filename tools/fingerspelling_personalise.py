@@ -136,7 +136,8 @@ def run_signer(signer: str, work: Path, replay: list[str], weak_below: float) ->
             metrics = json.loads((run / "metrics.json").read_text())
             table = compare(str(run / "model.onnx"), root / "test", root / f"cmp_{recording}_{recipe}", log)
             results["runs"][f"{recording}/{recipe}"] = {"compare": table, "seconds": metrics["seconds"],
-                                                        "letters_worse": metrics.get("letters_worse", [])}
+                                                        "letters_worse": metrics.get("letters_worse", []),
+                                                        "letters_at_risk": metrics.get("letters_at_risk", {})}
     return results
 
 
@@ -174,7 +175,8 @@ def report(all_results: list[dict], weak_below: float) -> str:
                     if per[k][model_key[n]] < per[k][start_name] - 0.03]
             lines.append(f"- {n}: {runs[n]['seconds']:.0f} s to personalise; letters not recorded that got worse on "
                          f"the test: {', '.join(lost) or 'none'}; training's own warning: "
-                         f"{'; '.join(runs[n]['letters_worse']) or 'none'}")
+                         f"{'; '.join(runs[n]['letters_worse']) or 'none'}; named at risk: "
+                         f"{', '.join(runs[n].get('letters_at_risk', {})) or 'none'}")
         lines.append("")
     return "\n".join(lines)
 
