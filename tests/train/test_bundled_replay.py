@@ -118,6 +118,11 @@ def test_first_personalisation_replays_the_bundled_pack_in_seconds(
                or line.startswith("warning: worse than the start model on")]
     assert len(verdict) == 1
     assert verdict[0].startswith("warning") == bool(metrics["letters_worse"])
+    # Letters not recorded that the start model saw in the recorded ones (e.g. S in these N and T): named, unmeasured.
+    at_risk = metrics["letters_at_risk"]
+    assert not set(at_risk) & set(LETTERS) and all(set(mine) <= set(LETTERS) for mine in at_risk.values())
+    notes = [line for line in out.splitlines() if line.startswith("note: not recorded, so not measured")]
+    assert len(notes) == (1 if at_risk else 0) and all(f"{letter} (" in notes[0] for letter in at_risk)
 
 
 def test_letters_worse_ignores_a_one_sample_wobble() -> None:
