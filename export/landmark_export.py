@@ -45,6 +45,21 @@ def load_val_features(checkpoint: str | os.PathLike[str], spec: ModelSpec,
     return features, labels
 
 
+def held_out_parts(checkpoint: str | os.PathLike[str], spec: ModelSpec) -> dict[str, np.ndarray]:
+    """A personalised run's val_features.npz mixes two hold-outs (asl_edge.train.personalise): name -> (N,) mask of
+    each, so every top-1 can be said of the samples it was measured on. Empty for any other run."""
+    record = spec.trained_on.get("personalised")
+    path = Path(checkpoint).parent / VAL_FEATURES
+    if not isinstance(record, dict) or not path.is_file():
+        return {}
+    with np.load(path) as data:
+        if "dataset" not in data:
+            return {}
+        which = data["dataset"].astype(np.int64)
+    yours = which == which.max()  # the person's samples are the last dataset index (personalise writes it so)
+    return {"the original hold-out": ~yours, "your held-out samples": yours}
+
+
 def ort_probabilities(path: Path, spec: ModelSpec, features: np.ndarray, optimise: bool) -> np.ndarray:
     ort = require("onnxruntime", "evaluating ONNX models", "pip install onnxruntime")
     options = ort.SessionOptions()
@@ -96,6 +111,7 @@ def export_landmarks_into(staging: Path, checkpoint: str, checkpoint_sha: str, m
         calibration_info = {"method": cal.method, "feature_vectors": len(calib), "source": f"training split "
                             f"({CALIB_FEATURES})", "reduce_range": cal.reduce_range}
     results, probs_by = [], {}
+    parts = held_out_parts(checkpoint, spec)
     for precision in written:
         path = staging / file_names[precision]
         probs = probs_by[precision] = ort_probabilities(path, spec, features, optimise=False)
@@ -105,7 +121,9 @@ def export_landmarks_into(staging: Path, checkpoint: str, checkpoint_sha: str, m
             precision=precision, file=file_names[precision], size_bytes=path.stat().st_size,
             sha256=sha256_file(path), top1=classification_report(probs, labels, spec.labels).top1,
             max_prob_diff_vs_fp32=versus.max_abs_diff, agreement_vs_fp32=versus.top1_agreement,
-            top1_ort_cpu=classification_report(cpu, labels, spec.labels).top1))
+            top1_ort_cpu=classification_report(cpu, labels, spec.labels).top1,
+            top1_parts={name: float((probs[mask].argmax(1) == labels[mask]).mean()) for name, mask in parts.items()
+                        if mask.any()}))
     fp16 = [r for r in results if r.precision == "fp16"]
     if fp16 and fp16[0].agreement_vs_fp32 < 0.99:
         raise ModelError(f"the FP16 graph agrees with FP32 on only {fp16[0].agreement_vs_fp32:.2%} of the "
@@ -118,6 +136,7 @@ def export_landmarks_into(staging: Path, checkpoint: str, checkpoint_sha: str, m
         evaluation={"data": ", ".join(split.datasets) + _personal_part(spec),
                     "split": f"held-out {split.val_fraction} of each, seed {split.seed} ({VAL_FEATURES})",
                     "images": len(features),
+                    **({"parts": {name: int(mask.sum()) for name, mask in parts.items()}} if parts else {}),
                     **({"int8_calibration": calibration_info} if calibration_info else {})},
         parity={**parity.to_dict(), "tolerance": options.tolerance},
         pytorch_top1=classification_report(reference, labels, spec.labels).top1, results=results)

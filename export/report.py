@@ -21,6 +21,8 @@ class PrecisionResult:
     agreement_vs_fp32: float
     # The same file under ONNX Runtime's fully optimised CPU kernels (see asl_edge.export.evaluate).
     top1_ort_cpu: float
+    # A personalised landmarks model: top-1 on each hold-out its validation set mixes (name -> top-1).
+    top1_parts: dict[str, float] = field(default_factory=dict)
     # Operators ONNX Runtime's CPU provider executes after optimisation, e.g. {"QLinearConv": 3, ...}.
     executed_operators: dict[str, int] = field(default_factory=dict)
 
@@ -70,13 +72,19 @@ class ExportReport:
             f"checkpoint: {self.checkpoint} ({self.arch}, sha256 {self.checkpoint_sha256}); "
             f"exporter {self.exporter}, opset {self.opset}"
             f"{', simplified with onnxslim' if self.simplified else ''}",
-            f"evaluated with ONNX Runtime (CPU) on {ev['images']} validation images of {ev['data']} "
-            f"({ev['split']}); PyTorch top-1 {self.pytorch_top1:.2%}",
+            f"evaluated with ONNX Runtime (CPU) on {ev['images']} validation "
+            f"{'samples' if ev.get('parts') else 'images'} of {ev['data']} ({ev['split']}); PyTorch top-1 "
+            f"{self.pytorch_top1:.2%}" + (" (the top-1 column: " + " + ".join(
+                f"{n} {name}" for name, n in ev["parts"].items()) + ", together)" if ev.get("parts") else ""),
             "top-1 and the fp32 comparisons run each graph as specified (what TensorRT computes); the last column "
             "is ONNX Runtime's optimised CPU kernels, which can saturate on INT8 without VNNI",
             f"parity PyTorch vs FP32 ONNX: max |diff| {parity['max_abs_diff']:.2e} (tolerance "
             f"{parity['tolerance']:g}), top-1 agreement {parity['top1_agreement']:.2%}",
         ]
+        for name, count in ev.get("parts", {}).items():
+            # The top-1 column is over both hold-outs together; each one on its own, as training reported them.
+            lines.append(f"top-1 on {name} alone ({count}): " + ", ".join(
+                f"{r.precision} {r.top1_parts[name]:.2%}" for r in self.results if name in r.top1_parts))
         if self.calibration:
             cal = self.calibration
             lines.append(f"INT8 calibration: {cal['method']} on {cal['images']} images ({cal['per_class']} per "

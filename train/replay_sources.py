@@ -1,7 +1,9 @@
 """Where personalisation's replay data comes from: the start model's training datasets as photo folders (their
 landmarks extracted once by the hand stage and cached), or one replay pack (train.replay_pack) written on a
-workstation. `ReplaySource.resolve` does the cheap checks (which folders, do they exist, does a pack's split match
-the start model's) before `load` does the expensive part, so a bad option fails in seconds."""
+workstation; without --replay-data, the pack bundled with the package when it fits the start model (the bundled
+model's, train.replay_pack.BUNDLED_PACK), else the folders the model records. `ReplaySource.resolve` does the cheap
+checks (which folders, do they exist, does a pack's split match the start model's) before `load` does the expensive
+part, so a bad option fails in seconds."""
 
 from __future__ import annotations
 
@@ -14,7 +16,14 @@ from typing import Any
 from asl_edge.datasets import HeldOutSplit
 from asl_edge.train.config import ConfigError
 from asl_edge.train.landmarks import LandmarkDatasetLike, load_landmark_sets
-from asl_edge.train.replay_pack import is_replay_pack, read_replay_pack, write_replay_pack
+from asl_edge.train.replay_pack import (
+    BUNDLED_PACK,
+    fits,
+    is_replay_pack,
+    read_pack_meta,
+    read_replay_pack,
+    write_replay_pack,
+)
 
 
 @dataclass(frozen=True)
@@ -24,11 +33,22 @@ class ReplaySource:
     folders: tuple[str, ...] = ()
     pack: str | None = None
     packed: tuple[tuple[str, LandmarkDatasetLike], ...] = ()
+    bundled: bool = False  # the pack is the one shipped with the package, chosen because no --replay-data was given
+
+    def describe(self) -> str:
+        """One line for the console: where the replay data comes from."""
+        if self.pack is None:
+            return f"replay data: the photos of {', '.join(self.folders)} (landmarks from the hand stage's cache)"
+        return f"replay data: {'the bundled replay pack ' if self.bundled else 'replay pack '}{self.pack}"
 
     @classmethod
     def resolve(cls, replay_data: Sequence[str], start: str, recorded: HeldOutSplit | None) -> ReplaySource:
         """From --replay-data (default: the folders the start model records). Raises ConfigError: a pack mixed
         with folders, folders that are not here, a pack written for another split than `recorded`."""
+        if not replay_data and recorded is not None and BUNDLED_PACK.is_file() and fits(read_pack_meta(BUNDLED_PACK),
+                                                                                         recorded):
+            # The same arrays the folders would give (the pack's test checks it), in a second instead of minutes.
+            return cls(pack=str(BUNDLED_PACK), packed=tuple(read_replay_pack(BUNDLED_PACK)[0]), bundled=True)
         replay = list(replay_data) or list(recorded.datasets if recorded is not None else ())
         packs = [path for path in replay if is_replay_pack(path)]
         if packs and len(replay) > 1:

@@ -21,6 +21,7 @@ from asl_edge.train.config import SHIFT_NAMES
 
 if TYPE_CHECKING:
     from asl_edge.runtime.hand.chain import HandChain
+    from asl_edge.runtime.hand.compare import LetterComparison
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "wrote (scored on its recorded landmarks) (default: the dataset the model "
                              f"records it was trained on, else {default_data_dir()})")
     parser.add_argument("--compare", default=None, metavar="MODEL",
-                        help="with a collect folder as --data: also score this landmarks model (e.g. the bundled "
-                             "asl_edge/assets/asl_landmarks.onnx) on the same held-out samples, per letter")
+                        help="also score this model (e.g. the bundled asl_edge/assets/asl_landmarks.onnx) on the "
+                             "same data, side by side per letter: a collect folder's held-out samples, or the photos "
+                             "of a folder of class folders through the hand chain")
     parser.add_argument("--split", default="auto", choices=EVAL_SPLITS,
                         help="val: the training run's held-out split; all: every image; auto: val when --data "
                              "is the training dataset, else all (default: %(default)s)")
@@ -64,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.model).exists():
         raise ModelError(f"model {args.model} does not exist; pass a checkpoint.pt, a training run folder, "
                          "or an .onnx / .engine file")
+    if args.compare is not None and not Path(args.compare).exists():
+        raise ModelError(f"--compare model {args.compare} does not exist; pass an .onnx or .engine file, e.g. "
+                         "asl_edge/assets/asl_landmarks.onnx")
     if args.data is not None and (Path(args.data) / LANDMARKS_FILE).is_file():
         return _run_collected(args)
     if args.compare is not None:
-        raise DataError("--compare scores models on a folder `asl-edge collect` wrote; pass it with --data")
+        _check_compare_photos(args)
     if args.data is not None:
         check_dataset_path(args.data, option="--data")
     if args.out is None:
@@ -89,6 +94,12 @@ def _run_model(args: argparse.Namespace) -> int:
         backend = load_backend(args.model, spec=spec)
         chain = open_chain(backend, args.hand, args.hand_models, args.fallback, photos=True,
                            crop_model=args.crop_model, crop_weight=args.crop_weight)
+        if chain is None and args.compare is not None:
+            backend.close()
+            raise DataError(f"--compare on photos runs both models through the hand chain, and {args.model} is an "
+                            "image model on the fixed box; add --hand on, or compare landmarks models")
+        if chain is not None and args.compare is not None:
+            return _run_compare_photos(args, chain)
         if chain is not None:
             try:
                 return _run_chain(args, chain)
@@ -156,17 +167,90 @@ def _run_chain(args: argparse.Namespace, chain: HandChain) -> int:
             "model": str(args.model), "data": str(args.data), "split": split, "top1": result.top1,
             "photos": result.photos, "hand_found": result.hand_found, "sources": result.sources,
             "per_group": {g: {"correct": c, "photos": n} for g, (c, n) in result.per_group.items()},
-            "per_letter": {k: {"correct": c, "photos": n} for k, (c, n) in result.per_letter.items()},
+            "per_letter": {k: {"correct": c, "photos": n, "hand_found": result.found_per_letter.get(k, 0)}
+                           for k, (c, n) in result.per_letter.items()},
             "report": result.report.to_dict()})
         atomic_write_text(out / "per_class.md", f"# {title}\n\n{result.markdown()}")
         print(f"report written to {args.out}")
     return 0
 
 
-def _run_collected(args: argparse.Namespace) -> int:
-    """Score the model (and --compare) on a collect folder's held-out samples, per letter; JSON + PNG to --out."""
+def _check_compare_photos(args: argparse.Namespace) -> None:
+    """--compare on a folder of photos: both models must be files the hand chain runs, and no shift applies."""
+    for path in (args.model, args.compare):
+        if Path(path).suffix not in (".onnx", ".engine", ".plan"):
+            raise DataError(f"--compare on photos runs both models through the hand chain, which takes .onnx or "
+                            f".engine files; {path} is not one (asl-edge export RUN writes RUN/model.onnx)")
+    if args.shift != "none":
+        raise DataError("--shift is for image models on the fixed box; drop it with --compare")
+    data = Path(args.data) if args.data is not None else None
+    if data is not None and data.is_dir() and not any(p.is_dir() and not p.name.startswith(".")
+                                                      for p in data.iterdir()):
+        raise DataError(f"--compare: {data} is neither a folder `asl-edge collect` wrote (it has no "
+                        f"landmarks.npz) nor a folder of class folders of photos; pass one of those with --data")
+
+
+def _run_compare_photos(args: argparse.Namespace, chain: HandChain) -> int:
+    """Both models through the same hand chain on the same photos, per letter (and hand found per letter)."""
+    from asl_edge.runtime.backends import load_backend
+    from asl_edge.runtime.hand.chain import open_chain
+    from asl_edge.runtime.hand.compare import compare_chain_results
+    from asl_edge.runtime.hand.evaluate import evaluate_chain, held_out_photos
+    from asl_edge.runtime.hand.extract import list_class_folders
+
+    try:
+        if args.data is None:  # the first folder the model was trained on, as for one model
+            recorded = HeldOutSplit.recorded(chain.classifier.spec.trained_on)
+            args.data = recorded.data if recorded is not None else str(default_data_dir())
+        classes, paths, indices = list_class_folders(Path(args.data))
+        labels = [classes[i] for i in indices]
+        # The photos the first model's training held out (auto/val), else every photo; both models see these.
+        paths, labels, split = held_out_photos(chain.classifier.spec, args.data, paths, labels, classes, args.split)
+        names = [args.model, args.compare]
+        results = [(_short_name(args.model, names), evaluate_chain(chain, paths, labels))]
+    finally:
+        chain.close()
+    other = open_chain(load_backend(args.compare), args.hand, args.hand_models, args.fallback, photos=True,
+                       crop_model=args.crop_model, crop_weight=args.crop_weight)
+    if other is None:
+        raise DataError(f"--compare {args.compare} is an image model on the fixed box; add --hand on, or compare "
+                        "landmarks models")
+    try:
+        results.append((_short_name(args.compare, names), evaluate_chain(other, paths, labels)))
+    finally:
+        other.close()
+    comparison = compare_chain_results(results)
+    where = f"{args.data} [{split}, {len(paths)} photos through the hand chain]"
+    print(f"top-1 on {where}:")
+    print(comparison.table())
+    if args.out is not None:
+        _write_comparison(args.out, comparison, where, {name: str(path) for name, path in
+                                                         zip(comparison.models, names, strict=True)},
+                          f"{Path(args.data).name}: top-1 on {len(paths)} photos")
+    return 0
+
+
+def _write_comparison(out_dir: Path, comparison: LetterComparison, where: str, files: dict[str, str],
+                      title: str) -> None:
+    """compare.json and compare.png (per letter and all, one bar per model) into `out_dir`."""
     from asl_edge.artifacts import atomic_write_json
     from asl_edge.errors import MissingDependencyError
+
+    out = ensure_writable_dir(out_dir)
+    atomic_write_json(out / "compare.json", {"data": where, **comparison.to_dict(), "files": files})
+    try:
+        from asl_edge.train.plots import plot_grouped_bars
+
+        plot_grouped_bars([*comparison.letters, "all"],
+                          {m: [*(comparison.top1(m, k) for k in comparison.letters), comparison.top1(m)]
+                           for m in comparison.models}, out / "compare.png", title=title)
+    except MissingDependencyError as exc:
+        print(f"no plot: {exc}")
+    print(f"report written to {out_dir}")
+
+
+def _run_collected(args: argparse.Namespace) -> int:
+    """Score the model (and --compare) on a collect folder's held-out samples, per letter; JSON + PNG to --out."""
     from asl_edge.runtime.backends import load_backend
     from asl_edge.runtime.hand.collected import read_collected
     from asl_edge.runtime.hand.compare import compare_on_samples, recorded_holdout
@@ -193,19 +277,8 @@ def _run_collected(args: argparse.Namespace) -> int:
     print(f"top-1 on {args.data} [{split}]:")
     print(result.table())
     if args.out is not None:
-        out = ensure_writable_dir(args.out)
-        atomic_write_json(out / "compare.json", {"data": str(args.data), "split": split, **result.to_dict(),
-                                                 "files": {_short_name(p, paths): str(p) for p in paths}})
-        try:
-            from asl_edge.train.plots import plot_grouped_bars
-
-            plot_grouped_bars([*result.letters, "all"],
-                              {m: [*(result.top1(m, k) for k in result.letters), result.top1(m)]
-                               for m in result.models}, out / "compare.png",
-                              title=f"{Path(args.data).name}: top-1 on {len(chosen)} samples")
-        except MissingDependencyError as exc:
-            print(f"no plot: {exc}")
-        print(f"report written to {args.out}")
+        _write_comparison(args.out, result, f"{args.data} [{split}]", {_short_name(p, paths): str(p) for p in paths},
+                          f"{Path(args.data).name}: top-1 on {len(chosen)} samples")
     return 0
 
 

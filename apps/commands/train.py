@@ -14,7 +14,7 @@ from asl_edge.train.config import DEVICES, SCHEDULES, ConfigError, TrainConfig  
 
 # PersonaliseConfig's defaults without importing torch (asl_edge.train.personalise needs it); a test checks they match.
 class PersonaliseDefaults:
-    epochs, lr, holdout, user_share = 30, 1e-3, 0.3, 0.5
+    epochs, lr, holdout, user_share, distill, anchor, weight_decay = 30, 1e-3, 0.3, 0.5, 1.0, 1e-2, 0.0
 
 
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mine.add_argument("--replay-data", action="append", default=None, metavar="FOLDER|PACK.npz",
                       help="original training data mixed in so other letters are not forgotten: once per folder, "
                            "or one replay pack written by --write-replay (no photos or hand models needed) "
-                           "(default: the datasets the start model records)")
+                           "(default: the bundled replay pack when it fits the start model, else the datasets the "
+                           "start model records)")
     mine.add_argument("--write-replay", default=None, metavar="PACK.npz",
                       help="instead of personalising, write the start model's replay data (its training "
                            "datasets' landmarks and split) to this one file, to copy with the model to the Jetson")
@@ -58,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                            "(default: %(default)s)")
     mine.add_argument("--user-share", type=float, default=PersonaliseDefaults.user_share,
                       help="your samples' share of the training loss, the rest is the replay data "
+                           "(default: %(default)s)")
+    mine.add_argument("--distill", type=float, default=PersonaliseDefaults.distill,
+                      help="keep the start model's answers on the replay data: weight of the distillation term, "
+                           "0 turns it off (default: %(default)s)")
+    mine.add_argument("--anchor", type=float, default=PersonaliseDefaults.anchor,
+                      help="keep the weights near the start model's: L2-SP strength, 0 turns it off "
                            "(default: %(default)s)")
     mine.add_argument("--export", default="all", metavar="PRECISIONS",
                       help="after personalising, export these precisions into --out (as `asl-edge export`), or "
@@ -84,7 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help=f"per process (default: {d['batch_size']}; {LANDMARK_BATCH} for landmarks)")
     opt.add_argument("--lr", type=float, default=None,
                      help=f"peak AdamW learning rate (default: {d['lr']}; {PersonaliseDefaults.lr} with --init-from)")
-    opt.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="(default: %(default)s)")
+    opt.add_argument("--weight-decay", type=float, default=None,
+                     help=f"AdamW weight decay (default: {d['weight_decay']}; 0 with --init-from, where --anchor "
+                          "pulls the weights toward the start model's instead of toward zero)")
     opt.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help="(default: %(default)s)")
     opt.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], help="(default: %(default)s)")
     opt.add_argument("--patience", type=int, default=None,
@@ -177,7 +186,8 @@ def _image_config(args: argparse.Namespace) -> TrainConfig:
     patience = int(d["patience"]) if args.patience is None else args.patience
     config = TrainConfig(
         data=data, val=args.val, out=args.out, arch=args.arch, image_size=args.image_size, color=args.color,
-        epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=args.weight_decay,
+        epochs=epochs, batch_size=batch_size, lr=lr,
+        weight_decay=float(d["weight_decay"]) if args.weight_decay is None else args.weight_decay,
         schedule=args.schedule, label_smoothing=args.label_smoothing, augment=args.augment, hflip=args.hflip,
         seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
@@ -261,10 +271,13 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         epochs=PersonaliseDefaults.epochs if args.epochs is None else args.epochs,
         batch_size=LANDMARK_BATCH if args.batch_size is None else args.batch_size,
         lr=PersonaliseDefaults.lr if args.lr is None else args.lr, label_smoothing=args.label_smoothing,
-        holdout=args.holdout, user_share=args.user_share, seed=args.seed, threads=args.threads or 1)
+        weight_decay=PersonaliseDefaults.weight_decay if args.weight_decay is None else args.weight_decay,
+        holdout=args.holdout, user_share=args.user_share, distill=args.distill, anchor=args.anchor, seed=args.seed,
+        threads=args.threads or 1)
     if config.epochs < 1 or config.batch_size < 2:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
     ensure_writable_dir(args.out)  # before loading the replay data and training, not after
+    print(replay.describe(), flush=True)
     cache = Path(args.landmark_cache) if args.landmark_cache else None
     personalise(args.init_from, user, args.data[0], replay.load(cache), args.out, config)
     print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")

@@ -3,6 +3,7 @@ hand, the skeleton drawn, detect/landmarks timed, and `asl-edge eval` through th
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,7 +70,44 @@ def test_eval_runs_the_chain_and_reports_hands_found(tmp_path: Path, small_image
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "hand found in" in result.stdout and "per letter:" in result.stdout
-    assert (tmp_path / "eval" / "metrics.json").is_file()
+    # Hand found per letter too (issue 21 item 7): on the console, in metrics.json and per_class.md.
+    line = next(row for row in result.stdout.splitlines() if "hand found per letter:" in row)
+    assert [cell.split()[0] for cell in line.split(":", 1)[1].split(",")] == ["A", "B", "C", "L", "nothing"]
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    per_letter = metrics["per_letter"]
+    assert sum(row["hand_found"] for row in per_letter.values()) == metrics["hand_found"]
+    assert all(0 <= row["hand_found"] <= row["photos"] == 12 for row in per_letter.values())
+    # The palm detector finds no hand where there is none: the 'nothing' photos are where it misses most.
+    assert per_letter["nothing"]["hand_found"] < per_letter["L"]["hand_found"]
+    assert "| hand found |" in (tmp_path / "eval" / "per_class.md").read_text()
+
+
+def test_eval_compare_scores_two_models_side_by_side_on_a_photo_folder(tmp_path: Path,
+                                                                        small_image_folder: Path) -> None:
+    """Issue 21 item 6: --compare on any labelled photo folder, both models through the same hand chain."""
+    image_model = REPO / "asl_edge" / "assets" / "asl_default.onnx"
+    out = tmp_path / "compare"
+    result = subprocess.run([sys.executable, "-m", "asl_edge", "eval", str(LANDMARK_MODEL), "--compare",
+                             str(image_model), "--data", str(small_image_folder), "--hand", "on", "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "compare.json").read_text())
+    assert report["models"] == ["asl_landmarks.onnx", "asl_default.onnx"] and report["samples"] == 60
+    assert set(report["per_letter"]) == {"A", "B", "C", "L", "nothing"}
+    for row in report["per_letter"].values():
+        assert row["samples"] == 12 and 0 <= row["hand_found"] <= 1
+    # Landmarks read the found hand far better than the fixed-box image model does on its box.
+    assert report["top1"]["asl_landmarks.onnx"] > report["top1"]["asl_default.onnx"] + 0.2, result.stdout
+    assert "hand found" in result.stdout.splitlines()[1] and (out / "compare.png").stat().st_size > 1000
+    # A checkpoint or a folder without class folders is one error line each, naming the fix.
+    for extra, words in ((["--compare", str(tmp_path / "run" / "checkpoint.pt")], ["does not exist"]),
+                         (["--compare", str(image_model), "--shift", "light"], ["--shift"])):
+        bad = subprocess.run([sys.executable, "-m", "asl_edge", "eval", str(LANDMARK_MODEL), "--data",
+                              str(small_image_folder), *extra], capture_output=True, text=True, timeout=120,
+                             check=False)
+        lines = bad.stderr.strip().splitlines()
+        assert bad.returncode != 0 and len(lines) == 1 and ": error: " in lines[0], bad.stderr
+        assert all(word in lines[0] for word in words), lines
 
 
 def test_fusion_mixes_landmark_and_crop_probabilities(classifier) -> None:  # type: ignore[no-untyped-def]

@@ -104,7 +104,9 @@ def test_cli_defaults_match_the_personalise_config() -> None:
 
     config = PersonaliseConfig()
     assert (PersonaliseDefaults.epochs, PersonaliseDefaults.lr, PersonaliseDefaults.holdout,
-            PersonaliseDefaults.user_share) == (config.epochs, config.lr, config.holdout, config.user_share)
+            PersonaliseDefaults.user_share, PersonaliseDefaults.distill, PersonaliseDefaults.anchor,
+            PersonaliseDefaults.weight_decay) == (config.epochs, config.lr, config.holdout, config.user_share,
+                                                  config.distill, config.anchor, config.weight_decay)
 
 
 def test_holdout_is_the_last_recorded_share_of_each_letter() -> None:
