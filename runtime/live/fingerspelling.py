@@ -141,6 +141,7 @@ class FingerspellingDecoder(Decoder):
         self._motion_letters = MotionLetters() if motion else None
         # When the letters at the end of `text` were committed (up to the last space), for taking them back.
         self._letter_times: deque[float] = deque(maxlen=PACE_HISTORY)
+        self._last_held = 0.0  # the last time the last committed letter was the top reading
         self._stroke_shapes: set[int] = set()  # a motion letter's end poses, not letters until a release
 
     # -- the Decoder interface --------------------------------------------------------------------------
@@ -167,6 +168,7 @@ class FingerspellingDecoder(Decoder):
         self._votes[top] += dt
         self._mass[top] += self._confidence * dt
         if top == self._locked:
+            self._last_held = timestamp
             self._update_pace(timestamp - self._committed_at)
             self._locked_shape = 0.8 * self._locked_shape + 0.2 * shape if self._locked_shape is not None else shape
         if stroke is not None and stroke.letter in self.labels:
@@ -307,6 +309,7 @@ class FingerspellingDecoder(Decoder):
         self._departed_since = None
         self._word_open = True
         self._letter_times.append(timestamp)
+        self._last_held = timestamp
 
     def _commit_stroke(self, stroke: MotionLetter, timestamp: float, top: int, shape: np.ndarray,
                        centre: np.ndarray, size: float) -> list[Commit]:
@@ -318,8 +321,7 @@ class FingerspellingDecoder(Decoder):
         # just before it (within the signer's pace).
         while self._letter_times and self._letter_times[-1] >= stroke.start:
             commits.append(self._take_back(timestamp, stroke.score))
-        before = stroke.start - max(MOTION_LEAD_S, self._pace)
-        if self._letter_times and self._letter_times[-1] >= before and self._text[-1:] in starts:
+        if self._letter_times and self._last_held >= stroke.start - MOTION_LEAD_S and self._text[-1:] in starts:
             commits.append(self._take_back(timestamp, stroke.score))
         self._votes[:] = 0.0
         self._mass[:] = 0.0
