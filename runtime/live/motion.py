@@ -83,25 +83,31 @@ class MotionConfig:
 
 class _Sample(NamedTuple):
     t: float
-    index_tip: np.ndarray  # (2,) pixels, x negated for left hands
-    pinky_tip: np.ndarray  # (2,) likewise
+    index_tip: tuple[float, float]  # pixels, x negated for left hands
+    pinky_tip: tuple[float, float]  # likewise
     palm: float  # palm size, pixels
     i_shape: bool
     pointing: bool
 
 
+_TIPS = np.array([tip for tip, _ in _FINGERS])
+_MCPS = np.array([mcp for _, mcp in _FINGERS])
+_PALM = np.array(PALM_MCPS)
+
+
 def _sample(landmarks: np.ndarray, handedness: float, t: float, config: MotionConfig) -> _Sample | None:
     points = np.asarray(landmarks, dtype=np.float64)
     rel = points - points[WRIST]
-    palm = float(np.linalg.norm(rel[list(PALM_MCPS)], axis=-1).mean())
+    reach = np.sqrt(np.einsum("ij,ij->i", rel, rel))  # 3-D distance of every landmark from the wrist
+    palm = float(reach[_PALM].sum()) / len(_PALM)
     if not np.isfinite(palm) or palm <= 1e-6:
         return None
-    tips = np.linalg.norm(rel[[tip for tip, _ in _FINGERS]], axis=-1)
-    ratio = tips / np.maximum(np.linalg.norm(rel[[mcp for _, mcp in _FINGERS]], axis=-1), 1e-6)
+    ratio = reach[_TIPS] / np.maximum(reach[_MCPS], 1e-6)
     extended, folded = ratio > config.extended, ratio < config.folded
     sign = -1.0 if handedness < 0.5 else 1.0
-    xy = points[:, :2] * np.array([sign, 1.0])
-    return _Sample(t, xy[INDEX_TIP], xy[PINKY_TIP], palm,
+    index_tip = (sign * float(points[INDEX_TIP, 0]), float(points[INDEX_TIP, 1]))
+    pinky_tip = (sign * float(points[PINKY_TIP, 0]), float(points[PINKY_TIP, 1]))
+    return _Sample(t, index_tip, pinky_tip, palm,
                    i_shape=bool(extended[3] and folded[:3].all()),
                    pointing=bool(extended[0] and folded[1:].all()))
 
@@ -199,12 +205,25 @@ class MotionLetters:
         if len(self._samples) < 5:
             return None
         samples = [s for s in self._samples if s.t > self._quiet_until]
-        if len(samples) < 5:
+        if len(samples) < 5 or not self._far_enough(samples):
             return None
         found = self._detect(samples)
         if found is not None:
             self._quiet_until = found.end + config.refractory_s
         return found
+
+    def _far_enough(self, samples: list[_Sample]) -> bool:
+        """Whether either fingertip moved far enough for a stroke at all: the little fingertip's height range
+        at least a J's descent, or the index tip's sideways range at least a Z leg. Measured in the window's
+        smallest palm size, which never under-reads `_detect`'s median scale, so no stroke is skipped; most
+        frames (no finger drawing anything) stop here, at a fraction of `_detect`'s cost."""
+        config = self.config
+        palm = min(s.palm for s in samples)
+        ys = [s.pinky_tip[1] for s in samples]
+        if max(ys) - min(ys) >= config.j_descent * palm:
+            return True
+        xs = [s.index_tip[0] for s in samples]
+        return max(xs) - min(xs) >= config.z_leg * palm
 
     def _detect(self, samples: list[_Sample]) -> MotionLetter | None:
         config = self.config
