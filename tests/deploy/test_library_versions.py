@@ -42,12 +42,17 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 def _declared_minimums() -> dict[str, str]:
-    text = (REPO / "pyproject.toml").read_text()
-    return {name.lower(): version for name, version in re.findall(r'"([A-Za-z0-9_.-]+)>=([0-9.]+)', text)}
+    """name -> minimum of the installed asl-edge's requirements, the core ones and the `jetson` extra's."""
+    minimums = {}
+    for requirement in metadata.requires("asl-edge") or []:
+        match = re.match(r"([A-Za-z0-9_.-]+)>=([0-9.]+)(?:;\s*extra\s*==\s*['\"](\w+)['\"])?$", requirement)
+        if match and match.group(3) in (None, "jetson"):
+            minimums[match.group(1).lower()] = match.group(2)
+    return minimums
 
 
 def test_declared_minimums_are_the_oldest_lanes_pins() -> None:
-    """pyproject's minimums for what the runtime needs are exactly what the oldest lane installs and tests."""
+    """pyproject's minimums for what the runtime needs (core and `jetson`) are what the oldest lane tests."""
     pins = _pins(REPO / "constraints-oldest.txt")
     declared = _declared_minimums()
     for name in ("numpy", "opencv-python-headless", "onnxruntime"):
