@@ -77,8 +77,12 @@ build_root() {
     local t0
     t0=$(stamp)
     tmp=$root.partial
-    rm -rf "$tmp"
-    mmdebstrap --quiet --arch=arm64 --variant=apt --include="$ROOT_PACKAGES" "$SUITE" "$tmp" "$MIRROR"
+    # The Debian root is the long part: one that finished is kept when the environments after it fail (network).
+    if [[ ! -e $tmp/.debian-complete ]]; then
+        rm -rf "$tmp"
+        mmdebstrap --quiet --arch=arm64 --variant=apt --include="$ROOT_PACKAGES" "$SUITE" "$tmp" "$MIRROR"
+        touch "$tmp/.debian-complete"
+    fi
     cp /etc/resolv.conf "$tmp/etc/resolv.conf"   # pip reaches PyPI from inside
     pins > "$tmp/root/pins.txt"
     mkdir -p "$WORK"
