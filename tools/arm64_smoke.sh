@@ -12,8 +12,9 @@
 #
 # The root and its environments are cached outside the clone (ASL_EDGE_ARM64_CACHE, /var/cache/asl-edge/arm64 by
 # default), keyed by what they are built from, so a second run on one machine only runs the smoke. Building it
-# on a fresh machine takes about 10-25 minutes of mostly emulated work. Needs root (binfmt_misc, chroot); skips
-# with one line where it cannot get them.
+# on a fresh machine is long, mostly emulated work: measured on a 2-core machine shared with other jobs (load ~16),
+# mmdebstrap took 28.5 min (4.6 min of CPU) and the two environments' pip installs 5.5 min; the smoke test of
+# each environment about 4 min. Needs root (binfmt_misc, chroot); skips with one line where it cannot get them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,7 +74,7 @@ build_root() {
     root=$CACHE/root-$key
     ROOT=$root
     [[ -e $root/.complete ]] && { say "cached root $root"; return 0; }
-    say "building the arm64 root $root (once per machine; about 10-25 minutes under emulation)"
+    say "building the arm64 root $root (once per machine; about 35 minutes under emulation on a busy 2-core machine)"
     local t0
     t0=$(stamp)
     tmp=$root.partial
@@ -84,9 +85,13 @@ build_root() {
         touch "$tmp/.debian-complete"
     fi
     cp /etc/resolv.conf "$tmp/etc/resolv.conf"   # pip reaches PyPI from inside
+    # and trusts what the host trusts: a machine whose HTTPS goes through a TLS proxy has that CA in its own
+    # bundle only, not in the fresh root's
+    cp /etc/ssl/certs/ca-certificates.crt "$tmp/etc/ssl/certs/host-ca-certificates.crt"
     pins > "$tmp/root/pins.txt"
     mkdir -p "$WORK"
     in_root "$tmp" /bin/sh -ec '
+        export PIP_CERT=/etc/ssl/certs/host-ca-certificates.crt
         python3 -m venv /opt/lane/wheels
         /opt/lane/wheels/bin/pip install -q --no-cache-dir -c /root/pins.txt numpy opencv-python-headless onnxruntime
         python3 -m venv --system-site-packages /opt/lane/distro
@@ -99,7 +104,9 @@ build_root() {
 # --- the smoke test ------------------------------------------------------------------------------------------------
 prepare_work() {
     rm -rf "$WORK" && mkdir -p "$WORK/dist" "$WORK/photos"
-    "$HOST_PYTHON" -m pip wheel -q --no-deps -w "$WORK/dist" . >/dev/null
+    # setuptools' warnings about the package-dir layout would bury the lane's lines: shown only on failure
+    "$HOST_PYTHON" -m pip wheel -q --no-deps -w "$WORK/dist" . > "$WORK/wheel.log" 2>&1 \
+        || { cat "$WORK/wheel.log" >&2; echo "error: cannot build the asl-edge wheel (above)" >&2; exit 1; }
     for letter in "${LETTERS[@]}"; do
         local photo
         photo=$(find "$SHARED/data/massey-dev/$letter" -type f | sort | head -n 1)
@@ -132,7 +139,8 @@ EOF
         $py -m asl_edge doctor --job run > /smoke/doctor-$env.txt || { cat /smoke/doctor-$env.txt; exit 1; }
         echo "$env: doctor --job run passed"
         $py -m asl_edge eval /smoke/site-$env/asl_edge/assets/asl_landmarks.onnx --data /smoke/photos --split all \
-            --hand-models lite --out /smoke/eval-$env | grep -E "top-1|per letter"
+            --hand-models lite --out /smoke/eval-$env > /smoke/eval-$env.txt
+        grep -E "top-1|per letter" /smoke/eval-$env.txt
         $py -m asl_edge run --source /smoke/clip.mp4 --max-frames 24 --hand-models lite --no-window \
             > /smoke/run-$env.txt
         grep -E "frames in|spelled" /smoke/run-$env.txt
