@@ -7,7 +7,15 @@ DATA ?= ../shared/data/asl-alphabet-mini
 # the root folders mapped to asl_edge.<name> in pyproject.toml
 SUBPACKAGES := train export runtime benchmark doctor apps
 
-.PHONY: install dev browser media demo train replay-pack lint tree typecheck layers test check clean
+# The oldest-supported lane: its own virtualenv with constraints-oldest.txt's pins, no torch (see README, support).
+OLDEST_VENV ?= .venv-oldest
+OLDEST_BIN := $(OLDEST_VENV)/bin
+# What a Jetson runs: backends and contracts, the hand stage, the live app, doctor, and the CLI's run, demo, eval,
+# doctor, collect and spec paths (the fault matrix); the training, export and benchmark tests need torch.
+OLDEST_TESTS := tests/contracts tests/hands tests/live tests/doctor tests/faults tests/deploy/test_library_versions.py
+
+.PHONY: install dev browser media demo train replay-pack lint tree typecheck layers test check clean test-newest \
+	test-oldest test-arm64
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +48,7 @@ replay-pack: install  ## rebuild the bundled replay pack (asl_edge/assets/asl_la
 
 lint:
 	$(BIN)/ruff check .
+	$(BIN)/vermin --target=3.10- --violations --no-tips --eval-annotations -q asl_edge $(SUBPACKAGES) tests  # JetPack 6's Python
 	$(BIN)/hadolint --config docker/hadolint.yaml docker/*.Dockerfile
 
 # mypy and import-linter cannot follow setuptools' editable import hook for the package-dir mapping, so they read a
@@ -57,11 +66,25 @@ typecheck: tree
 layers: tree  ## the one-way layers of DESIGN.md and "no torch in the runtime" (import-linter, pyproject.toml)
 	cd build/typecheck && "$(CURDIR)/$(BIN)/lint-imports" --config "$(CURDIR)/pyproject.toml" --no-cache
 
-test: dev browser media lint typecheck layers  ## the README's test command: install, lint, type-check, layers, tests
+test: test-newest test-oldest test-arm64  ## the README's test command: every lane
+
+test-newest: dev browser media lint typecheck layers  ## the newest releases (constraints.txt): install, lint, types, layers, tests
 	$(BIN)/pytest
+
+$(OLDEST_BIN)/python:
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_BIN)/pip install --upgrade "pip>=24"
+
+test-oldest: $(OLDEST_BIN)/python  ## the oldest supported NumPy, OpenCV, ONNX Runtime and onnx, no torch: tests and the demo
+	$(OLDEST_BIN)/pip install -c constraints-oldest.txt -e ".[jetson]" onnx protobuf pytest
+	ASL_EDGE_LANE=oldest $(OLDEST_BIN)/pytest $(OLDEST_TESTS)
+	$(OLDEST_BIN)/asl-edge demo
+
+test-arm64: $(BIN)/python  ## aarch64 under qemu: install, doctor, eval and run on Debian arm64 (skips without root)
+	HOST_PYTHON=$(BIN)/python bash tools/arm64_smoke.sh
 
 check: lint typecheck layers
 	$(BIN)/pytest
 
 clean:
-	rm -rf build .mypy_cache .pytest_cache .ruff_cache
+	rm -rf build .mypy_cache .pytest_cache .ruff_cache $(OLDEST_VENV)

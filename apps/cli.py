@@ -69,22 +69,37 @@ def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     return parser, module
 
 
+# OpenCV's cv::utils::logging::LogLevel, the same numbers in every release since 3.4 (SILENT 0 ... VERBOSE 6).
+OPENCV_LOG_LEVEL_ERROR = 2
+OPENCV_LOG_LEVEL_INFO = 4
+
+
+def set_opencv_log_level(level: int) -> None:
+    """OpenCV's own log level, on every OpenCV a Jetson has: the 4.x bindings (JetPack 5's 4.5.4, JetPack 6's 4.8,
+    Ubuntu's and Debian's python3-opencv) expose it as cv2.setLogLevel, the 5.x bindings only as
+    cv2.utils.logging.setLogLevel (cv2.setLogLevel is gone there)."""
+    import cv2
+
+    logging_module = getattr(cv2.utils, "logging", None)
+    # getattr: the 5.x type stubs the dev install checks against have no cv2.setLogLevel
+    setter = logging_module.setLogLevel if logging_module is not None else getattr(cv2, "setLogLevel")  # noqa: B009
+    setter(level)
+
+
 def quiet_video_libraries(verbose: bool) -> None:
     """OpenCV's, FFmpeg's and GStreamer's own WARN lines would print before (and contradict) asl-edge's one
     error line; keep their errors only, unless --verbose. The environment variables reach the video
     backends, which read them when they first load (OpenCV's docs: "OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"
     is FFmpeg's av_log level, where 16 is AV_LOG_ERROR); a user's own setting wins."""
-    import cv2
-
     if verbose:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "32")  # AV_LOG_INFO
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
+        set_opencv_log_level(OPENCV_LOG_LEVEL_INFO)
         return
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET: FFmpeg's lines name no fix
     os.environ.setdefault("GST_DEBUG", "0")
     if "OPENCV_LOG_LEVEL" not in os.environ:  # a user's own OPENCV_LOG_LEVEL is left as it is
         os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        set_opencv_log_level(OPENCV_LOG_LEVEL_ERROR)
 
 
 def missing_package(exc: ModuleNotFoundError) -> MissingDependencyError | None:

@@ -7,8 +7,10 @@
 # is r36.4.0, JetPack 6.1; JetPack 6.2 hosts (R36.4.3) run the r36.4.0 image too).
 #
 # What could not be verified where this file was written (an x86 machine, no Jetson): the image has never
-# been built. CI lints it with hadolint only. The build fails loudly (last RUN) if OpenCV lacks GStreamer or
-# the runtime imports torch; `asl-edge doctor` inside the container checks the rest (GPU, TensorRT, camera).
+# been built. CI lints it with hadolint and runs the same runtime on these library versions in its lanes (oldest:
+# OpenCV 4.5.5, NumPy 1.24, ONNX Runtime 1.16; arm64 under qemu, Debian's OpenCV 4.6). The build fails loudly if
+# OpenCV lacks GStreamer, the runtime imports torch, `asl-edge doctor --job run` fails or the demo does not spell
+# HELLO; `asl-edge doctor` inside the container (its CMD) checks the rest (GPU, TensorRT, camera).
 ARG L4T_TAG=r36.4.0
 FROM nvcr.io/nvidia/l4t-jetpack:${L4T_TAG}
 
@@ -53,6 +55,13 @@ assert 'torch' not in sys.modules, 'the runtime imported torch'; \
 info = cv2.getBuildInformation(); \
 line = next(l for l in info.splitlines() if 'GStreamer:' in l); \
 sys.exit(0 if 'YES' in line else 'OpenCV without GStreamer: ' + line.strip())"
+
+# The image checks what it ships with the commands a user runs first, so a library the image's versions lack
+# (OpenCV 4.x has no cv2.utils.logging, say) fails this build, not the dev kit. `docker build` has no GPU: doctor
+# checks the run job's needs (Python, NumPy, OpenCV, an inference backend) and the demo spells HELLO from the bundled
+# clip with the bundled models on ONNX Runtime's CPU provider; both exit non-zero when anything is wrong.
+RUN asl-edge doctor --job run \
+    && asl-edge demo --provider cpu --no-window
 
 VOLUME ["/models", "/cache"]
 CMD ["asl-edge", "doctor", "--job", "run"]

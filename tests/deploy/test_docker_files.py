@@ -112,3 +112,11 @@ def test_compose_commands_parse_with_the_real_cli(service: str) -> None:
 def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     ignored = set((REPO / ".dockerignore").read_text().split())
     assert {".git", ".venv", "runs", "build"} <= ignored
+
+
+def test_jetson_image_build_runs_doctor_and_the_demo() -> None:
+    """The image's build runs what a user runs first, not only an import (issue 18: every command crashed on
+    JetPack's OpenCV 4.x while the import check passed). No GPU during `docker build`: the CPU provider."""
+    runs = " ".join(re.findall(r"^RUN (?:[^\n]*\\\n)*[^\n]*", (DOCKER / "jetson.Dockerfile").read_text(), re.MULTILINE))
+    assert "asl-edge doctor --job run" in runs
+    assert "asl-edge demo --provider cpu" in runs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def line_of(output: str, name: str) -> str:
     raise AssertionError(f"no '{name}' line in:\n{output}")
 
 
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                    reason="no torch here (the oldest lane has none, like a Jetson runtime): train cannot be ready")
 def test_train_is_ready_here() -> None:
     result = doctor_cli("--job", "train")
     assert result.returncode == 0, result.stdout + result.stderr

