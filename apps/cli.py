@@ -129,6 +129,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head`): nothing more to say to it. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again (the recipe of Python's signal documentation).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     top = build_parser()
     if not argv or argv[0] not in COMMANDS:
@@ -161,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"asl-edge {name}: interrupted", file=sys.stderr)
         return 130
+
 
 
 if __name__ == "__main__":

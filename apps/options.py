@@ -132,6 +132,23 @@ def start_suggester(args: argparse.Namespace) -> Future[WordSuggester] | None:
     return load_in_background(args.words)
 
 
+def announce_decoder(args: argparse.Namespace, hand_stage: bool) -> str:
+    """Print which decoder runs (and a note when hold-only options were given to another); returns its name."""
+    from asl_edge.runtime.live.decoding import resolve_decoder
+
+    name = resolve_decoder(args.decoder, hand_stage)
+    given = [option for option, value, default in (("--threshold", args.threshold, PIPELINE_DEFAULTS.threshold),
+                                                   ("--hold", args.hold, PIPELINE_DEFAULTS.hold_s),
+                                                   ("--smooth", args.smooth, PIPELINE_DEFAULTS.window))
+             if value != default]
+    print(f"decoder: {name}" + (" (natural and teaching speed; --decoder hold for posed letters)"
+                                if name == "fingerspelling" else ""), flush=True)
+    if given and name != "hold":
+        print(f"note: {', '.join(given)} set the hold decoder only; the {name} decoder takes its time from the "
+              "signer's pace (add --decoder hold to use them)", file=sys.stderr, flush=True)
+    return name
+
+
 def spelling_config(args: argparse.Namespace) -> SpellingConfig:
     """The SpellingConfig of add_spelling_options' flags."""
     return SpellingConfig(threshold=args.threshold, hold_s=args.hold, window=args.smooth)

@@ -8,6 +8,7 @@ runtime/live/video_eval.py scores, runtime/live/video_report.py formats.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
     add_spelling_options,
+    announce_decoder,
     spec_from_args,
     spelling_config,
     start_suggester,
@@ -66,13 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.runtime.hand.chain import open_chain
     from asl_edge.runtime.live.clip_labels import read_clip_labels
 
-    if args.speed <= 0:
-        raise DataError(f"--speed {args.speed} must be positive (e.g. 6.7 for fluent signing)")
+    if not (args.speed > 0 and math.isfinite(args.speed)):
+        raise DataError(f"--speed {args.speed} must be a finite positive number (e.g. 6.7 for fluent signing)")
     if args.stride < 1:
         raise DataError(f"--stride {args.stride} must be at least 1")
     for name in ("data", "compare"):
         if getattr(args, name, None) is not None:
             raise DataError(f"--{name} and --videos score different things; run them as two commands")
+    if args.split != "auto":
+        raise DataError("--split picks photos of a dataset; drop it with --videos (every clip is scored)")
     if args.shift != "none":
         raise DataError("--shift is for photos; drop it with --videos")
     model = Path(args.model) if args.model is not None else BUNDLED_LANDMARK_MODEL
@@ -123,6 +127,7 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
 
     labels = chain.labels
     config = spelling_config(args)
+    args.decoder = announce_decoder(args, hand_stage=True)
     make_decoder(args.decoder, labels, config)  # a bad --threshold/--hold/--smooth fails before the first clip
     title = f"spelling of {args.videos} by {model.name} [{settings(args.decoder, args.speed, args.stride)}]"
     print(f"{title}: {len(clips)} clips")

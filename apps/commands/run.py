@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
@@ -18,6 +19,7 @@ from asl_edge.apps.options import (
     add_spec_option,
     add_spelling_options,
     add_view_options,
+    announce_decoder,
     backend_kwargs,
     open_source,
     source_from_args,
@@ -25,6 +27,7 @@ from asl_edge.apps.options import (
     start_suggester,
 )
 from asl_edge.benchmark.soak import SoakMonitor
+from asl_edge.errors import DataError
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
@@ -79,11 +82,16 @@ def print_word_events(events: EventWriter | None) -> Callable[[SpellingEvent], N
     """An on_event callback: each ended word and its suggestion on the console (the raw letters first, the
     suggestion beside them), and every event to --events."""
 
+    suggested_for: list[str | None] = [None]  # the raw word of the last suggestion (it comes just before its end)
+
     def on_event(event: SpellingEvent) -> None:
-        if event.type == "word_end":
-            print(f"word: {event.label}", flush=True)
-        elif event.type == "suggestion":
+        if event.type == "suggestion":
             print(f"word: {event.raw} (suggested: {event.label}, {event.confidence:.0%})", flush=True)
+            suggested_for[0] = event.raw
+        elif event.type == "word_end":
+            if suggested_for[0] != event.label:
+                print(f"word: {event.label}", flush=True)
+            suggested_for[0] = None
         if events is not None:
             events(event)
 
@@ -150,13 +158,26 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
              announce: Callable[[Backend], None], soak: SoakMonitor | None = None) -> PipelineResult:
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
     the summary (and the soak report). Shared by `run` and `demo`."""
+    if args.events == "-":
+        # Standard output carries the JSON lines alone, so `--events - | jq` works; the rest goes to stderr.
+        stdout = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            return _run_live(args, source, config, default_fps, announce, soak, stdout)
+    return _run_live(args, source, config, default_fps, announce, soak, sys.stdout)
+
+
+def _run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
+              announce: Callable[[Backend], None], soak: SoakMonitor | None, stdout: TextIO) -> PipelineResult:
     transcript: Transcript | None = None
     events: EventWriter | None = None
     try:
+        if (args.transcript is not None and args.events not in (None, "-")
+                and Path(args.events).resolve() == Path(args.transcript).resolve()):
+            raise DataError(f"--events and --transcript both name {args.events}; give each its own file")
         if args.transcript is not None:
             transcript = Transcript(args.transcript)  # a bad path fails before the model loads
         if args.events is not None:
-            events = EventWriter(args.events)
+            events = EventWriter(args.events, stdout)
         suggester = start_suggester(args)
         backend = open_backend(args)
     except BaseException:
@@ -186,6 +207,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
         source.close()
         raise
     announce(backend)
+    announce_decoder(args, chain is not None)
     if chain is not None:
         fallback = f", fallback {chain.fallback.describe()} on the fixed box" if chain.fallback else ""
         print(f"hand stage: MediaPipe palm detection + landmarks ({args.hand_models}) on "

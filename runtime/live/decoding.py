@@ -155,19 +155,27 @@ class SpellingConfig:
         Speller(("A",), self.threshold, self.hold_s, self.release_s)
 
 
+def resolve_decoder(mode: str, hand_stage: bool = True) -> str:
+    """The decoder `mode` names: "auto" is fingerspelling behind the hand stage, else hold."""
+    return ("fingerspelling" if hand_stage else "hold") if mode == "auto" else mode
+
+
 def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None = None, hand_stage: bool = True,
                  on_scroll: Callable[[str], None] | None = None) -> Decoder:
     """A new decoder `mode` (one of DECODERS) for a classifier with `labels` (its output order); "auto" is the
     fingerspelling decoder when `hand_stage` gives it landmarks, else hold. `on_scroll` receives text that
     scrolls off the kept tail (a transcript). Raises AslEdgeError for an unknown mode."""
     config = config or SpellingConfig()
-    if mode == "auto":
-        mode = "fingerspelling" if hand_stage else "hold"
+    mode = resolve_decoder(mode, hand_stage)
     if mode == "hold":
         return HoldDecoder(labels, config.threshold, config.hold_s, config.release_s, config.window,
                            config.smoothing, on_scroll=on_scroll)
     if mode == "fingerspelling":
         from asl_edge.runtime.live.fingerspelling import FingerspellingDecoder
+
+        if not hand_stage:
+            raise AslEdgeError("--decoder fingerspelling reads the hand's landmarks, which the fixed box (--hand off) "
+                               "does not give; use --decoder hold (or auto) with the fixed box")
 
         return FingerspellingDecoder(labels, on_scroll=on_scroll)
     raise AslEdgeError(f"unknown decoder {mode!r}; choose one of {', '.join(DECODERS)}")

@@ -39,17 +39,18 @@ class SpellingEvent(NamedTuple):
 
 
 class EventWriter:
-    """Writes events to a file (appended to) or to standard output ("-"). Raises AslEdgeError when the file
-    cannot be opened or written."""
+    """Writes events to a file (appended to) or to standard output ("-"; `stdout`, when given, stands for it).
+    Raises AslEdgeError when the file cannot be opened or written."""
 
-    def __init__(self, target: str | os.PathLike[str]) -> None:
+    def __init__(self, target: str | os.PathLike[str], stdout: TextIO | None = None) -> None:
         self.target = str(target)
         self._own = self.target != "-"
         if self._own and Path(self.target).is_dir():
             raise AslEdgeError(f"--events {self.target} is a folder; pass a file name, e.g. "
                                f"{self.target}/events.jsonl, or - for standard output")
         try:
-            self._file: TextIO = open(self.target, "a", encoding="utf-8") if self._own else sys.stdout  # noqa: SIM115
+            self._file: TextIO = (open(self.target, "a", encoding="utf-8") if self._own  # noqa: SIM115
+                                  else stdout or sys.stdout)
         except OSError as exc:
             raise AslEdgeError(f"cannot write the events file {self.target}: {exc.strerror}; choose another "
                                "--events path, or - for standard output") from None

@@ -11,6 +11,7 @@ classifier, the overlay and any saved video all see the corrected image.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -57,8 +58,8 @@ class CaptureOptions:
     def __post_init__(self) -> None:
         for name in ("width", "height", "fps"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise SourceError(f"--{name} {value} must be positive")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise SourceError(f"--{name} {value} must be a finite positive number")
         if self.flip not in FLIP_CODES:
             raise SourceError(f"unknown --flip '{self.flip}'; choose one of {', '.join(FLIP_CODES)}")
         for name in ("open_timeout_s", "read_timeout_s"):

@@ -310,13 +310,13 @@ class WordTracker:
             found = self.suggest(word) if self.suggest is not None and word else None
             self.suggestion = None if found is None else found.word
             return self.suggestion
-        self._emit(SpellingEvent("word_end", commit.timestamp, word, commit.confidence))
         found = self.suggest(word) if self.suggest is not None and word else None
         # Only the words still in the (bounded) text are kept, so memory stays flat over a day-long run.
         self.suggested = {w: self.suggested[w] for w in text.split(" ") if w in self.suggested}
-        if found is not None:
+        if found is not None:  # before the word's end, so a reader of the word end has its suggestion already
             self._emit(SpellingEvent("suggestion", commit.timestamp, found.word, found.score, raw=word))
             self.suggested[word] = found.word
+        self._emit(SpellingEvent("word_end", commit.timestamp, word, commit.confidence))
         return self.suggestion
 
     def suggested_text(self, text: str) -> str | None:

@@ -13,6 +13,7 @@ scroll off, to `on_scroll`, e.g. a transcript file) and a Commit holds only the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -111,8 +112,8 @@ class Speller:
                  on_scroll: Callable[[str], None] | None = None) -> None:
         if not 0.0 < threshold <= 1.0:
             raise AslEdgeError(f"confidence threshold (--threshold) {threshold} must be in (0, 1]")
-        if hold_s < 0:
-            raise AslEdgeError(f"hold time (--hold) {hold_s} s must not be negative")
+        if not (hold_s >= 0 and math.isfinite(hold_s)):
+            raise AslEdgeError(f"hold time (--hold) {hold_s} s must be a finite number of seconds, not negative")
         if release_s < 0:
             raise AslEdgeError(f"release time {release_s} s must not be negative")
         if max_chars < 1:

@@ -181,13 +181,16 @@ def read_user_words(path: str | os.PathLike[str]) -> dict[str, int]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad) is no letter
     except FileNotFoundError:
         raise DataError(f"word list {path} does not exist; pass a text file with one word per line") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"word list {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise DataError(f"word list {path} is a folder; pass a text file with one word per line") from None
     except OSError as exc:
-        raise DataError(f"word list {path} cannot be read: {exc.strerror or exc}") from None
+        raise DataError(f"word list {path} cannot be read: {exc.strerror or exc}; pass a readable text file "
+                        "with one word per line") from None
     words: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.replace(",", " ").split()
@@ -195,7 +198,8 @@ def read_user_words(path: str | os.PathLike[str]) -> dict[str, int]:
             continue
         where = f"word list {path} line {number}"
         if len(fields) > 2:
-            raise DataError(f"{where}: '{line.strip()}' has {len(fields)} fields; write one word and an optional count")
+            raise DataError(f"{where}: '{line.strip()}' has {len(fields)} fields; write one word and an optional count "
+                            f"(a name of two words as one word: {''.join(fields).upper()})")
         word = fields[0].upper()
         if not set(word) <= LETTERS:
             raise DataError(f"{where}: '{fields[0]}' has characters other than the letters A-Z; "
@@ -207,7 +211,8 @@ def read_user_words(path: str | os.PathLike[str]) -> dict[str, int]:
             except ValueError:
                 count = 0
             if count < 1:
-                raise DataError(f"{where}: count '{fields[1]}' is not a whole number of at least 1")
+                raise DataError(f"{where}: count '{fields[1]}' is not a whole number of at least 1 (a name of two "
+                                f"words is written as one word: {''.join(fields).upper()})")
         words[word] = max(count, words.get(word, 0))
     if not words:
         raise DataError(f"word list {path} has no words; write one word per line")

@@ -163,6 +163,33 @@ def test_run_events_are_json_lines_flushed_per_letter(tmp_path: Path) -> None:
     assert [e["time"] for e in lines] == sorted(e["time"] for e in lines)
 
 
+def test_events_to_standard_output_are_json_lines_alone(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip("words/BAD_s1.mp4")),
+                          "--no-window", "--events", "-"], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in run.stdout.splitlines()]  # every line is JSON
+    assert [e["label"] for e in lines if e["type"] == "letter"] == ["B", "A", "D"]
+    assert "spelled: 'BAD'" in run.stderr
+
+
+def test_run_refuses_one_file_for_events_and_transcript(tmp_path: Path) -> None:
+    both = tmp_path / "both.txt"
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip("words/BAD_s1.mp4")),
+                          "--no-window", "--events", str(both), "--transcript", str(both)], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode != 0 and "error: --events and --transcript both name" in run.stderr
+    assert not both.exists()
+
+
+def test_the_fixed_box_cannot_take_the_fingerspelling_decoder() -> None:
+    run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source",
+                          str(REPO / "asl_edge" / "assets" / "sample_clip.mp4"), "--no-window", "--hand", "off",
+                          "--model", str(REPO / "asl_edge" / "assets" / "asl_default.onnx"), "--decoder",
+                          "fingerspelling"], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode != 0
+    assert "error: --decoder fingerspelling reads the hand's landmarks" in run.stderr.strip().splitlines()[-1]
+
+
 def test_run_refuses_an_events_path_that_is_a_folder(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip("words/BAD_s1.mp4")),
                           "--no-window", "--events", str(tmp_path)], capture_output=True, text=True, timeout=120,
@@ -214,9 +241,10 @@ def run_events(clip_path: Path, tmp_path: Path, *options: str) -> tuple[subproce
 def test_a_misspelled_word_gets_a_suggestion_beside_its_raw_letters(tmp_path: Path) -> None:
     # OUT's T is read as L by today's classifier: the raw letters stay OUL, the suggestion says OUT.
     run, events = run_events(clip("words/OUT_s2.mp4"), tmp_path)
-    assert [(e["type"], e["label"], e.get("raw")) for e in events][-2:] == [("word_end", "OUL", None),
-                                                                          ("suggestion", "OUT", "OUL")]
+    assert [(e["type"], e["label"], e.get("raw")) for e in events][-2:] == [("suggestion", "OUT", "OUL"),
+                                                                          ("word_end", "OUL", None)]
     assert "word: OUL (suggested: OUT" in run.stdout
+    assert "word: OUL\n" not in run.stdout  # one line per word
     assert "spelled: 'OUL'" in run.stdout
 
 

@@ -113,8 +113,11 @@ def test_unopenable_sources_raise_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_bad_capture_options() -> None:
-    with pytest.raises(SourceError, match="--width -1 must be positive"):
+    with pytest.raises(SourceError, match="--width -1 must be a finite positive number"):
         CaptureOptions(width=-1)
+    for rate in (float("nan"), float("inf")):  # argparse's float() takes both
+        with pytest.raises(SourceError, match=f"--fps {rate} must be a finite positive number"):
+            CaptureOptions(fps=rate)
 
 
 def test_source_kind_reads_the_uri_as_parse_source_does() -> None:

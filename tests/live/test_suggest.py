@@ -197,7 +197,7 @@ def test_a_missing_file_or_a_folder_is_one_error_naming_it(tmp_path: Path) -> No
     with pytest.raises(DataError, match="does not exist") as caught:
         read_user_words(tmp_path / "nowhere.txt")
     assert str(tmp_path / "nowhere.txt") in str(caught.value)
-    with pytest.raises(DataError, match="cannot be read") as caught:
+    with pytest.raises(DataError, match="is a folder; pass a text file") as caught:
         read_user_words(tmp_path)
     assert str(tmp_path) in str(caught.value)
 
@@ -261,3 +261,18 @@ def test_suggest_cost(english: WordSuggester) -> None:
     print(f"{(time.perf_counter() - start) * 1e3 / len(raws):.4f} ms")
     assert again == answers
     assert [a.word if a else None for a in answers[:5]] == ["PEOPLE", "FRIEND", "HELLO", None, None]
+
+
+def test_a_word_list_saved_by_windows_notepad_reads(tmp_path: Path) -> None:
+    notepad = tmp_path / "names.txt"
+    notepad.write_bytes("\ufeffKENJI\r\nAMARA 5\r\n".encode())  # UTF-8 with a byte-order mark, CRLF line ends
+    assert read_user_words(notepad) == {"KENJI": 1, "AMARA": 5}
+
+
+def test_a_name_of_two_words_is_told_to_be_one(tmp_path: Path) -> None:
+    two = tmp_path / "names.txt"
+    two.write_text("MARY ANN\n")
+    with pytest.raises(DataError, match=r"count 'ANN' is not a whole number of at least 1 \(a name of two words is written as one word: MARYANN\)"):
+        read_user_words(two)
+    with pytest.raises(DataError, match="is a folder; pass a text file"):
+        read_user_words(tmp_path)
