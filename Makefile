@@ -44,7 +44,8 @@ train: install  ## train the default model on the shared photos (about 13 minute
 # records (relative to this folder: ../shared/data/...); the first run extracts their landmarks (about 10 minutes on a
 # 2-core CPU, then cached). tests/train/test_replay_pack.py fails while model and pack disagree.
 replay-pack: install  ## rebuild the bundled replay pack (asl_edge/assets/asl_landmarks.replay.npz) from the photos
-	$(BIN)/asl-edge train --init-from asl_edge/assets/asl_landmarks.onnx --write-replay asl_edge/assets/asl_landmarks.replay.npz
+	$(BIN)/asl-edge train --init-from asl_edge/assets/asl_landmarks.onnx --write-replay asl_edge/assets/asl_landmarks.replay.npz \
+		--replay-data ../shared/data/asl-alphabet-mini --replay-data ../shared/data/asl-letters-multi  # photos only: the video clips carry no licence to ship
 
 lint:
 	$(BIN)/ruff check .
