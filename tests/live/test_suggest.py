@@ -272,7 +272,7 @@ def test_a_word_list_saved_by_windows_notepad_reads(tmp_path: Path) -> None:
 def test_a_name_of_two_words_is_told_to_be_one(tmp_path: Path) -> None:
     two = tmp_path / "names.txt"
     two.write_text("MARY ANN\n")
-    with pytest.raises(DataError, match=r"count 'ANN' is not a whole number of at least 1 \(a name of two words is written as one word: MARYANN\)"):
+    with pytest.raises(DataError, match=r"count 'ANN' is not a whole number .* written as one word: MARYANN\)"):
         read_user_words(two)
     with pytest.raises(DataError, match="is a folder; pass a text file"):
         read_user_words(tmp_path)
