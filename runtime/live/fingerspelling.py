@@ -46,7 +46,7 @@ import numpy as np
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.live.decoding import Decoder
 from asl_edge.runtime.live.motion import MotionLetter, MotionLetters
-from asl_edge.runtime.live.spelling import MAX_GAP_S, TEXT_LIMIT, Commit
+from asl_edge.runtime.live.spelling import MAX_GAP_S, TEXT_LIMIT, Commit, keep_tail
 from asl_edge.spec import DELETE, NOTHING, SPACE
 
 WRIST, MIDDLE_MCP = 0, 9
@@ -248,7 +248,7 @@ class FingerspellingDecoder(Decoder):
             return []
         self._word_open = False
         self._letter_times.clear()
-        self._text = self._text + " "
+        self._append(" ")
         return [Commit(SPACE, timestamp, 1.0)]
 
     def _check_release(self, timestamp: float, top: int, shape: np.ndarray, centre: np.ndarray, size: float,
@@ -332,12 +332,6 @@ class FingerspellingDecoder(Decoder):
         self._append(stroke.letter)
         return [*commits, Commit(stroke.letter, timestamp, stroke.score)]
 
-    def _append(self, letter: str) -> None:
-        text = self._text + letter
-        if len(text) > self.max_chars:
-            cut = len(text) - self.max_chars
-            if self.on_scroll is not None:
-                self.on_scroll(text[:cut])
-            self.scrolled += cut
-            text = text[cut:]
-        self._text = text
+    def _append(self, chars: str) -> None:
+        self._text, cut = keep_tail(self._text + chars, self.max_chars, self.on_scroll)
+        self.scrolled += cut

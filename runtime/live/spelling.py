@@ -85,6 +85,15 @@ class Smoother:
         return self._out
 
 
+def keep_tail(text: str, max_chars: int, on_scroll: Callable[[str], None] | None) -> tuple[str, int]:
+    """`text`'s last `max_chars` characters, and how many were cut; the cut ones go to `on_scroll` first (a
+    transcript keeps the whole text while memory stays flat)."""
+    cut = max(0, len(text) - max_chars)
+    if cut and on_scroll is not None:
+        on_scroll(text[:cut])
+    return text[cut:], cut
+
+
 class Commit(NamedTuple):
     """One edit of the text: the label (a letter, `space` or `del`; `space` also when a word ends), the frame
     time (s) and the decoder's confidence in it (0..1)."""
@@ -161,14 +170,8 @@ class Speller:
         if self._run_length < self.hold_s:
             return None
         self._locked = candidate
-        text = self._edit(self.text, candidate)
-        if len(text) > self.max_chars:
-            cut = len(text) - self.max_chars
-            if self.on_scroll is not None:
-                self.on_scroll(text[:cut])
-            self.scrolled += cut
-            text = text[cut:]
-        self.text = text
+        self.text, cut = keep_tail(self._edit(self.text, candidate), self.max_chars, self.on_scroll)
+        self.scrolled += cut
         return Commit(candidate, timestamp, self.confidence)
 
     @staticmethod

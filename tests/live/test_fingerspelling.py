@@ -255,3 +255,21 @@ def test_a_word_in_the_users_list_is_never_corrected(tmp_path: Path) -> None:
     assert not [e for e in events if e["type"] == "suggestion"]
     _, events = run_events(clip("words/OUT_s2.mp4"), tmp_path, "--no-suggest")
     assert not [e for e in events if e["type"] == "suggestion"]
+
+
+def test_the_text_keeps_its_tail_and_hands_the_rest_to_the_transcript() -> None:
+    labels = ("A", "B")
+    hand = np.random.default_rng(2).uniform(100, 200, (21, 3)).astype(np.float32)
+    scrolled: list[str] = []
+    decoder = FingerspellingDecoder(labels, max_chars=3, on_scroll=scrolled.append)
+    t = 0.0
+    for word in ("AB", "BA"):  # two words, the hand gone for 1.5 s after each
+        for letter in word:
+            for _ in range(30):
+                decoder.update(np.array([0.9, 0.1] if letter == "A" else [0.1, 0.9], np.float32), hand, 1.0, t)
+                t += 1 / 30
+        for _ in range(45):
+            decoder.update(np.array([0.5, 0.5], np.float32), None, 0.0, t)
+            t += 1 / 30
+    assert "".join(scrolled) + decoder.text == "AB BA "
+    assert len(decoder.text) == 3 and decoder.scrolled == 3
