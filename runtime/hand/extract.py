@@ -172,12 +172,18 @@ def video_landmarks(path: str | os.PathLike[str], tracker: HandTracker | None = 
     if not capture.isOpened():
         raise DataError(f"cannot open video {path}; check the file plays (ffprobe) or remove it")
     times, landmarks, handedness, found = [], [], [], []
+    reported = float(capture.get(cv2.CAP_PROP_FPS))
+    step = 1.0 / reported if 0 < reported < 1000 else 1.0 / 30
     try:
         while True:
             ok, frame = capture.read()
             if not ok:
                 break
-            times.append(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
+            t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            # OpenCV 4.5 (JetPack 5's, the oldest lane's) reports 0 for the last frames of some MP4s: a time that
+            # does not increase is one nominal frame after the previous (runtime/live/frame_clock.py does the
+            # same, with more care, for `run`).
+            times.append(t if not times or t > times[-1] else times[-1] + step)
             hand = tracker.process(frame)
             landmarks.append(hand.landmarks if hand is not None else np.zeros((NUM_LANDMARKS, 3), np.float32))
             handedness.append(hand.handedness if hand is not None else 0.0)

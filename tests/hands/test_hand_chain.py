@@ -98,7 +98,10 @@ def test_eval_compare_scores_two_models_side_by_side_on_a_photo_folder(tmp_path:
         assert row["samples"] == 12 and 0 <= row["hand_found"] <= 1
     # Landmarks read the found hand far better than the fixed-box image model does on its box.
     assert report["top1"]["asl_landmarks.onnx"] > report["top1"]["asl_default.onnx"] + 0.2, result.stdout
-    assert "hand found" in result.stdout.splitlines()[1] and (out / "compare.png").stat().st_size > 1000
+    assert "hand found" in result.stdout.splitlines()[1]
+    # The chart needs matplotlib, a workstation extra (a Jetson, the oldest lane): without it, one line says so.
+    assert ((out / "compare.png").is_file() and (out / "compare.png").stat().st_size > 1000) or \
+        "no plot: " in result.stdout
     # A checkpoint or a folder without class folders is one error line each, naming the fix.
     for extra, words in ((["--compare", str(tmp_path / "run" / "checkpoint.pt")], ["does not exist"]),
                          (["--compare", str(image_model), "--shift", "light"], ["--shift"])):
