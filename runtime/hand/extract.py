@@ -171,7 +171,8 @@ def video_landmarks(path: str | os.PathLike[str], tracker: HandTracker | None = 
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise DataError(f"cannot open video {path}; check the file plays (ffprobe) or remove it")
-    times, landmarks, handedness, found = [], [], [], []
+    times: list[float] = []
+    landmarks, handedness, found = [], [], []
     reported = float(capture.get(cv2.CAP_PROP_FPS))
     step = 1.0 / reported if 0 < reported < 1000 else 1.0 / 30
     try:
