@@ -128,7 +128,6 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
     labels = chain.labels
     config = spelling_config(args)
     args.decoder = announce_decoder(args, hand_stage=True)
-    make_decoder(args.decoder, labels, config)  # a bad --threshold/--hold/--smooth fails before the first clip
     title = f"spelling of {args.videos} by {model.name} [{settings(args.decoder, args.speed, args.stride)}]"
     print(f"{title}: {len(clips)} clips")
     with Progress(len(clips), "spelling clips", unit="clip") as bar:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,10 +31,20 @@ from asl_edge.runtime.live.spelling import (
 )
 from asl_edge.spec import NOTHING
 
+if TYPE_CHECKING:
+    from asl_edge.runtime.hand.tracker import Hand
+
 PHASES = ("no hand", "moving", "holding")
+NEUTRAL_HANDEDNESS = 0.5  # what a decoder is told about handedness when there is no hand
 # auto: fingerspelling behind the hand stage; hold for the fixed box, where no landmarks tell a hand from none
 DECODERS = ("auto", "fingerspelling", "hold")  # the names make_decoder knows (the CLI's --decoder choices)
 DEFAULT_DECODER = "auto"
+
+
+def hand_inputs(hand: Hand | None) -> tuple[np.ndarray | None, float]:
+    """What `Decoder.update` is told of a frame's hand: its (21, 3) landmarks and handedness, or (None,
+    NEUTRAL_HANDEDNESS) without one."""
+    return (None, NEUTRAL_HANDEDNESS) if hand is None else (hand.landmarks, hand.handedness)
 
 
 class Decoder(abc.ABC):

@@ -115,7 +115,8 @@ class FingerspellingDecoder(Decoder):
         self.scrolled = 0  # characters that scrolled off the front of `text`
         # With the trajectory reading J and Z, the classifier's J and Z classes (photos of one moment of the
         # motion) would fire on a still I or pointing index: they are never spelled from a single frame then.
-        unspellable = (NOTHING, SPACE, DELETE, *(MOTION_STARTS if motion else ()))
+        motion_letters = tuple(MOTION_STARTS) if motion else ()
+        unspellable = (NOTHING, SPACE, DELETE, *motion_letters)
         self._spellable = np.array([label not in unspellable for label in self.labels])
         self._votes = np.zeros(len(self.labels), np.float64)  # seconds each label led, decaying
         self._mass = np.zeros(len(self.labels), np.float64)  # the same, weighted by the label's probability
@@ -178,6 +179,7 @@ class FingerspellingDecoder(Decoder):
     def clear(self) -> None:
         self._text = ""
         self._locked = None
+        self._letter_times.clear()  # a J or Z stroke has nothing left to take back
 
     @property
     def text(self) -> str:

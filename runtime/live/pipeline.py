@@ -27,7 +27,7 @@ from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.hand.chain import HandChain
 from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.live.capture import DEFAULT_STALL_S, Backoff, open_feed
-from asl_edge.runtime.live.decoding import DECODERS, Decoder, SpellingConfig, make_decoder
+from asl_edge.runtime.live.decoding import DECODERS, Decoder, SpellingConfig, hand_inputs, make_decoder
 from asl_edge.runtime.live.display import Sink
 from asl_edge.runtime.live.events import SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
@@ -235,13 +235,12 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 tensor = preprocess(frame.image, spec, overlay.roi)
                 t2 = time.perf_counter()
                 probs = backend.infer(tensor[None])[0]
-                landmarks, handedness = None, 0.0
+                landmarks, handedness = hand_inputs(None)
                 hand_ms: tuple[float, ...] = ()
             else:
                 out = chain.classify(frame.image, overlay.roi)
                 probs, state.hand = out.probs, out.hand
-                landmarks = None if out.hand is None else out.hand.landmarks
-                handedness = 0.0 if out.hand is None else out.hand.handedness
+                landmarks, handedness = hand_inputs(out.hand)
                 times = chain.tracker.times
                 hand_ms = (times.detect_ms, times.landmarks_ms)
                 t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer

@@ -17,12 +17,11 @@ import numpy as np
 from asl_edge.errors import AslEdgeError, SourceError
 from asl_edge.preprocess import Roi
 from asl_edge.runtime.hand.chain import ChainOutput, HandChain
-from asl_edge.runtime.live.decoding import Decoder
+from asl_edge.runtime.live.decoding import Decoder, hand_inputs
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.spelling import Commit
 
 NO_HAND = -1  # ClipTrace.top1 of a frame where the hand stage found no hand
-NEUTRAL_HANDEDNESS = 0.5  # what a decoder is told about handedness when there is no hand
 
 
 @dataclass
@@ -39,10 +38,7 @@ def decode_frame(chain: HandChain, decoder: Decoder, image: np.ndarray, timestam
     """A BGR frame (H, W, 3) uint8 at `timestamp` seconds of source time through the chain into the decoder;
     `fixed_box` is where the chain's fallback looks when no hand is found (None: the whole frame)."""
     output = chain.classify(image, fixed_box)
-    hand = output.hand
-    landmarks = None if hand is None else hand.landmarks
-    handedness = NEUTRAL_HANDEDNESS if hand is None else hand.handedness
-    return FrameStep(output, decoder.update(output.probs, landmarks, handedness, timestamp))
+    return FrameStep(output, decoder.update(output.probs, *hand_inputs(output.hand), timestamp))
 
 
 @dataclass
