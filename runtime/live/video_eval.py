@@ -86,8 +86,8 @@ def split_errors(truth: str, spelled: str, read: set[str]) -> ErrorSplit:
 @dataclass
 class ClipResult:
     """One clip: its row, what was spelled (None when the clip could not be decoded: `error` says why), the
-    suggestion (None without a suggester or when it has none), the letters the classifier read (sorted),
-    the frames decoded and the replayed seconds."""
+    suggestion (None without a suggester or when it has none), the letters the classifier read (in the order
+    first read), the frames decoded and the replayed seconds."""
 
     label: ClipLabel
     spelled: str | None
@@ -136,7 +136,8 @@ def score_clip(label: ClipLabel, trace: ClipTrace, labels: Sequence[str],
     ops = align(label.truth, spelled)
     read = read_letters(trace, labels)
     return ClipResult(
-        label, spelled, suggestion=suggest(spelled) if suggest is not None else None, read="".join(sorted(read)),
+        label, spelled, suggestion=suggest(spelled) if suggest is not None else None,
+        read=in_read_order(read, trace, labels),
         frames=len(trace.times), seconds=trace.duration_s, hand_found=float(np.mean(trace.top1 != NO_HAND)),
         distance=sum(op.kind != "match" for op in ops), errors=split_errors(label.truth, spelled, read),
         matched=tuple(op.truth for op in ops if op.kind == "match" and op.truth is not None))
@@ -183,6 +184,7 @@ class VideoEvaluation:
     speed: float = 1.0
     stride: int = 1
     suggester: bool = False
+    max_frames: int | None = None  # only each clip's first N frames were read (None: all)
 
     @property
     def scored(self) -> list[ClipResult]:
@@ -234,22 +236,48 @@ def _tally(results: Iterable[ClipResult]) -> Tally:
 def evaluate_videos(clips: Sequence[ClipLabel], chain: HandChain, new_decoder: Callable[[], Decoder],
                     decoder_name: str, speed: float = 1.0, stride: int = 1, suggest: Suggest | None = None,
                     fixed_box: Callable[[int, int], Roi] | None = None,
-                    on_clip: Callable[[ClipResult], None] | None = None) -> VideoEvaluation:
+                    on_clip: Callable[[ClipResult], None] | None = None,
+                    max_frames: int | None = None) -> VideoEvaluation:
     """Replay and score each clip with a new decoder (`new_decoder()`); a clip that cannot be decoded becomes
-    a result with `error` set and the others are still scored. `on_clip` sees each result as it is made."""
+    a result with `error` set and the others are still scored. `on_clip` sees each result as it is made;
+    `max_frames` limits each clip to its first N frames."""
     if not clips:
         raise AslEdgeError("no clips to evaluate")
     if speed <= 0 or stride < 1:  # checked here too: spell_clip's error would otherwise be blamed on each clip
         raise AslEdgeError(f"--speed {speed} must be positive and --stride {stride} at least 1")
+    if max_frames is not None and max_frames < 1:  # likewise
+        raise AslEdgeError(f"--max-frames {max_frames} must be at least 1")
     results = []
     for label in clips:
         try:
             trace = spell_clip(VideoFileSource(str(label.path), label.path), chain, new_decoder(), speed, stride,
-                               fixed_box)
+                               fixed_box, max_frames)
             result = score_clip(label, trace, chain.labels, suggest)
         except AslEdgeError as exc:
             result = ClipResult(label, None, error=str(exc))
         results.append(result)
         if on_clip is not None:
             on_clip(result)
-    return VideoEvaluation(results, clips[0].kind, decoder_name, speed, stride, suggest is not None)
+    return VideoEvaluation(results, clips[0].kind, decoder_name, speed, stride, suggest is not None, max_frames)
+
+
+def in_read_order(read: set[str], trace: ClipTrace, labels: Sequence[str]) -> str:
+    """The letters of `read` (read_letters' set) in the order they were first read in the clip: by the start
+    of each letter's first run of top-1 frames that passes read_letters' thresholds; a letter without such a
+    run goes last, alphabetically."""
+    # A separate pass rather than a change to read_letters: that function decides *whether* a letter was
+    # read and its set stays the one split_errors blames with; this only orders the set for the report.
+    top1, times = trace.top1, trace.times
+    order: list[str] = []
+    start = 0
+    for end in range(1, len(top1) + 1):
+        if end < len(top1) and top1[end] == top1[start]:
+            continue
+        shown = times[min(end, len(times) - 1)] - times[start]
+        if top1[start] != NO_HAND and end - start >= READ_MIN_FRAMES and shown >= READ_MIN_S:
+            letter = labels[int(top1[start])]
+            if letter not in order:
+                order.append(letter)
+        start = end
+    return "".join(sorted(read, key=lambda letter: (order.index(letter) if letter in order else len(order),
+                                                    letter)))

@@ -22,7 +22,7 @@ from asl_edge.runtime.live.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
 from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
-from asl_edge.runtime.live.video_eval import ErrorSplit, read_letters, score_clip, split_errors
+from asl_edge.runtime.live.video_eval import ErrorSplit, in_read_order, read_letters, score_clip, split_errors
 from tests.conftest import REPO
 
 FINGERSPELLING = Path(REPO.parent / "shared" / "data" / "fingerspelling-dev")
@@ -73,6 +73,18 @@ def test_a_letter_is_read_on_two_frames_shown_for_a_tenth_of_a_second() -> None:
     assert read_letters(trace([h, a, h, a], fps=10.0), LABELS) == set()
 
 
+def test_read_letters_are_listed_in_the_order_first_read() -> None:
+    a, e, h = LABELS.index("A"), LABELS.index("E"), LABELS.index("H")
+    # HE, with a one-frame flicker of E before H: E was not read until after H, and a letter read again
+    # later (H) keeps its first place.
+    top1 = [e, h, h, h, h, NO_HAND, e, e, e, e, h, h, h, h, a]
+    read = read_letters(trace(top1), LABELS)
+    assert read == {"H", "E"}
+    assert in_read_order(read, trace(top1), LABELS) == "HE"
+    # A letter of the set with no run that counts (a rule read_letters may change) goes last, not lost.
+    assert in_read_order({"A", "H", "E"}, trace(top1), LABELS) == "HEA"
+
+
 def test_errors_are_the_classifiers_only_for_truth_letters_never_read() -> None:
     assert split_errors("HE", "E", {"E"}) == ErrorSplit(decoder=0, classifier=1)  # H never read
     assert split_errors("HE", "E", {"H", "E"}) == ErrorSplit(decoder=1, classifier=0)  # H read, then missed
@@ -88,7 +100,7 @@ def test_score_clip_counts_the_distance_and_the_split_of_one_clip() -> None:
     label = ClipLabel(2, Path("HE.mp4"), "HE", "word", "s3")
     h, e = LABELS.index("H"), LABELS.index("E")
     result = score_clip(label, trace([h] * 6 + [e] * 6, text="E "), LABELS, suggest=lambda s: "HE")
-    assert (result.spelled, result.distance, result.accuracy, result.read) == ("E", 1, 0.5, "EH")
+    assert (result.spelled, result.distance, result.accuracy, result.read) == ("E", 1, 0.5, "HE")  # as read
     assert result.errors == ErrorSplit(decoder=1, classifier=0)
     assert not result.exact and result.suggested_exact and result.matched == (1,)
 
@@ -254,6 +266,7 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     (["--stride", "0"], "--stride 0 must be at least 1"),
     (["--hold", "-1"], "hold time (--hold) -1.0 s must be a finite number of seconds, not negative"),
     (["--data", "x"], "--data and --videos score different things"),
+    (["--max-frames", "0"], "--max-frames 0 must be at least 1"),
 ])
 def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expected: str, clips: Path,
                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,6 +281,23 @@ def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expe
 def test_spelling_options_without_videos_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--speed", "2"]) != 0
     assert "--speed is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+    assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--max-frames", "30"]) != 0
+    assert "--max-frames is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+
+
+def test_max_frames_scores_the_first_frames_of_each_clip(clips: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["M_s4room.mp4,M,cse535-s4,", "Y_s4room.mp4,Y,cse535-s4,"]
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, rows)
+    assert all(frame_count(folder / row.split(",")[0]) > 20 for row in rows)
+    out = tmp_path / "report"
+    # 20 frames read, every 2nd decoded; stopping short of a clip's end is no "truncated file".
+    assert main(["eval", "--videos", str(folder), "--out", str(out), "--max-frames", "20", "--stride", "2"]) == 0
+    report = json.loads((out / "spelling.json").read_text())
+    assert report["max_frames"] == 20
+    assert [(c["frames"], c["error"]) for c in report["clips"]] == [(10, None), (10, None)]
+    assert "first 20 frames of each clip" in (out / "spelling.md").read_text()
+    assert "first 20 frames of each clip" in capsys.readouterr().out
 
 
 @pytest.mark.slow
