@@ -37,6 +37,10 @@ class Letterbox:
         """(N, 2) points in model-input pixels -> frame pixels."""
         return (points - (self.pad_x, self.pad_y)) / self.scale
 
+    def offset(self, x: int, y: int) -> Letterbox:
+        """The fit of a crop whose top-left corner is (x, y) in the frame, mapping to frame pixels."""
+        return Letterbox(self.scale, self.pad_x - x * self.scale, self.pad_y - y * self.scale)
+
 
 def letterbox(image_rgb: np.ndarray, size: int = PALM_INPUT_SIZE) -> tuple[np.ndarray, Letterbox]:
     """An RGB uint8 (H, W, 3) frame -> float32 (1, 3, size, size) in [0, 1] with a black border, and the fit."""
@@ -49,6 +53,23 @@ def letterbox(image_rgb: np.ndarray, size: int = PALM_INPUT_SIZE) -> tuple[np.nd
                                                                    interpolation=cv2.INTER_AREA)
     tensor = canvas.astype(np.float32).transpose(2, 0, 1)[None] * np.float32(1 / 255)
     return tensor, Letterbox(scale, pad_x, pad_y)
+
+
+def search_tiles(height: int, width: int) -> list[tuple[int, int, int]]:
+    """The palm detector's second scale: (x, y, side) squares of half the frame's long side, overlapping by half
+    a side, row by row, so any hand smaller than a quarter of the long side lies whole inside one of them.
+
+    The whole frame letterboxed to 192 x 192 shrinks a 640-pixel frame 3.3x, and a hand under about 1/20 of the
+    frame (a signer's whole body on a phone, a webcam across a room) falls below what the palm detector finds;
+    a tile shows it twice as large. Not MediaPipe's: its graph detects on the whole frame only."""
+    side = max(1, (max(height, width) + 1) // 2)
+
+    def starts(extent: int) -> list[int]:
+        if extent <= side:
+            return [0]
+        return sorted({*range(0, extent - side, side // 2), extent - side})
+
+    return [(x, y, side) for y in starts(height) for x in starts(width)]
 
 
 @dataclass(frozen=True)

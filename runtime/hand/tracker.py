@@ -18,7 +18,7 @@ import numpy as np
 from asl_edge.preprocess import as_uint8_image
 from asl_edge.runtime.hand.geometry import RotatedRect, bounding_rect, rotation_to_upright
 from asl_edge.runtime.hand.models import LANDMARK_INPUT_SIZE, HandModels
-from asl_edge.runtime.hand.palm import PalmDetection, detect_palms, letterbox
+from asl_edge.runtime.hand.palm import PalmDetection, detect_palms, letterbox, search_tiles
 
 TRACKING_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
 TRACK_SCALE, TRACK_SHIFT_Y = 2.0, -0.1
@@ -35,13 +35,17 @@ class TrackerConfig:
     landmark presence to keep a hand (min_tracking_confidence, 0.5); track: reuse the last landmarks'
     region (False = detect on every frame, MediaPipe's static_image_mode); pad: border added around the
     frame before detection as a fraction of its size (still photos cropped tightly to the hand need ~0.25,
-    the palm detector wants context); variant: bundled model pair, "full" or "lite"."""
+    the palm detector wants context); variant: bundled model pair, "full" or "lite"; tiles: while tracking,
+    a frame whose whole view shows no palm also searches one `palm.search_tiles` square, the next square on
+    the next such frame, so a small hand is found within a few frames at the cost of one more detection on
+    frames without a hand (off without tracking: a photo is one frame and gets no second look)."""
 
     min_detection: float = 0.5
     min_presence: float = 0.5
     track: bool = True
     pad: float = 0.0
     variant: str = "full"
+    tiles: bool = True
 
 
 @dataclass
@@ -99,9 +103,11 @@ class HandTracker:
         self.models = models or HandModels.bundled(self.config.variant)
         self.times = HandTimes()
         self._region: RotatedRect | None = None
+        self._next_tile = 0  # the search tile the next frame without a palm looks at
 
     def reset(self) -> None:
         self._region = None
+        self._next_tile = 0
 
     def process(self, frame_bgr: np.ndarray) -> Hand | None:
         """A BGR (or gray) uint8 frame -> the hand, or None when no hand is found."""
@@ -129,11 +135,21 @@ class HandTracker:
 
     def _detect(self, rgb: np.ndarray) -> PalmDetection | None:
         started = time.perf_counter()
-        tensor, fit = letterbox(rgb)
-        regressors, scores = self.models.detect(tensor)
-        palms = detect_palms(regressors, scores, fit, self.config.min_detection)
+        palm = self._detect_in(rgb, 0, 0)
+        if palm is None and self.config.tiles and self.config.track:
+            tiles = search_tiles(*rgb.shape[:2])
+            x, y, side = tiles[self._next_tile % len(tiles)]
+            self._next_tile += 1
+            palm = self._detect_in(rgb[y:y + side, x:x + side], x, y)
         self.times.detect_ms = (time.perf_counter() - started) * 1000
         self.times.detections += 1
+        return palm
+
+    def _detect_in(self, rgb: np.ndarray, x: int, y: int) -> PalmDetection | None:
+        """The best palm in `rgb`, a view whose top-left corner is (x, y) in the frame, in frame pixels."""
+        tensor, fit = letterbox(rgb)
+        regressors, scores = self.models.detect(tensor)
+        palms = detect_palms(regressors, scores, fit.offset(x, y), self.config.min_detection)
         return palms[0] if palms else None
 
     def _landmarks(self, rgb: np.ndarray, region: RotatedRect, tracked: bool) -> Hand | None:

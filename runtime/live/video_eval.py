@@ -4,17 +4,25 @@ Each clip (clip_labels.py) is replayed through the hand chain and a fresh decode
 spelled letters are compared with the truth by Levenshtein alignment (asl_edge.metrics.align). Letter accuracy
 is 1 - total distance / total truth letters (Google's 2023 fingerspelling competition metric).
 
-Every error is blamed on the decoder or the classifier. A truth letter was *read* by the classifier when it
-was the per-frame top-1, with a hand found, on READ_MIN_FRAMES consecutive frames shown together at least
-READ_MIN_S seconds of replayed time (a frame is shown until the next one), anywhere in the clip; a double
-letter needs its letter read once. In the alignment, a truth letter deleted or substituted that was never
-read is the classifier's error; every other error (a read letter missed or replaced, a letter doubled or
-invented) is the decoder's.
+Every error is blamed on the decoder or the classifier: the decoder's when the per-frame reading was right but
+the letter was missed, doubled or invented, the classifier's when the per-frame reading was wrong. The
+classifier *read* a letter when it was the top-1 (hand found) for a *held reading*: a stretch of the clip at
+least READ_FRACTION of the clip's time per letter (its replayed duration / the truth's letters) and
+READ_MIN_FRAMES frames, one-frame interruptions bridged (a frame is shown until the next one). A held reading
+is what a signer's held letter gives; a glimpse shorter than that is what the classifier says while the
+hand moves between letters (10-25 % of a letter's time in slow and sped-up clips alike), and no decoder
+should spell it. The measure is relative, so the same frames give the same readings at any --speed.
+
+In the alignment of the spelled letters to the truth, a truth letter deleted or replaced is the
+classifier's error when it was never read, the decoder's when it was (a double letter needs its letter read
+once); an inserted letter is the classifier's when it was read and is no letter of the word (the
+classifier held a letter nobody signed, as long as signed letters are held), the decoder's otherwise (a
+glimpse committed, a letter doubled).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -30,27 +38,42 @@ from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
 
 READ_MIN_FRAMES = 2
-READ_MIN_S = 0.1
+READ_FRACTION = 0.25
 
 Suggest = Callable[[str], "str | None"]  # spelled letters -> the suggested word (None: no suggestion)
 
 
-def read_letters(trace: ClipTrace, labels: Sequence[str], min_frames: int = READ_MIN_FRAMES,
-                 min_s: float = READ_MIN_S) -> set[str]:
-    """The labels the classifier read in the clip: top-1 (hand found) on >= `min_frames` consecutive frames
-    shown for >= `min_s` seconds together (from the run's first frame to the frame after its last; the last
-    frame of the clip counts as shown until itself)."""
-    top1, times = trace.top1, trace.times
-    read: set[str] = set()
+def held_readings(trace: ClipTrace) -> list[tuple[int, int, int, float]]:
+    """The clip's top-1 readings as (label, first frame, frames, seconds shown), one-frame interruptions
+    bridged, a frame without a hand too (A A B A A is one A reading of 5 frames; A B A B stays four readings);
+    longer stretches without a hand are no reading."""
+    top1 = trace.top1.astype(np.int64)
+    bridged = top1.copy()
+    if len(top1) > 2:
+        inner = (top1[:-2] == top1[2:]) & (top1[:-2] != NO_HAND)
+        bridged[1:-1] = np.where(inner, top1[:-2], top1[1:-1])
+    times, count = trace.times, len(bridged)
+    readings = []
     start = 0
-    for end in range(1, len(top1) + 1):
-        if end < len(top1) and top1[end] == top1[start]:
+    for end in range(1, count + 1):
+        if end < count and bridged[end] == bridged[start]:
             continue
-        shown = times[min(end, len(times) - 1)] - times[start]
-        if top1[start] != NO_HAND and end - start >= min_frames and shown >= min_s:
-            read.add(labels[int(top1[start])])
+        if bridged[start] != NO_HAND:
+            readings.append((int(bridged[start]), start, end - start,
+                             float(times[min(end, count - 1)] - times[start])))
         start = end
-    return read
+    return readings
+
+
+def read_letters(trace: ClipTrace, labels: Sequence[str], letters: int, fraction: float = READ_FRACTION,
+                 min_frames: int = READ_MIN_FRAMES) -> tuple[str, ...]:
+    """The labels the classifier read in a clip of `letters` truth letters, in the order first read: a held
+    reading (`held_readings`) of at least `min_frames` frames shown at least `fraction` x the clip's replayed
+    seconds per letter (the last frame of the clip counts as shown until itself)."""
+    min_s = fraction * trace.duration_s / max(letters, 1)
+    held = (labels[label] for label, _, frames, shown in held_readings(trace)
+            if frames >= min_frames and shown >= min_s)
+    return tuple(dict.fromkeys(held))
 
 
 @dataclass(frozen=True)
@@ -70,16 +93,19 @@ class ErrorSplit:
         return self.decoder / total if total else None
 
 
-def split_errors(truth: str, spelled: str, read: set[str]) -> ErrorSplit:
+def split_errors(truth: str, spelled: str, read: Collection[str]) -> ErrorSplit:
     """Blame each edit of the alignment of `spelled` to `truth` (read: the letters the classifier read)."""
     decoder = classifier = 0
     for op in align(truth, spelled):
         if op.kind == "match":
             continue
-        if op.truth is not None and truth[op.truth] not in read:
-            classifier += 1
+        if op.truth is not None:
+            blamed_on_classifier = truth[op.truth] not in read
         else:
-            decoder += 1
+            assert op.spelled is not None
+            blamed_on_classifier = spelled[op.spelled] in read and spelled[op.spelled] not in truth
+        classifier += blamed_on_classifier
+        decoder += not blamed_on_classifier
     return ErrorSplit(decoder, classifier)
 
 
@@ -134,10 +160,10 @@ def score_clip(label: ClipLabel, trace: ClipTrace, labels: Sequence[str],
     """The result of one replayed clip (the decoder's text, spaces at either end dropped)."""
     spelled = trace.text.strip()
     ops = align(label.truth, spelled)
-    read = read_letters(trace, labels)
+    read = read_letters(trace, labels, len(label.truth))
     return ClipResult(
         label, spelled, suggestion=suggest(spelled) if suggest is not None else None,
-        read=in_read_order(read, trace, labels),
+        read="".join(read),
         frames=len(trace.times), seconds=trace.duration_s, hand_found=float(np.mean(trace.top1 != NO_HAND)),
         distance=sum(op.kind != "match" for op in ops), errors=split_errors(label.truth, spelled, read),
         matched=tuple(op.truth for op in ops if op.kind == "match" and op.truth is not None))
@@ -259,25 +285,3 @@ def evaluate_videos(clips: Sequence[ClipLabel], chain: HandChain, new_decoder: C
         if on_clip is not None:
             on_clip(result)
     return VideoEvaluation(results, clips[0].kind, decoder_name, speed, stride, suggest is not None, max_frames)
-
-
-def in_read_order(read: set[str], trace: ClipTrace, labels: Sequence[str]) -> str:
-    """The letters of `read` (read_letters' set) in the order they were first read in the clip: by the start
-    of each letter's first run of top-1 frames that passes read_letters' thresholds; a letter without such a
-    run goes last, alphabetically."""
-    # A separate pass rather than a change to read_letters: that function decides *whether* a letter was
-    # read and its set stays the one split_errors blames with; this only orders the set for the report.
-    top1, times = trace.top1, trace.times
-    order: list[str] = []
-    start = 0
-    for end in range(1, len(top1) + 1):
-        if end < len(top1) and top1[end] == top1[start]:
-            continue
-        shown = times[min(end, len(times) - 1)] - times[start]
-        if top1[start] != NO_HAND and end - start >= READ_MIN_FRAMES and shown >= READ_MIN_S:
-            letter = labels[int(top1[start])]
-            if letter not in order:
-                order.append(letter)
-        start = end
-    return "".join(sorted(read, key=lambda letter: (order.index(letter) if letter in order else len(order),
-                                                    letter)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from asl_edge.runtime.live.video_eval import READ_MIN_FRAMES, READ_MIN_S, ClipResult, Tally, VideoEvaluation
+from asl_edge.runtime.live.video_eval import READ_FRACTION, READ_MIN_FRAMES, ClipResult, Tally, VideoEvaluation
 
 
 def settings(decoder: str, speed: float = 1.0, stride: int = 1, max_frames: int | None = None) -> str:
@@ -91,8 +91,10 @@ def markdown(evaluation: VideoEvaluation, title: str) -> str:
     letter = evaluation.kind == "letter"
     how = settings(evaluation.decoder, evaluation.speed, evaluation.stride, evaluation.max_frames)
     lines = [f"# {title}", "", f"{how}. Letter accuracy = 1 - total Levenshtein distance / total truth letters. "
-             "An error is the classifier's when the truth letter was never its top-1 (hand found) for "
-             f"{READ_MIN_FRAMES} frames over {READ_MIN_S} s; every other error is the decoder's.", ""]
+             "An error is the classifier's when the per-frame reading was wrong: a truth letter missed that was "
+             "never its top-1 (hand found) for a held reading (at least "
+             f"{READ_FRACTION:.0%} of the clip's time per letter and {READ_MIN_FRAMES} frames), or a letter "
+             "invented that it held that long and is not in the word; every other error is the decoder's.", ""]
     if letter:
         lines += ["| signer | clips | letter spelled | only it | letter accuracy | decoder errors | "
                   "classifier errors |", "|---|---:|---:|---:|---:|---:|---:|"]

@@ -12,10 +12,11 @@ import pytest
 
 from asl_edge.runtime.hand import HandTracker, RotatedRect, TrackerConfig
 from asl_edge.runtime.hand.anchors import ssd_anchors
-from asl_edge.runtime.hand.palm import decode, weighted_nms
+from asl_edge.runtime.hand.palm import decode, search_tiles, weighted_nms
 from tests.conftest import REPO, run_without_torch
 
 MULTI = REPO.parent / "shared" / "data" / "asl-letters-multi"
+WORDS = REPO.parent / "shared" / "data" / "fingerspelling-dev" / "words"
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,47 @@ def test_tracking_skips_the_palm_detector() -> None:
     assert tracking.times.detections == 1
     assert [hand.tracked for hand in hands if hand] == [False, True, True, True, True]
     assert tracking.process(np.zeros_like(frame)) is None
+
+
+def test_search_tiles_cover_every_small_hand() -> None:
+    for height, width in ((640, 360), (480, 640), (1080, 1920), (100, 100), (720, 20)):
+        tiles = search_tiles(height, width)
+        side = tiles[0][2]
+        assert side == (max(height, width) + 1) // 2
+        assert all(x >= 0 and y >= 0 and (x + side <= width or x == 0) and (y + side <= height or y == 0)
+                   for x, y, _ in tiles)
+        # Any box a quarter of the long side wide lies whole inside one tile.
+        quarter = max(height, width) // 4
+        for bx in range(0, max(1, width - quarter), 7):
+            for by in range(0, max(1, height - quarter), 7):
+                assert any(x <= bx and y <= by and bx + min(quarter, width) <= x + side
+                           and by + min(quarter, height) <= y + side for x, y, _ in tiles), (height, width, bx, by)
+    assert search_tiles(640, 360) == [(0, 0, 320), (40, 0, 320), (0, 160, 320), (40, 160, 320), (0, 320, 320),
+                                      (40, 320, 320)]
+
+
+def test_a_small_hand_is_found_by_the_search_tiles() -> None:
+    """A student fingerspelling ME at arm's length on a phone (portrait, 360x640): the hand is ~25 pixels,
+    too small for the palm detector on the whole frame, and found in a tile within the first frames."""
+    clip = WORDS / "ME_s3.mp4"
+    if not clip.is_file():
+        pytest.skip(f"fingerspelling-dev not found at {WORDS}")
+    capture = cv2.VideoCapture(str(clip))
+    frames = [capture.read()[1] for _ in range(12)]
+    capture.release()
+    whole_frame = HandTracker(config=TrackerConfig(tiles=False))
+    assert [whole_frame.process(frame) for frame in frames] == [None] * len(frames)
+    tiled = HandTracker(whole_frame.models)
+    hands = [tiled.process(frame) for frame in frames]
+    found = [i for i, hand in enumerate(hands) if hand is not None]
+    assert found and found[0] < len(search_tiles(*frames[0].shape[:2]))
+    assert all(hands[i] is not None for i in range(found[0], len(frames)))  # then tracked
+    last = hands[found[-1]]
+    assert last is not None
+    x0, y0, x1, y1 = last.box  # the raised fist left of the face, about (110, 310)
+    assert 80 < (x0 + x1) / 2 < 140 and 280 < (y0 + y1) / 2 < 340 and x1 - x0 < 50
+    # Without tracking (photos) there is no second look.
+    assert HandTracker(whole_frame.models, TrackerConfig(track=False)).process(frames[0]) is None
 
 
 def test_no_hand_in_an_empty_frame(tracker: HandTracker) -> None:

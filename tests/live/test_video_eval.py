@@ -22,7 +22,7 @@ from asl_edge.runtime.live.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
 from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
-from asl_edge.runtime.live.video_eval import ErrorSplit, in_read_order, read_letters, score_clip, split_errors
+from asl_edge.runtime.live.video_eval import ErrorSplit, held_readings, read_letters, score_clip, split_errors
 from tests.conftest import REPO
 
 FINGERSPELLING = Path(REPO.parent / "shared" / "data" / "fingerspelling-dev")
@@ -63,33 +63,50 @@ def trace(top1: list[int], fps: float = 30.0, text: str = "") -> ClipTrace:
     return ClipTrace(np.arange(len(top1)) / fps, np.asarray(top1, np.int16), [], text, len(top1))
 
 
-def test_a_letter_is_read_on_two_frames_shown_for_a_tenth_of_a_second() -> None:
+def test_a_letter_is_read_when_held_for_a_quarter_of_a_letters_time() -> None:
     a, b, h = LABELS.index("A"), LABELS.index("B"), LABELS.index("H")
-    # A: 4 frames at 30 fps, shown 0.133 s; B: 2 frames, 0.067 s (a flicker); H: without a hand it is no reading.
-    assert read_letters(trace([a, a, a, a, b, b, NO_HAND, NO_HAND, NO_HAND]), LABELS) == {"A"}
-    assert read_letters(trace([b, b, a]), LABELS, min_s=0.05) == {"B"}
-    # At 10 fps (a slow device) two frames already span 0.2 s; one frame is never enough.
-    assert read_letters(trace([h, h, a], fps=10.0), LABELS) == {"H"}
-    assert read_letters(trace([h, a, h, a], fps=10.0), LABELS) == set()
+    # 30 frames of one letter: a quarter of its time is 7.25 frames' worth. A for 10 frames is held; B for 5
+    # is a glimpse; H without a hand is no reading at all.
+    clip = [a] * 10 + [b] * 5 + [NO_HAND] * 15
+    assert read_letters(trace(clip), LABELS, letters=1) == ("A",)
+    # The same frames as two letters' time: 3.6 frames a quarter, so B's five frames are held too.
+    assert read_letters(trace(clip), LABELS, letters=2) == ("A", "B")
+    # Relative time: the same frames replayed 6.7x faster (or at 10 fps) read the same.
+    assert read_letters(trace(clip, fps=201.0), LABELS, letters=2) == ("A", "B")
+    assert read_letters(trace(clip, fps=10.0), LABELS, letters=2) == ("A", "B")
+    # One frame is never a reading, however short the clip.
+    assert read_letters(trace([h, a, a]), LABELS, letters=3) == ("A",)
 
 
 def test_read_letters_are_listed_in_the_order_first_read() -> None:
     a, e, h = LABELS.index("A"), LABELS.index("E"), LABELS.index("H")
     # HE, with a one-frame flicker of E before H: E was not read until after H, and a letter read again
     # later (H) keeps its first place.
-    top1 = [e, h, h, h, h, NO_HAND, e, e, e, e, h, h, h, h, a]
-    read = read_letters(trace(top1), LABELS)
-    assert read == {"H", "E"}
-    assert in_read_order(read, trace(top1), LABELS) == "HE"
-    # A letter of the set with no run that counts (a rule read_letters may change) goes last, not lost.
-    assert in_read_order({"A", "H", "E"}, trace(top1), LABELS) == "HEA"
+    top1 = [e, h, h, h, h, NO_HAND, NO_HAND, e, e, e, e, h, h, h, h, a]
+    assert read_letters(trace(top1), LABELS, letters=2) == ("H", "E")
 
 
-def test_errors_are_the_classifiers_only_for_truth_letters_never_read() -> None:
+def test_one_frame_interruptions_are_bridged_alternations_are_not() -> None:
+    a, b, r, u = (LABELS.index(x) for x in "ABRU")
+    readings = held_readings(trace([a, a, b, a, a, NO_HAND, a, a, NO_HAND, NO_HAND, a, a]))
+    # A lost frame is bridged too; two end the reading.
+    assert [(LABELS[label], first, frames) for label, first, frames, _ in readings] == [("A", 0, 8), ("A", 10, 2)]
+    # R and U taking turns frame by frame (two fingers crossed or not, on some hands) is no held reading.
+    alternating = trace([r, u] * 10)
+    assert read_letters(alternating, LABELS, letters=1) == ()
+    assert max(frames for _, _, frames, _ in held_readings(alternating)) <= 2  # the two ends pair up
+
+
+def test_errors_are_the_classifiers_only_when_the_reading_was_wrong() -> None:
     assert split_errors("HE", "E", {"E"}) == ErrorSplit(decoder=0, classifier=1)  # H never read
     assert split_errors("HE", "E", {"H", "E"}) == ErrorSplit(decoder=1, classifier=0)  # H read, then missed
-    # AT -> ALL: T never read (classifier), the L invented on top (decoder).
-    assert split_errors("AT", "ALL", {"A", "L"}) == ErrorSplit(decoder=1, classifier=1)
+    # AT -> ALL: T never read (classifier); one L replaces it, the other is invented: L was held, and is no
+    # letter of AT, so the classifier read a letter nobody signed.
+    assert split_errors("AT", "ALL", {"A", "L"}) == ErrorSplit(decoder=0, classifier=2)
+    # ... but a glimpse of L committed is the decoder's.
+    assert split_errors("AT", "ALL", {"A"}) == ErrorSplit(decoder=1, classifier=1)
+    # A letter of the word spelled again (doubled) is the decoder's, read or not.
+    assert split_errors("AS", "ASS", {"A", "S"}) == ErrorSplit(decoder=1, classifier=0)
     # A double letter needs its letter read once: the missing second L is the decoder's.
     assert split_errors("ALL", "AL", {"A", "L"}) == ErrorSplit(decoder=1, classifier=0)
     assert split_errors("TEST", "TEST", set()) == ErrorSplit()
