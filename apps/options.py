@@ -106,10 +106,12 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
         return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
                         help="append the whole spelled text to this file as it is spelled (the screen keeps "
-                             "only the last 256 characters)")
+                             "only the last 256 characters), or - for standard output (each line once final: "
+                             "at a clear or the end of the run)")
     parser.add_argument("--events", default=None, metavar="FILE",
                         help="write one JSON line per letter, word end and word suggestion (type, time, label, "
-                             "confidence) to FILE (appended) or - (standard output), flushed as they happen")
+                             "confidence), after a run_start line, to FILE (appended) or - (standard output), "
+                             "flushed as they happen")
 
 
 def start_suggester(args: argparse.Namespace) -> Future[WordSuggester] | None:

@@ -48,16 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--stride", type=int, default=1, metavar="N",
                        help="decode only every N-th frame, as a device that runs below the camera's rate "
                             "(default: 1)")
+    group.add_argument("--max-frames", type=int, default=None, metavar="N",
+                       help="read only the first N frames of each clip (before --stride), for a quick check; "
+                            "the truth is still the whole word, so expect a lower accuracy (default: all)")
     add_spelling_options(group, outputs=False)
 
 
 def check_unused(args: argparse.Namespace) -> None:
     """Without --videos the spelling options would be ignored silently: refuse them."""
-    defaults = {"speed": 1.0, "stride": 1, "threshold": PIPELINE_DEFAULTS.threshold, "hold": PIPELINE_DEFAULTS.hold_s,
-                "smooth": PIPELINE_DEFAULTS.window}
+    defaults = {"speed": 1.0, "stride": 1, "max_frames": None, "threshold": PIPELINE_DEFAULTS.threshold,
+                "hold": PIPELINE_DEFAULTS.hold_s, "smooth": PIPELINE_DEFAULTS.window}
     used = [name for name, value in defaults.items() if getattr(args, name) != value]
     if used:
-        raise DataError(f"--{used[0]} is for spelling on video; add --videos FOLDER or drop it")
+        raise DataError(f"--{used[0].replace('_', '-')} is for spelling on video; add --videos FOLDER or drop it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"--speed {args.speed} must be a finite positive number (e.g. 6.7 for fluent signing)")
     if args.stride < 1:
         raise DataError(f"--stride {args.stride} must be at least 1")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise DataError(f"--max-frames {args.max_frames} must be at least 1 (or leave it out to read whole clips)")
     for name in ("data", "compare"):
         if getattr(args, name, None) is not None:
             raise DataError(f"--{name} and --videos score different things; run them as two commands")
@@ -128,7 +133,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
     labels = chain.labels
     config = spelling_config(args)
     args.decoder = announce_decoder(args, hand_stage=True)
-    title = f"spelling of {args.videos} by {model.name} [{settings(args.decoder, args.speed, args.stride)}]"
+    how = settings(args.decoder, args.speed, args.stride, args.max_frames)
+    title = f"spelling of {args.videos} by {model.name} [{how}]"
     print(f"{title}: {len(clips)} clips")
     with Progress(len(clips), "spelling clips", unit="clip") as bar:
         def on_clip(result: ClipResult) -> None:
@@ -136,7 +142,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
             bar.update()
 
         evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config), args.decoder,
-                                     args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip)
+                                     args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip,
+                                     args.max_frames)
     if not evaluation.scored:
         raise AslEdgeError(f"no clip of {args.videos} could be decoded (first: {evaluation.failed[0].error}); "
                            "check that the files are videos OpenCV reads (H.264 .mp4)")

@@ -38,7 +38,7 @@ from asl_edge.runtime.live.latency import format_summary
 from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, Suggest, run_pipeline
 from asl_edge.runtime.live.sources import LoopingSource
 from asl_edge.runtime.live.spelling import Commit
-from asl_edge.runtime.live.transcript import Transcript
+from asl_edge.runtime.live.transcript import StreamTranscript, Transcript
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -158,8 +158,9 @@ def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConf
              announce: Callable[[Backend], None], soak: SoakMonitor | None = None) -> PipelineResult:
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
     the summary (and the soak report). Shared by `run` and `demo`."""
-    if args.events == "-":
-        # Standard output carries the JSON lines alone, so `--events - | jq` works; the rest goes to stderr.
+    if args.events == "-" or str(args.transcript) == "-":
+        # Standard output carries the JSON lines (or the transcript) alone, so `--events - | jq` works; the
+        # rest goes to stderr.
         stdout = sys.stdout
         with contextlib.redirect_stdout(sys.stderr):
             return _run_live(args, source, config, default_fps, announce, soak, stdout)
@@ -170,12 +171,17 @@ def _run_live(args: argparse.Namespace, source: FrameSource, config: PipelineCon
               announce: Callable[[Backend], None], soak: SoakMonitor | None, stdout: TextIO) -> PipelineResult:
     transcript: Transcript | None = None
     events: EventWriter | None = None
+    to_stdout = str(args.transcript) == "-"
     try:
-        if (args.transcript is not None and args.events not in (None, "-")
+        if to_stdout and args.events == "-":
+            raise DataError("--events - and --transcript - both want standard output; send one of them to a "
+                            "file, e.g. --transcript spelled.txt")
+        if (args.transcript is not None and not to_stdout and args.events not in (None, "-")
                 and Path(args.events).resolve() == Path(args.transcript).resolve()):
             raise DataError(f"--events and --transcript both name {args.events}; give each its own file")
         if args.transcript is not None:
-            transcript = Transcript(args.transcript)  # a bad path fails before the model loads
+            # A bad path fails before the model loads.
+            transcript = StreamTranscript(stdout) if to_stdout else Transcript(args.transcript)
         if args.events is not None:
             events = EventWriter(args.events, stdout)
         suggester = start_suggester(args)
@@ -207,7 +213,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
         source.close()
         raise
     announce(backend)
-    announce_decoder(args, chain is not None)
+    decoder = announce_decoder(args, chain is not None)
     if chain is not None:
         fallback = f", fallback {chain.fallback.describe()} on the fixed box" if chain.fallback else ""
         print(f"hand stage: MediaPipe palm detection + landmarks ({args.hand_models}) on "
@@ -215,6 +221,8 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
               f"{fallback}")
     with backend:
         try:
+            if events is not None:
+                events.run_start(source.uri, decoder, str(args.model))
             sinks = open_sinks(window=not args.no_window and soak is None, web=args.web, host=args.host,
                                port=args.port, save=args.save, fps=source.nominal_fps or default_fps)
         except BaseException:

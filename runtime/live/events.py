@@ -5,6 +5,11 @@ container time for files, the monotonic clock for cameras; see frames.py), `labe
 that ended, or the suggested word) and `confidence` (0..1). A suggestion line also carries `raw`, the
 letters it was suggested for. Lines are flushed as they are written, so a speech synthesiser, a chat client
 or a robot reading the file or pipe follows along without waiting for the run to end.
+
+Each run first writes a `run_start` line, so runs appended to one file can be told apart: `type`
+"run_start", `time` (the wall clock when the run started, ISO 8601 with its UTC offset: the source's clock
+has not started yet), `source` (as given), `decoder` (the one that runs: "fingerspelling" or "hold") and
+`model` (its path).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
@@ -56,8 +62,16 @@ class EventWriter:
                                "--events path, or - for standard output") from None
 
     def __call__(self, event: SpellingEvent) -> None:
+        self._write(event.to_json())
+
+    def run_start(self, source: str, decoder: str, model: str) -> None:
+        """The `run_start` line (see the module docstring)."""
+        self._write(json.dumps({"type": "run_start", "time": datetime.now().astimezone().isoformat(),
+                                "source": source, "decoder": decoder, "model": model}))
+
+    def _write(self, line: str) -> None:
         try:
-            self._file.write(event.to_json() + "\n")
+            self._file.write(line + "\n")
             self._file.flush()
         except OSError as exc:
             raise write_error(Path(self.target), exc, what="the events file ") from None

@@ -63,17 +63,20 @@ class ClipTrace:
 
 
 def spell_clip(source: FrameSource, chain: HandChain, decoder: Decoder, speed: float = 1.0, stride: int = 1,
-               fixed_box: Callable[[int, int], Roi] | None = None) -> ClipTrace:
+               fixed_box: Callable[[int, int], Roi] | None = None, max_frames: int | None = None) -> ClipTrace:
     """Replay an unopened file source through `decode_frame` with a fresh decoder; opens and closes the source.
 
     speed: timestamps are divided by it (every frame kept); stride: only frames 0, N, 2N, ... are decoded;
-    fixed_box(width, height): the fallback's box for a frame size (None: the whole frame). The tracker is
-    reset first, so nothing carries over from the previous clip. Raises SourceError when the file cannot be
-    decoded, or stops before its container's end (truncated)."""
+    fixed_box(width, height): the fallback's box for a frame size (None: the whole frame); max_frames: only
+    the clip's first N frames are read (before `stride` drops any). The tracker is reset first, so nothing
+    carries over from the previous clip. Raises SourceError when the file cannot be decoded, or stops before
+    its container's end (truncated)."""
     if speed <= 0:
         raise AslEdgeError(f"--speed {speed} must be positive")
     if stride < 1:
         raise AslEdgeError(f"--stride {stride} must be at least 1")
+    if max_frames is not None and max_frames < 1:
+        raise AslEdgeError(f"--max-frames {max_frames} must be at least 1")
     chain.tracker.reset()
     times: list[float] = []
     top1: list[int] = []
@@ -81,7 +84,7 @@ def spell_clip(source: FrameSource, chain: HandChain, decoder: Decoder, speed: f
     read = 0
     source.open()
     try:
-        while (frame := source.read()) is not None:
+        while (max_frames is None or read < max_frames) and (frame := source.read()) is not None:
             read += 1
             if (read - 1) % stride:
                 continue
@@ -91,7 +94,8 @@ def spell_clip(source: FrameSource, chain: HandChain, decoder: Decoder, speed: f
             commits += step.commits
             times.append(timestamp)
             top1.append(NO_HAND if step.output.hand is None else int(np.argmax(step.output.probs)))
-        truncated = source.ended_early
+        # Stopped at max_frames, the file is short of its end on purpose, not truncated.
+        truncated = source.ended_early if max_frames is None or read < max_frames else None
     finally:
         source.close()
     if truncated is not None:

@@ -6,6 +6,10 @@ the tail that `del` may still change is rewritten in place after each commit (se
 flush), so the file always holds the full text so far, a crash loses nothing, and each commit costs at
 most TEXT_LIMIT bytes of writing whatever the run's length. (An atomic rename of the whole file would
 cost its whole length per commit.) Characters are written as UTF-8.
+
+`--transcript -` writes to standard output instead (StreamTranscript). A pipe cannot be rewritten, so it
+gets only text that can no longer change: what scrolls off, and each line when it ends (the text cleared,
+or the run's end).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError
@@ -79,3 +83,26 @@ class Transcript:
         self.end_line(tail)
         self._file.close()
         self.closed = True
+
+
+class StreamTranscript(Transcript):
+    """The transcript on a text stream (standard output for `--transcript -`): final text only, flushed as it
+    becomes final; the stream is not closed. Raises AslEdgeError when the stream cannot be written."""
+
+    def __init__(self, stream: TextIO) -> None:  # no super().__init__(): there is no file to open or seek in
+        self.path = Path("-")
+        self._stream = stream
+        self.closed = False
+
+    def scroll(self, chars: str) -> None:
+        with self._writing():
+            self._stream.write(chars)
+            self._stream.flush()
+
+    def update(self, tail: str) -> None:
+        """Nothing: the tail may still change (`del`), and what was written to a pipe cannot be taken back."""
+
+    def close(self, tail: str = "") -> None:
+        if not self.closed:
+            self.end_line(tail)
+            self.closed = True

@@ -22,7 +22,7 @@ glimpse committed, a letter doubled).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -66,13 +66,14 @@ def held_readings(trace: ClipTrace) -> list[tuple[int, int, int, float]]:
 
 
 def read_letters(trace: ClipTrace, labels: Sequence[str], letters: int, fraction: float = READ_FRACTION,
-                 min_frames: int = READ_MIN_FRAMES) -> set[str]:
-    """The labels the classifier read in a clip of `letters` truth letters: a held reading (`held_readings`)
-    of at least `min_frames` frames shown at least `fraction` x the clip's replayed seconds per letter (the last
-    frame of the clip counts as shown until itself)."""
+                 min_frames: int = READ_MIN_FRAMES) -> tuple[str, ...]:
+    """The labels the classifier read in a clip of `letters` truth letters, in the order first read: a held
+    reading (`held_readings`) of at least `min_frames` frames shown at least `fraction` x the clip's replayed
+    seconds per letter (the last frame of the clip counts as shown until itself)."""
     min_s = fraction * trace.duration_s / max(letters, 1)
-    return {labels[label] for label, _, frames, shown in held_readings(trace)
-            if frames >= min_frames and shown >= min_s}
+    held = (labels[label] for label, _, frames, shown in held_readings(trace)
+            if frames >= min_frames and shown >= min_s)
+    return tuple(dict.fromkeys(held))
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class ErrorSplit:
         return self.decoder / total if total else None
 
 
-def split_errors(truth: str, spelled: str, read: set[str]) -> ErrorSplit:
+def split_errors(truth: str, spelled: str, read: Collection[str]) -> ErrorSplit:
     """Blame each edit of the alignment of `spelled` to `truth` (read: the letters the classifier read)."""
     decoder = classifier = 0
     for op in align(truth, spelled):
@@ -111,8 +112,8 @@ def split_errors(truth: str, spelled: str, read: set[str]) -> ErrorSplit:
 @dataclass
 class ClipResult:
     """One clip: its row, what was spelled (None when the clip could not be decoded: `error` says why), the
-    suggestion (None without a suggester or when it has none), the letters the classifier read (sorted),
-    the frames decoded and the replayed seconds."""
+    suggestion (None without a suggester or when it has none), the letters the classifier read (in the order
+    first read), the frames decoded and the replayed seconds."""
 
     label: ClipLabel
     spelled: str | None
@@ -161,7 +162,8 @@ def score_clip(label: ClipLabel, trace: ClipTrace, labels: Sequence[str],
     ops = align(label.truth, spelled)
     read = read_letters(trace, labels, len(label.truth))
     return ClipResult(
-        label, spelled, suggestion=suggest(spelled) if suggest is not None else None, read="".join(sorted(read)),
+        label, spelled, suggestion=suggest(spelled) if suggest is not None else None,
+        read="".join(read),
         frames=len(trace.times), seconds=trace.duration_s, hand_found=float(np.mean(trace.top1 != NO_HAND)),
         distance=sum(op.kind != "match" for op in ops), errors=split_errors(label.truth, spelled, read),
         matched=tuple(op.truth for op in ops if op.kind == "match" and op.truth is not None))
@@ -208,6 +210,7 @@ class VideoEvaluation:
     speed: float = 1.0
     stride: int = 1
     suggester: bool = False
+    max_frames: int | None = None  # only each clip's first N frames were read (None: all)
 
     @property
     def scored(self) -> list[ClipResult]:
@@ -259,22 +262,26 @@ def _tally(results: Iterable[ClipResult]) -> Tally:
 def evaluate_videos(clips: Sequence[ClipLabel], chain: HandChain, new_decoder: Callable[[], Decoder],
                     decoder_name: str, speed: float = 1.0, stride: int = 1, suggest: Suggest | None = None,
                     fixed_box: Callable[[int, int], Roi] | None = None,
-                    on_clip: Callable[[ClipResult], None] | None = None) -> VideoEvaluation:
+                    on_clip: Callable[[ClipResult], None] | None = None,
+                    max_frames: int | None = None) -> VideoEvaluation:
     """Replay and score each clip with a new decoder (`new_decoder()`); a clip that cannot be decoded becomes
-    a result with `error` set and the others are still scored. `on_clip` sees each result as it is made."""
+    a result with `error` set and the others are still scored. `on_clip` sees each result as it is made;
+    `max_frames` limits each clip to its first N frames."""
     if not clips:
         raise AslEdgeError("no clips to evaluate")
     if speed <= 0 or stride < 1:  # checked here too: spell_clip's error would otherwise be blamed on each clip
         raise AslEdgeError(f"--speed {speed} must be positive and --stride {stride} at least 1")
+    if max_frames is not None and max_frames < 1:  # likewise
+        raise AslEdgeError(f"--max-frames {max_frames} must be at least 1")
     results = []
     for label in clips:
         try:
             trace = spell_clip(VideoFileSource(str(label.path), label.path), chain, new_decoder(), speed, stride,
-                               fixed_box)
+                               fixed_box, max_frames)
             result = score_clip(label, trace, chain.labels, suggest)
         except AslEdgeError as exc:
             result = ClipResult(label, None, error=str(exc))
         results.append(result)
         if on_clip is not None:
             on_clip(result)
-    return VideoEvaluation(results, clips[0].kind, decoder_name, speed, stride, suggest is not None)
+    return VideoEvaluation(results, clips[0].kind, decoder_name, speed, stride, suggest is not None, max_frames)

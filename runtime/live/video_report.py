@@ -8,13 +8,15 @@ from typing import Any
 from asl_edge.runtime.live.video_eval import READ_FRACTION, READ_MIN_FRAMES, ClipResult, Tally, VideoEvaluation
 
 
-def settings(decoder: str, speed: float = 1.0, stride: int = 1) -> str:
-    """e.g. "hold decoder, speed 6.7x, every 2nd frame"."""
+def settings(decoder: str, speed: float = 1.0, stride: int = 1, max_frames: int | None = None) -> str:
+    """e.g. "hold decoder, speed 6.7x, every 2nd frame, first 90 frames of each clip"."""
     parts = [f"{decoder} decoder"]
     if speed != 1.0:
         parts.append(f"speed {speed:g}x")
     if stride != 1:
         parts.append(f"every {_ordinal(stride)} frame")
+    if max_frames is not None:
+        parts.append(f"first {max_frames} frames of each clip")
     return ", ".join(parts)
 
 
@@ -67,7 +69,7 @@ def to_dict(evaluation: VideoEvaluation, context: dict[str, Any]) -> dict[str, A
     kind = evaluation.kind
     return {
         **context, "kind": kind, "decoder": evaluation.decoder, "speed": evaluation.speed,
-        "stride": evaluation.stride, "suggester": evaluation.suggester,
+        "stride": evaluation.stride, "max_frames": evaluation.max_frames, "suggester": evaluation.suggester,
         "metric": "letter accuracy = 1 - total Levenshtein distance / total truth letters",
         "total": _tally_dict(evaluation.total(), kind),
         "per_signer": {s: _tally_dict(t, kind) for s, t in evaluation.per_signer().items()},
@@ -87,7 +89,7 @@ def to_dict(evaluation: VideoEvaluation, context: dict[str, Any]) -> dict[str, A
 def markdown(evaluation: VideoEvaluation, title: str) -> str:
     """spelling.md: the totals per signer, then one row per clip, then per letter."""
     letter = evaluation.kind == "letter"
-    how = settings(evaluation.decoder, evaluation.speed, evaluation.stride)
+    how = settings(evaluation.decoder, evaluation.speed, evaluation.stride, evaluation.max_frames)
     lines = [f"# {title}", "", f"{how}. Letter accuracy = 1 - total Levenshtein distance / total truth letters. "
              "An error is the classifier's when the per-frame reading was wrong: a truth letter missed that was "
              "never its top-1 (hand found) for a held reading (at least "

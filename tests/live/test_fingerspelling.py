@@ -156,7 +156,8 @@ def test_run_events_are_json_lines_flushed_per_letter(tmp_path: Path) -> None:
                           "--no-window", "--events", str(events)], capture_output=True, text=True, timeout=300,
                          check=False)
     assert run.returncode == 0, run.stderr
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    start, *lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert (start["type"], start["decoder"]) == ("run_start", "fingerspelling")
     assert [(e["type"], e["label"]) for e in lines] == [("letter", "B"), ("letter", "A"), ("letter", "D"),
                                                         ("word_end", "BAD")]
     assert all(0.0 <= e["confidence"] <= 1.0 for e in lines)
@@ -168,6 +169,7 @@ def test_events_to_standard_output_are_json_lines_alone(tmp_path: Path) -> None:
                           "--no-window", "--events", "-"], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]  # every line is JSON
+    assert lines[0]["type"] == "run_start"
     assert [e["label"] for e in lines if e["type"] == "letter"] == ["B", "A", "D"]
     assert "spelled: 'BAD'" in run.stderr
 
@@ -235,7 +237,9 @@ def run_events(clip_path: Path, tmp_path: Path, *options: str) -> tuple[subproce
     run = subprocess.run([sys.executable, "-m", "asl_edge", "run", "--source", str(clip_path), "--no-window",
                           "--events", str(events), *options], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
-    return run, [json.loads(line) for line in events.read_text().splitlines()]
+    start, *lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert start["type"] == "run_start"
+    return run, lines
 
 
 def test_a_misspelled_word_gets_a_suggestion_beside_its_raw_letters(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import onnx
@@ -17,8 +18,8 @@ from tests.live.conftest import ClipMaker
 pytestmark = pytest.mark.slow
 
 
-def asl_edge(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "asl_edge", *args], capture_output=True, text=True, cwd=REPO,
+def asl_edge(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "asl_edge", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=120, check=False)
 
 
@@ -103,3 +104,39 @@ def test_demo_spells_the_bundled_clip() -> None:
     result = asl_edge("demo", "--no-window")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"demo: spelled {word!r} correctly" in result.stdout
+
+
+def test_transcript_dash_is_standard_output_alone(default_model: Path, make_clip: ClipMaker, tmp_path: Path) -> None:
+    clip = make_clip("CAB")
+    run = ("run", "--source", clip.path, "--model", str(default_model), "--no-window", "--no-suggest")
+    result = asl_edge(*run, "--transcript", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "CAB\n"  # the transcript alone: commits and the summary went to stderr
+    assert "commit: C" in result.stderr and "spelled: 'CAB'" in result.stderr
+    assert not (tmp_path / "-").exists()
+    # Both on standard output would interleave JSON and text: refused before the model loads.
+    result = asl_edge(*run, "--transcript", "-", "--events", "-", cwd=tmp_path)
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "asl-edge run: error: --events - and --transcript - both want standard output; send one of them to a "
+        "file, e.g. --transcript spelled.txt"]
+
+
+def test_each_run_appended_to_an_events_file_starts_with_a_run_start_line(default_model: Path,
+                                                                          make_clip: ClipMaker,
+                                                                          tmp_path: Path) -> None:
+    clip = make_clip("CAB")
+    events = tmp_path / "events.jsonl"
+    for _ in range(2):
+        result = asl_edge("run", "--source", clip.path, "--model", str(default_model), "--no-window",
+                          "--no-suggest", "--events", str(events))
+        assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    starts = [i for i, line in enumerate(lines) if line["type"] == "run_start"]
+    assert starts == [0, len(lines) // 2]
+    for start in starts:
+        record = lines[start]
+        assert set(record) == {"type", "time", "source", "decoder", "model"}
+        assert (record["source"], record["decoder"], record["model"]) == (clip.path, "hold", str(default_model))
+        assert datetime.fromisoformat(record["time"]).tzinfo is not None
+    assert [line["label"] for line in lines[1:starts[1]] if line["type"] == "letter"] == ["C", "A", "B"]

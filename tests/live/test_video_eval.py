@@ -68,14 +68,22 @@ def test_a_letter_is_read_when_held_for_a_quarter_of_a_letters_time() -> None:
     # 30 frames of one letter: a quarter of its time is 7.25 frames' worth. A for 10 frames is held; B for 5
     # is a glimpse; H without a hand is no reading at all.
     clip = [a] * 10 + [b] * 5 + [NO_HAND] * 15
-    assert read_letters(trace(clip), LABELS, letters=1) == {"A"}
+    assert read_letters(trace(clip), LABELS, letters=1) == ("A",)
     # The same frames as two letters' time: 3.6 frames a quarter, so B's five frames are held too.
-    assert read_letters(trace(clip), LABELS, letters=2) == {"A", "B"}
+    assert read_letters(trace(clip), LABELS, letters=2) == ("A", "B")
     # Relative time: the same frames replayed 6.7x faster (or at 10 fps) read the same.
-    assert read_letters(trace(clip, fps=201.0), LABELS, letters=2) == {"A", "B"}
-    assert read_letters(trace(clip, fps=10.0), LABELS, letters=2) == {"A", "B"}
+    assert read_letters(trace(clip, fps=201.0), LABELS, letters=2) == ("A", "B")
+    assert read_letters(trace(clip, fps=10.0), LABELS, letters=2) == ("A", "B")
     # One frame is never a reading, however short the clip.
-    assert read_letters(trace([h, a, a]), LABELS, letters=3) == {"A"}
+    assert read_letters(trace([h, a, a]), LABELS, letters=3) == ("A",)
+
+
+def test_read_letters_are_listed_in_the_order_first_read() -> None:
+    a, e, h = LABELS.index("A"), LABELS.index("E"), LABELS.index("H")
+    # HE, with a one-frame flicker of E before H: E was not read until after H, and a letter read again
+    # later (H) keeps its first place.
+    top1 = [e, h, h, h, h, NO_HAND, NO_HAND, e, e, e, e, h, h, h, h, a]
+    assert read_letters(trace(top1), LABELS, letters=2) == ("H", "E")
 
 
 def test_one_frame_interruptions_are_bridged_alternations_are_not() -> None:
@@ -85,7 +93,7 @@ def test_one_frame_interruptions_are_bridged_alternations_are_not() -> None:
     assert [(LABELS[label], first, frames) for label, first, frames, _ in readings] == [("A", 0, 8), ("A", 10, 2)]
     # R and U taking turns frame by frame (two fingers crossed or not, on some hands) is no held reading.
     alternating = trace([r, u] * 10)
-    assert read_letters(alternating, LABELS, letters=1) == set()
+    assert read_letters(alternating, LABELS, letters=1) == ()
     assert max(frames for _, _, frames, _ in held_readings(alternating)) <= 2  # the two ends pair up
 
 
@@ -109,7 +117,7 @@ def test_score_clip_counts_the_distance_and_the_split_of_one_clip() -> None:
     label = ClipLabel(2, Path("HE.mp4"), "HE", "word", "s3")
     h, e = LABELS.index("H"), LABELS.index("E")
     result = score_clip(label, trace([h] * 6 + [e] * 6, text="E "), LABELS, suggest=lambda s: "HE")
-    assert (result.spelled, result.distance, result.accuracy, result.read) == ("E", 1, 0.5, "EH")
+    assert (result.spelled, result.distance, result.accuracy, result.read) == ("E", 1, 0.5, "HE")  # as read
     assert result.errors == ErrorSplit(decoder=1, classifier=0)
     assert not result.exact and result.suggested_exact and result.matched == (1,)
 
@@ -275,6 +283,7 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     (["--stride", "0"], "--stride 0 must be at least 1"),
     (["--hold", "-1"], "hold time (--hold) -1.0 s must be a finite number of seconds, not negative"),
     (["--data", "x"], "--data and --videos score different things"),
+    (["--max-frames", "0"], "--max-frames 0 must be at least 1"),
 ])
 def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expected: str, clips: Path,
                                                            tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -289,6 +298,23 @@ def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expe
 def test_spelling_options_without_videos_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--speed", "2"]) != 0
     assert "--speed is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+    assert main(["eval", str(BUNDLED_LANDMARK_MODEL), "--max-frames", "30"]) != 0
+    assert "--max-frames is for spelling on video; add --videos FOLDER" in capsys.readouterr().err
+
+
+def test_max_frames_scores_the_first_frames_of_each_clip(clips: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["M_s4room.mp4,M,cse535-s4,", "Y_s4room.mp4,Y,cse535-s4,"]
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, rows)
+    assert all(frame_count(folder / row.split(",")[0]) > 20 for row in rows)
+    out = tmp_path / "report"
+    # 20 frames read, every 2nd decoded; stopping short of a clip's end is no "truncated file".
+    assert main(["eval", "--videos", str(folder), "--out", str(out), "--max-frames", "20", "--stride", "2"]) == 0
+    report = json.loads((out / "spelling.json").read_text())
+    assert report["max_frames"] == 20
+    assert [(c["frames"], c["error"]) for c in report["clips"]] == [(10, None), (10, None)]
+    assert "first 20 frames of each clip" in (out / "spelling.md").read_text()
+    assert "first 20 frames of each clip" in capsys.readouterr().out
 
 
 @pytest.mark.slow
