@@ -269,9 +269,10 @@ def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, 
 def load_video_clips(root: Path, files: Sequence[str], cache: Path | None = None,
                      variant: str = "full") -> list[VideoLandmarks]:
     """`files` of `root` through the hand stage (`video_landmarks`), every frame, cached in one npz per set of
-    clips (keyed like photos: names, sizes, times, hand models, and whether detection searches tiles)."""
+    clips (keyed like photos: names, sizes, times, hand models, and the tracker's settings; "signing hand":
+    since the highest hand is the one tracked)."""
     paths = [root / name for name in files]
-    key = _fingerprint(paths, f"{variant} video tiles={tracker_config(False, variant).tiles}")
+    key = _fingerprint(paths, f"{variant} video {tracker_config(False, variant)!r} signing hand")
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
     if cache_file.is_file():
         with np.load(cache_file) as data:

@@ -18,7 +18,7 @@ import numpy as np
 from asl_edge.preprocess import as_uint8_image
 from asl_edge.runtime.hand.geometry import RotatedRect, bounding_rect, rotation_to_upright
 from asl_edge.runtime.hand.models import LANDMARK_INPUT_SIZE, HandModels
-from asl_edge.runtime.hand.palm import PalmDetection, detect_palms, letterbox, search_tiles
+from asl_edge.runtime.hand.palm import WRIST_KEYPOINT, PalmDetection, detect_palms, letterbox, search_tiles
 
 TRACKING_LANDMARKS = (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18)
 TRACK_SCALE, TRACK_SHIFT_Y = 2.0, -0.1
@@ -46,6 +46,7 @@ class TrackerConfig:
     pad: float = 0.0
     variant: str = "full"
     tiles: bool = True
+    recheck_frames: int = 15
 
 
 @dataclass
@@ -96,7 +97,16 @@ def tracking_region(landmarks: np.ndarray) -> RotatedRect:
 
 
 class HandTracker:
-    """One hand per frame, tracked across frames. Call `process(frame)`; `reset()` between unrelated images."""
+    """One hand per frame, tracked across frames. Call `process(frame)`; `reset()` between unrelated images.
+
+    With tracking (video), the hand is the *signing* hand: a fingerspeller raises it to the shoulder while
+    the other hangs at the waist or rests, and both are often in view. Of the palms the detector finds, the one
+    whose wrist is highest in the frame is taken; while a hand is tracked, every `recheck_frames`-th frame the
+    detector runs again and a palm clear of the tracked hand, its wrist higher by a palm's height, takes over
+    (the signer raised the other hand, or tracking had started on the resting one). MediaPipe's one-hand
+    graph keeps the first hand it found; with a hand resting in view that is a fist read as E, N, T or S for
+    the whole clip.
+    """
 
     def __init__(self, models: HandModels | None = None, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
@@ -104,10 +114,12 @@ class HandTracker:
         self.times = HandTimes()
         self._region: RotatedRect | None = None
         self._next_tile = 0  # the search tile the next frame without a palm looks at
+        self._tracked_frames = 0  # frames tracked since the palm detector last ran
 
     def reset(self) -> None:
         self._region = None
         self._next_tile = 0
+        self._tracked_frames = 0
 
     def process(self, frame_bgr: np.ndarray) -> Hand | None:
         """A BGR (or gray) uint8 frame -> the hand, or None when no hand is found."""
@@ -121,9 +133,11 @@ class HandTracker:
         tracked = self._region is not None and self.config.track
         if tracked and self._region is not None:
             hand = self._landmarks(rgb, self._region, tracked=True)
+            self._tracked_frames += 1
+            if hand is not None and 0 < self.config.recheck_frames <= self._tracked_frames:
+                hand = self._raised_above(rgb, hand)
         if hand is None:
-            palm = self._detect(rgb)
-            hand = self._landmarks(rgb, palm.hand_region(), tracked=False) if palm else None
+            hand = self._acquire(rgb)
         self._region = tracking_region(hand.landmarks) if hand is not None else None
         self.times.hands += hand is not None
         if hand is not None and pad:
@@ -133,24 +147,49 @@ class HandTracker:
             self._region = None if self.config.pad else self._region
         return hand
 
-    def _detect(self, rgb: np.ndarray) -> PalmDetection | None:
-        started = time.perf_counter()
-        palm = self._detect_in(rgb, 0, 0)
-        if palm is None and self.config.tiles and self.config.track:
-            tiles = search_tiles(*rgb.shape[:2])
-            x, y, side = tiles[self._next_tile % len(tiles)]
-            self._next_tile += 1
-            palm = self._detect_in(rgb[y:y + side, x:x + side], x, y)
-        self.times.detect_ms = (time.perf_counter() - started) * 1000
-        self.times.detections += 1
-        return palm
+    def _acquire(self, rgb: np.ndarray) -> Hand | None:
+        """A hand from the palm detector: the highest palm whose landmarks are present (two tried at most)."""
+        for palm in self._detect(rgb)[:2]:
+            hand = self._landmarks(rgb, palm.hand_region(), tracked=False)
+            if hand is not None:
+                return hand
+        return None
 
-    def _detect_in(self, rgb: np.ndarray, x: int, y: int) -> PalmDetection | None:
-        """The best palm in `rgb`, a view whose top-left corner is (x, y) in the frame, in frame pixels."""
+    def _raised_above(self, rgb: np.ndarray, hand: Hand) -> Hand:
+        """`hand`, or a hand found clear of it with its wrist at least a palm's height higher (class docstring)."""
+        x0, y0, x1, y1 = hand.box
+        wrist_y = float(hand.landmarks[WRIST, 1])
+        for palm in self._detect(rgb, tiles=False):
+            px0, py0, px1, py1 = palm.box
+            clear = px1 < x0 or px0 > x1 or py1 < y0 or py0 > y1
+            if clear and float(palm.keypoints[WRIST_KEYPOINT, 1]) < wrist_y - (py1 - py0):
+                raised = self._landmarks(rgb, palm.hand_region(), tracked=False)
+                if raised is not None:
+                    return raised
+        return hand
+
+    def _detect(self, rgb: np.ndarray, tiles: bool = True) -> list[PalmDetection]:
+        """Palms in the whole frame (or, finding none while tracking, in the next search tile): while tracking,
+        highest wrist first (the signing hand); a photo's by score, as MediaPipe's static mode takes them."""
+        started = time.perf_counter()
+        palms = self._detect_in(rgb, 0, 0)
+        if not palms and tiles and self.config.tiles and self.config.track:
+            search = search_tiles(*rgb.shape[:2])
+            x, y, side = search[self._next_tile % len(search)]
+            self._next_tile += 1
+            palms = self._detect_in(rgb[y:y + side, x:x + side], x, y)
+        self.times.detect_ms += (time.perf_counter() - started) * 1000
+        self.times.detections += 1
+        self._tracked_frames = 0
+        if not self.config.track:
+            return palms
+        return sorted(palms, key=lambda palm: float(palm.keypoints[WRIST_KEYPOINT, 1]))
+
+    def _detect_in(self, rgb: np.ndarray, x: int, y: int) -> list[PalmDetection]:
+        """The palms in `rgb`, a view whose top-left corner is (x, y) in the frame, in frame pixels."""
         tensor, fit = letterbox(rgb)
         regressors, scores = self.models.detect(tensor)
-        palms = detect_palms(regressors, scores, fit.offset(x, y), self.config.min_detection)
-        return palms[0] if palms else None
+        return detect_palms(regressors, scores, fit.offset(x, y), self.config.min_detection)
 
     def _landmarks(self, rgb: np.ndarray, region: RotatedRect, tracked: bool) -> Hand | None:
         started = time.perf_counter()

@@ -124,12 +124,7 @@ def test_search_tiles_cover_every_small_hand() -> None:
 def test_a_small_hand_is_found_by_the_search_tiles() -> None:
     """A student fingerspelling ME at arm's length on a phone (portrait, 360x640): the hand is ~25 pixels,
     too small for the palm detector on the whole frame, and found in a tile within the first frames."""
-    clip = WORDS / "ME_s3.mp4"
-    if not clip.is_file():
-        pytest.skip(f"fingerspelling-dev not found at {WORDS}")
-    capture = cv2.VideoCapture(str(clip))
-    frames = [capture.read()[1] for _ in range(12)]
-    capture.release()
+    frames = _clip_frames("ME_s3.mp4", 12)
     whole_frame = HandTracker(config=TrackerConfig(tiles=False))
     assert [whole_frame.process(frame) for frame in frames] == [None] * len(frames)
     tiled = HandTracker(whole_frame.models)
@@ -143,6 +138,44 @@ def test_a_small_hand_is_found_by_the_search_tiles() -> None:
     assert 80 < (x0 + x1) / 2 < 140 and 280 < (y0 + y1) / 2 < 340 and x1 - x0 < 50
     # Without tracking (photos) there is no second look.
     assert HandTracker(whole_frame.models, TrackerConfig(track=False)).process(frames[0]) is None
+
+
+def _clip_frames(name: str, count: int) -> list[np.ndarray]:
+    clip = WORDS / name
+    if not clip.is_file():
+        pytest.skip(f"fingerspelling-dev not found at {WORDS}")
+    capture = cv2.VideoCapture(str(clip))
+    frames = [capture.read()[1] for _ in range(count)]
+    capture.release()
+    return frames
+
+
+def test_the_raised_hand_is_tracked_not_the_resting_one() -> None:
+    """HIS: the student signs with the right hand raised at the shoulder (wrist about 0.55 of the frame
+    height) while the left hangs at the waist (about 0.9), both in view from the first frame."""
+    frames = _clip_frames("HIS_s2.mp4", 40)
+    tracker = HandTracker()
+    wrists = [hand.landmarks[0, 1] / frame.shape[0] if hand else np.nan
+              for frame, hand in ((f, tracker.process(f)) for f in frames)]
+    assert np.nanmax(wrists) < 0.7 and not np.isnan(wrists).any()
+
+
+def test_a_hand_raised_while_the_other_is_tracked_takes_over() -> None:
+    frames = _clip_frames("HIS_s2.mp4", 40)
+    hidden = []
+    for frame in frames[:10]:  # the signing hand not yet in view: only the resting hand can be found
+        masked = frame.copy()
+        masked[200:480, :200] = 0
+        hidden.append(masked)
+    tracker = HandTracker()
+    hands = [tracker.process(frame) for frame in hidden + frames[10:]]
+    heights = [hand.landmarks[0, 1] / 640 if hand else np.nan for hand in hands]
+    assert all(height > 0.8 for height in heights[:10])  # the resting hand, tracked
+    recheck = TrackerConfig().recheck_frames
+    assert all(height < 0.7 for height in heights[10 + recheck:])  # within one recheck, the raised one
+    never = HandTracker(tracker.models, TrackerConfig(recheck_frames=0))
+    assert all(hand is not None and hand.landmarks[0, 1] / 640 > 0.8
+               for hand in (never.process(frame) for frame in hidden + frames[10:]))
 
 
 def test_no_hand_in_an_empty_frame(tracker: HandTracker) -> None:
