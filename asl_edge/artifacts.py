@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -110,6 +110,37 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise write_error(target, exc) from exc
+        raise
+
+
+def atomic_write_files(files: Mapping[Path, bytes]) -> None:
+    """Write several files as one report: every file to a temporary beside it first, then all renamed into place.
+    On an error nothing of this call is left: the temporaries are removed and so is any file already renamed
+    into place (a report half old, half new would read as one run). Errors as `atomic_write`."""
+    staged: list[tuple[str, Path]] = []
+    placed: list[Path] = []
+    target = Path()
+    try:
+        for target, data in files.items():
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            staged.append((tmp_name, target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp_name, 0o666 & ~_current_umask())
+        for tmp_name, target in staged:
+            os.replace(tmp_name, target)
+            placed.append(target)
+    except BaseException as exc:
+        for tmp_name, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)  # gone already for the ones renamed
+        for path in placed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         if isinstance(exc, OSError) and exc.errno is not None:
             raise write_error(target, exc) from exc
         raise

@@ -107,9 +107,9 @@ class Progress:
         elapsed = now - self._start
         rate = self.count / elapsed if elapsed > 0 else 0.0
         if self.total:
-            done = f"{self.count}/{self.total} {self.unit} ({self.count / self.total:.0%})"
+            done = f"{self.count}/{self.total} {self._units(self.total)} ({self.count / self.total:.0%})"
         else:
-            done = f"{self.count} {self.unit}"
+            done = f"{self.count} {self._units(self.count)}"
         parts = [f"{self.desc}: {done}", f"{elapsed:.0f} s", f"{rate:.3g} {self.unit}/s"]
         if not final and self.total and rate > 0:
             parts.append(f"about {(self.total - self.count) / rate:.0f} s left")
@@ -119,6 +119,12 @@ class Progress:
         print(", ".join(parts), file=self.file, flush=True)
         self.lines += 1
         self._last = now
+
+    def _units(self, n: int) -> str:
+        """The unit for n of them: "1 clip", "3 clips", "2 batches" ("it" is tqdm's and stays as it is)."""
+        if n == 1 or self.unit == "it":
+            return self.unit
+        return self.unit + ("es" if self.unit.endswith(("s", "sh", "ch", "x", "z")) else "s")
 
     def close(self) -> None:
         if self._bar is not None:

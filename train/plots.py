@@ -21,11 +21,15 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(figure: Any, path: str | os.PathLike[str]) -> None:
+def _png(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     _pyplot().close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _save(figure: Any, path: str | os.PathLike[str]) -> None:
+    atomic_write_bytes(path, _png(figure))
 
 
 def plot_curves(history: Sequence[dict[str, float]], path: str | os.PathLike[str], title: str = "") -> None:
@@ -88,6 +92,12 @@ def plot_image_grid(images: Sequence[np.ndarray], captions: Sequence[str], colum
 def plot_grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]], path: str | os.PathLike[str],
                       ylabel: str = "top-1", title: str = "") -> None:
     """One group of bars per entry of `groups` (e.g. letters), one bar per series (e.g. models), values 0..1."""
+    atomic_write_bytes(path, grouped_bars_png(groups, series, ylabel, title))
+
+
+def grouped_bars_png(groups: Sequence[str], series: dict[str, Sequence[float]], ylabel: str = "top-1",
+                     title: str = "") -> bytes:
+    """`plot_grouped_bars`' PNG, for a caller that writes it together with other files."""
     plt = _pyplot()
     x = np.arange(len(groups))
     width = 0.8 / max(len(series), 1)
@@ -98,4 +108,4 @@ def plot_grouped_bars(groups: Sequence[str], series: dict[str, Sequence[float]],
     ax.set(ylabel=ylabel, ylim=(0, 1.05), title=title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the bars, never over them
-    _save(figure, path)
+    return _png(figure)

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
                          "model.onnx (or none: the bundled landmark model)")
     if args.out is not None:
         check_out_outside_datasets(args.out, [(args.videos, "--videos")], example="runs/spelling")
+        check_report_paths(args.out)
     suggester = start_suggester(args)  # a bad --words fails here; the English list loads while clips decode
     backend = load_backend(model, spec=spec_from_args(args))
     try:
@@ -103,14 +104,24 @@ def run(args: argparse.Namespace) -> int:
         backend.close()
         raise ModelError(f"{model} reads a fixed box, not the hand; --videos scores the hand chain: pass a "
                          "landmarks model or --hand on")
-    suggest = None if suggester is None else word_of(suggester)
     try:
         if args.out is None:
-            return _score(args, model, clips, chain, suggest)
+            return _score(args, model, clips, chain, suggester)
         with output_dir(args.out):
-            return _score(args, model, clips, chain, suggest)
+            return _score(args, model, clips, chain, suggester)
     finally:
         chain.close()
+
+
+def check_report_paths(out: Path) -> None:
+    """Before any clip is decoded: each report file of --out is absent or a file a rename can replace (a folder
+    named spelling.png would otherwise fail the run after the whole decode)."""
+    for name in SPELLING_FILES:
+        path = out / name
+        if path.exists() and not path.is_file():
+            what = "a folder" if path.is_dir() else "not a regular file"
+            raise DataError(f"{path} is {what}, and --out writes its report file {name} there; move it away or "
+                            "pick another --out")
 
 
 def word_of(suggester: Future[WordSuggester]) -> Suggest:
@@ -124,7 +135,7 @@ def word_of(suggester: Future[WordSuggester]) -> Suggest:
 
 
 def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain: HandChain,
-           suggest: Suggest | None) -> int:
+           suggester: Future[WordSuggester] | None) -> int:
     from asl_edge.progress import Progress
     from asl_edge.runtime.live.decoding import make_decoder
     from asl_edge.runtime.live.video_eval import ClipResult, evaluate_videos
@@ -135,7 +146,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
     args.decoder = announce_decoder(args, hand_stage=True)
     how = settings(args.decoder, args.speed, args.stride, args.max_frames)
     title = f"spelling of {args.videos} by {model.name} [{how}]"
-    print(f"{title}: {len(clips)} clips")
+    print(f"{title}: {len(clips)} clip{'s' if len(clips) != 1 else ''}")
+    suggest = None if suggester is None else word_of(suggester)
     with Progress(len(clips), "spelling clips", unit="clip") as bar:
         def on_clip(result: ClipResult) -> None:
             print(clip_line(result), flush=True)
@@ -150,9 +162,13 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
     for line in summary_lines(evaluation):
         print(line)
     if args.out is not None:
+        # The English list has loaded by now when any clip was suggested for; a word count is then free.
+        loaded = suggester.result() if suggester is not None and suggester.done() else None
         _write(args.out, evaluation, title, {"model": str(model), "videos": str(args.videos),
                                              "threshold": args.threshold, "hold_s": args.hold,
-                                             "smooth": args.smooth})
+                                             "smooth": args.smooth,
+                                             "words_file": None if args.words is None else str(args.words),
+                                             "suggester_words": None if loaded is None else loaded.word_count})
         print(f"report written to {args.out}")
     if evaluation.failed:
         # After the report: the other clips are scored and written; the exit code still says a row failed.
@@ -164,17 +180,22 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
 
 
 def _write(out: Path, evaluation: VideoEvaluation, title: str, context: dict[str, object]) -> None:
-    """spelling.json and spelling.md (atomic), then the per-letter PNG when matplotlib is there."""
-    from asl_edge.artifacts import atomic_write_json, atomic_write_text
+    """spelling.json, spelling.md and (when matplotlib is there) the per-letter PNG, all rendered before any is
+    written and then written as one: a failure leaves none of them from this run."""
+    import json
+
+    from asl_edge.artifacts import atomic_write_files
     from asl_edge.errors import MissingDependencyError
     from asl_edge.runtime.live.video_report import markdown, plot_series, to_dict
 
-    atomic_write_json(out / "spelling.json", to_dict(evaluation, context))
-    atomic_write_text(out / "spelling.md", markdown(evaluation, title))
+    files = {out / "spelling.json": (json.dumps(to_dict(evaluation, context), indent=2, sort_keys=True)
+                                     + "\n").encode(),
+             out / "spelling.md": markdown(evaluation, title).encode()}
     try:
-        from asl_edge.train.plots import plot_grouped_bars
+        from asl_edge.train.plots import grouped_bars_png
 
         letters, series = plot_series(evaluation)
-        plot_grouped_bars(letters, series, out / "spelling.png", ylabel="share", title=title)
+        files[out / "spelling.png"] = grouped_bars_png(letters, series, ylabel="share", title=title)
     except MissingDependencyError as exc:
         print(f"no plot: {exc}")
+    atomic_write_files(files)

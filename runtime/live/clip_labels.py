@@ -8,6 +8,7 @@ one DataError naming the row and the fix, found before any clip is decoded.
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ class ClipLabel:
 
 
 def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabel]:
-    """The rows of FOLDER/labels.csv, checked: every file exists, no file twice, every truth non-empty and
-    made only of letters among the model's `labels`. Raises DataError naming the first bad row."""
+    """The rows of FOLDER/labels.csv, checked: every file exists, no file twice (however its path is spelled),
+    every truth non-empty and made only of letters among the model's `labels`. Raises DataError naming the
+    first bad row."""
     folder = Path(folder)
     table = folder / LABELS_FILE
     if not folder.is_dir():
@@ -52,8 +54,13 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabe
         raise DataError(f"cannot read {table} ({exc}); write it as UTF-8 CSV with a header `file,word`") from exc
     header = [name.strip().lower() for name in rows[0]] if rows else []
     if "file" not in header:
-        raise DataError(f"{table} has no `file` column (header: {','.join(header) or 'none'}); its first line "
-                        "must name the columns, e.g. `file,word,signer`")
+        raw = ",".join(header)
+        # A spreadsheet saved with a locale's list separator reads as one column named e.g. "file;word".
+        separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in raw), None)
+        hint = f"; this one looks separated by {separator}: save it comma-separated" if separator else ""
+        shown = raw.replace("\t", "<tab>") or "none"
+        raise DataError(f"{table} has no `file` column (header: {shown}); its first line must name the columns, "
+                        f"separated by commas, e.g. `file,word,signer`{hint}")
     kinds = [name for name in TRUTH_COLUMNS if name in header]
     if len(kinds) != 1:
         raise DataError(f"{table} needs exactly one of the columns `word` (a word per clip) or `letter` (a letter "
@@ -62,7 +69,7 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabe
     letters = {label for label in labels if len(label) == 1}
     column = {name: header.index(name) for name in ("file", kind, "signer", "motion") if name in header}
     clips: list[ClipLabel] = []
-    seen: dict[str, int] = {}
+    seen: dict[Path, tuple[int, str]] = {}  # resolved: `./X.mp4` and `sub/../X.mp4` are X.mp4 again
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue  # a blank line (a trailing newline too many)
@@ -71,10 +78,16 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabe
         name, truth = cells["file"], cells[kind].upper()
         if not name:
             raise DataError(f"{where}: no file name; fill in the `file` column or remove the row")
-        if name in seen:
-            raise DataError(f"{where}: {name} is listed again (first on line {seen[name]}); remove one of the rows")
-        seen[name] = line
         path = folder / name
+        key = Path(os.path.realpath(path))  # unlike Path.resolve() (before 3.13), no error on a symlink loop
+        if key in seen:
+            first_line, first_name = seen[key]
+            spelled = "" if first_name == name else f" as {first_name}"
+            raise DataError(f"{where}: {name} is listed again (first on line {first_line}{spelled}); remove one "
+                            "of the rows")
+        seen[key] = (line, name)
+        if path.is_dir():
+            raise DataError(f"{where}: {path} is a folder, not a video file; name a clip file or remove the row")
         if not path.is_file():
             raise DataError(f"{where}: {path} does not exist; fix the file name or remove the row")
         if not truth:
@@ -83,9 +96,11 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabe
             raise DataError(f"{where}: letter {truth!r} of {name} is not one letter; use a `word` column for words")
         unknown = sorted({c for c in truth if c not in letters})
         if unknown:
-            raise DataError(f"{where}: {kind} {truth!r} of {name} has {', '.join(map(repr, unknown))}, which the "
-                            f"model cannot spell (its letters: {''.join(sorted(letters))}); fix the {kind} or "
-                            "remove the row")
+            # A letter clip's truth is the one bad character: name it once.
+            what = (f"letter {truth!r} of {name} is not one the model can spell" if kind == "letter" else
+                    f"word {truth!r} of {name} has {', '.join(map(repr, unknown))}, which the model cannot spell")
+            raise DataError(f"{where}: {what} (its letters: {''.join(sorted(letters))}); fix the {kind} or remove "
+                            "the row")
         clips.append(ClipLabel(line, path, truth, kind, cells.get("signer", ""), cells.get("motion", "")))
     if not clips:
         raise DataError(f"{table} lists no clips; add a row per clip under its header")

@@ -66,8 +66,9 @@ class EventWriter:
 
     def run_start(self, source: str, decoder: str, model: str) -> None:
         """The `run_start` line (see the module docstring)."""
-        self._write(json.dumps({"type": "run_start", "time": datetime.now().astimezone().isoformat(),
-                                "source": source, "decoder": decoder, "model": model}))
+        started = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        self._write(json.dumps({"type": "run_start", "time": started, "source": source, "decoder": decoder,
+                                "model": model}))
 
     def _write(self, line: str) -> None:
         try:

@@ -47,7 +47,7 @@ def _tally_line(name: str, tally: Tally, evaluation: VideoEvaluation) -> str:
     if evaluation.kind == "letter":
         return (f"{name}: letter spelled {tally.spelled}/{tally.clips}, only it {tally.only}/{tally.clips}, "
                 f"letter accuracy {tally.accuracy:.3f}, {split}")
-    suggested = f" ({tally.suggested_exact} with suggestions)" if evaluation.suggester else ""
+    suggested = f" ({tally.suggested_exact}/{tally.clips} taking the suggestions)" if evaluation.suggester else ""
     return (f"{name}: letter accuracy {tally.accuracy:.3f} ({tally.letters - tally.distance} of {tally.letters} "
             f"letters net), words exact {tally.exact}/{tally.clips}{suggested}, {split}")
 
@@ -90,7 +90,8 @@ def markdown(evaluation: VideoEvaluation, title: str) -> str:
     """spelling.md: the totals per signer, then one row per clip, then per letter."""
     letter = evaluation.kind == "letter"
     how = settings(evaluation.decoder, evaluation.speed, evaluation.stride, evaluation.max_frames)
-    lines = [f"# {title}", "", f"{how}. Letter accuracy = 1 - total Levenshtein distance / total truth letters. "
+    lines = [f"# {title}", "", f"{how}. Letter accuracy = 1 - total Levenshtein distance / total truth letters "
+             "(below 0 where more letters are spelled than signed). "
              "An error is the classifier's when the per-frame reading was wrong: a truth letter missed that was "
              "never its top-1 (hand found) for a held reading (at least "
              f"{READ_FRACTION:.0%} of the clip's time per letter and {READ_MIN_FRAMES} frames), or a letter "
@@ -99,8 +100,8 @@ def markdown(evaluation: VideoEvaluation, title: str) -> str:
         lines += ["| signer | clips | letter spelled | only it | letter accuracy | decoder errors | "
                   "classifier errors |", "|---|---:|---:|---:|---:|---:|---:|"]
     else:
-        lines += ["| signer | clips | letter accuracy | words exact | words exact (suggested) | decoder errors | "
-                  "classifier errors |", "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += ["| signer | clips | letter accuracy | words exact | words exact, taking the suggestions | "
+                  "decoder errors | classifier errors |", "|---|---:|---:|---:|---:|---:|---:|"]
     groups = [*evaluation.per_signer().items(), ("**all**", evaluation.total())]
     for name, t in groups:
         middle = (f"{t.spelled} | {t.only} | {t.accuracy:.3f}" if letter else

@@ -32,8 +32,8 @@ def test_a_log_file_gets_about_ten_whole_lines(monkeypatch: pytest.MonkeyPatch) 
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue()
     assert 9 <= len(lines) <= 12, lines
-    assert lines[0].startswith("eval: 100/1000 image (10%)") and "s left" in lines[0]
-    assert lines[-1].startswith("eval: 1000/1000 image (100%) done"), lines[-1]
+    assert lines[0].startswith("eval: 100/1000 images (10%)") and "s left" in lines[0]
+    assert lines[-1].startswith("eval: 1000/1000 images (100%) done"), lines[-1]
 
 
 def test_quick_work_prints_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +80,14 @@ def test_a_terminal_gets_a_bar(monkeypatch: pytest.MonkeyPatch) -> None:
         progress.update(5)
         progress.close()
     os.close(leader)
+
+
+def test_the_unit_is_plural_for_any_count_but_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASL_EDGE_PROGRESS", raising=False)
+    for total, unit, expected in ((1, "clip", "spelling: 1/1 clip (100%)"), (3, "clip", "spelling: 1/3 clips (33%)"),
+                                  (3, "batch", "spelling: 1/3 batches (33%)"), (None, "clip", "spelling: 1 clip,")):
+        log, clock = io.StringIO(), Clock()
+        with Progress(total, "spelling", unit=unit, file=log, clock=clock) as progress:
+            clock.now += 60
+            progress.update()
+        assert log.getvalue().startswith(expected), log.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -137,6 +138,7 @@ def test_each_run_appended_to_an_events_file_starts_with_a_run_start_line(defaul
     for start in starts:
         record = lines[start]
         assert set(record) == {"type", "time", "source", "decoder", "model"}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", record["time"])  # as README shows
         assert (record["source"], record["decoder"], record["model"]) == (clip.path, "hold", str(default_model))
         assert datetime.fromisoformat(record["time"]).tzinfo is not None
     assert [line["label"] for line in lines[1:starts[1]] if line["type"] == "letter"] == ["C", "A", "B"]

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from asl_edge.apps.cli import main
+from asl_edge.apps.commands.evaluate_videos import _write as write_report
+from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import letter_accuracy, levenshtein
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import HandChain, open_chain
@@ -22,7 +24,15 @@ from asl_edge.runtime.live.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
 from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
-from asl_edge.runtime.live.video_eval import ErrorSplit, held_readings, read_letters, score_clip, split_errors
+from asl_edge.runtime.live.video_eval import (
+    ErrorSplit,
+    VideoEvaluation,
+    held_readings,
+    read_letters,
+    score_clip,
+    split_errors,
+)
+from asl_edge.runtime.live.video_report import markdown, summary_lines
 from tests.conftest import REPO
 
 FINGERSPELLING = Path(REPO.parent / "shared" / "data" / "fingerspelling-dev")
@@ -251,6 +261,19 @@ BAD_LABELS = {
                                                                       "one letter"),
     "duplicate row": ("file,word\nM_s4room.mp4,M\nM_s4room.mp4,M\n",
                       "line 3: M_s4room.mp4 is listed again (first on line 2); remove one of the rows"),
+    "duplicate spelled ./": ("file,word\nM_s4room.mp4,M\n./M_s4room.mp4,M\n",
+                             "line 3: ./M_s4room.mp4 is listed again (first on line 2 as M_s4room.mp4); remove"),
+    "duplicate spelled sub/..": ("file,word\nsub/../M_s4room.mp4,M\nM_s4room.mp4,M\n",
+                                 "line 3: M_s4room.mp4 is listed again (first on line 2 as sub/../M_s4room.mp4)"),
+    "a folder": ("file,word\nsub/,M\n", "line 2: {folder}/sub is a folder, not a video file; name a clip file"),
+    "a folder named .mp4": ("file,word\nfolder.mp4/,M\n", "line 2: {folder}/folder.mp4 is a folder, not a video"),
+    "semicolons": ("file;word\nM_s4room.mp4;M\n", "has no `file` column (header: file;word); its first line must "
+                   "name the columns, separated by commas, e.g. `file,word,signer`; this one looks separated by "
+                   "semicolons: save it comma-separated"),
+    "tabs": ("file\tword\nM_s4room.mp4\tM\n", "(header: file<tab>word); its first line must name the columns, "
+             "separated by commas, e.g. `file,word,signer`; this one looks separated by tabs"),
+    "unknown letter in a letter clip": ("file,letter\nM_s4room.mp4,1\n", "line 2: letter '1' of M_s4room.mp4 is not "
+                                                                          "one the model can spell (its letters: A"),
 }
 
 
@@ -261,6 +284,8 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     folder = tmp_path / "clips"
     folder.mkdir()
     shutil.copy(clips / "letters" / "M_s4room.mp4", folder)
+    (folder / "sub").mkdir()
+    (folder / "folder.mp4").mkdir()
     if text is not None:
         (folder / "labels.csv").write_text(text)
     out = tmp_path / "report"
@@ -272,6 +297,54 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     assert expected.format(folder=folder) in lines[0]
     assert not out.exists()  # nothing written, not even an empty folder
     assert "M_s4room.mp4: " not in captured.out  # found before any clip was decoded
+
+
+def test_a_folder_in_place_of_a_report_file_is_refused_before_any_clip_is_decoded(
+        clips: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, ["M_s4room.mp4,M,cse535-s4,"])
+    out = tmp_path / "report"
+    (out / "spelling.png").mkdir(parents=True)
+    assert main(["eval", "--videos", str(folder), "--out", str(out)]) != 0
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"asl-edge eval: error: {out}/spelling.png is a folder"), lines
+    assert "M_s4room.mp4: " not in captured.out
+    assert [p.name for p in out.iterdir()] == ["spelling.png"]  # no spelling.json or .md written
+
+
+def evaluation_of(truths_spelled: list[tuple[str, str]], suggestion: str | None = None) -> VideoEvaluation:
+    """A word evaluation scored from traces written out by hand, one clip per (truth, spelled)."""
+    results = [score_clip(ClipLabel(line, Path(f"{truth}.mp4"), truth, "word", "s1"), trace([0] * 4, text=spelled),
+                          LABELS, suggest=lambda _: suggestion)
+               for line, (truth, spelled) in enumerate(truths_spelled, start=2)]
+    return VideoEvaluation(results, "word", "hold", suggester=True)
+
+
+def test_a_failed_report_write_leaves_no_report_file_of_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "spelling.json").write_text("{}\n")  # an earlier run's
+    (out / "spelling.md").mkdir()  # appeared after the check before decoding
+    with pytest.raises(AslEdgeError, match=f"cannot write {out}/spelling.md: .*EISDIR"):
+        write_report(out, evaluation_of([("AT", "AT")]), "title", {})
+    # The new spelling.json was renamed over the old one before spelling.md failed: it is removed again, so no
+    # file is newer than the run, and no temporary is left.
+    assert sorted(p.name for p in out.iterdir()) == ["spelling.md"]
+    (out / "spelling.md").rmdir()
+    write_report(out, evaluation_of([("AT", "AT")]), "title", {"model": "m"})
+    assert sorted(p.name for p in out.iterdir()) == ["spelling.json", "spelling.md", "spelling.png"]
+    assert json.loads((out / "spelling.json").read_text())["model"] == "m"
+
+
+def test_words_exact_taking_the_suggestions_says_of_how_many() -> None:
+    evaluation = evaluation_of([("AT", "AT"), ("OUT", "OUL"), ("HE", "E")], suggestion="OUT")
+    assert "words exact 1/3 (1/3 taking the suggestions)" in summary_lines(evaluation)[0]
+    assert "| words exact | words exact, taking the suggestions |" in markdown(evaluation, "title")
+
+
+def test_a_letter_accuracy_goes_below_zero_when_more_letters_are_spelled_than_signed() -> None:
+    # The competition's metric, kept as it is: J read as II is two edits for one letter.
+    assert evaluation_of([("J", "II")]).results[0].accuracy == -1.0
 
 
 @pytest.mark.parametrize(("args", "expected"), [
@@ -309,9 +382,13 @@ def test_max_frames_scores_the_first_frames_of_each_clip(clips: Path, tmp_path: 
     assert all(frame_count(folder / row.split(",")[0]) > 20 for row in rows)
     out = tmp_path / "report"
     # 20 frames read, every 2nd decoded; stopping short of a clip's end is no "truncated file".
-    assert main(["eval", "--videos", str(folder), "--out", str(out), "--max-frames", "20", "--stride", "2"]) == 0
+    words = tmp_path / "names.txt"
+    words.write_text("MARY\nYUSUF\n")
+    assert main(["eval", "--videos", str(folder), "--out", str(out), "--max-frames", "20", "--stride", "2",
+                 "--words", str(words)]) == 0
     report = json.loads((out / "spelling.json").read_text())
     assert report["max_frames"] == 20
+    assert report["words_file"] == str(words) and report["suggester_words"] > 2  # the English list and the names
     assert [(c["frames"], c["error"]) for c in report["clips"]] == [(10, None), (10, None)]
     assert "first 20 frames of each clip" in (out / "spelling.md").read_text()
     assert "first 20 frames of each clip" in capsys.readouterr().out
