@@ -314,8 +314,8 @@ def _write_motion_profile(args: argparse.Namespace, motion: MotionProfile | None
     from asl_edge.runtime.live.motion_profile import PROFILE_FILE, fit_notes
 
     if motion is None:
-        print(f"no J or Z strokes in {args.data[0]}: J and Z keep the default thresholds (collect --letters J,Z "
-              "records them)")
+        print(f"no J or Z strokes in {args.data[0]}: J and Z keep the default thresholds (`asl-edge collect "
+              "--letters J,Z` records them)")
         return
     path = motion.save(Path(args.out) / PROFILE_FILE)
     fitted = ", ".join(f"{name} {value:.2f}" for name, value in motion.thresholds.items())
