@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from asl_edge.runtime.live.motion import MotionConfig
     from asl_edge.runtime.live.suggest import WordSuggester
     from asl_edge.spec import ModelSpec
 
@@ -102,6 +103,10 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                              "count (they rank above English words); suggestions come from symspellpy's English "
                              "frequency list plus these, shown beside the raw letters, never instead of them")
     parser.add_argument("--no-suggest", action="store_true", help="no word suggestions")
+    parser.add_argument("--motion-profile", default=None, metavar="FILE",
+                        help="your own J and Z thresholds (the motion.json `asl-edge train --init-from` fits from the "
+                             "strokes collect recorded), or none for the defaults (default: MODEL.motion.json beside "
+                             "the model, else motion.json in its folder, else the defaults)")
     if not outputs:
         return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",
@@ -112,6 +117,17 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                         help="write one JSON line per letter, word end and word suggestion (type, time, label, "
                              "confidence), after a run_start line, to FILE (appended) or - (standard output), "
                              "flushed as they happen")
+
+
+def motion_from_args(args: argparse.Namespace, model: str | os.PathLike[str]) -> MotionConfig | None:
+    """The J/Z thresholds of --motion-profile or the profile beside the model (one line says which), else None."""
+    from asl_edge.runtime.live.motion_profile import profile_for
+
+    profile = profile_for(model, getattr(args, "motion_profile", None))
+    if profile is None:
+        return None
+    print(f"motion profile: {profile.path} ({profile.describe()})", flush=True)
+    return profile.config
 
 
 def start_suggester(args: argparse.Namespace) -> Future[WordSuggester] | None:

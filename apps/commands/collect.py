@@ -19,7 +19,6 @@ from asl_edge.runtime.live.collect import (
     ViewOptions,
     collect,
     model_letters,
-    motion_note,
     parse_letters,
 )
 from asl_edge.runtime.live.collect.loop import summary_lines
@@ -33,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset folder; running again adds to it (default: %(default)s)")
     parser.add_argument("--letters", default=None,
                         help="letters to record, e.g. A,M,N,T (default: every letter the bundled landmark model "
-                             "knows but J and Z: they are motions, and collect records still frames)")
+                             "knows; J and Z are recorded as strokes: draw them)")
     parser.add_argument("--samples", type=int, default=DEFAULTS.samples,
                         help="samples per letter this session (default: %(default)s)")
     parser.add_argument("--countdown", type=float, default=DEFAULTS.countdown_s, metavar="SECONDS",
@@ -57,9 +56,6 @@ def run(args: argparse.Namespace) -> int:
     source = source_from_args(args)
     open_source(source)  # fail on a bad source before loading models or writing anything
     print(f"source: {source.describe()}")
-    note = motion_note(letters)
-    if note:
-        print(f"note: {note}", file=sys.stderr, flush=True)
     print(f"collecting {config.samples} samples of {', '.join(letters)} into {args.out}"
           f"{' (no full frames)' if args.no_frames else ''}", flush=True)
     view = ViewOptions(window=not args.no_window, web=args.web, host=args.host, port=args.port, save=args.save)

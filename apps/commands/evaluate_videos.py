@@ -17,6 +17,7 @@ from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
     add_spelling_options,
     announce_decoder,
+    motion_from_args,
     spec_from_args,
     spelling_config,
     start_suggester,
@@ -143,6 +144,7 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
 
     labels = chain.labels
     config = spelling_config(args)
+    motion = motion_from_args(args, model)
     args.decoder = announce_decoder(args, hand_stage=True)
     how = settings(args.decoder, args.speed, args.stride, args.max_frames)
     title = f"spelling of {args.videos} by {model.name} [{how}]"
@@ -153,8 +155,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
             print(clip_line(result), flush=True)
             bar.update()
 
-        evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config), args.decoder,
-                                     args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip,
+        evaluation = evaluate_videos(clips, chain, lambda: make_decoder(args.decoder, labels, config, motion=motion),
+                                     args.decoder, args.speed, args.stride, suggest, PIPELINE_DEFAULTS.roi_for, on_clip,
                                      args.max_frames)
     if not evaluation.scored:
         raise AslEdgeError(f"no clip of {args.videos} could be decoded (first: {evaluation.failed[0].error}); "

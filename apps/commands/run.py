@@ -21,6 +21,7 @@ from asl_edge.apps.options import (
     add_view_options,
     announce_decoder,
     backend_kwargs,
+    motion_from_args,
     open_source,
     source_from_args,
     spec_from_args,
@@ -70,7 +71,7 @@ def config_from_args(args: argparse.Namespace, roi_size: float | None = None) ->
     return PipelineConfig(roi_size=roi_size if roi_size is not None else args.roi_size,
                           roi_offset=tuple(getattr(args, "roi_offset", (0.0, 0.0))),
                           decoder=args.decoder, threshold=args.threshold, hold_s=args.hold, window=args.smooth,
-                          max_frames=getattr(args, "max_frames", None))
+                          max_frames=getattr(args, "max_frames", None), motion=motion_from_args(args, args.model))
 
 
 def print_commit(commit: Commit) -> None:

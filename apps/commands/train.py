@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asl_edge.apps.options import add_out, add_seed, default_data_dir
 from asl_edge.datasets import HeldOutSplit
 from asl_edge.spec import COLORS, INPUT_KINDS
 from asl_edge.train.config import DEVICES, SCHEDULES, ConfigError, TrainConfig  # torch-free until validated
+
+if TYPE_CHECKING:
+    from asl_edge.runtime.live.motion_profile import MotionProfile
 
 
 # PersonaliseConfig's defaults without importing torch (asl_edge.train.personalise needs it); a test checks they match.
@@ -248,22 +251,31 @@ def run_personalise(args: argparse.Namespace) -> int:
                 else "the folder of the start model (--init-from)")
         raise ConfigError(f"--out {args.out} is {what}; writing the run there would overwrite or mix files - "
                           "name a new folder, e.g. --out runs/mine2")
+    from asl_edge.runtime.live.motion_profile import fit_profile
+
+    # Before the claim and the training: a damaged stroke file fails in a second, with the folders as they were.
+    motion = fit_profile(args.data[0])
     with _claim(args, resumable=False) as previous:
         _report_archive(previous)
-        return _personalise_claimed(args)
+        return _personalise_claimed(args, motion)
 
 
-def _personalise_claimed(args: argparse.Namespace) -> int:
+def _personalise_claimed(args: argparse.Namespace, motion: MotionProfile | None = None) -> int:
     import time
     from pathlib import Path
 
     from asl_edge.artifacts import ensure_writable_dir
-    from asl_edge.runtime.hand.collected import read_collected
+    from asl_edge.errors import DataError
+    from asl_edge.runtime.hand.collected import LANDMARKS_FILE, read_collected
     from asl_edge.train.onnx_init import load_start_model
     from asl_edge.train.personalise import PersonaliseConfig, personalise
     from asl_edge.train.replay_sources import ReplaySource
 
     started = time.monotonic()
+    if motion is not None and not (Path(args.data[0]) / LANDMARKS_FILE).is_file():
+        raise DataError(f"{args.data[0]} holds J and Z strokes but no still-letter samples, and personalising "
+                        "fine-tunes the model on those; record a few letters too (`asl-edge collect --out "
+                        f"{args.data[0]} --letters A,B,C`), then run this again")
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
     replay = ReplaySource.resolve(args.replay_data or [], args.init_from, HeldOutSplit.recorded(spec.trained_on))
@@ -281,6 +293,7 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
     cache = Path(args.landmark_cache) if args.landmark_cache else None
     personalise(args.init_from, user, args.data[0], replay.load(cache), args.out, config)
     print(f"personalised in {time.monotonic() - started:.1f} s (loading included)")
+    _write_motion_profile(args, motion)
     if args.export != "none":
         from asl_edge.export.pipeline import ExportOptions, export_all, parse_precisions
 
@@ -290,6 +303,25 @@ def _personalise_claimed(args: argparse.Namespace) -> int:
         print(f"use it: asl-edge run --source 0 --model {Path(args.out) / 'model.onnx'}; compare: asl-edge eval "
               f"{Path(args.out) / 'model.onnx'} --compare {args.init_from} --data {args.data[0]}")
     return 0
+
+
+def _write_motion_profile(args: argparse.Namespace, motion: MotionProfile | None) -> None:
+    """The J/Z thresholds fitted from the --data folder's strokes, beside the model (run, demo and eval --videos
+    read it from there); without strokes none, and J and Z keep the defaults."""
+    import sys
+    from pathlib import Path
+
+    from asl_edge.runtime.live.motion_profile import PROFILE_FILE, fit_notes
+
+    if motion is None:
+        print(f"no J or Z strokes in {args.data[0]}: J and Z keep the default thresholds (`asl-edge collect "
+              "--letters J,Z` records them)")
+        return
+    path = motion.save(Path(args.out) / PROFILE_FILE)
+    fitted = ", ".join(f"{name} {value:.2f}" for name, value in motion.thresholds.items())
+    print(f"motion profile: {path}: {motion.describe()}; {fitted}")
+    for note in fit_notes(motion):
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _write_replay(args: argparse.Namespace) -> int:

@@ -2,11 +2,14 @@
 
     OUT/frames/<LETTER>/<id>.jpg   full frames (absent when collected with --no-frames)
     OUT/crops/<LETTER>/<id>.jpg    the hand crop of `chain.hand_crop` (left hands mirrored): an image-folder dataset
+    OUT/strokes/<J|Z>/<id>.stroke.npz  a J or Z drawn: the hand's trajectory over the stroke (strokes.py); the
+                                   motion letters' samples, not rows of landmarks.npz
     OUT/landmarks.npz              landmarks (N, 21, 3) float32, full-frame pixels as `Hand.landmarks` gives them;
                                    handedness (N,) float32 (`Hand.handedness`, probability of a right hand);
                                    labels (N,) str; ids (N,) str (the jpg stems); frame_size (N, 2) int32 (w, h)
     OUT/collect.json               the manifest: format and version, created/updated (UTC), sessions (source, hand
-                                   models with sha256, settings, samples), letter counts, whether frames are stored,
+                                   models with sha256, settings, samples), letter counts, stroke counts (`strokes`:
+                                   letter -> files), whether frames are stored,
                                    flagged (id -> {looks_like, sample, distance}: samples `read_collected` leaves out)
 
 Every write is atomic (a temporary file renamed into place) and comes in this order: the sample's jpgs, then
@@ -25,7 +28,7 @@ import json
 import os
 import zipfile
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from asl_edge.artifacts import atomic_write, atomic_write_bytes, atomic_write_js
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
+from asl_edge.runtime.hand.strokes import Stroke, stroke_files, stroke_path, write_stroke
 from asl_edge.runtime.hand.tracker import Hand
 
 FORMAT = "asl-edge-collect"
@@ -212,7 +216,8 @@ class CollectedWriter:
         self.session = {"started": now.isoformat(), "frames_stored": self.store_frames, "samples": 0,
                         **self.session}
         self.manifest["sessions"].append(self.session)
-        self.added: list[str] = []  # ids written by this session, in order
+        self.added: list[str] = []  # ids written by this session (samples and strokes), in order
+        self._strokes: dict[str, str] = {}  # id -> letter of the strokes this session wrote
         self._next = 0
         self._stamp = now.strftime("%Y%m%dT%H%M%S")
         self._write_manifest()
@@ -232,6 +237,17 @@ class CollectedWriter:
         self._write_manifest()
         return sample_id
 
+    def add_stroke(self, label: str, stroke: Stroke, frame_size: tuple[int, int]) -> str:
+        """Write one J or Z stroke (strokes.py) and return its id, formed like a sample's."""
+        sample_id = self._new_id(label)
+        write_stroke(stroke_path(self.folder, label, sample_id),
+                     replace(stroke, source=str(self.session.get("source") or ""), frame_size=frame_size))
+        self.added.append(sample_id)
+        self._strokes[sample_id] = label
+        self.session["samples"] = len(self.added)
+        self._write_manifest()
+        return sample_id
+
     def flag(self, flagged: dict[str, dict[str, Any]]) -> None:
         """Record which samples look like another letter's (review.py); they stay on disk, training skips them."""
         self.manifest["flagged"] = flagged
@@ -241,6 +257,12 @@ class CollectedWriter:
         """Drop a sample of this session (redo): its row first, then its files, so no row ever lacks its jpgs."""
         if sample_id not in self.added:
             raise ValueError(f"{sample_id} was not added by this session")
+        if sample_id in self._strokes:
+            stroke_path(self.folder, self._strokes.pop(sample_id), sample_id).unlink(missing_ok=True)
+            self.added.remove(sample_id)
+            self.session["samples"] = len(self.added)
+            self._write_manifest()
+            return
         label = str(self.samples.labels[self.samples.ids == sample_id][0])
         self.samples = self.samples.without(sample_id)
         self.added.remove(sample_id)
@@ -282,7 +304,7 @@ class CollectedWriter:
 
     def _new_id(self, label: str) -> str:
         # Unique across sessions by the session's start time; the check covers two sessions in one second.
-        taken = {str(i) for i in self.samples.ids}
+        taken = {str(i) for i in self.samples.ids} | {path.name.split(".")[0] for path in stroke_files(self.folder)}
         while f"{label}-{self._stamp}-{self._next}" in taken:
             self._next += 1
         self._next += 1
@@ -298,6 +320,7 @@ class CollectedWriter:
             "updated": utc_now().isoformat(), "asl_edge_version": __version__,
             "source": self.session.get("source"), "hand_models": self.session.get("hand_models"),
             "letters": self.samples.counts(), "samples": len(self.samples),
+            "strokes": dict(Counter(path.parent.name for path in stroke_files(self.folder))),
             # Whether every sample of the dataset has its full frame (False once any session used --no-frames).
             "frames_stored": all([s.get("frames_stored", True) for s in sessions if s.get("samples")]
                                  or [self.store_frames]),

@@ -33,6 +33,7 @@ from asl_edge.spec import NOTHING
 
 if TYPE_CHECKING:
     from asl_edge.runtime.hand.tracker import Hand
+    from asl_edge.runtime.live.motion import MotionConfig
 
 PHASES = ("no hand", "moving", "holding")
 NEUTRAL_HANDEDNESS = 0.5  # what a decoder is told about handedness when there is no hand
@@ -172,10 +173,11 @@ def resolve_decoder(mode: str, hand_stage: bool = True) -> str:
 
 
 def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None = None, hand_stage: bool = True,
-                 on_scroll: Callable[[str], None] | None = None) -> Decoder:
+                 on_scroll: Callable[[str], None] | None = None, motion: MotionConfig | None = None) -> Decoder:
     """A new decoder `mode` (one of DECODERS) for a classifier with `labels` (its output order); "auto" is the
     fingerspelling decoder when `hand_stage` gives it landmarks, else hold. `on_scroll` receives text that
-    scrolls off the kept tail (a transcript). Raises AslEdgeError for an unknown mode."""
+    scrolls off the kept tail (a transcript); `motion` the J/Z thresholds (a motion profile's; None: the defaults).
+    Raises AslEdgeError for an unknown mode."""
     config = config or SpellingConfig()
     mode = resolve_decoder(mode, hand_stage)
     if mode == "hold":
@@ -188,5 +190,5 @@ def make_decoder(mode: str, labels: Sequence[str], config: SpellingConfig | None
             raise AslEdgeError("--decoder fingerspelling reads the hand's landmarks, which the fixed box (--hand off) "
                                "does not give; use --decoder hold (or auto) with the fixed box")
 
-        return FingerspellingDecoder(labels, on_scroll=on_scroll)
+        return FingerspellingDecoder(labels, on_scroll=on_scroll, motion_config=motion)
     raise AslEdgeError(f"unknown decoder {mode!r}; choose one of {', '.join(DECODERS)}")

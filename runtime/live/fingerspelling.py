@@ -45,7 +45,7 @@ import numpy as np
 
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.live.decoding import Decoder
-from asl_edge.runtime.live.motion import MotionLetter, MotionLetters
+from asl_edge.runtime.live.motion import MotionConfig, MotionLetter, MotionLetters
 from asl_edge.runtime.live.spelling import MAX_GAP_S, TEXT_LIMIT, Commit, keep_tail
 from asl_edge.spec import DELETE, NOTHING, SPACE
 
@@ -96,7 +96,8 @@ class FingerspellingDecoder(Decoder):
                  reform: float = DEFAULT_REFORM, depart_hold: float = DEFAULT_DEPART_HOLD,
                  slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S,
                  word_gap_s: float = DEFAULT_WORD_GAP_S, pace_s: float = DEFAULT_PACE_S, motion: bool = True,
-                 max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None) -> None:
+                 max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None,
+                 motion_config: MotionConfig | None = None) -> None:
         for name, value in (("evidence", evidence), ("memory", memory), ("reform", reform), ("slide", slide),
                             ("leave time", leave_s), ("word gap", word_gap_s), ("pace", pace_s)):
             if not value > 0:
@@ -139,7 +140,8 @@ class FingerspellingDecoder(Decoder):
         self._anchor: np.ndarray | None = None
         self._anchor_size = 1.0
         self._departed_since: float | None = None
-        self._motion_letters = MotionLetters() if motion else None
+        # motion_config: a signer's own J/Z thresholds (a motion profile, motion_profile.py), else the defaults.
+        self._motion_letters = MotionLetters(motion_config) if motion else None
         # When the letters at the end of `text` were committed (up to the last space), for taking them back.
         self._letter_times: deque[float] = deque(maxlen=PACE_HISTORY)
         self._last_held = 0.0  # the last time the last committed letter was the top reading

@@ -1,20 +1,13 @@
 """One-line descriptions of the 26 ASL fingerspelling handshapes, shown by `asl-edge collect` as the prompt.
 
 Written for the signer's dominant hand, palm facing the camera unless said otherwise, after the standard
-ASL manual alphabet charts (e.g. Lifeprint's "ASL Fingerspelling" lesson, lifeprint.com). J and Z are
-motions: a still camera sample records their end shape (J: the I hand after its hook; Z: the index
-finger at the end of its stroke), which is what the landmark classifier sees in a single frame.
+ASL manual alphabet charts (e.g. Lifeprint's "ASL Fingerspelling" lesson, lifeprint.com).
 
-That end shape is not the letter: I with a hook is I to a still frame, and personalising on it teaches the
-model nothing about the motion. So collect leaves the motion letters out of its default list until it records
-short motions (MOTION_LETTERS, MOTION_NOTE); asked for by name, they are recorded as before, with a note.
+J and Z are motions (STROKE_LETTERS of runtime/hand/strokes.py): collect records their samples as strokes, the
+hand's trajectory while the letter is drawn, and their prompt says what to draw.
 """
 
 from __future__ import annotations
-
-MOTION_LETTERS = ("J", "Z")
-MOTION_NOTE = ("J and Z are motions, and collect records single frames: only their end pose would be stored "
-               "(J's is I's hand), which teaches a model nothing about the motion")
 
 HANDSHAPES: dict[str, str] = {
     "A": "fist, thumb straight up against the side of the index finger",
@@ -26,7 +19,7 @@ HANDSHAPES: dict[str, str] = {
     "G": "index finger and thumb point sideways, parallel, the other fingers closed",
     "H": "index and middle fingers together pointing sideways, thumb tucked",
     "I": "fist with only the little finger straight up",
-    "J": "I handshape, then draw a J with the little finger (hold the end of the hook)",
+    "J": "draw J: the I handshape, little finger hooks down and up",
     "K": "index up, middle finger angled forward, thumb tip between them",
     "L": "index finger up and thumb out sideways: an L",
     "M": "thumb tucked under the first three fingers, which fold over it",
@@ -42,5 +35,5 @@ HANDSHAPES: dict[str, str] = {
     "W": "index, middle and ring fingers up and spread, thumb holds the little finger",
     "X": "fist with the index finger raised and hooked",
     "Y": "thumb and little finger out, the other fingers closed",
-    "Z": "index finger draws a Z in the air (hold the end of the stroke)",
+    "Z": "draw Z: index finger out, draws a Z in the air (across, diagonally down and back, across)",
 }

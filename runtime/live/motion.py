@@ -112,22 +112,32 @@ def _sample(landmarks: np.ndarray, handedness: float, t: float, config: MotionCo
                    pointing=bool(extended[0] and folded[1:].all()))
 
 
-def _j_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int, int]:
-    """(score, first, lowest, last) of the J hook in a (N, 2) little-fingertip track (y down); score 0 if none."""
+def _j_measure(track: np.ndarray) -> tuple[float, float, float, int, int, int] | None:
+    """(descent, rise, side, first, lowest, last) of the J hook in a (N, 2) little-fingertip track (y down), in
+    the track's units; None when its lowest point is at either end (no hook)."""
     y = track[:, 1]
     low = int(np.argmax(y))
     if low == 0 or low == len(y) - 1:
-        return 0.0, 0, 0, 0
+        return None
     top = int(np.argmin(y[:low]))
-    descent = y[low] - y[top]
+    descent = float(y[low] - y[top])
     after = track[low:]
     end = low + int(np.argmin(after[:, 1]))
-    rise = y[low] - y[end]
+    rise = float(y[low] - y[end])
     side = float(np.max(np.abs(after[:, 0] - track[low, 0])))
+    last = max(end, low + int(np.argmax(np.abs(after[:, 0] - track[low, 0]))))
+    return descent, rise, side, top, low, last
+
+
+def _j_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int, int]:
+    """(score, first, lowest, last) of the J hook in a (N, 2) little-fingertip track (y down); score 0 if none."""
+    measured = _j_measure(track)
+    if measured is None:
+        return 0.0, 0, 0, 0
+    descent, rise, side, top, low, last = measured
     ratios = (descent / config.j_descent, rise / config.j_rise, side / config.j_side)
     if min(ratios) < 1.0:
         return 0.0, 0, 0, 0
-    last = max(end, low + int(np.argmax(np.abs(after[:, 0] - track[low, 0]))))
     return float(min(1.0, min(ratios) / 2.0)), top, low, last
 
 
@@ -152,20 +162,28 @@ def _legs(x: np.ndarray, hysteresis: float) -> list[tuple[int, int]]:
     return list(itertools.pairwise(turns))
 
 
+def _z_legs(track: np.ndarray, config: MotionConfig) -> list[tuple[list[float], float, int, int]]:
+    """Every run of three legs of a (N, 2) index-fingertip track whose outer legs are more sideways than vertical:
+    ([|dx| of each leg], the middle leg's dy (down > 0), first index, last index)."""
+    legs = _legs(track[:, 0], config.z_hysteresis)
+    found = []
+    for first, middle, last in zip(legs, legs[1:], legs[2:], strict=False):
+        dx = [float(track[b, 0] - track[a, 0]) for a, b in (first, middle, last)]
+        dy = [float(track[b, 1] - track[a, 1]) for a, b in (first, middle, last)]
+        if abs(dy[0]) < abs(dx[0]) and abs(dy[2]) < abs(dx[2]):
+            found.append(([abs(v) for v in dx], dy[1], first[0], last[1]))
+    return found
+
+
 def _z_score(track: np.ndarray, config: MotionConfig) -> tuple[float, int, int]:
     """(score, first, last) of the best Z in a (N, 2) index-fingertip track; score 0 if none."""
-    legs = _legs(track[:, 0], config.z_hysteresis)
     best = (0.0, 0, 0)
-    for first, middle, last in zip(legs, legs[1:], legs[2:], strict=False):
-        dx = [track[b, 0] - track[a, 0] for a, b in (first, middle, last)]
-        dy = [track[b, 1] - track[a, 1] for a, b in (first, middle, last)]
-        sideways = abs(dy[0]) < abs(dx[0]) and abs(dy[2]) < abs(dx[2])
-        ratios = (abs(dx[0]) / config.z_leg, abs(dx[1]) / config.z_leg, abs(dx[2]) / config.z_leg,
-                  dy[1] / config.z_drop)
-        if sideways and min(ratios) >= 1.0:
+    for dx, drop, first, last in _z_legs(track, config):
+        ratios = (*(leg / config.z_leg for leg in dx), drop / config.z_drop)
+        if min(ratios) >= 1.0:
             score = float(min(1.0, min(ratios) / 2.0))
             if score > best[0]:
-                best = (score, first[0], last[1])
+                best = (score, first, last)
     return best
 
 
@@ -244,3 +262,37 @@ class MotionLetters:
         if score > 0 and np.mean([s.pointing for s in samples[a:b + 1]]) >= config.min_shape:
             candidates.append(MotionLetter("Z", float(times[a]), float(times[b]), score))
         return max(candidates, key=lambda m: m.score) if candidates else None
+
+
+def stroke_measures(letter: str, times: np.ndarray, landmarks: np.ndarray, handedness: np.ndarray,
+                    found: np.ndarray, config: MotionConfig | None = None) -> dict[str, float] | None:
+    """How large a recorded J or Z stroke is, measured as `MotionLetters` measures it: J -> descent, rise, side;
+    Z -> leg (the shortest of the three legs' sideways extent) and drop (the middle leg's descent); all in palm
+    sizes (the trajectory's median), plus duration_s, the stroke's span in seconds. None when the trajectory
+    holds no such stroke shape at all (too few frames, no hook, not three legs).
+
+    times (N,) seconds; landmarks (N, 21, 3) frame pixels; handedness (N,); found (N,) bool: frames with a hand
+    (the others are skipped, as the detector skips frames without one). Personalisation fits a signer's
+    thresholds from these (runtime/live/motion_profile.py)."""
+    config = config or MotionConfig()
+    samples = [s for s in (_sample(points, float(right), float(t), config)
+                           for points, right, hand, t in zip(landmarks, handedness, found, times, strict=True)
+                           if hand) if s is not None]
+    if len(samples) < 5:
+        return None
+    scale = float(np.median([s.palm for s in samples]))
+    stamps = [s.t for s in samples]
+    if letter == "J":
+        measured = _j_measure(np.array([s.pinky_tip for s in samples]) / scale)
+        if measured is None:
+            return None
+        descent, rise, side, top, _, last = measured
+        return {"descent": descent, "rise": rise, "side": side, "duration_s": stamps[last] - stamps[top]}
+    if letter == "Z":
+        zs = _z_legs(np.array([s.index_tip for s in samples]) / scale, config)
+        if not zs:
+            return None
+        # The run of legs the detector would score best: the largest margin over the thresholds.
+        dx, drop, first, last = max(zs, key=lambda z: min(min(z[0]) / config.z_leg, z[1] / config.z_drop))
+        return {"leg": min(dx), "drop": drop, "duration_s": stamps[last] - stamps[first]}
+    raise ValueError(f"{letter!r} is not a motion letter (J or Z)")

@@ -32,6 +32,7 @@ from asl_edge.runtime.live.display import Sink
 from asl_edge.runtime.live.events import SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import DEFAULT_WINDOW, StageTimer
+from asl_edge.runtime.live.motion import MotionConfig
 from asl_edge.runtime.live.overlay import Overlay
 from asl_edge.runtime.live.spelling import (
     DEFAULT_HOLD_S,
@@ -75,6 +76,7 @@ class PipelineConfig:
     stall_s: float = DEFAULT_STALL_S  # a live source silent this long is reported ("no frames for N s")
     max_seconds: float | None = None  # stop after this much wall time (soak runs)
     latency_window: int | None = DEFAULT_WINDOW  # frames behind the latency percentiles; None: every frame
+    motion: MotionConfig | None = None  # the fingerspelling decoder's J/Z thresholds (a motion profile); None: defaults
 
     def __post_init__(self) -> None:
         self.spelling  # noqa: B018 (the hold decoder's settings are checked whatever the decoder)
@@ -96,7 +98,7 @@ class PipelineConfig:
 
     def make_decoder(self, labels: Sequence[str], hand_stage: bool = True,
                      on_scroll: Callable[[str], None] | None = None) -> Decoder:
-        return make_decoder(self.decoder, labels, self.spelling, hand_stage, on_scroll)
+        return make_decoder(self.decoder, labels, self.spelling, hand_stage, on_scroll, self.motion)
 
     @property
     def spelling(self) -> SpellingConfig:

@@ -310,10 +310,9 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
         assert not out.exists()
 
 
-def test_j_and_z_are_left_out_by_default_and_noted_when_asked_for(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """Issue 21 item 3: collect records still frames, so the motion letters are not asked for by default; named in
-    --letters they are recorded, after one note saying why they are not by default."""
+def test_j_and_z_are_asked_for_by_default_as_strokes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """J and Z are recorded as strokes (tests/live/test_motion_profile.py), so the default list has all 26 letters and
+    no note says otherwise."""
     blank = tmp_path / "blank.avi"
     writer = cv2.VideoWriter(str(blank), cv2.VideoWriter.fourcc(*"MJPG"), 10, (320, 240))
     for _ in range(3):
@@ -323,15 +322,8 @@ def test_j_and_z_are_left_out_by_default_and_noted_when_asked_for(tmp_path: Path
     out, err = capsys.readouterr()
     asked = next(line for line in out.splitlines() if line.startswith("collecting 10 samples of "))
     letters = asked.removeprefix("collecting 10 samples of ").split(" into ")[0].split(", ")
-    assert len(letters) == 24 and "J" not in letters and "Z" not in letters and {"I", "D", "Y"} <= set(letters)
+    assert len(letters) == 26 and {"I", "J", "D", "Y", "Z"} <= set(letters)
     assert not [line for line in err.splitlines() if line.startswith("note:")]
-    assert main(["collect", "--source", str(blank), "--out", str(tmp_path / "b"), "--letters", "I,J,Z",
-                 "--no-window"]) == 2
-    out, err = capsys.readouterr()
-    assert "collecting 10 samples of I, J, Z into" in out
-    notes = [line for line in err.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and notes[0].startswith("note: J and Z: J and Z are motions") and "anyway" in notes[0]
-
 
 
 def test_keys_redo_skip_and_finish_in_the_drawn_view(photos: dict[str, list[np.ndarray]],

@@ -27,7 +27,7 @@ from asl_edge.runtime.live.collect.review import LetterReview, review_letters
 from asl_edge.runtime.live.collect.session import CollectConfig, CollectSession
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, WindowSink, close_sinks, has_display
 from asl_edge.runtime.live.frames import FrameSource
-from asl_edge.runtime.live.handshapes import HANDSHAPES, MOTION_LETTERS, MOTION_NOTE
+from asl_edge.runtime.live.handshapes import HANDSHAPES
 
 WEB_PAGE = "collect.html"
 WEB_LINGER_S = 1.0  # the page's last update (finished, samples saved) goes out before the server stops
@@ -52,19 +52,10 @@ def parse_letters(text: str) -> tuple[str, ...]:
 
 
 def model_letters(model: str | os.PathLike[str] = BUNDLED_LANDMARK_MODEL) -> tuple[str, ...]:
-    """The still letters (A-Z but J and Z) among a model's labels, in its label order: what collect asks for by
-    default. J and Z are left out until collect records motions (handshapes.py)."""
+    """The letters (A-Z) among a model's labels, in its label order: what collect asks for by default. J and Z are
+    recorded as strokes (session.py)."""
     with load_backend(model) as backend:
-        return tuple(label for label in backend.spec.labels if label in HANDSHAPES and label not in MOTION_LETTERS)
-
-
-def motion_note(letters: tuple[str, ...]) -> str | None:
-    """The one line for a user who asked for J or Z by name (they are still recorded), else None."""
-    asked = [letter for letter in letters if letter in MOTION_LETTERS]
-    if not asked:
-        return None
-    return (f"{' and '.join(asked)}: {MOTION_NOTE}; recording {'it' if len(asked) == 1 else 'them'} anyway as "
-            "asked (hold the end pose), or leave them out of --letters")
+        return tuple(label for label in backend.spec.labels if label in HANDSHAPES)
 
 
 @dataclass(frozen=True)
@@ -154,5 +145,4 @@ def review(writer: CollectedWriter) -> list[LetterReview]:
     return review_letters(samples, writer.manifest.get("flagged") or {}, predicted)
 
 
-__all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "motion_note",
-           "parse_letters"]
+__all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "parse_letters"]

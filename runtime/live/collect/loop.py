@@ -112,10 +112,18 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
             frames += 1
             hand_frames += hand is not None
             letter = session.letter
-            if session.update(t, None if hand is None else hand.landmarks) and letter is not None and hand:
-                sample_id = writer.add(letter, frame.image, hand)  # before drawing: the frame is stored clean
+            if (session.update(t, None if hand is None else hand.landmarks, 1.0 if hand is None else hand.handedness)
+                    and letter is not None and hand):
+                stroke = session.stroke
+                if stroke is not None:
+                    height, width = frame.image.shape[:2]
+                    sample_id = writer.add_stroke(letter, stroke, (width, height))
+                    what = f"{sample_id}, a stroke of {stroke.end - stroke.start:.2f} s"
+                else:
+                    sample_id = writer.add(letter, frame.image, hand)  # before drawing: the frame is stored clean
+                    what = sample_id
                 session.recorded(t, sample_id)
-                log(f"{letter}: {session.counts[letter]}/{session.config.samples} ({sample_id})")
+                log(f"{letter}: {session.counts[letter]}/{session.config.samples} ({what})")
                 waiting_since = t
             if (session.letter, session.phase) != announced:
                 announced = (session.letter, session.phase)
@@ -167,7 +175,11 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                         f"{no_hand_advice(tracker.config)}; then run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
-    if hand_frames and not writer.added and session.finished_by == "end of source":
+    if hand_frames and not writer.added and session.finished_by == "end of source" and session.drawing:
+        notes.append(f"a hand was seen in {hand_frames} frames but never drew {session.letter} while it was asked for "
+                     "(recording starts after the countdown; a recording of a stroke needs --countdown 0 or a pause "
+                     "before it)")
+    elif hand_frames and not writer.added and session.finished_by == "end of source":
         notes.append(f"a hand was seen in {hand_frames} frames but never held steady for "
                      f"{session.config.window_s:g} s (--steady); in an image folder each photo is one frame at "
                      "--fps, so a pose needs that long of consecutive frames")
@@ -180,6 +192,8 @@ def _announcement(session: CollectSession) -> str:
     if session.phase == "countdown":
         return (f"letter {letter}: {HANDSHAPES[letter]} - recording in {session.config.countdown_s:g} s "
                 f"({session.counts[letter]}/{session.config.samples})")
+    if session.drawing:
+        return f"{letter}: recording - draw the letter ({HANDSHAPES[letter]})"
     return f"{letter}: recording - hold the sign steady"
 
 
@@ -202,11 +216,13 @@ def _apply_key(key: int | None, session: CollectSession, writer: CollectedWriter
 def summary_lines(result: CollectResult, writer: CollectedWriter) -> list[str]:
     """What the command prints at the end: this session, then the whole dataset."""
     counts = writer.samples.counts()
+    strokes = writer.manifest.get("strokes") or {}
     flagged = sum(review.flagged for review in result.reviews)
     return [f"collected {result.samples} samples in {result.frames} frames ({result.hand_frames} with a hand), "
             f"{result.wall_s:.1f} s, stopped by {result.finished_by}",
             f"dataset {writer.folder}: {len(writer.samples)} samples, "
             + (", ".join(f"{label} {n}" for label, n in counts.items()) or "none yet")
+            + (f"; strokes {', '.join(f'{label} {n}' for label, n in sorted(strokes.items()))}" if strokes else "")
             + (f"; {flagged} flagged, left out of training" if flagged else ""),
             *(f"  {review.line()}" for review in result.reviews)]
 

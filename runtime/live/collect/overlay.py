@@ -25,6 +25,12 @@ def status_line(session: CollectSession, t: float) -> str:
         return "finished"
     if session.phase == "countdown":
         return f"get ready: recording in {session.countdown_display(t)}"
+    if session.drawing:
+        if not session.hand_seen:
+            return "show your hand to the camera"
+        if session.misread:
+            return f"that read as {session.misread}: draw {session.letter}"
+        return f"recording: draw {session.letter}"
     # What stops a sample, first match wins.
     waits = ((session.waiting_to_move_on, "still the last letter's handshape: lower your hand or form this letter"),
              (not session.hand_seen, "show your hand to the camera"),
@@ -60,7 +66,7 @@ def draw_collect(frame: np.ndarray, session: CollectSession, hand: Hand | None, 
             cv2.putText(frame, text, (round(90 * k), round((32 + 26 * row) * k)), FONT, 0.6 * k, WHITE, line,
                         cv2.LINE_AA)
     status = status_line(session, t)
-    colour = GREEN if status == "recording" else YELLOW
+    colour = GREEN if status.startswith("recording") else YELLOW
     cv2.putText(frame, status, (round(90 * k), round(84 * k)), FONT, 0.55 * k, colour, line, cv2.LINE_AA)
     if session.phase == "countdown":
         number = str(session.countdown_display(t))

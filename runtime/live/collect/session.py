@@ -15,19 +15,30 @@ Two guards keep a letter's samples its own (issue 21 item 1: played a recording 
   is taken as that letter again only if its shape is within shapes.CHANGED of one of the letter's samples (a
   recording whose signer went on to the next letter before this one had its samples). While the hand stays in
   view its shape may drift or be re-formed: a signer's own variation of a letter can exceed CHANGED.
+
+J and Z are motions: their sample is a stroke, not a frame. While one of them records, every frame goes to a
+`MotionLetters` with collect's thresholds (motion_profile.COLLECT_MOTION: looser than the live defaults, since the
+point is to learn this signer's stroke), and when it sees the letter asked for drawn, `update` returns True with
+`stroke` holding the trajectory from STROKE_LEAD_S before the stroke's start to STROKE_TAIL_S after the frame
+that completed it. The two guards above do
+not apply to them: a drawn stroke is itself the evidence that the signer is signing the new prompt (J starts from
+I's hand, so a J right after I would otherwise wait for the hand to leave).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from asl_edge.errors import DataError
+from asl_edge.runtime.hand.strokes import STROKE_LETTERS, Stroke
 from asl_edge.runtime.live.collect.shapes import CHANGED, handshape, shape_distance
 from asl_edge.runtime.live.handshapes import HANDSHAPES
+from asl_edge.runtime.live.motion import MotionLetter, MotionLetters
+from asl_edge.runtime.live.motion_profile import COLLECT_MOTION
 
 WRIST, MIDDLE_MCP = 0, 9
 # Steady: the 21 landmarks moved on average less than 0.06 palm sizes (the wrist-to-middle-knuckle distance) against
@@ -43,6 +54,12 @@ TIME_EPS = 1e-6
 # No hand for this long after a prompt appeared: the signer lowered the hand, i.e. moved on. Longer than a few
 # frames the hand stage misses while a hand is in view (3 frames at 10 fps, 8 at 30).
 LEFT_S = 0.25
+# A stroke's file starts this long before the stroke itself: replayed through MotionLetters, the detector then sees
+# the hand settle into the letter's shape first, as it does in live spelling.
+STROKE_LEAD_S = 0.3
+# ... and ends this long after the frame where collect's detector saw it (or at the first frame without a hand):
+# that detector's looser thresholds fire while the last leg of a Z or the hook of a J is still being drawn.
+STROKE_TAIL_S = 0.3
 
 
 def palm_size(landmarks: np.ndarray) -> float:
@@ -137,6 +154,11 @@ class CollectSession:
     _gone_since: float | None = None  # frame time since when no hand has been seen
     _came_back: bool = False  # the hand left while this letter had samples; cleared when it returns in its shape
     changed_early: set[str] = field(default_factory=set)  # letters whose hand changed shape before they were done
+    stroke: Stroke | None = None  # set by `update` when it returns True for a motion letter: the stroke to store
+    misread: str | None = None  # the other motion letter, when the last stroke drawn read as it
+    _strokes: MotionLetters | None = None  # while a motion letter records
+    _trail: deque[tuple[float, np.ndarray | None, float]] = field(default_factory=deque)  # (t, landmarks, hand)
+    _pending: tuple[MotionLetter, float] | None = None  # a stroke seen, and when: recording its tail
 
     def __post_init__(self) -> None:
         self._gate = SteadyGate(self.config.window_s)
@@ -151,6 +173,11 @@ class CollectSession:
         return None if self.done else self.config.letters[self.index]
 
     @property
+    def drawing(self) -> bool:
+        """The letter asked for is a motion (J, Z): its samples are strokes."""
+        return self.letter in STROKE_LETTERS
+
+    @property
     def steady(self) -> bool:
         return self.motion is not None and self.motion < self.config.steady
 
@@ -158,13 +185,13 @@ class CollectSession:
     def waiting_to_move_on(self) -> bool:
         """The prompt changed while the hand still showed the previous letter's shape: nothing is recorded until it
         leaves or changes."""
-        return self._moved_from is not None and not self.done
+        return self._moved_from is not None and not self.done and not self.drawing
 
     @property
     def off_shape(self) -> bool:
         """The hand came back after leaving, in a shape unlike any of this letter's samples (it is not taken)."""
         shapes = self._letter_shapes()
-        return (self._came_back and self._shape is not None and bool(shapes)
+        return (not self.drawing and self._came_back and self._shape is not None and bool(shapes)
                 and float(shape_distance(self._shape, np.stack(shapes)).min()) > CHANGED)
 
     def countdown_left(self, t: float) -> float:
@@ -173,8 +200,10 @@ class CollectSession:
             return self.config.countdown_s if self.phase == "countdown" else 0.0
         return max(0.0, self.config.countdown_s - (t - self._phase_start))
 
-    def update(self, t: float, landmarks: np.ndarray | None) -> bool:
-        """One frame at time t (seconds) with the hand's (21, 3) landmarks or None; True: take this frame now."""
+    def update(self, t: float, landmarks: np.ndarray | None, handedness: float = 1.0) -> bool:
+        """One frame at time t (seconds) with the hand's (21, 3) landmarks or None and its handedness (P(right));
+        True: take this frame now, or for a motion letter store `stroke`."""
+        self.stroke = None
         self.hand_seen = landmarks is not None
         self.motion = self._gate.update(t, landmarks)
         self._shape = None if landmarks is None else handshape(landmarks)[0]
@@ -187,11 +216,45 @@ class CollectSession:
             self._phase_start = t
         if self.phase == "countdown" and t - self._phase_start + TIME_EPS >= self.config.countdown_s:
             self.phase, self._phase_start = "recording", t
+        if self.drawing:
+            return self.phase == "recording" and self._update_stroke(t, landmarks, handedness)
         if self.phase == "recording" and self.steady and not self.waiting_to_move_on and self.off_shape:
             self.changed_early.add(self.config.letters[self.index])
         if self.phase != "recording" or not self.steady or self.waiting_to_move_on or self.off_shape:
             return False
         return self._last_sample is None or t - self._last_sample + TIME_EPS >= self.config.interval_s
+
+    def _update_stroke(self, t: float, landmarks: np.ndarray | None, handedness: float) -> bool:
+        if self._strokes is None:  # recording just started: strokes drawn during the countdown do not count
+            self._strokes, self.misread, self._pending = MotionLetters(COLLECT_MOTION), None, None
+            self._trail.clear()
+        self._trail.append((t, None if landmarks is None else np.asarray(landmarks, np.float32), handedness))
+        while self._trail and self._trail[0][0] < t - COLLECT_MOTION.window_s - STROKE_LEAD_S - STROKE_TAIL_S:
+            self._trail.popleft()
+        found = self._strokes.update(landmarks, handedness, t)
+        if self._pending is not None:
+            pending, seen_at = self._pending
+            if t - seen_at + TIME_EPS < STROKE_TAIL_S and landmarks is not None:
+                return False
+            self._pending = None
+            self.stroke = self._stroke(pending)
+            return True
+        if found is None:
+            return False
+        if found.letter != self.letter:
+            self.misread = found.letter
+            return False
+        self.misread, self._pending = None, (found, t)
+        return False
+
+    def _stroke(self, found: MotionLetter) -> Stroke:
+        frames = [frame for frame in self._trail if frame[0] >= found.start - STROKE_LEAD_S - TIME_EPS]
+        return Stroke(
+            found.letter, np.array([f[0] for f in frames], np.float64),
+            np.stack([f[1] if f[1] is not None else np.zeros((21, 3), np.float32) for f in frames]),
+            np.array([f[2] if f[1] is not None else 0.0 for f in frames], np.float32),
+            np.array([f[1] is not None for f in frames]), found.start, found.end,
+            thresholds=asdict(COLLECT_MOTION))
 
     def _watch_for_moving_on(self, t: float) -> None:
         if self._shape is not None:
@@ -259,3 +322,4 @@ class CollectSession:
     def _restart(self, phase: str) -> None:
         self.phase, self._phase_start, self._last_sample = phase, None, None
         self._came_back = False
+        self._strokes, self.misread, self._pending = None, None, None
