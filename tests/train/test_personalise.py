@@ -1,13 +1,13 @@
 """Personalisation end to end (issue 14): `asl-edge collect` records a signer's letters from a video, `asl-edge train
---init-from` fine-tunes the bundled landmark model on them, and `asl-edge eval --compare` shows the personalised model
-reads that signer's held-out samples better than the bundled model does, all in one test run.
+--init-from` fine-tunes the bundled landmark model on them, and `asl-edge eval --compare` shows the personalised
+model reads that signer's held-out samples better than the bundled model does, all in one test run.
 
 The signer is massey-dev's `hand3`, who is in no training set. The bundled model of 2026-12-07 (trained on the
-signing hand's video frames too, issue 20) reads hand3's R as U in 5 of 5 photos; U, its twin, and K, V and X
-(5/5 each) are in the set too, so a model that merely started saying R for U would lose. (hand3's N, read as S
-in 3 of 5, is not: 3 training samples lifted R to 2/2 held out but left N at 0/2.) (The test's first signer,
-hand4, is read 25/25 on its letters I, N, T, U, V by that model: nothing left to personalise.) These 25 photos are the one use of massey-dev for anything but
-measuring the default model, for this test only (issue 14's acceptance). The video
+signing hand's video frames too, issue 20) reads hand3's R as U in 5 of 5 photos; U, its twin, and K, V and X (5/5
+each) are in the set too, so a model that merely started saying R for U would lose. (hand3's N, read as S in 3 of
+5, is not: 3 training samples lifted R to 2/2 held out but left N at 0/2.) (The test's first signer, hand4, is read
+25/25 on its letters I, N, T, U, V by that model: nothing left to personalise.) These 25 photos are the one use of
+massey-dev for anything but measuring the default model, for this test only (issue 14's acceptance). The video
 (tests/live/helpers.write_signing_video) shows each letter's 5 photos for 0.6 s each after a 1.2 s empty gap;
 collect takes one sample per photo, so the hold-out (the last 30 % of each letter) is the last 2 photos of each
 letter, photos the model never trained on.
