@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from asl_edge.runtime.live.motion import MotionConfig
+    from asl_edge.runtime.live.motion_profile import MotionProfile
     from asl_edge.runtime.live.suggest import WordSuggester
     from asl_edge.spec import ModelSpec
 
@@ -119,15 +120,24 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
                              "flushed as they happen")
 
 
-def motion_from_args(args: argparse.Namespace, model: str | os.PathLike[str]) -> MotionConfig | None:
-    """The J/Z thresholds of --motion-profile or the profile beside the model (one line says which), else None."""
-    from asl_edge.runtime.live.motion_profile import profile_for
+def motion_profile_from_args(args: argparse.Namespace, model: str | os.PathLike[str]) -> MotionProfile | None:
+    """The motion profile of --motion-profile or the one beside the model (one line says which), else None."""
+    from asl_edge.runtime.live.motion_profile import NO_PROFILE, profile_for
 
-    profile = profile_for(model, getattr(args, "motion_profile", None))
+    option = getattr(args, "motion_profile", None)
+    profile = profile_for(model, option)
     if profile is None:
+        if option == NO_PROFILE:  # asked for: confirm it, since a profile beside the model is now ignored
+            print(f"motion profile: {NO_PROFILE} (default thresholds)", flush=True)
         return None
     print(f"motion profile: {profile.path} ({profile.describe()})", flush=True)
-    return profile.config
+    return profile
+
+
+def motion_from_args(args: argparse.Namespace, model: str | os.PathLike[str]) -> MotionConfig | None:
+    """The J/Z thresholds of `motion_profile_from_args`, else None (the defaults)."""
+    profile = motion_profile_from_args(args, model)
+    return None if profile is None else profile.config
 
 
 def start_suggester(args: argparse.Namespace) -> Future[WordSuggester] | None:

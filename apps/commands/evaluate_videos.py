@@ -17,7 +17,7 @@ from asl_edge.apps.options import (
     PIPELINE_DEFAULTS,
     add_spelling_options,
     announce_decoder,
-    motion_from_args,
+    motion_profile_from_args,
     spec_from_args,
     spelling_config,
     start_suggester,
@@ -144,7 +144,8 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
 
     labels = chain.labels
     config = spelling_config(args)
-    motion = motion_from_args(args, model)
+    profile = motion_profile_from_args(args, model)
+    motion = None if profile is None else profile.config
     args.decoder = announce_decoder(args, hand_stage=True)
     how = settings(args.decoder, args.speed, args.stride, args.max_frames)
     title = f"spelling of {args.videos} by {model.name} [{how}]"
@@ -169,6 +170,7 @@ def _score(args: argparse.Namespace, model: Path, clips: list[ClipLabel], chain:
         _write(args.out, evaluation, title, {"model": str(model), "videos": str(args.videos),
                                              "threshold": args.threshold, "hold_s": args.hold,
                                              "smooth": args.smooth,
+                                             "motion_profile": None if profile is None else str(profile.path),
                                              "words_file": None if args.words is None else str(args.words),
                                              "suggester_words": None if loaded is None else loaded.word_count})
         print(f"report written to {args.out}")

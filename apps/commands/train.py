@@ -251,10 +251,15 @@ def run_personalise(args: argparse.Namespace) -> int:
                 else "the folder of the start model (--init-from)")
         raise ConfigError(f"--out {args.out} is {what}; writing the run there would overwrite or mix files - "
                           "name a new folder, e.g. --out runs/mine2")
+    import sys
+
+    from asl_edge.runtime.hand.strokes import stroke_notes
     from asl_edge.runtime.live.motion_profile import fit_profile
 
     # Before the claim and the training: a damaged stroke file fails in a second, with the folders as they were.
     motion = fit_profile(args.data[0])
+    for note in stroke_notes(args.data[0]):
+        print(f"note: {note}", file=sys.stderr)
     with _claim(args, resumable=False) as previous:
         _report_archive(previous)
         return _personalise_claimed(args, motion)
@@ -274,8 +279,8 @@ def _personalise_claimed(args: argparse.Namespace, motion: MotionProfile | None 
     started = time.monotonic()
     if motion is not None and not (Path(args.data[0]) / LANDMARKS_FILE).is_file():
         raise DataError(f"{args.data[0]} holds J and Z strokes but no still-letter samples, and personalising "
-                        "fine-tunes the model on those; record a few letters too (`asl-edge collect --out "
-                        f"{args.data[0]} --letters A,B,C`), then run this again")
+                        "fine-tunes the model on those; record a few letters too (`asl-edge collect --source 0 "
+                        f"--out {args.data[0]} --letters A,B,C`), then run this again")
     user = read_collected(args.data[0])
     _, spec = load_start_model(args.init_from)
     replay = ReplaySource.resolve(args.replay_data or [], args.init_from, HeldOutSplit.recorded(spec.trained_on))

@@ -40,7 +40,7 @@ from asl_edge.artifacts import atomic_write, atomic_write_bytes, atomic_write_js
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
-from asl_edge.runtime.hand.strokes import Stroke, stroke_files, stroke_path, write_stroke
+from asl_edge.runtime.hand.strokes import Stroke, read_strokes, stroke_files, stroke_path, write_stroke
 from asl_edge.runtime.hand.tracker import Hand
 
 FORMAT = "asl-edge-collect"
@@ -209,6 +209,8 @@ class CollectedWriter:
                                 "samples; restore it from a backup or collect into a new folder with --out")
             self.samples = (read_collected(self.folder, include_flagged=True) if landmarks.is_file()
                             else CollectedSamples.empty())
+            # A damaged stroke would otherwise surface only at `train`, after this session added to the folder.
+            read_strokes(self.folder)
         else:
             self.manifest = {"format": FORMAT, "version": FORMAT_VERSION, "created": now.isoformat(),
                              "sessions": []}

@@ -5,7 +5,7 @@ beside the photo samples' folders:
 
     OUT/strokes/<LETTER>/<id>.stroke.npz    (numpy .npz, no pickles; every write atomic)
       format      0-d str  "asl-edge-stroke"
-      version     0-d int  1 (a reader refuses a newer one)
+      version     0-d int  1 (a reader refuses any other, and any non-integer)
       letter      0-d str  "J" or "Z"
       times       (N,) float64  each frame's own time, seconds of source time, increasing
       landmarks   (N, 21, 3) float32  the hand stage's landmarks in frame pixels (`Hand.landmarks`; zeros where
@@ -81,24 +81,51 @@ def write_stroke(path: Path, stroke: Stroke) -> None:
                  frame_size=np.array(stroke.frame_size, np.int32), thresholds=np.array(json.dumps(stroke.thresholds)))
 
 
+def stroke_fix(path: str | os.PathLike[str]) -> str:
+    """How to replace a broken stroke file: delete it and record its letter again into the same collect folder
+    (the letter and the folder read from where collect files it, strokes/<LETTER>/; J,Z and a placeholder folder
+    when it lies elsewhere)."""
+    file = Path(path)
+    letter = file.parent.name if file.parent.name in STROKE_LETTERS else ",".join(STROKE_LETTERS)
+    out = file.parent.parent.parent if file.parent.parent.name == STROKES_DIR else Path("mysigns")
+    return (f"delete it and record {letter} again: asl-edge collect --source 0 --out {out} --letters {letter} "
+            "(or --source CLIP.mp4 for a recording)")
+
+
+def _version_problem(value: np.ndarray, fix: str) -> str | None:
+    """Why a stroke file's version is not one this asl-edge reads, and what to do; None when it is. Only an
+    integer counts: "1" or 1.0 is not something collect writes, and no version below 1 ever existed."""
+    if value.shape != () or value.dtype.kind not in "iu":
+        return f"has no valid version (an integer; this asl-edge writes {STROKE_VERSION}); {fix}"
+    version = int(value)
+    if version < 1:
+        return f"is stroke format version {version}, not a stroke file this asl-edge wrote; {fix}"
+    if version > STROKE_VERSION:
+        return (f"is stroke format version {version}, newer than this asl-edge reads ({STROKE_VERSION}); upgrade "
+                f"asl-edge, or {fix}")
+    return None
+
+
 def read_stroke(path: str | os.PathLike[str]) -> Stroke:
     """One stroke file; DataError naming the file (and what to do) when it is unreadable, foreign, newer or
     inconsistent."""
-    fix = "delete it (or record the letter again with `asl-edge collect --letters J,Z`)"
+    fix = stroke_fix(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [name for name in _ARRAYS if name not in data.files]
             if missing:
                 raise DataError(f"{path} is not an asl-edge stroke file (no {', '.join(missing)}); {fix}")
             arrays = {name: data[name] for name in _ARRAYS}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        # A truncated npz is a BadZipFile or EOFError; a pickled array a ValueError (allow_pickle=False).
-        raise DataError(f"{path} is not a readable stroke file ({exc}); {fix}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError):
+        # Random bytes make numpy fall back to unpickling and then suggest allow_pickle=True, which would run
+        # whatever the file holds; a truncated npz is a BadZipFile or EOFError; a plain .npy has no `.files`.
+        raise DataError(f"{path} is not a readable stroke file (not an .npz written by asl-edge collect); "
+                        f"{fix}") from None
     if str(arrays["format"]) != STROKE_FORMAT:
         raise DataError(f"{path} is not an asl-edge stroke file (format {str(arrays['format'])!r}); {fix}")
-    if int(arrays["version"]) > STROKE_VERSION:
-        raise DataError(f"{path} is stroke format version {int(arrays['version'])}, newer than this asl-edge reads "
-                        f"({STROKE_VERSION}); upgrade asl-edge")
+    problem = _version_problem(arrays["version"], fix)
+    if problem is not None:
+        raise DataError(f"{path} {problem}")
     letter = str(arrays["letter"])
     times, found = arrays["times"].astype(np.float64), arrays["found"].astype(bool)
     landmarks, handedness = arrays["landmarks"].astype(np.float32), arrays["handedness"].astype(np.float32)
@@ -110,7 +137,9 @@ def read_stroke(path: str | os.PathLike[str]) -> Stroke:
             or found.shape != (n,) or arrays["stroke"].shape != (2,):
         problem = (f"its arrays do not match: times {times.shape}, landmarks {landmarks.shape}, handedness "
                    f"{handedness.shape}, found {found.shape}")
-    elif n < 2 or not found.any():
+    elif n < 2:
+        problem = f"it holds {n} frame{'s' if n != 1 else ''}, and a stroke is a trajectory of at least 2"
+    elif not found.any():
         problem = "it holds no frame with a hand"
     elif not (np.isfinite(times).all() and np.isfinite(landmarks).all() and (np.diff(times) > 0).all()):
         problem = "its times or landmarks are not finite, or its times do not increase"
@@ -130,6 +159,17 @@ def stroke_files(folder: str | os.PathLike[str]) -> list[Path]:
     """The stroke files of a collect folder, J's then Z's, each letter's in recording order (file name)."""
     root = Path(folder) / STROKES_DIR
     return [path for letter in STROKE_LETTERS for path in sorted((root / letter).glob(f"*{STROKE_SUFFIX}"))]
+
+
+def stroke_notes(folder: str | os.PathLike[str]) -> list[str]:
+    """One line per entry of OUT/strokes/ that is not a J or Z folder: nothing reads it, and a user who filed
+    strokes of another letter there should hear so rather than find them silently left out."""
+    root = Path(folder) / STROKES_DIR
+    if not root.is_dir():
+        return []
+    return [f"{path} is ignored: only {' and '.join(STROKE_LETTERS)} are drawn letters with strokes "
+            f"({STROKES_DIR}/{'/, '.join(STROKE_LETTERS)}/); the other letters are photo samples"
+            for path in sorted(root.iterdir()) if path.name not in STROKE_LETTERS]
 
 
 def read_strokes(folder: str | os.PathLike[str]) -> list[tuple[Path, Stroke]]:

@@ -12,7 +12,8 @@ through the fitted detector and the profile records which ones it reads.
 The profile file, `motion.json` in the personalised run's folder (beside model.onnx, its fp16/int8 variants and
 their engines), is JSON:
     format "asl-edge-motion-profile", version 1, created (UTC), asl_edge_version, data (the collect folder),
-    thresholds {name: value} (MotionConfig fields; the others stay at their defaults), defaults {name: value},
+    thresholds {name: value} (MotionConfig fields: the FITTED ones and window_s required, the others stay at their
+    defaults), defaults {name: value},
     rule (in words), strokes [{file (relative to data), sha256, letter, measures, read}]
 `run`, `demo` and `eval --videos` read it from `--motion-profile FILE`, else MODEL.motion.json beside the model, else
 motion.json in the model's folder (`find_profile`). No I/O but reading strokes and reading/writing that file.
@@ -32,7 +33,7 @@ import numpy as np
 from asl_edge import __version__
 from asl_edge.artifacts import atomic_write_json, sha256_file
 from asl_edge.errors import DataError
-from asl_edge.runtime.hand.strokes import Stroke, read_strokes
+from asl_edge.runtime.hand.strokes import STROKE_SUFFIX, Stroke, read_strokes
 from asl_edge.runtime.live.motion import MotionConfig, MotionLetters, stroke_measures
 
 PROFILE_FORMAT = "asl-edge-motion-profile"
@@ -160,18 +161,41 @@ def fit_notes(profile: MotionProfile) -> list[str]:
     return notes
 
 
-def load_profile(path: str | os.PathLike[str]) -> MotionProfile:
-    """A motion profile file; DataError naming it, with a fix, when it is unreadable, foreign, newer or out of range."""
-    fix = "delete it to use the default thresholds, or personalise again (`asl-edge train --init-from`)"
+PERSONALISE = "asl-edge train --init-from asl_edge/assets/asl_landmarks.onnx --data mysigns/ --out runs/mine"
+
+
+def profile_fix(path: str | os.PathLike[str], given: bool) -> str:
+    """What to do about a profile that cannot be used. One the user named is theirs to replace, not to delete; one
+    found beside the model is read on every run until `--motion-profile none` (or a rewrite) says otherwise."""
+    if given:
+        return (f"pass a motion.json written by `{PERSONALISE}` (runs/mine/motion.json), or `--motion-profile "
+                f"{NO_PROFILE}` for the default thresholds")
+    return (f"it was found beside the model: pass `--motion-profile {NO_PROFILE}` to ignore it and use the default "
+            f"thresholds, or personalise again to rewrite it (`{PERSONALISE}`)")
+
+
+def load_profile(path: str | os.PathLike[str], given: bool = True) -> MotionProfile:
+    """A motion profile file; DataError naming it, with a fix, when it is unreadable, foreign, of another version,
+    incomplete or out of range. `given`: named by --motion-profile (else found beside the model), for the fix."""
+    fix = profile_fix(path, given)
+    if str(path).endswith(STROKE_SUFFIX):
+        raise DataError(f"{path} is a stroke file (one J or Z that `asl-edge collect` recorded), not a motion "
+                        f"profile; {fix}")
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError: a binary file
         raise DataError(f"cannot read motion profile {path} ({exc}); {fix}") from None
     if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
         raise DataError(f"{path} is not an asl-edge motion profile; {fix}")
-    if not isinstance(data.get("version"), int) or data["version"] > PROFILE_VERSION:
-        raise DataError(f"{path} is motion profile version {data.get('version')}, newer than this asl-edge reads "
-                        f"({PROFILE_VERSION}); upgrade asl-edge")
+    version = data.get("version")
+    # bool is an int to Python, and "1" is not what save() writes: neither is a version.
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DataError(f"{path} has no valid version (an integer; this asl-edge writes {PROFILE_VERSION}); {fix}")
+    if version < 1:
+        raise DataError(f"{path} is motion profile version {version}, not a profile this asl-edge wrote; {fix}")
+    if version > PROFILE_VERSION:
+        raise DataError(f"{path} is motion profile version {version}, newer than this asl-edge reads "
+                        f"({PROFILE_VERSION}); upgrade asl-edge, or {fix}")
     thresholds = data.get("thresholds")
     known = {f.name for f in dataclasses.fields(MotionConfig)}
     if not isinstance(thresholds, dict):
@@ -182,6 +206,11 @@ def load_profile(path: str | os.PathLike[str]) -> MotionProfile:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                 or not 0 < value <= MAX_THRESHOLD:
             raise DataError(f"{path}: threshold {name} = {value!r} must be a number in (0, {MAX_THRESHOLD:g}]; {fix}")
+    # A profile without one of them would silently run that threshold at its default while claiming to be fitted.
+    missing = [name for name in (*FITTED, "window_s") if name not in thresholds]
+    if missing:
+        raise DataError(f"{path} has no threshold {', '.join(missing)} (a profile has all of "
+                        f"{', '.join((*FITTED, 'window_s'))}); {fix}")
     records = [StrokeRecord(**r) for r in data.get("strokes") or [] if isinstance(r, dict)
                and set(r) == {f.name for f in dataclasses.fields(StrokeRecord)}]
     return MotionProfile(replace(DEFAULTS, **{k: float(v) for k, v in thresholds.items()}), records,
@@ -195,9 +224,15 @@ def find_profile(model: str | os.PathLike[str], option: str | os.PathLike[str] |
     if option is not None:
         if str(option) == NO_PROFILE:
             return None
+        if Path(option).is_dir():
+            inside = Path(option) / PROFILE_FILE
+            hint = (f"pass --motion-profile {inside}" if inside.is_file()
+                    else f"pass the motion.json inside a run folder `{PERSONALISE}` wrote, e.g. --motion-profile "
+                         "runs/mine/motion.json")
+            raise DataError(f"--motion-profile {option} is a folder, not a profile file; {hint}, or "
+                            f"--motion-profile {NO_PROFILE} for the default thresholds")
         if not Path(option).is_file():
-            raise DataError(f"--motion-profile {option}: no such file; give the motion.json `asl-edge train "
-                            "--init-from` wrote, or none for the default thresholds")
+            raise DataError(f"--motion-profile {option}: no such file; {profile_fix(option, given=True)}")
         return Path(option)
     for candidate in (Path(model).with_suffix(SIDECAR_SUFFIX), Path(model).parent / PROFILE_FILE):
         if candidate.is_file():
@@ -208,4 +243,4 @@ def find_profile(model: str | os.PathLike[str], option: str | os.PathLike[str] |
 def profile_for(model: str | os.PathLike[str], option: str | os.PathLike[str] | None = None) -> MotionProfile | None:
     """The motion profile `find_profile` finds for the model, loaded; None for the default thresholds."""
     path = find_profile(model, option)
-    return None if path is None else load_profile(path)
+    return None if path is None else load_profile(path, given=option is not None)

@@ -22,6 +22,7 @@ from asl_edge.runtime.hand.chain import HandChain, open_chain
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.live.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
+from asl_edge.runtime.live.motion import MotionConfig
 from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip
 from asl_edge.runtime.live.video_eval import (
@@ -384,10 +385,14 @@ def test_max_frames_scores_the_first_frames_of_each_clip(clips: Path, tmp_path: 
     # 20 frames read, every 2nd decoded; stopping short of a clip's end is no "truncated file".
     words = tmp_path / "names.txt"
     words.write_text("MARY\nYUSUF\n")
+    motion = tmp_path / "motion.json"  # the default thresholds, as a profile: the report names which was used
+    motion.write_text(json.dumps({"format": "asl-edge-motion-profile", "version": 1, "thresholds": {
+        name: getattr(MotionConfig(), name) for name in ("j_descent", "j_rise", "j_side", "z_leg", "z_drop",
+                                                         "window_s")}}))
     assert main(["eval", "--videos", str(folder), "--out", str(out), "--max-frames", "20", "--stride", "2",
-                 "--words", str(words)]) == 0
+                 "--words", str(words), "--motion-profile", str(motion)]) == 0
     report = json.loads((out / "spelling.json").read_text())
-    assert report["max_frames"] == 20
+    assert report["max_frames"] == 20 and report["motion_profile"] == str(motion)
     assert report["words_file"] == str(words) and report["suggester_words"] > 2  # the English list and the names
     assert [(c["frames"], c["error"]) for c in report["clips"]] == [(10, None), (10, None)]
     assert "first 20 frames of each clip" in (out / "spelling.md").read_text()

@@ -21,6 +21,7 @@ from asl_edge.runtime.hand.collected import CollectedWriter, hand_model_record
 from asl_edge.runtime.hand.compare import predict_samples
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.hand.photos import tracker_config
+from asl_edge.runtime.hand.strokes import stroke_notes
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.collect.loop import COMMAND_KEYS, CollectResult, CollectState, run_collect
 from asl_edge.runtime.live.collect.review import LetterReview, review_letters
@@ -115,6 +116,8 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
         if not sinks and source.live:
             log("no window or page: press Ctrl-C to finish (every sample is saved as it is taken); --web serves "
                 "the collect page")
+        for note in stroke_notes(writer.folder):
+            log(f"note: {note}")
         orphans = writer.orphans()
         if orphans:
             log(f"note: {len(orphans)} sample images in {writer.folder} have no landmarks row (a session killed "

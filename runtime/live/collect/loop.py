@@ -16,6 +16,7 @@ import numpy as np
 from asl_edge.errors import DataError
 from asl_edge.runtime.hand.collected import CollectedWriter
 from asl_edge.runtime.hand.photos import no_hand_advice
+from asl_edge.runtime.hand.strokes import STROKE_LETTERS
 from asl_edge.runtime.hand.tracker import HandTracker
 from asl_edge.runtime.live.capture import open_feed
 from asl_edge.runtime.live.collect.overlay import draw_collect, status_line
@@ -143,6 +144,7 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
     except KeyboardInterrupt:
         session.finished_by = "interrupt"
     finally:
+        ended_on = session.letter  # finish() clears it
         session.finish()
         notes = list(feed.notes)
         short = [(letter, taken, asked) for letter, taken, asked in session.progress() if taken < asked]
@@ -159,6 +161,13 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                          f"{'that letter' if len(early) == 1 else 'those letters'}; in a recording hold each letter "
                          f"at least {hold_needed_s(session.config):.1f} s ((--samples - 1) x --interval + 1.3 s), "
                          "with an empty frame or a lowered hand between letters")
+        # Nothing recorded at a J or Z prompt: the note after the loop says what was and was not drawn.
+        drew_nothing = bool(hand_frames and not writer.added and session.finished_by == "end of source"
+                            and ended_on in STROKE_LETTERS)
+        # A stroke of the other letter at a prompt is not taken; only the status line says so while it happens.
+        notes += [f"a {other} stroke was seen at the {letter} prompt and not taken as {letter} ({HANDSHAPES[letter]})"
+                  for letter, _, _ in short if (other := session.misreads.get(letter)) is not None
+                  and not (drew_nothing and letter == ended_on)]
         feed.close()
         try:
             if writer.added:  # what this session added may look like another letter's samples: say so on disk
@@ -175,10 +184,13 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                         f"{no_hand_advice(tracker.config)}; then run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
-    if hand_frames and not writer.added and session.finished_by == "end of source" and session.drawing:
-        notes.append(f"a hand was seen in {hand_frames} frames but never drew {session.letter} while it was asked for "
-                     "(recording starts after the countdown; a recording of a stroke needs --countdown 0 or a pause "
-                     "before it)")
+    if drew_nothing and ended_on is not None:
+        other = session.misreads.get(ended_on)
+        notes.append(f"a hand was seen in {hand_frames} frames but no {ended_on} stroke was seen while {ended_on} was "
+                     f"asked for ({HANDSHAPES[ended_on]})"
+                     + (f"; a {other} stroke was seen instead, and is not taken as {ended_on}" if other else "")
+                     + "; recording starts after the countdown, so a recording of a stroke needs --countdown 0 or a "
+                     "pause before it")
     elif hand_frames and not writer.added and session.finished_by == "end of source":
         notes.append(f"a hand was seen in {hand_frames} frames but never held steady for "
                      f"{session.config.window_s:g} s (--steady); in an image folder each photo is one frame at "

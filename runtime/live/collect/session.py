@@ -156,6 +156,9 @@ class CollectSession:
     changed_early: set[str] = field(default_factory=set)  # letters whose hand changed shape before they were done
     stroke: Stroke | None = None  # set by `update` when it returns True for a motion letter: the stroke to store
     misread: str | None = None  # the other motion letter, when the last stroke drawn read as it
+    # prompt -> the other motion letter drawn at it, kept past the prompt (misread is cleared with it) for the end
+    # notes: a headless run never shows the status line that says so
+    misreads: dict[str, str] = field(default_factory=dict)
     _strokes: MotionLetters | None = None  # while a motion letter records
     _trail: deque[tuple[float, np.ndarray | None, float]] = field(default_factory=deque)  # (t, landmarks, hand)
     _pending: tuple[MotionLetter, float] | None = None  # a stroke seen, and when: recording its tail
@@ -243,6 +246,8 @@ class CollectSession:
             return False
         if found.letter != self.letter:
             self.misread = found.letter
+            if self.letter is not None:
+                self.misreads[self.letter] = found.letter
             return False
         self.misread, self._pending = None, (found, t)
         return False
