@@ -3,6 +3,7 @@ the decoder/classifier error split, and one error line per kind of bad input wit
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -333,7 +334,9 @@ def test_a_failed_report_write_leaves_no_report_file_of_the_run(tmp_path: Path) 
     assert sorted(p.name for p in out.iterdir()) == ["spelling.md"]
     (out / "spelling.md").rmdir()
     write_report(out, evaluation_of([("AT", "AT")]), "title", {"model": "m"})
-    assert sorted(p.name for p in out.iterdir()) == ["spelling.json", "spelling.md", "spelling.png"]
+    # Without matplotlib (the oldest lane, a Jetson without the workstation extra) there is no PNG to write.
+    png = ["spelling.png"] if importlib.util.find_spec("matplotlib") is not None else []
+    assert sorted(p.name for p in out.iterdir()) == ["spelling.json", "spelling.md", *png]
     assert json.loads((out / "spelling.json").read_text())["model"] == "m"
 
 
