@@ -36,16 +36,19 @@ class TrackerConfig:
     region (False = detect on every frame, MediaPipe's static_image_mode); pad: border added around the
     frame before detection as a fraction of its size (still photos cropped tightly to the hand need ~0.25,
     the palm detector wants context); variant: bundled model pair, "full" or "lite"; tiles: while tracking,
-    a frame whose whole view shows no palm also searches one `palm.search_tiles` square, the next square on
-    the next such frame, so a small hand is found within a few frames at the cost of one more detection on
-    frames without a hand (off without tracking: a photo is one frame and gets no second look)."""
+    every this-many-th frame whose whole view shows no palm (0: never) also searches one `palm.search_tiles`
+    square, the next square each time, so a small hand is found within tiles x 6 frames (0.6 s at 30 fps for
+    a portrait phone frame) at the cost of one more detection on a third of the frames without a hand (off
+    without tracking: a photo is one frame and gets no second look); recheck_frames: while a hand is tracked,
+    the palm detector runs on every this-many-th frame to look for a hand raised above it (0: never; see
+    `HandTracker`)."""
 
     min_detection: float = 0.5
     min_presence: float = 0.5
     track: bool = True
     pad: float = 0.0
     variant: str = "full"
-    tiles: bool = True
+    tiles: int = 3
     recheck_frames: int = 15
 
 
@@ -114,11 +117,13 @@ class HandTracker:
         self.times = HandTimes()
         self._region: RotatedRect | None = None
         self._next_tile = 0  # the search tile the next frame without a palm looks at
+        self._empty_frames = 0  # frames whose whole view showed no palm, for the tile schedule
         self._tracked_frames = 0  # frames tracked since the palm detector last ran
 
     def reset(self) -> None:
         self._region = None
         self._next_tile = 0
+        self._empty_frames = 0
         self._tracked_frames = 0
 
     def process(self, frame_bgr: np.ndarray) -> Hand | None:
@@ -173,11 +178,13 @@ class HandTracker:
         highest wrist first (the signing hand); a photo's by score, as MediaPipe's static mode takes them."""
         started = time.perf_counter()
         palms = self._detect_in(rgb, 0, 0)
-        if not palms and tiles and self.config.tiles and self.config.track:
-            search = search_tiles(*rgb.shape[:2])
-            x, y, side = search[self._next_tile % len(search)]
-            self._next_tile += 1
-            palms = self._detect_in(rgb[y:y + side, x:x + side], x, y)
+        if not palms and tiles and self.config.tiles > 0 and self.config.track:
+            self._empty_frames += 1
+            if self._empty_frames % self.config.tiles == 1 % self.config.tiles:  # the first empty frame searches
+                search = search_tiles(*rgb.shape[:2])
+                x, y, side = search[self._next_tile % len(search)]
+                self._next_tile += 1
+                palms = self._detect_in(rgb[y:y + side, x:x + side], x, y)
         self.times.detect_ms += (time.perf_counter() - started) * 1000
         self.times.detections += 1
         self._tracked_frames = 0
