@@ -116,13 +116,11 @@ class HandTracker:
         self.models = models or HandModels.bundled(self.config.variant)
         self.times = HandTimes()
         self._region: RotatedRect | None = None
-        self._next_tile = 0  # the search tile the next frame without a palm looks at
-        self._empty_frames = 0  # frames whose whole view showed no palm, for the tile schedule
+        self._empty_frames = 0  # frames whose whole view showed no palm: which search tile comes next
         self._tracked_frames = 0  # frames tracked since the palm detector last ran
 
     def reset(self) -> None:
         self._region = None
-        self._next_tile = 0
         self._empty_frames = 0
         self._tracked_frames = 0
 
@@ -179,11 +177,10 @@ class HandTracker:
         started = time.perf_counter()
         palms = self._detect_in(rgb, 0, 0)
         if not palms and tiles and self.config.tiles > 0 and self.config.track:
-            self._empty_frames += 1
-            if self._empty_frames % self.config.tiles == 1 % self.config.tiles:  # the first empty frame searches
+            empty, self._empty_frames = self._empty_frames, self._empty_frames + 1
+            if empty % self.config.tiles == 0:  # the first empty frame searches, then every tiles-th
                 search = search_tiles(*rgb.shape[:2])
-                x, y, side = search[self._next_tile % len(search)]
-                self._next_tile += 1
+                x, y, side = search[empty // self.config.tiles % len(search)]
                 palms = self._detect_in(rgb[y:y + side, x:x + side], x, y)
         self.times.detect_ms += (time.perf_counter() - started) * 1000
         self.times.detections += 1
