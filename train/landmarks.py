@@ -16,7 +16,7 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -187,20 +187,19 @@ class LandmarkTrainConfig:
     patience: int = 0  # stop after this many epochs without a better held-out loss; 0: never
 
 
-def train_one_epoch(model: nn.Module, features: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
-                    optimizer: torch.optim.Optimizer, scheduler: Any, label_smoothing: float, batch_size: int,
-                    generator: torch.Generator) -> float:
+def run_epoch(model: nn.Module, samples: int, batch_loss: Callable[[torch.Tensor], torch.Tensor],
+              optimizer: torch.optim.Optimizer, scheduler: Any, batch_size: int, generator: torch.Generator) -> float:
+    """One epoch over `samples` samples in a shuffled order: `batch_loss(indices)` gives each batch's scalar loss,
+    one optimiser and scheduler step per batch; the mean loss per sample. Batches of one sample are skipped
+    (BatchNorm needs two)."""
     model.train()
-    order = torch.randperm(features.shape[0], generator=generator)
+    order = torch.randperm(samples, generator=generator)
     total, seen = 0.0, 0
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        if len(idx) < 2:  # BatchNorm needs two samples
+        if len(idx) < 2:
             continue
-        losses = nn.functional.cross_entropy(model(features[idx]), targets[idx], reduction="none",
-                                             label_smoothing=label_smoothing)
-        w = weights[idx]
-        loss = (losses * w).sum() / w.sum()
+        loss = batch_loss(idx)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -208,6 +207,19 @@ def train_one_epoch(model: nn.Module, features: torch.Tensor, targets: torch.Ten
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
     return total / max(seen, 1)
+
+
+def train_one_epoch(model: nn.Module, features: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor,
+                    optimizer: torch.optim.Optimizer, scheduler: Any, label_smoothing: float, batch_size: int,
+                    generator: torch.Generator) -> float:
+    """One epoch of sample-weighted, label-smoothed cross-entropy (`run_epoch`); the mean loss."""
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        losses = nn.functional.cross_entropy(model(features[idx]), targets[idx], reduction="none",
+                                             label_smoothing=label_smoothing)
+        w = weights[idx]
+        return (losses * w).sum() / w.sum()
+
+    return run_epoch(model, features.shape[0], batch_loss, optimizer, scheduler, batch_size, generator)
 
 
 @torch.no_grad()

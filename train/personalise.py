@@ -63,6 +63,7 @@ from asl_edge.train.landmarks import (
     LandmarkDatasetLike,
     augment_landmarks,
     evaluate,
+    run_epoch,
     save_npz,
     stack_landmark_sets,
 )
@@ -159,13 +160,9 @@ def _protected_epoch(model: torch.nn.Module, teacher: torch.nn.Module, start_wei
     """One epoch of weighted cross-entropy plus the protection terms (module docstring); the mean loss."""
     import torch.nn.functional as F  # noqa: N812
 
-    model.train()
-    order = torch.randperm(features.shape[0], generator=generator)
-    total, seen, temp = 0.0, 0, config.temperature
-    for start in range(0, len(order), config.batch_size):
-        idx = order[start:start + config.batch_size]
-        if len(idx) < 2:  # BatchNorm needs two samples
-            continue
+    temp = config.temperature
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
         logits = model(features[idx])
         rows = F.cross_entropy(logits, targets[idx], reduction="none", label_smoothing=config.label_smoothing)
         if config.distill:
@@ -178,13 +175,9 @@ def _protected_epoch(model: torch.nn.Module, teacher: torch.nn.Module, start_wei
         if config.anchor:
             loss = loss + config.anchor * sum(((p - p0) ** 2).sum()
                                               for p, p0 in zip(model.parameters(), start_weights, strict=True))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        total += float(loss.detach()) * len(idx)
-        seen += len(idx)
-    return total / max(seen, 1)
+        return loss
+
+    return run_epoch(model, features.shape[0], batch_loss, optimizer, scheduler, config.batch_size, generator)
 
 
 def personalise(start: str | os.PathLike[str], user: CollectedSamples, user_folder: str | os.PathLike[str],
