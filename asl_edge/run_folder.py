@@ -48,14 +48,21 @@ class RunFolderError(AslEdgeError):
     """A run folder that already holds another training."""
 
 
+HOLDER_WAIT_S = 0.5  # the holder writes its description just after taking the lock
+
+
 def _holder(fd: int) -> str:
-    """'pid N, JOB, started TIME' from the lock file's content (best effort: the holder may be mid-write)."""
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        info = json.loads(os.read(fd, 4096).decode("utf-8"))
-        return f"pid {info['pid']}, {info['job']}, started {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "pid unknown"
+    """'pid N, JOB, started TIME' from the lock file's content. A holder that took the lock a moment ago may
+    not have written it yet: read again for up to HOLDER_WAIT_S before saying "pid unknown"."""
+    deadline = time.monotonic() + HOLDER_WAIT_S
+    while True:
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            return f"pid {info['pid']}, {info['job']}, started {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            if time.monotonic() >= deadline:
+                return "pid unknown"
+            time.sleep(0.02)
 
 
 @contextlib.contextmanager
