@@ -20,13 +20,26 @@ A committed letter is *locked*: holding it longer adds nothing. The same letter 
 after a release, the ways signers double a letter:
 
 - re-forming it: the handshape departs from the held one by `reform` (mean landmark distance, palm
-  sizes) on frames that no longer read as the letter, for `depart_hold` x pace seconds;
+  sizes) on frames that no longer read as the letter, for `depart_hold` x pace seconds (as long as a
+  letter needs to be read: a shorter departure is a flicker of a jittering small hand);
 - sliding or bouncing it: the hand's centre moves `slide` hand sizes from where the letter was held
   (its place follows a slow drift with the same time constant as the votes); the letter then has to
   earn its evidence again;
 - the hand leaving the frame for `leave_s` seconds; gone for `word_gap_s`, it also ends the word (a space).
 
-Nothing else (a long hold, a wobble, jittering landmarks) releases it.
+Nothing else (a long hold, a wobble, jittering landmarks) releases it. The locked letter is also released,
+not doubled, once the hand has *moved on*: another letter has `moved_on` x pace of votes and leads the
+locked letter's by `lead`. Two letters taking turns after it (R and U on some hands) still commit neither,
+but when the held letter comes back after them it is spelled again (W-E-R-E with the R unreadable: WEE, not WE).
+
+Before the first letter the pace is unknown and assumed fluent (`pace_s`), so a slow signer's hand settling
+into the first handshape can commit a glimpse (an N for 0.2 s before a held M). The session's first letter
+is therefore judged again when the second letter's hold is over: held for less than GLIMPSE of it, it is
+taken back (two `del` commits and the second letter again). Only the first letter, and only once the second
+is complete, so a fluent word's short first letter before a long final hold (A-T) stays.
+
+`finish` (the stream ended) commits a letter still forming at the end when it has a held reading's votes
+(GLIMPSE x pace) and meets the other rules: a clip cut during its last letter.
 
 J and Z are motions: `motion.MotionLetters` reads them from the fingertip's trajectory (with `motion=True`)
 and commits them when the stroke ends. A J begins as a held I, a Z as a pointing index, so a letter of that
@@ -58,10 +71,15 @@ DEFAULT_MEMORY = 0.5
 DEFAULT_LEAD = 2.0
 DEFAULT_MIN_CONFIDENCE = 0.2
 DEFAULT_REFORM = 0.5
-DEFAULT_DEPART_HOLD = 0.1
+DEFAULT_DEPART_HOLD = DEFAULT_EVIDENCE  # a departure shorter than a letter's evidence is a flicker, not a re-form
+DEFAULT_MOVED_ON = 0.2
 DEFAULT_SLIDE = 0.7
 DEFAULT_LEAVE_S = 0.2  # the hand gone this long: the same letter may follow (it was re-formed)
 DEFAULT_WORD_GAP_S = 1.0  # the hand gone this long ends the word
+# The session's first letter is committed at the assumed DEFAULT_PACE_S. Held for less than this share of the
+# next letter's hold, it was a glimpse while a slow signer's hand settled; the share a held reading needs in
+# `video_eval.READ_FRACTION` too.
+GLIMPSE = 0.25
 # A J starts from a held I and a Z from a pointing index: a letter of its start shape committed this long before
 # the stroke began (or during it) was the stroke's beginning, and the motion letter replaces it.
 MOTION_STARTS = {"J": ("I", "Y"), "Z": ("D", "G", "X", "L")}
@@ -94,11 +112,12 @@ class FingerspellingDecoder(Decoder):
     def __init__(self, labels: Sequence[str], evidence: float = DEFAULT_EVIDENCE, memory: float = DEFAULT_MEMORY,
                  lead: float = DEFAULT_LEAD, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
                  reform: float = DEFAULT_REFORM, depart_hold: float = DEFAULT_DEPART_HOLD,
-                 slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S,
+                 moved_on: float = DEFAULT_MOVED_ON, slide: float = DEFAULT_SLIDE, leave_s: float = DEFAULT_LEAVE_S,
                  word_gap_s: float = DEFAULT_WORD_GAP_S, pace_s: float = DEFAULT_PACE_S, motion: bool = True,
                  max_chars: int = TEXT_LIMIT, on_scroll: Callable[[str], None] | None = None,
                  motion_config: MotionConfig | None = None) -> None:
         for name, value in (("evidence", evidence), ("memory", memory), ("reform", reform), ("slide", slide),
+                            ("moved-on votes", moved_on),
                             ("leave time", leave_s), ("word gap", word_gap_s), ("pace", pace_s)):
             if not value > 0:
                 raise AslEdgeError(f"fingerspelling decoder: {name} {value} must be positive")
@@ -111,6 +130,7 @@ class FingerspellingDecoder(Decoder):
         self.labels = tuple(labels)
         self.evidence, self.memory, self.lead, self.min_confidence = evidence, memory, lead, min_confidence
         self.reform, self.depart_hold, self.slide, self.leave_s = reform, depart_hold, slide, leave_s
+        self.moved_on = moved_on
         self.word_gap_s = word_gap_s
         self.max_chars, self.on_scroll = max_chars, on_scroll
         self.scrolled = 0  # characters that scrolled off the front of `text`
@@ -140,12 +160,15 @@ class FingerspellingDecoder(Decoder):
         self._anchor: np.ndarray | None = None
         self._anchor_size = 1.0
         self._departed_since: float | None = None
+        self._departed = False  # the handshape left the locked letter's for depart_hold x pace: back is a re-form
         # motion_config: a signer's own J/Z thresholds (a motion profile, motion_profile.py), else the defaults.
         self._motion_letters = MotionLetters(motion_config) if motion else None
         # When the letters at the end of `text` were committed (up to the last space), for taking them back.
         self._letter_times: deque[float] = deque(maxlen=PACE_HISTORY)
         self._last_held = 0.0  # the last time the last committed letter was the top reading
         self._stroke_shapes: set[int] = set()  # a motion letter's end poses, not letters until a release
+        # The session's first two commits while the first one's glimpse test is pending (GLIMPSE).
+        self._provisional: list[Commit] | None = []
 
     # -- the Decoder interface --------------------------------------------------------------------------
     def update(self, probs: np.ndarray, landmarks: np.ndarray | None, handedness: float,
@@ -178,9 +201,22 @@ class FingerspellingDecoder(Decoder):
             return self._commit_stroke(stroke, timestamp, top, shape, centre, size)
         return self._maybe_commit(timestamp, shape, centre, size)
 
+    def finish(self, timestamp: float) -> list[Commit]:
+        """The stream ended while a letter may still be forming (a clip cut during its last letter): the leading
+        letter is committed if it has a held reading's votes (GLIMPSE x pace) and meets the other rules."""
+        best = self._leader(GLIMPSE)  # no votes when the last frame had no hand
+        if best is None:
+            return []
+        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
+        self._votes[:] = 0.0  # spent: a second call commits nothing
+        self._mass[:] = 0.0
+        self._append(commit.label)
+        return [commit]
+
     def clear(self) -> None:
         self._text = ""
         self._locked = None
+        self._provisional = None
         self._letter_times.clear()  # a J or Z stroke has nothing left to take back
 
     @property
@@ -248,6 +284,7 @@ class FingerspellingDecoder(Decoder):
             return []
         self._release()
         self._stroke_shapes = set()
+        self._provisional = None  # a glimpse is judged against the letter after it in the same word
         if not self._word_open or timestamp - self._hand_seen < self.word_gap_s:
             return []
         self._word_open = False
@@ -260,19 +297,33 @@ class FingerspellingDecoder(Decoder):
         """Release the locked letter when it is re-formed or slid (module docstring)."""
         assert self._locked_shape is not None and self._anchor is not None
         # Only frames that no longer read as the letter count: landmarks of some handshapes (M, N) jitter.
-        if top == self._locked or shape_distance(shape, self._locked_shape) < self.reform:
+        if top != self._locked and shape_distance(shape, self._locked_shape) >= self.reform:
+            if self._departed_since is None:
+                self._departed_since = timestamp
+            elif timestamp - self._departed_since >= self.depart_hold * self._pace:
+                self._departed = True
+        else:
             self._departed_since = None
-        elif self._departed_since is None:
-            self._departed_since = timestamp
-        elif timestamp - self._departed_since >= self.depart_hold * self._pace:
-            self._release()
-            self._votes[:] = 0.0  # those votes were the old letter's
-            self._mass[:] = 0.0
-            return
+            if top == self._locked and self._departed:
+                # Re-formed: departed and back. Released when back, not when it left, so the held letter's
+                # votes still weigh against the readings on the way to the next letter (U turning into P
+                # reads G on the way).
+                locked = self._locked
+                self._release()
+                self._votes[locked] = 0.0  # the letter again once it has earned its evidence anew
+                self._mass[locked] = 0.0
+                return
         if np.linalg.norm(centre - self._anchor) >= self.slide * self._anchor_size:
             self._release()  # slid or bounced: the same letter again once it has earned its evidence anew
             self._votes[:] = 0.0
             self._mass[:] = 0.0
+            return
+        others = np.where(self._spellable, self._votes, 0.0)
+        others[self._locked] = 0.0
+        if others.max() >= max(self.moved_on * self._pace, self.lead * self._votes[self._locked]):
+            # Moved on: another letter leads the held one as a letter leads to commit. Two letters taking turns
+            # (R and U on some hands) still commit neither, but the held letter may follow them again.
+            self._release()
         elif top == self._locked:
             follow = 1.0 - decay
             self._anchor = (1.0 - follow) * self._anchor + follow * centre
@@ -285,22 +336,54 @@ class FingerspellingDecoder(Decoder):
 
     def _release(self) -> None:
         self._locked, self._locked_shape, self._anchor, self._departed_since = None, None, None, None
+        self._departed = False
 
-    def _maybe_commit(self, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> list[Commit]:
+    def _leader(self, evidence: float) -> int | None:
+        """The letter the votes commit: the most voted, with `evidence` x pace seconds of votes, `lead` times the
+        runner-up's and a mean probability of at least `min_confidence`; not the locked letter or a stroke's end
+        pose. None when no letter qualifies."""
         votes = self._votes
         best = int(np.argmax(votes))
         runner_up = float(np.partition(votes, -2)[-2]) if len(votes) > 1 else 0.0
-        if (best == self._locked or best in self._stroke_shapes or votes[best] < self.evidence * self._pace
+        if (best == self._locked or best in self._stroke_shapes or votes[best] < evidence * self._pace
                 or votes[best] < self.lead * runner_up
                 or self._mass[best] < self.min_confidence * votes[best]):
+            return None
+        return best
+
+    def _maybe_commit(self, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> list[Commit]:
+        votes = self._votes
+        best = self._leader(self.evidence)
+        if best is None:
             return []
+        commits = []
         if self._locked is not None or self._word_open:
             self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
-        confidence = float(self._mass[best] / votes[best])
+            commits = self._judge_first_letter(timestamp)
+        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / votes[best]))
+        if self._provisional is not None:
+            self._provisional.append(commit)
         self._stroke_shapes = set()
         self._lock(best, timestamp, shape, centre, size)
-        self._append(self.labels[best])
-        return [Commit(self.labels[best], timestamp, confidence)]
+        self._append(commit.label)
+        return [*commits, commit]
+
+    def _judge_first_letter(self, timestamp: float) -> list[Commit]:
+        """Once the second letter's hold is over: the session's first letter, committed at the assumed pace,
+        is taken back when it was held for less than GLIMPSE of the second letter's hold (a slow signer's
+        hand settling into the first handshape). The second letter is spelled again after the two deletes."""
+        if self._provisional is None or len(self._provisional) < 2 or len(self._held_times) < 2:
+            return []
+        (first, second), self._provisional = self._provisional, None
+        held_first, held_second = self._held_times[-2], self._held_times[-1]
+        if held_first >= GLIMPSE * held_second or not self._text.endswith(first.label + second.label):
+            return []
+        commits = [self._take_back(timestamp, first.confidence), self._take_back(timestamp, first.confidence)]
+        self._append(second.label)
+        self._letter_times.append(second.timestamp)
+        del self._held_times[-2]
+        self._pace = statistics.median(self._held_times)
+        return [*commits, Commit(second.label, timestamp, second.confidence)]
 
     def _take_back(self, timestamp: float, confidence: float) -> Commit:
         self._text = self._text[:-1]
@@ -310,7 +393,7 @@ class FingerspellingDecoder(Decoder):
     def _lock(self, label: int, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> None:
         self._locked, self._committed_at, self._held = label, timestamp, 0.0
         self._locked_shape, self._anchor, self._anchor_size = shape, centre, size
-        self._departed_since = None
+        self._departed_since, self._departed = None, False
         self._word_open = True
         self._letter_times.append(timestamp)
         self._last_held = timestamp
@@ -320,6 +403,7 @@ class FingerspellingDecoder(Decoder):
         """A J or Z drawn: taken back the stroke's start shape if it was just committed, then the motion letter.
         What the hand holds at the stroke's end is locked, so its end pose adds nothing."""
         commits = []
+        self._provisional = None
         starts = MOTION_STARTS[stroke.letter]
         # Letters read while the stroke was drawn were its frames, not letters; so was the start shape held
         # just before it (within the signer's pace).

@@ -197,6 +197,17 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
         decoder.clear()
         state.text = ""
 
+    def take(new_commits: list[Commit]) -> None:
+        nonlocal commit_count
+        for commit in new_commits:
+            commits.append(commit)
+            commit_count += 1
+            if transcript is not None:
+                transcript.update(decoder.text)
+            if on_commit is not None:
+                on_commit(commit)
+            state.suggestion = words.after(commit, decoder.text)
+
     def set_status(status: str) -> None:
         if status != state.status and on_status is not None:
             on_status(status)
@@ -247,14 +258,7 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
                 hand_ms = (times.detect_ms, times.landmarks_ms)
                 t2 = t1  # the chain's preprocessing (features or a crop) is counted with infer
             t3 = time.perf_counter()
-            for commit in decoder.update(probs, landmarks, handedness, frame.timestamp):
-                commits.append(commit)
-                commit_count += 1
-                if transcript is not None:
-                    transcript.update(decoder.text)
-                if on_commit is not None:
-                    on_commit(commit)
-                state.suggestion = words.after(commit, decoder.text)
+            take(decoder.update(probs, landmarks, handedness, frame.timestamp))
             state.text, state.confidence, state.hold = decoder.text, decoder.confidence, decoder.progress
             state.letter, state.phase = decoder.letter, decoder.phase
             smoothed = decoder.smoothed
@@ -281,8 +285,10 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     finally:
-        notes = list(feed.notes)
+        notes, played_out = list(feed.notes), stopped_by == "end" and feed.ended and frames > 0
         feed.close()
+        if played_out:  # a file played to its end: the letter it ended in may count
+            take(decoder.finish(last_time))
         words.finish(decoder.text, last_time)
         if transcript is not None:
             transcript.end_line(decoder.text, words.suggested_text(decoder.text))

@@ -105,6 +105,14 @@ def test_a_reformed_double_letter_gives_two_letters_at_both_speeds(chain: HandCh
         assert spell(chain, clip(name), fps=fps * FLUENT_SPEED).text == word
 
 
+def test_a_slow_signers_settling_hand_adds_no_first_letter(chain: HandChain) -> None:
+    # The first frames of ME and MALE read N for about 0.2 s while the hand settles into M; before the first letter
+    # the decoder assumes fluent speed, commits it, and takes it back once the held M shows the signer's pace.
+    for name, word in (("words/ME_s3.mp4", "ME"), ("words/MALE_s2.mp4", "MALE")):
+        result = spell(chain, clip(name))
+        assert result.text == word, name
+
+
 def test_a_slid_double_letter_gives_two_letters_and_a_steady_hold_one(chain: HandChain, tmp_path: Path) -> None:
     # A real held L; the slid copy moves the picture right by 40 % of its width in 0.2 s halfway through, as a signer
     # slides a doubled letter sideways. The same frames without the slide are one long hold.
@@ -277,3 +285,90 @@ def test_the_text_keeps_its_tail_and_hands_the_rest_to_the_transcript() -> None:
             t += 1 / 30
     assert "".join(scrolled) + decoder.text == "AB BA "
     assert len(decoder.text) == 3 and decoder.scrolled == 3
+
+
+def decode_script(script: list[tuple[str | None, float]], labels: tuple[str, ...], fps: float = 30.0,
+                  seed: int = 3, finish: bool = True,
+                  shapes: dict[str, np.ndarray] | None = None) -> tuple[FingerspellingDecoder, list[str]]:
+    """Feed a decoder `script` ((letter read at 0.9 or None for no hand, seconds), ...) at `fps` with a
+    jittering hand (`shapes[letter]`'s landmarks where given, else one shape for all); the stream then ends
+    (`finish`). Returns the decoder and its commits' labels, `del` included."""
+    rng = np.random.default_rng(seed)
+    hand = rng.uniform(100, 200, (21, 3)).astype(np.float32)
+    decoder = FingerspellingDecoder(labels)
+    commits, t = [], 0.0
+    for letter, seconds in script:
+        probs = np.full(len(labels), 0.1 / (len(labels) - 1), np.float32)
+        if letter is not None:
+            probs[labels.index(letter)] = 0.9
+        shape = hand if shapes is None or letter not in shapes else shapes[letter]
+        for _ in range(round(seconds * fps)):
+            seen = None if letter is None else shape + rng.normal(0, 0.5, hand.shape).astype(np.float32)
+            commits += decoder.update(probs, seen, 1.0, t)
+            t += 1 / fps
+    if finish:
+        commits += decoder.finish(t)
+    return decoder, [c.label for c in commits]
+
+
+def test_a_glimpse_before_a_slow_first_letter_is_taken_back() -> None:
+    # A slow signer's hand settling into M reads N for 0.2 s: at the assumed fluent pace that is a letter, but
+    # against the 2 s M after it a glimpse. The decoder takes it back once the M's hold is over.
+    labels = ("M", "N", "E", "nothing")
+    decoder, commits = decode_script([("N", 0.2), ("M", 2.0), ("E", 2.0)], labels)
+    assert commits == ["N", "M", "del", "del", "M", "E"]
+    assert decoder.text == "ME"
+
+
+def test_a_fluent_short_first_letter_stays() -> None:
+    labels = ("A", "B", "C", "T", "nothing")
+    # Three fluent letters: the first as short as the others.
+    assert decode_script([("A", 0.2), ("B", 0.3), ("C", 0.3)], labels)[0].text == "ABC"
+    # Two letters, the last held long as signers end a word: no third letter, so nothing is judged.
+    assert decode_script([("A", 0.2), ("T", 2.0)], labels)[0].text == "AT"
+
+
+def test_a_held_letter_comes_back_after_two_letters_taking_turns() -> None:
+    # E held, then R and U alternating every other frame for 2 s (neither leads, so neither is spelled), then E
+    # again: the hand moved on from the first E, so the second E is a letter.
+    labels = ("W", "E", "R", "U", "nothing")
+    turns = [("R", 1 / 30), ("U", 1 / 30)] * 30
+    decoder, _ = decode_script([("W", 2.0), ("E", 2.0), *turns, ("E", 2.0)], labels)
+    assert decoder.text == "WEE"
+
+
+def test_a_flicker_in_a_held_letter_does_not_double_it() -> None:
+    # M held, four frames read as N (a jittering small hand), M again: one M, at any frame rate.
+    labels = ("M", "N", "nothing")
+    for fps in (15.0, 30.0, 60.0):
+        _, commits = decode_script([("M", 1.0), ("N", 4 / 30), ("M", 1.0)], labels, fps=fps)
+        assert commits == ["M"], fps
+
+
+def test_a_clip_ending_in_its_last_letter_spells_it_and_a_glimpse_at_the_end_does_not() -> None:
+    labels = ("A", "B", "nothing")
+    # Slow letters (2 s each: a pace of about 1.5 s, so 0.45 s of votes to commit), the hand away for 0.5 s (no
+    # word end), then the clip is cut 0.55 s into the next A: short of the evidence, past a quarter of it.
+    slow = [("A", 2.0), ("B", 2.0), (None, 0.5)]
+    decoder, commits = decode_script([*slow, ("A", 0.55)], labels, finish=False)
+    assert (commits, decoder.text) == (["A", "B"], "AB")
+    assert [c.label for c in decoder.finish(10.0)] == ["A"] and decoder.text == "ABA"
+    assert decoder.finish(10.0) == []  # spent
+    # Two frames of A as the clip ends are a glimpse, not a letter.
+    assert decode_script([*slow, ("A", 2 / 30)], labels)[0].text == "AB"
+    # The same 0.55 s ended by the hand dropping (the word's end, not the stream's) is no letter.
+    assert decode_script([*slow, ("A", 0.55), (None, 1.5)], labels)[0].text == "AB "
+
+
+def test_a_letter_reformed_in_place_is_two_letters_and_a_flicker_is_not() -> None:
+    # L held 2 s (a slow pace: about 1.9 s), the hand opening (another shape, read as B) and closing again into L.
+    # Away for longer than a letter's evidence (0.3 x pace) it is a re-form; a shorter opening is a flicker.
+    labels = ("L", "B", "nothing")
+    rng = np.random.default_rng(4)
+    closed = rng.uniform(100, 200, (21, 3)).astype(np.float32)
+    opened = closed.copy()
+    opened[5:] += rng.uniform(-60, 60, (16, 3)).astype(np.float32)  # the fingers move by about a palm size
+    shapes = {"L": closed, "B": opened}
+    decoder, commits = decode_script([("L", 2.0), ("B", 0.7), ("L", 2.0)], labels, shapes=shapes)
+    assert (commits, decoder.text) == (["L", "L"], "LL")
+    assert decode_script([("L", 2.0), ("B", 0.2), ("L", 2.0)], labels, shapes=shapes)[0].text == "L"
