@@ -169,6 +169,8 @@ class FingerspellingDecoder(Decoder):
         self._stroke_shapes: set[int] = set()  # a motion letter's end poses, not letters until a release
         # The session's first two commits while the first one's glimpse test is pending (GLIMPSE).
         self._provisional: list[Commit] | None = []
+        self._first_read: dict[int, float] = {}  # label -> when first and last read, until the first letter
+        self._last_read: dict[int, float] = {}  # is no longer held (_note_first_reads)
 
     # -- the Decoder interface --------------------------------------------------------------------------
     def update(self, probs: np.ndarray, landmarks: np.ndarray | None, handedness: float,
@@ -193,6 +195,7 @@ class FingerspellingDecoder(Decoder):
             self._check_release(timestamp, top, shape, centre, size, decay)
         self._votes[top] += dt
         self._mass[top] += self._confidence * dt
+        self._note_first_reads(top, timestamp)
         if top == self._locked:
             self._last_held = timestamp
             self._update_pace(timestamp - self._committed_at)
@@ -207,11 +210,10 @@ class FingerspellingDecoder(Decoder):
         best = self._leader(GLIMPSE)  # no votes when the last frame had no hand
         if best is None:
             return []
-        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
+        commits = self._commit(best, timestamp)
         self._votes[:] = 0.0  # spent: a second call commits nothing
         self._mass[:] = 0.0
-        self._append(commit.label)
-        return [commit]
+        return commits
 
     def clear(self) -> None:
         self._text = ""
@@ -352,31 +354,50 @@ class FingerspellingDecoder(Decoder):
         return best
 
     def _maybe_commit(self, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> list[Commit]:
-        votes = self._votes
         best = self._leader(self.evidence)
         if best is None:
             return []
+        commits = self._commit(best, timestamp)
+        self._lock(best, timestamp, shape, centre, size)
+        return commits
+
+    def _commit(self, best: int, timestamp: float) -> list[Commit]:
+        """Spell `best`: the letter held until now joins the pace, the session's first letter may be judged."""
         commits = []
         if self._locked is not None or self._word_open:
             self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
             commits = self._judge_first_letter(timestamp)
-        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / votes[best]))
+        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
         if self._provisional is not None:
             self._provisional.append(commit)
         self._stroke_shapes = set()
-        self._lock(best, timestamp, shape, centre, size)
         self._append(commit.label)
         return [*commits, commit]
 
+    def _note_first_reads(self, top: int, timestamp: float) -> None:
+        """Until the session's first letter is no longer held: when each letter was first and last read."""
+        provisional = self._provisional
+        if provisional is None or len(provisional) > 1 or (provisional and self._locked is None):
+            return
+        self._first_read.setdefault(top, timestamp)
+        self._last_read[top] = timestamp
+
     def _judge_first_letter(self, timestamp: float) -> list[Commit]:
         """Once the second letter's hold is over: the session's first letter, committed at the assumed pace,
-        is taken back when it was held for less than GLIMPSE of the second letter's hold (a slow signer's
-        hand settling into the first handshape). The second letter is spelled again after the two deletes."""
+        is taken back when it was held for less than GLIMPSE of the second letter's hold and the second letter
+        was already read before the first letter's last frame (the classifier wavering between the two while
+        a slow signer's hand settles into the second letter's shape; a first letter read cleanly before the
+        second stays, however long the signer then pauses on the second).
+        The second letter is spelled again after the two deletes."""
         if self._provisional is None or len(self._provisional) < 2 or len(self._held_times) < 2:
             return []
         (first, second), self._provisional = self._provisional, None
         held_first, held_second = self._held_times[-2], self._held_times[-1]
-        if held_first >= GLIMPSE * held_second or not self._text.endswith(first.label + second.label):
+        # Wavered: the second letter was read before the first letter's last frame.
+        wavered = self._first_read.get(self.labels.index(second.label), np.inf) < self._last_read.get(
+            self.labels.index(first.label), -np.inf)
+        if (held_first >= GLIMPSE * held_second or not wavered
+                or not self._text.endswith(first.label + second.label)):
             return []
         commits = [self._take_back(timestamp, first.confidence), self._take_back(timestamp, first.confidence)]
         self._append(second.label)

@@ -95,12 +95,14 @@ def spell_clip(source: FrameSource, chain: HandChain, decoder: Decoder, speed: f
             times.append(timestamp)
             top1.append(NO_HAND if step.output.hand is None else int(np.argmax(step.output.probs)))
         # Stopped at max_frames, the file is short of its end on purpose, not truncated.
-        truncated = source.ended_early if max_frames is None or read < max_frames else None
+        played_out = max_frames is None or read < max_frames
+        truncated = source.ended_early if played_out else None
     finally:
         source.close()
     if truncated is not None:
         raise SourceError(truncated)
     if not times:
         raise SourceError(f"{source.describe()} gave no frame (not a readable video, or empty)")
-    commits += decoder.finish(times[-1])
+    if played_out:  # as `run`: only the file's own end commits a letter still forming
+        commits += decoder.finish(times[-1])
     return ClipTrace(np.asarray(times, np.float64), np.asarray(top1, np.int16), commits, decoder.text, read)

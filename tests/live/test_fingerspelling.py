@@ -311,13 +311,28 @@ def decode_script(script: list[tuple[str | None, float]], labels: tuple[str, ...
     return decoder, [c.label for c in commits]
 
 
+SETTLING = [("N", 0.15), ("M", 1 / 30), ("N", 0.1)]  # a hand settling into M, read as N with an M between
+
+
 def test_a_glimpse_before_a_slow_first_letter_is_taken_back() -> None:
-    # A slow signer's hand settling into M reads N for 0.2 s: at the assumed fluent pace that is a letter, but
-    # against the 2 s M after it a glimpse. The decoder takes it back once the M's hold is over.
-    labels = ("M", "N", "E", "nothing")
-    decoder, commits = decode_script([("N", 0.2), ("M", 2.0), ("E", 2.0)], labels)
+    # A slow signer's hand settling into M reads N for 0.25 s (and M on a frame between): at the assumed fluent
+    # pace that is a letter, but against the 2 s M after it a glimpse. It is taken back once the M's hold is over,
+    # also when that is the stream's end, during the E.
+    labels = ("M", "N", "E", "S", "nothing")
+    decoder, commits = decode_script([*SETTLING, ("M", 2.0), ("E", 2.0)], labels)
     assert commits == ["N", "M", "del", "del", "M", "E"]
     assert decoder.text == "ME"
+    # The clip cut 0.4 s into the E (after 0.3 s of a transition read as S): short of a letter's evidence, the E
+    # is committed by the stream's end, and the N judged all the same.
+    decoder, commits = decode_script([*SETTLING, ("M", 2.0), ("S", 0.3), ("E", 0.4)], labels, finish=False)
+    assert (commits, decoder.text) == (["N", "M"], "NM")
+    assert [c.label for c in decoder.finish(10.0)] == ["del", "del", "M", "E"] and decoder.text == "ME"
+
+
+def test_a_clean_first_letter_stays_when_the_signer_pauses_on_the_second() -> None:
+    # C signed cleanly at a fluent 0.45 s, then a learner's 2.5 s pause on U: C was never a glimpse of U.
+    labels = ("C", "U", "P", "nothing")
+    assert decode_script([("C", 0.45), ("U", 2.5), ("P", 2.5)], labels)[0].text == "CUP"
 
 
 def test_a_fluent_short_first_letter_stays() -> None:

@@ -407,14 +407,19 @@ def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -
     """Same chain, same decoder, same defaults: `run --source CLIP` and `eval --videos` agree letter for letter."""
     from asl_edge.runtime.live.pipeline import PipelineConfig, run_pipeline
 
-    path = clips / "words" / "AS_s1.mp4"
-    replayed = spell_clip(VideoFileSource(str(path), path), chain, PipelineConfig().make_decoder(chain.labels),
-                          fixed_box=PipelineConfig().roi_for)
-    chain.tracker.reset()
-    live = run_pipeline(VideoFileSource(str(path), path), chain.classifier, PipelineConfig(), chain=chain)
-    assert replayed.text == live.text == "AS"
-    assert [c.label for c in replayed.commits] == [c.label for c in live.commits]
-    np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
+    # AS and ME played out (ME's first frames read N, taken back at the E), and ME stopped by --max-frames during
+    # the E, where neither commits the letter still forming (only a file's own end does).
+    for name, max_frames in (("AS_s1.mp4", None), ("ME_s3.mp4", None), ("ME_s3.mp4", 102)):
+        path = clips / "words" / name
+        replayed = spell_clip(VideoFileSource(str(path), path), chain, PipelineConfig().make_decoder(chain.labels),
+                              fixed_box=PipelineConfig().roi_for, max_frames=max_frames)
+        chain.tracker.reset()
+        live = run_pipeline(VideoFileSource(str(path), path), chain.classifier, PipelineConfig(max_frames=max_frames),
+                            chain=chain)
+        assert replayed.text == live.text, name
+        assert [c.label for c in replayed.commits] == [c.label for c in live.commits], name
+        np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
+    assert live.stopped_by == "max-frames" and live.text == "NM"  # the glimpse is judged at the third letter
 
 
 def test_eval_without_a_model_or_videos_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
