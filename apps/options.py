@@ -107,7 +107,8 @@ def add_spelling_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
     parser.add_argument("--motion-profile", default=None, metavar="FILE",
                         help="your own J and Z thresholds (the motion.json `asl-edge train --init-from` fits from the "
                              "strokes collect recorded), or none for the defaults (default: MODEL.motion.json beside "
-                             "the model, else motion.json in its folder, else the defaults)")
+                             "the model, else motion.json in its folder or, for an engine, beside the ONNX file it "
+                             "was built from, else the defaults)")
     if not outputs:
         return
     parser.add_argument("--transcript", type=Path, default=None, metavar="FILE",

@@ -16,7 +16,8 @@ their engines), is JSON:
     defaults), defaults {name: value},
     rule (in words), strokes [{file (relative to data), sha256, letter, measures, read}]
 `run`, `demo` and `eval --videos` read it from `--motion-profile FILE`, else MODEL.motion.json beside the model, else
-motion.json in the model's folder (`find_profile`). No I/O but reading strokes and reading/writing that file.
+motion.json in the model's folder, else (an engine from the engine cache) beside the ONNX file its manifest names
+(`find_profile`). No I/O but reading strokes, engine manifests and reading/writing that file.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import numpy as np
 
 from asl_edge import __version__
 from asl_edge.artifacts import atomic_write_json, sha256_file
-from asl_edge.errors import DataError
+from asl_edge.errors import AslEdgeError, DataError
+from asl_edge.runtime.backends.tensorrt.manifest import read_manifest
 from asl_edge.runtime.hand.strokes import STROKE_SUFFIX, Stroke, read_strokes
 from asl_edge.runtime.live.motion import MotionConfig, MotionLetters, stroke_measures
 
@@ -220,7 +222,8 @@ def load_profile(path: str | os.PathLike[str], given: bool = True) -> MotionProf
 def find_profile(model: str | os.PathLike[str], option: str | os.PathLike[str] | None = None) -> Path | None:
     """Where the motion profile for `model` is, first found of: `option` (--motion-profile; "none" for none),
     MODEL.motion.json beside the model, motion.json in the model's folder (a personalised run's, shared by its
-    ONNX variants and engines). DataError for an `option` that names no file."""
+    ONNX variants and engines), and for a TensorRT engine the same beside the ONNX file its manifest says it was
+    built from. DataError for an `option` that names no file."""
     if option is not None:
         if str(option) == NO_PROFILE:
             return None
@@ -237,7 +240,23 @@ def find_profile(model: str | os.PathLike[str], option: str | os.PathLike[str] |
     for candidate in (Path(model).with_suffix(SIDECAR_SUFFIX), Path(model).parent / PROFILE_FILE):
         if candidate.is_file():
             return candidate
+    for source in _engine_sources(model):
+        if (found := find_profile(source)) is not None:
+            return found
     return None
+
+
+def _engine_sources(model: str | os.PathLike[str]) -> list[Path]:
+    """The ONNX files a TensorRT engine was built from, as its manifest records them (an engine in the engine
+    cache sits far from the run folder that holds its motion.json); none for anything else or an unreadable
+    manifest."""
+    if Path(model).suffix != ".engine":
+        return []
+    try:
+        manifest = read_manifest(model)
+    except AslEdgeError:
+        return []  # loading the engine says what is wrong with its manifest
+    return [Path(p) for p in (manifest.onnx_path, manifest.source_onnx_path) if p and Path(p).suffix == ".onnx"]
 
 
 def profile_for(model: str | os.PathLike[str], option: str | os.PathLike[str] | None = None) -> MotionProfile | None:

@@ -327,3 +327,18 @@ def test_a_strokes_only_folder_is_told_a_collect_command_that_runs(tmp_path: Pat
     command = shlex.split(err[1].split("(`")[1].split("`)")[0])
     assert not out.exists()
     assert command == ["asl-edge", "collect", "--source", "0", "--out", str(folder), "--letters", "A,B,C"]
+
+
+def test_an_engine_from_the_engine_cache_finds_the_profile_of_the_onnx_it_was_built_from(tmp_path: Path) -> None:
+    from tests.tensorrt.onnx_models import tiny_classifier
+    from tests.tensorrt.test_engine_manifest import write_engine
+
+    run, cache = tmp_path / "runs" / "mine", tmp_path / "cache" / "engines"
+    run.mkdir(parents=True)
+    cache.mkdir(parents=True)
+    engine = write_engine(cache, onnx=tiny_classifier(run / "model.onnx"))  # its manifest names runs/mine/model.onnx
+    assert find_profile(engine) is None  # no profile anywhere yet
+    profile(run / PROFILE_FILE)
+    assert find_profile(engine) == run / PROFILE_FILE
+    (cache / "model.engine.json").unlink()  # no manifest: nothing to follow (loading the engine says why)
+    assert find_profile(engine) is None
