@@ -10,11 +10,11 @@ its top letter, and every vote decays with the time constant `memory` x pace. A 
   neither), and
 - the classifier's mean probability over its votes is at least `min_confidence`.
 
-*Pace* is the signer's own tempo: the median time recent letters stayed the top reading after they were
-committed (the letter held now included), clamped to `PACE_RANGE`. Scaling the time constants with it is
-what lets one set of defaults read 0.2 s letters and 3 s letters: at teaching speed the 0.3-0.6 s glimpses
-of other letters while the hand moves on fall far short of the evidence a 3 s letter sets; at natural
-speed the evidence shrinks to a few frames.
+*Pace* is the signer's own tempo: the median time recent letters of the word stayed the top reading after
+they were committed (the letter held now included), clamped to `PACE_RANGE`; each word starts at `pace_s`.
+Scaling the time constants with it is what lets one set of defaults read 0.2 s letters and 3 s letters: at
+teaching speed the 0.3-0.6 s glimpses of other letters while the hand moves on fall far short of the evidence a
+3 s letter sets; at natural speed the evidence shrinks to a few frames.
 
 A committed letter is *locked*: holding it longer adds nothing. The same letter is committed again only
 after a release, the ways signers double a letter:
@@ -32,11 +32,12 @@ not doubled, once the hand has *moved on*: another letter has `moved_on` x pace 
 locked letter's by `lead`. Two letters taking turns after it (R and U on some hands) still commit neither,
 but when the held letter comes back after them it is spelled again (W-E-R-E with the R unreadable: WEE, not WE).
 
-Before the first letter the pace is unknown and assumed fluent (`pace_s`), so a slow signer's hand settling
-into the first handshape can commit a glimpse (an N for 0.2 s before a held M). The session's first letter
-is therefore judged again when the second letter's hold is over: held for less than GLIMPSE of it, it is
-taken back (two `del` commits and the second letter again). Only the first letter, and only once the second
-is complete, so a fluent word's short first letter before a long final hold (A-T) stays.
+Before a word's first letter the pace is unknown and assumed fluent (`pace_s`), so a slow signer's hand
+settling into the first handshape can commit a glimpse (an N for 0.2 s before a held M). A word's first letter
+is therefore judged again when the second letter's hold is over: held for less than GLIMPSE of it, while the
+classifier read the second letter for WAVERING of its span, it is taken back (two `del` commits and the second
+letter again). Only the first letter, never a doubled one, and only once the second is complete, so a fluent
+word's short first letter before a long final hold (A-T) stays.
 
 `finish` (the stream ended) commits a letter still forming at the end when it has a held reading's votes
 (GLIMPSE x pace) and meets the other rules: a clip cut during its last letter.
@@ -76,10 +77,14 @@ DEFAULT_MOVED_ON = 0.2
 DEFAULT_SLIDE = 0.7
 DEFAULT_LEAVE_S = 0.2  # the hand gone this long: the same letter may follow (it was re-formed)
 DEFAULT_WORD_GAP_S = 1.0  # the hand gone this long ends the word
-# The session's first letter is committed at the assumed DEFAULT_PACE_S. Held for less than this share of the
+# A word's first letter is committed at the assumed DEFAULT_PACE_S. Held for less than this share of the
 # next letter's hold, it was a glimpse while a slow signer's hand settled; the share a held reading needs in
 # `video_eval.READ_FRACTION` too.
 GLIMPSE = 0.25
+# ... and only when the classifier read the second letter for this share of the first letter's reading span (one
+# stray frame at a boundary is no settling hand: a tenth of a 0.33 s span is one frame at 30 fps).
+WAVERING = 0.1
+FIRST_READS_KEPT = 900  # frames (30 s at 30 fps) of readings kept for that test
 # A J starts from a held I and a Z from a pointing index: a letter of its start shape committed this long before
 # the stroke began (or during it) was the stroke's beginning, and the motion letter replaces it.
 MOTION_STARTS = {"J": ("I", "Y"), "Z": ("D", "G", "X", "L")}
@@ -167,10 +172,11 @@ class FingerspellingDecoder(Decoder):
         self._letter_times: deque[float] = deque(maxlen=PACE_HISTORY)
         self._last_held = 0.0  # the last time the last committed letter was the top reading
         self._stroke_shapes: set[int] = set()  # a motion letter's end poses, not letters until a release
-        # The session's first two commits while the first one's glimpse test is pending (GLIMPSE).
+        # The word's first two commits while the first one's glimpse test is pending (GLIMPSE).
         self._provisional: list[Commit] | None = []
-        self._first_read: dict[int, float] = {}  # label -> when first and last read, until the first letter
-        self._last_read: dict[int, float] = {}  # is no longer held (_note_first_reads)
+        # (time, top letter, seconds) of each frame until the first letter is no longer held (_note_first_reads).
+        self._first_reads: deque[tuple[float, int, float]] = deque(maxlen=FIRST_READS_KEPT)
+        self._geometry: tuple[np.ndarray, np.ndarray, float] | None = None  # the last hand's shape, centre, size
 
     # -- the Decoder interface --------------------------------------------------------------------------
     def update(self, probs: np.ndarray, landmarks: np.ndarray | None, handedness: float,
@@ -179,6 +185,8 @@ class FingerspellingDecoder(Decoder):
         self._probs = probs
         if landmarks is None or not np.isfinite(landmarks).all():
             return self._no_hand(timestamp)
+        if not np.isfinite(probs).all():
+            return []  # no usable reading: the frame adds nothing (the next one's duration covers it)
         self._hand_seen = timestamp
         stroke = None if self._motion_letters is None else self._motion_letters.update(landmarks, handedness, timestamp)
         shape = palm_frame(landmarks)
@@ -186,6 +194,7 @@ class FingerspellingDecoder(Decoder):
         centre = xy.sum(axis=0) / len(xy)
         size = max(float((xy.max(axis=0) - xy.min(axis=0)).max()), 1e-6)  # steadier than the palm as fingers fold
         self._phase = self._moving_or_holding(timestamp, shape)
+        self._geometry = (shape, centre, size)
         decay = float(np.exp(-dt / (self.memory * self._pace)))
         self._votes *= decay
         self._mass *= decay
@@ -195,7 +204,7 @@ class FingerspellingDecoder(Decoder):
             self._check_release(timestamp, top, shape, centre, size, decay)
         self._votes[top] += dt
         self._mass[top] += self._confidence * dt
-        self._note_first_reads(top, timestamp)
+        self._note_first_reads(top, timestamp, dt)
         if top == self._locked:
             self._last_held = timestamp
             self._update_pace(timestamp - self._committed_at)
@@ -206,13 +215,13 @@ class FingerspellingDecoder(Decoder):
 
     def finish(self, timestamp: float) -> list[Commit]:
         """The stream ended while a letter may still be forming (a clip cut during its last letter): the leading
-        letter is committed if it has a held reading's votes (GLIMPSE x pace) and meets the other rules."""
+        letter is committed if it has a held reading's votes (GLIMPSE x pace) and meets the other rules, and is
+        then held like any commit."""
         best = self._leader(GLIMPSE)  # no votes when the last frame had no hand
-        if best is None:
+        if best is None or self._geometry is None:
             return []
         commits = self._commit(best, timestamp)
-        self._votes[:] = 0.0  # spent: a second call commits nothing
-        self._mass[:] = 0.0
+        self._lock(best, timestamp, *self._geometry)  # locked: a second call, or more frames, add nothing
         return commits
 
     def clear(self) -> None:
@@ -286,9 +295,14 @@ class FingerspellingDecoder(Decoder):
             return []
         self._release()
         self._stroke_shapes = set()
-        self._provisional = None  # a glimpse is judged against the letter after it in the same word
         if not self._word_open or timestamp - self._hand_seen < self.word_gap_s:
             return []
+        # A new word may come at any speed (a slow demonstration, then a fluent name): it starts at the assumed
+        # pace, as a session does, and its first letter is judged the same way.
+        self._held_times.clear()
+        self._pace = self._default_pace
+        self._provisional = []
+        self._first_reads.clear()
         self._word_open = False
         self._letter_times.clear()
         self._append(" ")
@@ -362,7 +376,7 @@ class FingerspellingDecoder(Decoder):
         return commits
 
     def _commit(self, best: int, timestamp: float) -> list[Commit]:
-        """Spell `best`: the letter held until now joins the pace, the session's first letter may be judged."""
+        """Spell `best`: the letter held until now joins the pace, a word's first letter may be judged."""
         commits = []
         if self._locked is not None or self._word_open:
             self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
@@ -374,31 +388,37 @@ class FingerspellingDecoder(Decoder):
         self._append(commit.label)
         return [*commits, commit]
 
-    def _note_first_reads(self, top: int, timestamp: float) -> None:
-        """Until the session's first letter is no longer held: when each letter was first and last read."""
+    def _note_first_reads(self, top: int, timestamp: float, dt: float) -> None:
+        """Until a word's first letter is no longer held: each frame's reading, for `_wavered`."""
         provisional = self._provisional
         if provisional is None or len(provisional) > 1 or (provisional and self._locked is None):
             return
-        self._first_read.setdefault(top, timestamp)
-        self._last_read[top] = timestamp
+        self._first_reads.append((timestamp, top, dt))
+
+    def _wavered(self, first: int, second: int) -> bool:
+        """Whether the classifier read `second` for at least WAVERING of the first letter's reading span (its
+        first to its last frame): the hand settling into the second letter's shape, not one stray frame."""
+        times = [t for t, top, _ in self._first_reads if top == first]
+        if not times:
+            return False
+        span = [(top, dt) for t, top, dt in self._first_reads if times[0] <= t <= times[-1]]
+        total = sum(dt for _, dt in span)
+        return total > 0 and sum(dt for top, dt in span if top == second) >= WAVERING * total
 
     def _judge_first_letter(self, timestamp: float) -> list[Commit]:
-        """Once the second letter's hold is over: the session's first letter, committed at the assumed pace,
-        is taken back when it was held for less than GLIMPSE of the second letter's hold and the second letter
-        was already read before the first letter's last frame (the classifier wavering between the two while
-        a slow signer's hand settles into the second letter's shape; a first letter read cleanly before the
-        second stays, however long the signer then pauses on the second).
-        The second letter is spelled again after the two deletes."""
+        """Once the second letter's hold is over: a word's first letter, committed at the assumed pace,
+        is taken back when it was held for less than GLIMPSE of the second letter's hold and the classifier
+        wavered to the second letter while reading the first (`_wavered`: a slow signer's hand settling into
+        the second letter's shape; a first letter read cleanly stays, however long the signer then pauses on
+        the second). The second letter is spelled again after the two deletes."""
         if self._provisional is None or len(self._provisional) < 2 or len(self._held_times) < 2:
             return []
         (first, second), self._provisional = self._provisional, None
         held_first, held_second = self._held_times[-2], self._held_times[-1]
-        # Wavered: the second letter was read before the first letter's last frame.
-        wavered = self._first_read.get(self.labels.index(second.label), np.inf) < self._last_read.get(
-            self.labels.index(first.label), -np.inf)
-        if (held_first >= GLIMPSE * held_second or not wavered
+        if (first.label == second.label or held_first >= GLIMPSE * held_second
+                or not self._wavered(self.labels.index(first.label), self.labels.index(second.label))
                 or not self._text.endswith(first.label + second.label)):
-            return []
+            return []  # a double letter is no glimpse of itself
         commits = [self._take_back(timestamp, first.confidence), self._take_back(timestamp, first.confidence)]
         self._append(second.label)
         self._letter_times.append(second.timestamp)

@@ -287,21 +287,25 @@ def test_the_text_keeps_its_tail_and_hands_the_rest_to_the_transcript() -> None:
     assert len(decoder.text) == 3 and decoder.scrolled == 3
 
 
-def decode_script(script: list[tuple[str | None, float]], labels: tuple[str, ...], fps: float = 30.0,
+Step = tuple[str | None, float] | tuple[str | None, float, float]
+
+
+def decode_script(script: list[Step], labels: tuple[str, ...], fps: float = 30.0,
                   seed: int = 3, finish: bool = True,
                   shapes: dict[str, np.ndarray] | None = None) -> tuple[FingerspellingDecoder, list[str]]:
-    """Feed a decoder `script` ((letter read at 0.9 or None for no hand, seconds), ...) at `fps` with a
-    jittering hand (`shapes[letter]`'s landmarks where given, else one shape for all); the stream then ends
-    (`finish`). Returns the decoder and its commits' labels, `del` included."""
+    """Feed a decoder `script` ((letter read at 0.9 or None for no hand, seconds[, the hand moved right by this
+    many pixels]), ...) at `fps` with a jittering hand (`shapes[letter]`'s landmarks where given, else one shape
+    for all); the stream then ends (`finish`). Returns the decoder and its commits' labels, `del` included."""
     rng = np.random.default_rng(seed)
     hand = rng.uniform(100, 200, (21, 3)).astype(np.float32)
     decoder = FingerspellingDecoder(labels)
     commits, t = [], 0.0
-    for letter, seconds in script:
+    for letter, seconds, *shift in script:
         probs = np.full(len(labels), 0.1 / (len(labels) - 1), np.float32)
         if letter is not None:
             probs[labels.index(letter)] = 0.9
-        shape = hand if shapes is None or letter not in shapes else shapes[letter]
+        shape = (hand if shapes is None or letter not in shapes else shapes[letter]).copy()
+        shape[:, 0] += shift[0] if shift else 0.0
         for _ in range(round(seconds * fps)):
             seen = None if letter is None else shape + rng.normal(0, 0.5, hand.shape).astype(np.float32)
             commits += decoder.update(probs, seen, 1.0, t)
@@ -330,9 +334,45 @@ def test_a_glimpse_before_a_slow_first_letter_is_taken_back() -> None:
 
 
 def test_a_clean_first_letter_stays_when_the_signer_pauses_on_the_second() -> None:
-    # C signed cleanly at a fluent 0.45 s, then a learner's 2.5 s pause on U: C was never a glimpse of U.
+    # C signed cleanly at a fluent 0.45 s, then a learner's 2.5 s pause on U: C was never a glimpse of U. Nor is it
+    # when one stray frame reads U as the hand enters, in the middle of the C or at its boundary.
     labels = ("C", "U", "P", "nothing")
     assert decode_script([("C", 0.45), ("U", 2.5), ("P", 2.5)], labels)[0].text == "CUP"
+    stray = ("U", 1 / 30)
+    for start in ([stray, ("C", 0.8)], [("C", 0.4), stray, ("C", 0.4)], [("C", 0.8), stray, ("C", 1 / 30)]):
+        assert decode_script([*start, ("U", 4.0), ("P", 4.0)], labels)[0].text == "CUP", start
+
+
+def test_a_short_first_letter_doubled_by_a_slide_stays_double() -> None:
+    # L for 0.6 s, the same L slid 200 pixels and held 3 s, then A: a letter is no glimpse of itself.
+    labels = ("L", "A", "nothing")
+    decoder, commits = decode_script([("L", 0.6), ("L", 3.0, 200.0), ("A", 3.0, 200.0)], labels)
+    assert (commits, decoder.text) == (["L", "L", "A"], "LLA")
+
+
+def test_the_hand_gone_briefly_before_the_first_letter_keeps_the_glimpse_test() -> None:
+    labels = ("M", "N", "E", "nothing")
+    decoder, _ = decode_script([("M", 2 / 30), (None, 0.3), *SETTLING, ("M", 2.0), ("E", 2.0)], labels)
+    assert decoder.text == "ME"
+
+
+def test_frames_after_the_end_add_nothing_and_an_unreadable_frame_is_skipped() -> None:
+    labels = ("A", "B", "nothing")
+    # The letter finish() commits is held: a caller that goes on feeding frames does not get it twice.
+    decoder, _ = decode_script([("A", 2.0), ("B", 2.0), (None, 0.5), ("A", 0.55)], labels, finish=False)
+    assert [c.label for c in decoder.finish(5.05)] == ["A"]
+    hand = np.random.default_rng(3).uniform(100, 200, (21, 3)).astype(np.float32)  # decode_script's hand
+    for i in range(30):
+        assert decoder.update(np.array([0.9, 0.05, 0.05], np.float32), hand, 1.0, 5.05 + i / 30) == []
+    assert decoder.text == "ABA"
+    # One frame of NaN probabilities (a classifier gone wrong) is skipped: no NaN confidence reaches the events.
+    decoder = FingerspellingDecoder(labels)
+    commits = []
+    for i in range(30):
+        probs = np.full(3, np.nan, np.float32) if i == 3 else np.array([0.9, 0.05, 0.05], np.float32)
+        commits += decoder.update(probs, hand, 1.0, i / 30)
+    assert [c.label for c in commits] == ["A"] and np.isfinite(commits[0].confidence)
+
 
 
 def test_a_fluent_short_first_letter_stays() -> None:
@@ -387,3 +427,15 @@ def test_a_letter_reformed_in_place_is_two_letters_and_a_flicker_is_not() -> Non
     decoder, commits = decode_script([("L", 2.0), ("B", 0.7), ("L", 2.0)], labels, shapes=shapes)
     assert (commits, decoder.text) == (["L", "L"], "LL")
     assert decode_script([("L", 2.0), ("B", 0.2), ("L", 2.0)], labels, shapes=shapes)[0].text == "L"
+
+
+def test_each_word_starts_at_the_assumed_pace() -> None:
+    # A slow demonstration (A 0.5 s, T held 3 s), the hand down for 1.5 s, then CAT at a fluent 0.3 s a letter:
+    # the slow pace of the first word does not swallow the second.
+    labels = ("A", "C", "T", "nothing")
+    fluent = [("C", 0.3), ("A", 0.3), ("T", 0.3)]
+    assert decode_script([("A", 0.5), ("T", 3.0), (None, 1.5), *fluent], labels)[0].text == "AT CAT"
+    # And a slow signer's second word gets the first word's glimpse test too.
+    labels = ("M", "N", "E", "nothing")
+    slow = [*SETTLING, ("M", 2.0), ("E", 2.0)]
+    assert decode_script([*slow, (None, 1.5), *slow], labels)[0].text == "ME ME"

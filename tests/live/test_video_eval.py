@@ -419,7 +419,7 @@ def test_eval_spells_a_clip_exactly_as_run_does(clips: Path, chain: HandChain) -
         assert replayed.text == live.text, name
         assert [c.label for c in replayed.commits] == [c.label for c in live.commits], name
         np.testing.assert_allclose([c.timestamp for c in replayed.commits], [c.timestamp for c in live.commits])
-    assert live.stopped_by == "max-frames" and live.text == "NM"  # the glimpse is judged at the third letter
+    assert live.stopped_by == "max-frames"
 
 
 def test_eval_without_a_model_or_videos_says_what_to_pass(capsys: pytest.CaptureFixture[str]) -> None:
