@@ -88,24 +88,34 @@ def _current_umask() -> int:
     return mask
 
 
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """(fd, name) of a new private temporary file in `target`'s folder, named after it; OSError as mkstemp."""
+    folder = target.parent if str(target.parent) else Path(".")
+    return tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+
+
+def _seal(handle: IO[Any], tmp_name: str) -> None:
+    """Flush a written temporary file to disk and give it the permissions a plain open() would (mkstemp makes
+    it 0600), ready to be renamed into place."""
+    handle.flush()
+    os.fsync(handle.fileno())
+    os.chmod(tmp_name, 0o666 & ~_current_umask())
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside `path`; on success rename it over `path`, on error remove it (and keep
     the old `path` as it was). An OSError while writing (disk full, read-only, quota) becomes one
     AslEdgeError naming `path` and the errno (`write_error`)."""
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp_name = _temp_beside(target)
     except OSError as exc:
         raise write_error(target, exc) from exc
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-        os.chmod(tmp_name, 0o666 & ~_current_umask())
+            _seal(handle, tmp_name)
         os.replace(tmp_name, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -124,13 +134,11 @@ def atomic_write_files(files: Mapping[Path, bytes]) -> None:
     target = Path()
     try:
         for target, data in files.items():
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            fd, tmp_name = _temp_beside(target)
             staged.append((tmp_name, target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o666 & ~_current_umask())
+                _seal(handle, tmp_name)
         for tmp_name, target in staged:
             os.replace(tmp_name, target)
             placed.append(target)
