@@ -1,0 +1,79 @@
+"""tools/relabel_clips.py: a corrected view of a labelled clip folder, run as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asl_edge.runtime.hand.extract import read_video_labels
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "relabel_clips.py"
+LABELS = "file,letter,signer,motion\nD_s3.mp4,D,s3,\nE_s3.mp4,E,s3,\nJ_s3.mp4,J,s3,yes\n"
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], check=False, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for name in ("D_s3.mp4", "E_s3.mp4", "J_s3.mp4"):
+        (folder / name).write_bytes(name.encode())
+    (folder / "labels.csv").write_text(LABELS)
+    return folder
+
+
+def test_view_swaps_labels_links_clips_and_records_its_source(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fixed"
+    result = run(source, out, "--set", "D_s3.mp4=E", "--set", "E_s3.mp4=D")
+    assert result.returncode == 0, result.stderr
+    assert "D_s3.mp4 D->E" in result.stdout
+    rows = {row["file"]: row for row in read_video_labels(out)}  # the loader training uses accepts the view
+    assert {f: r["letter"] for f, r in rows.items()} == {"D_s3.mp4": "E", "E_s3.mp4": "D", "J_s3.mp4": "J"}
+    assert rows["J_s3.mp4"]["motion"] == "yes" and rows["D_s3.mp4"]["signer"] == "s3"
+    assert (out / "D_s3.mp4").is_symlink() and (out / "D_s3.mp4").read_bytes() == b"D_s3.mp4"
+    record = json.loads((out / "relabelled.json").read_text())
+    assert record["source"] == str(source.resolve())
+    assert record["changes"] == [{"file": "D_s3.mp4", "from": "D", "to": "E"},
+                                 {"file": "E_s3.mp4", "from": "E", "to": "D"}]
+    assert (source / "labels.csv").read_text() == LABELS  # the source is never written
+
+    again = run(source, out, "--set", "D_s3.mp4=E", "--set", "E_s3.mp4=D")
+    assert again.returncode == 0, again.stderr  # a rerun is a no-op, not a refusal
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    (["--set", "X.mp4=E"], "lists no X.mp4"),
+    (["--set", "D_s3.mp4"], "is not FILE=LETTER"),
+    (["--set", "D_s3.mp4=D"], "already labelled D"),
+    (["--set", "D_s3.mp4=E", "--set", "D_s3.mp4=S"], "names D_s3.mp4 twice"),
+])
+def test_bad_changes_are_one_error_line(source: Path, tmp_path: Path, changes: list[str], message: str) -> None:
+    result = run(source, tmp_path / "fixed", *changes)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "fixed").exists()
+
+
+def test_refuses_an_existing_other_folder(source: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    result = run(source, taken, "--set", "D_s3.mp4=E")
+    assert result.returncode == 2 and "was not written by this tool" in result.stderr
+    other = tmp_path / "other"
+    assert run(source, other, "--set", "D_s3.mp4=E").returncode == 0
+    changed = run(source, other, "--set", "D_s3.mp4=S")
+    assert changed.returncode == 2 and "holds a different labels.csv" in changed.stderr
+
+
+def test_source_without_labels_is_refused(tmp_path: Path) -> None:
+    result = run(tmp_path, tmp_path / "fixed", "--set", "D_s3.mp4=E")
+    assert result.returncode == 2 and "has no labels.csv" in result.stderr
