@@ -10,7 +10,7 @@ a J or Z being drawn (motion "yes") are not handshapes and are left out, as in t
         --photo-weight 1 --photo-weight 3 --video ../shared/data/fingerspelling-dev/letters --video-weight 1 \\
         --out runs/loso
 
-Writes RUN/<signer>/ (each fold's run folder), RUN/loso.json (per signer and per letter: frames, frame accuracy,
+Writes RUN/<signer>/ (each fold's run folder), RUN/loso.json (per signer and per letter: frames, frames right,
 clips, clips right), RUN/clips.json (each clip file: the letter most of its frames were read as) and
 RUN/loso.md. `--video-weight 0` trains on the photos alone (the other signers' frames still load but carry no
 loss), the baseline a video-trained model is compared with. `--seed` varies the training (split, initial weights,
@@ -20,13 +20,18 @@ batch order): one seed's clip count moves by one or two clips, so compare recipe
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from asl_edge.apps.cli import main as cli_main
+from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.runtime.hand.extract import load_video_letters, read_video_labels
 from asl_edge.train.checkpoint import load_checkpoint
@@ -46,6 +51,14 @@ def subset(data: LandmarkSet, keep: np.ndarray) -> LandmarkSet:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except AslEdgeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", action="append", default=[], help="photo folder (class folders), repeatable")
     parser.add_argument("--photo-weight", action="append", type=float, default=[])
@@ -54,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--signers", default="", help="comma-separated signers to hold out (default: all)")
     parser.add_argument("--seed", type=int, default=LandmarkTrainConfig.seed, help="training seed (split, init, order)")
+    parser.add_argument("--spell", action="store_true",
+                        help="also spell each held-out signer's clips with the fold's model through the real chain and "
+                             "decoder (`asl-edge eval --videos`), J and Z drawn included: RUN/spelling.md")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the MLP is too small to use more; leaves the other core to the machine
@@ -64,10 +80,15 @@ def main(argv: list[str] | None = None) -> int:
                         list(found.paths))
     signer, files = signer_of_samples(args.video, found.paths)
     held_out = [s for s in args.signers.split(",") if s] or sorted(set(signer))
+    unknown = sorted(set(held_out) - set(signer))
+    if unknown:
+        raise DataError(f"--signers {','.join(unknown)}: no such signer in {args.video / 'labels.csv'} (clips that "
+                        f"hold a letter); its signers are {', '.join(sorted(set(signer)))}")
     weights = (*(args.photo_weight or [1.0] * len(photos)), args.video_weight)
     config = LandmarkTrainConfig(epochs=args.epochs, dataset_weights=weights, seed=args.seed)
     report: dict[str, dict[str, dict[str, float]]] = {}
     read_as: dict[str, str] = {}  # clip file -> the letter most of its formed frames were read as
+    spelled: dict[str, list[dict[str, object]]] = {}  # held-out signer -> eval --videos' clip results
     for name in held_out:
         train_part = subset(video, signer != name)
         fold = args.out / name
@@ -91,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             row["clips"] += 1
             row["clips_right"] += int(votes[counts.argmax()] == letter)
         report[name] = {k: dict(v) for k, v in per_letter.items()}
+        if args.spell:
+            spelled[name] = spell_held_out(args.video, name, fold)
         total = {k: sum(r[k] for r in per_letter.values()) for k in ("frames", "frames_right", "clips", "clips_right")}
         print(f"{name}: frames {total['frames_right'] / total['frames']:.1%}, clips {total['clips_right']:.0f}/"
               f"{total['clips']:.0f}", flush=True)
@@ -98,8 +121,57 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "loso.json").write_text(json.dumps(report, indent=1))
     (args.out / "loso.md").write_text(markdown(report))
     (args.out / "clips.json").write_text(json.dumps(read_as, indent=1))
+    if args.spell:
+        (args.out / "spelling.md").write_text(spelling_markdown(spelled))
+        print(spelling_markdown(spelled))
     print(markdown(report))
     return 0
+
+
+def spell_held_out(video: Path, signer: str, fold: Path) -> list[dict[str, object]]:
+    """`asl-edge eval FOLD/checkpoint.pt --videos` on a view of `signer`'s clips (FOLD/held-out: links and their
+    labels.csv rows); the clip results of its spelling.json."""
+    view = fold / "held-out"
+    view.mkdir(parents=True, exist_ok=True)
+    with open(video / "labels.csv", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("signer") == signer]
+    for row in rows:
+        link = view / row["file"]
+        if link.is_symlink():  # a rerun into the same --out may name another --video
+            link.unlink()
+        os.symlink((video / row["file"]).resolve(), link)
+    with open(view / "labels.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    code = cli_main(["eval", str(fold / "checkpoint.pt"), "--videos", str(view), "--out", str(fold / "spelling")])
+    if code != 0:
+        raise SystemExit(f"error: eval --videos of {signer}'s clips failed (exit {code}); see the lines above")
+    clips: list[dict[str, object]] = json.loads((fold / "spelling" / "spelling.json").read_text())["clips"]
+    return clips
+
+
+def spelling_markdown(spelled: dict[str, list[dict[str, object]]]) -> str:
+    """Per held-out signer: clips that show their letter as signed (a J or Z only where it is drawn: a still end
+    pose is never spelled J or Z, by design), the letter spelled, and only the letter spelled."""
+    def shown(clip: dict[str, object]) -> bool:
+        return clip["truth"] not in ("J", "Z") or str(clip["motion"]).lower() == "yes"
+
+    lines = ["| held-out signer | clips | letter spelled | only the letter | still J/Z end poses (not scored) |",
+             "|---|---:|---:|---:|---:|"]
+    totals = [0, 0, 0, 0]
+    for signer, clips in spelled.items():
+        scored = [c for c in clips if shown(c)]
+        row = [len(scored), sum(str(c["truth"]) in str(c["spelled"] or "") for c in scored),
+               sum(c["spelled"] == c["truth"] for c in scored), len(clips) - len(scored)]
+        totals = [a + b for a, b in zip(totals, row, strict=True)]
+        lines.append(f"| {signer} | {row[0]} | {row[1]} ({row[1] / row[0]:.0%}) | {row[2]} ({row[2] / row[0]:.0%}) "
+                     f"| {row[3]} |")
+    lines.append(f"| all | {totals[0]} | {totals[1]} ({totals[1] / totals[0]:.0%}) | {totals[2]} "
+                 f"({totals[2] / totals[0]:.0%}) | {totals[3]} |")
+    wrong = [f"{c['file']} {c['truth']}->{c['spelled'] or '(nothing)'}" for clips in spelled.values() for c in clips
+             if shown(c) and c["spelled"] != c["truth"]]
+    return "\n".join(lines) + "\n\nNot exactly their letter: " + ", ".join(wrong) + "\n"
 
 
 def markdown(report: dict[str, dict[str, dict[str, float]]]) -> str:

@@ -13,9 +13,11 @@ as labelled, the pair teaches "a fist is D" (cse535-s3 spelled WHEN as WHDN). Th
     python tools/relabel_clips.py ../shared/data/fingerspelling-dev/letters runs/letters-fixed \\
         --set D_s3.mp4=E --set E_s3.mp4=D
 
-Changing a label that is already what --set asks, naming a file labels.csv does not list, or an OUT that
-exists with different content is refused (one `error:` line, exit 2). Running it again with the same
-arguments rewrites nothing and succeeds.
+Refused with one `error:` line and exit 2, writing nothing: a letter that is not one of A-Z, a label that is
+already what --set asks, a file labels.csv does not list (or lists twice, or names outside the folder, or that
+is missing), a malformed labels.csv, and an OUT that exists with other content. The view is built in a
+temporary folder beside OUT and renamed into place, so an interrupted run leaves no half view. Running it again
+with the same changes (in any order) leaves OUT as it is and succeeds.
 """
 
 from __future__ import annotations
@@ -26,78 +28,125 @@ import hashlib
 import io
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from asl_edge.artifacts import atomic_write_files
 from asl_edge.errors import AslEdgeError, DataError
 
 LABELS = "labels.csv"
 RECORD = "relabelled.json"
+LETTER = re.compile(r"[A-Z]")
 
 
 def parse_changes(pairs: list[str]) -> dict[str, str]:
-    """["FILE=LETTER", ...] -> {file: letter}; DataError for a malformed pair or a file named twice."""
+    """["FILE=LETTER", ...] -> {file: LETTER} (upper-cased); DataError for a malformed pair, a label that is not
+    one letter A-Z, or a file named twice."""
     changes: dict[str, str] = {}
     for pair in pairs:
         file, sep, letter = pair.partition("=")
         if not sep or not file or not letter.strip():
             raise DataError(f"--set {pair!r} is not FILE=LETTER; e.g. --set D_s3.mp4=E")
+        letter = letter.strip().upper()
+        if not LETTER.fullmatch(letter):
+            raise DataError(f"--set {pair!r}: a clip's label is one letter A-Z; e.g. --set {file}=E")
         if file in changes:
             raise DataError(f"--set names {file} twice; give each file one letter")
-        changes[file] = letter.strip()
+        changes[file] = letter
     return changes
 
 
-def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, str]]:
-    """Write OUT (module docstring); returns the changes made ({file, from, to} each), as relabelled.json records
-    them."""
+def read_rows(source: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
+    """labels.csv of `source`: (its bytes, header, rows), checked: the file,letter columns, no ragged row, each
+    file once, inside the folder and present."""
     labels_path = source / LABELS
     if not labels_path.is_file():
         raise DataError(f"{source} has no {LABELS}; pass the folder of clips it lists (file,letter,...)")
     raw = labels_path.read_bytes()
-    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
-    if not rows or not {"file", "letter"} <= set(rows[0]):
-        raise DataError(f"{labels_path} needs the columns file,letter")
+    try:
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        header, rows = list(reader.fieldnames or []), list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{labels_path} is not a UTF-8 CSV ({error}); save it as UTF-8 with the columns "
+                        "file,letter") from None
+    if not {"file", "letter"} <= set(header):
+        raise DataError(f"{labels_path} needs the columns file,letter; its header is {','.join(header)!r}")
+    if not rows:
+        raise DataError(f"{labels_path} lists no clips; add a row per clip (file,letter)")
+    ragged = [i + 2 for i, row in enumerate(rows) if None in row or None in row.values()]
+    if ragged:
+        raise DataError(f"{labels_path} line {ragged[0]} has {'more' if None in rows[ragged[0] - 2] else 'fewer'} "
+                        f"fields than its header; give every row the header's {len(header)} columns")
+    files = [row["file"] for row in rows]
+    twice = sorted({f for f in files if files.count(f) > 1})
+    if twice:
+        raise DataError(f"{labels_path} lists {', '.join(twice)} more than once; keep one row per clip")
+    outside = [f for f in files if not f or Path(f).name != f]
+    if outside:
+        raise DataError(f"{labels_path} names {outside[0]!r}, not a file of {source}; a view links clips of the "
+                        "folder itself (file names without folders)")
+    missing = [f for f in files if not (source / f).is_file()]
+    if missing:
+        raise DataError(f"{labels_path} names {len(missing)} missing clip(s): {', '.join(missing[:5])}")
+    return raw, header, rows
+
+
+def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, str]]:
+    """Write OUT (module docstring); returns the changes ({file, from, to} each, sorted by file), as
+    relabelled.json records them."""
+    raw, header, rows = read_rows(source)
     by_file = {row["file"]: row for row in rows}
     unknown = sorted(set(changes) - set(by_file))
     if unknown:
-        raise DataError(f"{labels_path} lists no {', '.join(unknown)}; --set names a file in its `file` column")
-    record_changes = []
-    for file, letter in changes.items():
+        raise DataError(f"{source / LABELS} lists no {', '.join(unknown)}; --set names a file in its `file` column")
+    made = []
+    for file in sorted(changes):
         row = by_file[file]
-        if row["letter"] == letter:
-            raise DataError(f"{file} is already labelled {letter} in {labels_path}; drop --set {file}={letter}")
-        record_changes.append({"file": file, "from": row["letter"], "to": letter})
-        row["letter"] = letter
+        if row["letter"].strip().upper() == changes[file]:
+            raise DataError(f"{file} is already labelled {row['letter']} in {source / LABELS}; drop --set "
+                            f"{file}={changes[file]}")
+        made.append({"file": file, "from": row["letter"], "to": changes[file]})
+        row["letter"] = changes[file]
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=header, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     record = {"source": str(source.resolve()), "source_labels_sha256": hashlib.sha256(raw).hexdigest(),
-              "changes": record_changes}
+              "changes": made}
     files = {LABELS: text.getvalue().encode(), RECORD: (json.dumps(record, indent=1) + "\n").encode()}
-    _check_out(out, files)
-    out.mkdir(parents=True, exist_ok=True)
-    for row in rows:
-        link, target = out / row["file"], (source / row["file"]).resolve()
-        if not link.is_symlink():
-            os.symlink(target, link)
-    atomic_write_files({out / name: data for name, data in files.items()})
-    return record_changes
+    if _same_view(source, out, files):
+        return made
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for row in rows:
+            os.symlink((source / row["file"]).resolve(), staging / row["file"])
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        os.rename(staging, out)  # atomic; fails if OUT appeared meanwhile
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return made
 
 
-def _check_out(out: Path, files: dict[str, bytes]) -> None:
-    """An existing OUT must be this same view (a rerun), never someone else's folder."""
-    if not out.exists():
-        return
+def _same_view(source: Path, out: Path, files: dict[str, bytes]) -> bool:
+    """True when OUT already is this view (a rerun); False when it does not exist; DataError for anything else."""
+    if not out.exists() and not out.is_symlink():
+        return False
+    if out.resolve() == source.resolve():
+        raise DataError(f"{out} is the source folder; pass a new folder for the view")
     if not out.is_dir():
         raise DataError(f"{out} exists and is not a folder; pass a new folder for the view")
+    if not (out / RECORD).is_file():
+        raise DataError(f"{out} exists and was not written by this tool; pass a new folder for the view")
     for name, data in files.items():
-        if (out / name).exists() and (out / name).read_bytes() != data:
-            raise DataError(f"{out} holds a different {name}; pass a new folder, or remove {out} first")
-    if any(out.iterdir()) and not (out / RECORD).exists():
-        raise DataError(f"{out} is not empty and was not written by this tool; pass a new folder")
+        if not (out / name).is_file() or (out / name).read_bytes() != data:
+            raise DataError(f"{out} is a view with other changes or of another source ({name} differs); pass a "
+                            "new folder for this one")
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,12 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="folder of clips with labels.csv")
     parser.add_argument("out", type=Path, help="new folder for the corrected view")
     parser.add_argument("--set", dest="changes", action="append", default=[], metavar="FILE=LETTER", required=True,
-                        help="give FILE the label LETTER (repeatable)")
+                        help="give FILE the label LETTER, one of A-Z (repeatable)")
     args = parser.parse_args(argv)
     try:
         made = relabel(args.source, args.out, parse_changes(args.changes))
     except AslEdgeError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.filename or args.out}: {error.strerror or error}; pass a source you can read and a new "
+              "folder you can write", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: " + ", ".join(f"{c['file']} {c['from']}->{c['to']}" for c in made))
     return 0

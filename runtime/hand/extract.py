@@ -232,6 +232,9 @@ def is_video_folder(path: str | os.PathLike[str]) -> bool:
 
 def read_video_labels(root: Path) -> list[dict[str, str]]:
     """The rows of `root/labels.csv` (file, letter, optional signer and motion), checked."""
+    if not (root / VIDEO_LABELS).is_file():
+        raise DataError(f"{root} has no {VIDEO_LABELS}; pass a folder of one-letter clips listed in a {VIDEO_LABELS} "
+                        "with the columns file,letter (and optionally signer,motion)")
     with open(root / VIDEO_LABELS, newline="") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or not {"file", "letter"} <= set(rows[0]):

@@ -45,8 +45,9 @@ def test_view_swaps_labels_links_clips_and_records_its_source(source: Path, tmp_
                                  {"file": "E_s3.mp4", "from": "E", "to": "D"}]
     assert (source / "labels.csv").read_text() == LABELS  # the source is never written
 
-    again = run(source, out, "--set", "D_s3.mp4=E", "--set", "E_s3.mp4=D")
+    again = run(source, out, "--set", "E_s3.mp4=d", "--set", "D_s3.mp4=E")  # other order, lower case
     assert again.returncode == 0, again.stderr  # a rerun is a no-op, not a refusal
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -54,6 +55,8 @@ def test_view_swaps_labels_links_clips_and_records_its_source(source: Path, tmp_
     (["--set", "D_s3.mp4"], "is not FILE=LETTER"),
     (["--set", "D_s3.mp4=D"], "already labelled D"),
     (["--set", "D_s3.mp4=E", "--set", "D_s3.mp4=S"], "names D_s3.mp4 twice"),
+    (["--set", "D_s3.mp4=del"], "one letter A-Z"),
+    (["--set", "D_s3.mp4=E,F"], "one letter A-Z"),
 ])
 def test_bad_changes_are_one_error_line(source: Path, tmp_path: Path, changes: list[str], message: str) -> None:
     result = run(source, tmp_path / "fixed", *changes)
@@ -71,9 +74,37 @@ def test_refuses_an_existing_other_folder(source: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     assert run(source, other, "--set", "D_s3.mp4=E").returncode == 0
     changed = run(source, other, "--set", "D_s3.mp4=S")
-    assert changed.returncode == 2 and "holds a different labels.csv" in changed.stderr
+    assert changed.returncode == 2 and "a view with other changes" in changed.stderr
+    itself = run(source, source, "--set", "D_s3.mp4=E")
+    assert itself.returncode == 2 and "is the source folder" in itself.stderr
+    under_a_file = run(source, source / "labels.csv" / "view", "--set", "D_s3.mp4=E")
+    assert under_a_file.returncode == 2 and under_a_file.stderr.count("\n") == 1, under_a_file.stderr
+    assert "Traceback" not in under_a_file.stderr
 
 
 def test_source_without_labels_is_refused(tmp_path: Path) -> None:
     result = run(tmp_path, tmp_path / "fixed", "--set", "D_s3.mp4=E")
     assert result.returncode == 2 and "has no labels.csv" in result.stderr
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ("file,letter\n", "lists no clips"),
+    ("file,letter\nD_s3.mp4,D,extra\n", "more fields than its header"),
+    ("file,letter\nD_s3.mp4,D\nD_s3.mp4,E\n", "more than once"),
+    ("file,letter\n../D_s3.mp4,D\n", "not a file of"),
+    ("file,letter\nD_s3.mp4,D\nGHOST.mp4,G\n", "missing clip(s): GHOST.mp4"),
+    ("clip,sign\nD_s3.mp4,D\n", "needs the columns file,letter"),
+])
+def test_malformed_labels_are_refused_before_anything_is_written(source: Path, tmp_path: Path, labels: str,
+                                                                  message: str) -> None:
+    (source / "labels.csv").write_text(labels)
+    result = run(source, tmp_path / "fixed", "--set", "D_s3.mp4=E")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "fixed").exists()
+
+
+def test_a_byte_order_mark_is_not_a_column_name(source: Path, tmp_path: Path) -> None:
+    (source / "labels.csv").write_bytes(b"\xef\xbb\xbf" + LABELS.encode())
+    result = run(source, tmp_path / "fixed", "--set", "D_s3.mp4=E")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "fixed" / "labels.csv").read_text().startswith("file,letter,")
