@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.runtime.backends import load_backend
-from asl_edge.runtime.hand.extract import formed_frames, load_landmark_dataset, load_video_clips
+from asl_edge.runtime.hand.extract import formed_frames, load_landmark_dataset, load_video_clips, read_video_labels
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 
 LETTERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "fingerspelling-dev" / "letters"
@@ -60,3 +61,8 @@ def test_formed_frames_leave_out_the_raise_the_lowering_and_frames_without_a_han
     assert formed.any() and not (formed & ~clip.found).any()
     with_hand = np.flatnonzero(clip.found)
     assert not formed[with_hand[:len(with_hand) // 10]].any()  # the first tenth of the hand's frames: the raise
+
+
+def test_a_folder_without_labels_csv_is_a_data_error_naming_the_columns(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"has no labels\.csv.*file,letter"):
+        read_video_labels(tmp_path)
