@@ -146,7 +146,7 @@ def spell_held_out(video: Path, signer: str, fold: Path) -> list[dict[str, objec
         writer.writerows(rows)
     code = cli_main(["eval", str(fold / "checkpoint.pt"), "--videos", str(view), "--out", str(fold / "spelling")])
     if code != 0:
-        raise SystemExit(f"error: eval --videos of {signer}'s clips failed (exit {code}); see the lines above")
+        raise AslEdgeError(f"eval --videos of {signer}'s clips failed (exit {code}); see the lines above")
     clips: list[dict[str, object]] = json.loads((fold / "spelling" / "spelling.json").read_text())["clips"]
     return clips
 
