@@ -74,16 +74,19 @@ def run(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the MLP is too small to use more; leaves the other core to the machine
 
+    # Checked before the hand stage reads any clip (minutes): a typo in --signers is one line at once.
+    known = sorted({row.get("signer", "") for row in read_video_labels(args.video)
+                    if (row.get("motion") or "").strip().lower() != "yes"})
+    held_out = [s for s in args.signers.split(",") if s] or known
+    unknown = sorted(set(held_out) - set(known))
+    if unknown:
+        raise DataError(f"--signers {','.join(unknown)}: no such signer in {args.video / 'labels.csv'} (clips that "
+                        f"hold a letter); its signers are {', '.join(known)}")
     photos = load_landmark_sets(args.photos)
     found = load_video_letters(args.video)
     video = LandmarkSet(found.landmarks, found.handedness, found.found, found.labels, list(found.classes),
                         list(found.paths))
     signer, files = signer_of_samples(args.video, found.paths)
-    held_out = [s for s in args.signers.split(",") if s] or sorted(set(signer))
-    unknown = sorted(set(held_out) - set(signer))
-    if unknown:
-        raise DataError(f"--signers {','.join(unknown)}: no such signer in {args.video / 'labels.csv'} (clips that "
-                        f"hold a letter); its signers are {', '.join(sorted(set(signer)))}")
     weights = (*(args.photo_weight or [1.0] * len(photos)), args.video_weight)
     config = LandmarkTrainConfig(epochs=args.epochs, dataset_weights=weights, seed=args.seed)
     report: dict[str, dict[str, dict[str, float]]] = {}

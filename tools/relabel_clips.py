@@ -30,8 +30,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from asl_edge.errors import AslEdgeError, DataError
@@ -50,7 +52,7 @@ def parse_changes(pairs: list[str]) -> dict[str, str]:
         if not sep or not file or not letter.strip():
             raise DataError(f"--set {pair!r} is not FILE=LETTER; e.g. --set D_s3.mp4=E")
         letter = letter.strip().upper()
-        if not LETTER.fullmatch(letter):
+        if not letter.isascii() or not LETTER.fullmatch(letter):
             raise DataError(f"--set {pair!r}: a clip's label is one letter A-Z; e.g. --set {file}=E")
         if file in changes:
             raise DataError(f"--set names {file} twice; give each file one letter")
@@ -66,13 +68,18 @@ def read_rows(source: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
         raise DataError(f"{source} has no {LABELS}; pass the folder of clips it lists (file,letter,...)")
     raw = labels_path.read_bytes()
     try:
-        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig")), strict=True)
         header, rows = list(reader.fieldnames or []), list(reader)
-    except (UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{labels_path} is not a UTF-8 CSV ({error}); save it as UTF-8 with the columns "
-                        "file,letter") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{labels_path} is not UTF-8 ({error.reason} at byte {error.start}); save it as "
+                        "UTF-8") from None
+    except csv.Error as error:
+        raise DataError(f"{labels_path} is not a well-formed CSV ({error}); check its quotes") from None
     if not {"file", "letter"} <= set(header):
         raise DataError(f"{labels_path} needs the columns file,letter; its header is {','.join(header)!r}")
+    repeated = sorted({name for name, count in Counter(header).items() if count > 1})
+    if repeated:
+        raise DataError(f"{labels_path} names the column(s) {', '.join(repeated)} more than once; keep one of each")
     if not rows:
         raise DataError(f"{labels_path} lists no clips; add a row per clip (file,letter)")
     ragged = [i + 2 for i, row in enumerate(rows) if None in row or None in row.values()]
@@ -80,13 +87,17 @@ def read_rows(source: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
         raise DataError(f"{labels_path} line {ragged[0]} has {'more' if None in rows[ragged[0] - 2] else 'fewer'} "
                         f"fields than its header; give every row the header's {len(header)} columns")
     files = [row["file"] for row in rows]
-    twice = sorted({f for f in files if files.count(f) > 1})
+    twice = sorted(f for f, count in Counter(files).items() if count > 1)
     if twice:
         raise DataError(f"{labels_path} lists {', '.join(twice)} more than once; keep one row per clip")
-    outside = [f for f in files if not f or Path(f).name != f]
+    outside = [f for f in files if not f or Path(f).name != f or f in (".", "..")]
     if outside:
         raise DataError(f"{labels_path} names {outside[0]!r}, not a file of {source}; a view links clips of the "
                         "folder itself (file names without folders)")
+    reserved = [f for f in files if f in (LABELS, RECORD)]
+    if reserved:
+        raise DataError(f"{labels_path} lists {reserved[0]} as a clip; a view writes its own {reserved[0]}, so a clip "
+                        "cannot have that name")
     missing = [f for f in files if not (source / f).is_file()]
     if missing:
         raise DataError(f"{labels_path} names {len(missing)} missing clip(s): {', '.join(missing[:5])}")
@@ -95,7 +106,7 @@ def read_rows(source: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
 
 def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, str]]:
     """Write OUT (module docstring); returns the changes ({file, from, to} each, sorted by file), as
-    relabelled.json records them."""
+    relabelled.json records them, or [] when OUT already is this view (nothing written)."""
     raw, header, rows = read_rows(source)
     by_file = {row["file"]: row for row in rows}
     unknown = sorted(set(changes) - set(by_file))
@@ -116,36 +127,58 @@ def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, 
     record = {"source": str(source.resolve()), "source_labels_sha256": hashlib.sha256(raw).hexdigest(),
               "changes": made}
     files = {LABELS: text.getvalue().encode(), RECORD: (json.dumps(record, indent=1) + "\n").encode()}
-    if _same_view(source, out, files):
-        return made
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    links = {row["file"]: (source / row["file"]).resolve() for row in rows}
+    if _same_view(source, out, files, links):
+        return []
     try:
-        for row in rows:
-            os.symlink((source / row["file"]).resolve(), staging / row["file"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    except OSError as error:
+        raise AslEdgeError(f"cannot create the view {out}: {error.strerror}; pass a new folder you can write") from None
+    try:
+        for name, target in links.items():
+            os.symlink(target, staging / name)
         for name, data in files.items():
             (staging / name).write_bytes(data)
-        os.rename(staging, out)  # atomic; fails if OUT appeared meanwhile
-    except BaseException:
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; a view is a folder like any other
+        os.rename(staging, out)  # atomic; refused when OUT appeared meanwhile (or is a non-empty folder)
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            if _same_view(source, out, files, links):  # another run wrote the same view first
+                return []
+            raise AslEdgeError(f"cannot write the view {out}: {error.strerror}; pass a new folder you can "
+                               "write") from None
         raise
     return made
 
 
-def _same_view(source: Path, out: Path, files: dict[str, bytes]) -> bool:
-    """True when OUT already is this view (a rerun); False when it does not exist; DataError for anything else."""
+def _same_view(source: Path, out: Path, files: dict[str, bytes], links: dict[str, Path]) -> bool:
+    """True when OUT already is this view, whole (a rerun); False when it does not exist or is an empty folder;
+    DataError for anything else."""
+    if source.resolve() in (out.resolve(), *out.resolve().parents):
+        raise DataError(f"{out} is {'the source folder' if out.resolve() == source.resolve() else 'inside it'}; a "
+                        "view leaves the source untouched: pass a new folder outside it")
     if not out.exists() and not out.is_symlink():
         return False
-    if out.resolve() == source.resolve():
-        raise DataError(f"{out} is the source folder; pass a new folder for the view")
     if not out.is_dir():
         raise DataError(f"{out} exists and is not a folder; pass a new folder for the view")
+    if not any(out.iterdir()):
+        return False
     if not (out / RECORD).is_file():
         raise DataError(f"{out} exists and was not written by this tool; pass a new folder for the view")
     for name, data in files.items():
         if not (out / name).is_file() or (out / name).read_bytes() != data:
             raise DataError(f"{out} is a view with other changes or of another source ({name} differs); pass a "
                             "new folder for this one")
+    broken = [name for name, target in links.items()
+              if not (out / name).is_symlink() or (out / name).resolve() != target]
+    extra = sorted({p.name for p in out.iterdir()} - set(links) - set(files))
+    if broken or extra:
+        raise DataError(f"{out} is this view but changed since ({', '.join((broken + extra)[:3])}); remove it and "
+                        "run again")
     return True
 
 
@@ -154,19 +187,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="folder of clips with labels.csv")
     parser.add_argument("out", type=Path, help="new folder for the corrected view")
     parser.add_argument("--set", dest="changes", action="append", default=[], metavar="FILE=LETTER", required=True,
-                        help="give FILE the label LETTER, one of A-Z (repeatable)")
+                        help="give FILE the label LETTER, one of A-Z (either case; repeatable)")
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminated)  # as Ctrl-C: the staging folder is removed on the way out
     try:
         made = relabel(args.source, args.out, parse_changes(args.changes))
     except AslEdgeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"error: interrupted; {args.out} was not written", file=sys.stderr)
+        return 130
     except OSError as error:
         print(f"error: {error.filename or args.out}: {error.strerror or error}; pass a source you can read and a new "
               "folder you can write", file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not made:
+        print(f"{args.out} is already this view; left as it is")
+        return 0
     print(f"wrote {args.out}: " + ", ".join(f"{c['file']} {c['from']}->{c['to']}" for c in made))
     return 0
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

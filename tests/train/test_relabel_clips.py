@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +79,9 @@ def test_refuses_an_existing_other_folder(source: Path, tmp_path: Path) -> None:
     assert changed.returncode == 2 and "a view with other changes" in changed.stderr
     itself = run(source, source, "--set", "D_s3.mp4=E")
     assert itself.returncode == 2 and "is the source folder" in itself.stderr
-    under_a_file = run(source, source / "labels.csv" / "view", "--set", "D_s3.mp4=E")
+    inside = run(source, source / "view", "--set", "D_s3.mp4=E")
+    assert inside.returncode == 2 and "inside it" in inside.stderr and not (source / "view").exists()
+    under_a_file = run(source, tmp_path / "taken" / "notes.txt" / "view", "--set", "D_s3.mp4=E")
     assert under_a_file.returncode == 2 and under_a_file.stderr.count("\n") == 1, under_a_file.stderr
     assert "Traceback" not in under_a_file.stderr
 
@@ -94,6 +98,9 @@ def test_source_without_labels_is_refused(tmp_path: Path) -> None:
     ("file,letter\n../D_s3.mp4,D\n", "not a file of"),
     ("file,letter\nD_s3.mp4,D\nGHOST.mp4,G\n", "missing clip(s): GHOST.mp4"),
     ("clip,sign\nD_s3.mp4,D\n", "needs the columns file,letter"),
+    ("file,letter,letter\nD_s3.mp4,D,x\n", "more than once"),
+    ('file,letter,signer\nD_s3.mp4,D,"s3\nE_s3.mp4,E,s3\n', "not a well-formed CSV"),
+    ("file,letter\nD_s3.mp4,D\nlabels.csv,E\n", "cannot have that name"),
 ])
 def test_malformed_labels_are_refused_before_anything_is_written(source: Path, tmp_path: Path, labels: str,
                                                                   message: str) -> None:
@@ -108,3 +115,33 @@ def test_a_byte_order_mark_is_not_a_column_name(source: Path, tmp_path: Path) ->
     result = run(source, tmp_path / "fixed", "--set", "D_s3.mp4=E")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "fixed" / "labels.csv").read_text().startswith("file,letter,")
+
+
+def test_a_rerun_on_a_view_changed_since_is_refused(source: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fixed"
+    assert run(source, out, "--set", "D_s3.mp4=E").returncode == 0
+    assert oct(out.stat().st_mode & 0o777) != oct(0o700)  # not mkdtemp's private mode
+    (out / "E_s3.mp4").unlink()
+    result = run(source, out, "--set", "D_s3.mp4=E")
+    assert result.returncode == 2 and "changed since (E_s3.mp4)" in result.stderr
+
+
+def test_an_interrupted_run_leaves_neither_the_view_nor_its_staging_folder(source: Path, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location("relabel_clips", TOOL)
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    made: list[str] = []
+
+    def symlink_then_interrupt(target: str, link: str) -> None:
+        if made:
+            raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, through the tool's handler) does mid-way
+        made.append(link)
+        os.symlink(target, link)
+
+    monkeypatch.setattr(tool.os, "symlink", symlink_then_interrupt)
+    assert tool.main([str(source), str(tmp_path / "fixed"), "--set", "D_s3.mp4=E"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letters"]
