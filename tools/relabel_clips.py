@@ -15,9 +15,11 @@ as labelled, the pair teaches "a fist is D" (cse535-s3 spelled WHEN as WHDN). Th
 
 Refused with one `error:` line and exit 2, writing nothing: a letter that is not one of A-Z, a label that is
 already what --set asks, a file labels.csv does not list (or lists twice, or names outside the folder, or that
-is missing), a malformed labels.csv, and an OUT that exists with other content. The view is built in a
-temporary folder beside OUT and renamed into place, so an interrupted run leaves no half view. Running it again
-with the same changes (in any order) leaves OUT as it is and succeeds.
+is missing, or is named labels.csv or relabelled.json), a malformed labels.csv, an OUT inside the source, and an
+OUT that exists with other content. The view is built in a temporary folder beside OUT and renamed into place, so
+an interrupted run (Ctrl-C or SIGTERM: one line, exit 130) leaves no half view. Running it again with the same
+changes (in any order) checks OUT, leaves it as it is and succeeds; two runs writing the same view at once both
+succeed.
 """
 
 from __future__ import annotations
