@@ -172,8 +172,14 @@ def spelling_markdown(spelled: dict[str, list[dict[str, object]]]) -> str:
                      f"| {row[3]} |")
     lines.append(f"| all | {totals[0]} | {totals[1]} ({totals[1] / totals[0]:.0%}) | {totals[2]} "
                  f"({totals[2] / totals[0]:.0%}) | {totals[3]} |")
-    wrong = [f"{c['file']} {c['truth']}->{c['spelled'] or '(nothing)'}" for clips in spelled.values() for c in clips
-             if shown(c) and c["spelled"] != c["truth"]]
+    lines += ["", "| letter | clips | letter spelled | only the letter |", "|---|---:|---:|---:|"]
+    scored_all = [c for clips in spelled.values() for c in clips if shown(c)]
+    for letter in sorted({str(c["truth"]) for c in scored_all}):
+        of = [c for c in scored_all if c["truth"] == letter]
+        lines.append(f"| {letter} | {len(of)} | {sum(letter in str(c['spelled'] or '') for c in of)} | "
+                     f"{sum(c['spelled'] == letter for c in of)} |")
+    wrong = [f"{c['file']} {c['truth']}->{c['spelled'] or '(nothing)'}" for c in scored_all
+             if c["spelled"] != c["truth"]]
     return "\n".join(lines) + "\n\nNot exactly their letter: " + ", ".join(wrong) + "\n"
 
 
