@@ -278,7 +278,8 @@ def test_the_text_keeps_its_tail_and_hands_the_rest_to_the_transcript() -> None:
     for word in ("AB", "BA"):  # two words, the hand gone for 1.5 s after each
         for letter in word:
             for _ in range(30):
-                decoder.update(np.array([0.9, 0.1] if letter == "A" else [0.1, 0.9], np.float32), hand, 1.0, t)
+                decoder.update(np.array([0.9, 0.1] if letter == "A" else [0.1, 0.9], np.float32),
+                               letter_hand(letter, hand), 1.0, t)
                 t += 1 / 30
         for _ in range(45):
             decoder.update(np.array([0.5, 0.5], np.float32), None, 0.0, t)
@@ -290,12 +291,22 @@ def test_the_text_keeps_its_tail_and_hands_the_rest_to_the_transcript() -> None:
 Step = tuple[str | None, float] | tuple[str | None, float, float]
 
 
+def letter_hand(letter: str, hand: np.ndarray) -> np.ndarray:
+    """`hand` (21, 3) with the finger joints (landmarks 5-20) moved by up to 8 px, the same way for the same
+    letter: each letter its own handshape, about 0.1 palm sizes from the others (more than the decoder's
+    SAME_SHAPE, less than a re-form's `reform`), as real letters are."""
+    moved = hand.copy()
+    moved[5:, :2] += np.random.default_rng(ord(letter[0])).uniform(-8, 8, (16, 2)).astype(np.float32)
+    return moved
+
+
 def decode_script(script: list[Step], labels: tuple[str, ...], fps: float = 30.0,
                   seed: int = 3, finish: bool = True,
                   shapes: dict[str, np.ndarray] | None = None) -> tuple[FingerspellingDecoder, list[str]]:
     """Feed a decoder `script` ((letter read at 0.9 or None for no hand, seconds[, the hand moved right by this
-    many pixels]), ...) at `fps` with a jittering hand (`shapes[letter]`'s landmarks where given, else one shape
-    for all); the stream then ends (`finish`). Returns the decoder and its commits' labels, `del` included."""
+    many pixels]), ...) at `fps` with a jittering hand (`shapes[letter]`'s landmarks where given, else the
+    letter's own `letter_hand`); the stream then ends (`finish`). Returns the decoder and its commits' labels,
+    `del` included."""
     rng = np.random.default_rng(seed)
     hand = rng.uniform(100, 200, (21, 3)).astype(np.float32)
     decoder = FingerspellingDecoder(labels)
@@ -304,7 +315,10 @@ def decode_script(script: list[Step], labels: tuple[str, ...], fps: float = 30.0
         probs = np.full(len(labels), 0.1 / (len(labels) - 1), np.float32)
         if letter is not None:
             probs[labels.index(letter)] = 0.9
-        shape = (hand if shapes is None or letter not in shapes else shapes[letter]).copy()
+        if letter is None:
+            shape = hand.copy()
+        else:
+            shape = (shapes[letter] if shapes is not None and letter in shapes else letter_hand(letter, hand)).copy()
         shape[:, 0] += shift[0] if shift else 0.0
         for _ in range(round(seconds * fps)):
             seen = None if letter is None else shape + rng.normal(0, 0.5, hand.shape).astype(np.float32)
@@ -313,6 +327,22 @@ def decode_script(script: list[Step], labels: tuple[str, ...], fps: float = 30.0
     if finish:
         commits += decoder.finish(t)
     return decoder, [c.label for c in commits]
+
+
+def test_letters_read_in_turn_on_one_still_handshape_are_one_letter() -> None:
+    # An unseen signer's fist read as A and T in turn, each run a letter's evidence at the assumed fluent pace:
+    # the handshape never changed, so each new reading corrects the last letter (del, then it) instead of adding
+    # one; the hand then forms L, a new handshape and a new letter.
+    labels = ("A", "T", "L", "nothing")
+    hand = np.random.default_rng(3).uniform(100, 200, (21, 3)).astype(np.float32)
+    fist = letter_hand("A", hand)
+    shapes = {"A": fist, "T": fist, "L": letter_hand("L", hand)}
+    script: list[Step] = [("A", 0.25), ("T", 0.25), ("A", 0.25), ("T", 0.25), ("A", 1.0), ("L", 1.0)]
+    decoder, commits = decode_script(script, labels, shapes=shapes)
+    assert decoder.text == "AL" and commits.count("del") >= 2, commits
+    # The same readings on two handshapes are fluent spelling: every letter stays.
+    decoder, commits = decode_script(script, labels)
+    assert decoder.text == "ATATAL" and "del" not in commits, commits
 
 
 SETTLING = [("N", 0.15), ("M", 1 / 30), ("N", 0.1)]  # a hand settling into M, read as N with an M between
