@@ -100,6 +100,9 @@ MOTION_LEAD_S = 0.5
 # folds' readings): such flickers (A/T in turn on one fist, O->C->O, R->U) commit at 0.004-0.031; letters of
 # correctly spelled words commit at 0.069 and more from the letter before (recorded and 6.7x speed).
 SAME_SHAPE = 0.045
+# ... as long as the hand stayed there: a frame this far from it (a re-form, a letter passed through unread) ends
+# the chance of a correction.
+MOVED_SHAPE = 2 * SAME_SHAPE
 MOTION_WINDOW_S = 0.1  # the view's "moving": handshape change over this much time
 MOVING_SHAPE_RATE = 0.6  # palm sizes per second of mean landmark change
 
@@ -174,6 +177,7 @@ class FingerspellingDecoder(Decoder):
         self._held = 0.0
         self._locked_shape: np.ndarray | None = None
         self._committed_shape: np.ndarray | None = None  # the handshape the last letter was committed on
+        self._corrected_from: float | None = None  # a correction's lock keeps the replaced letter's commit time
         self._anchor: np.ndarray | None = None
         self._anchor_size = 1.0
         self._departed_since: float | None = None
@@ -207,6 +211,8 @@ class FingerspellingDecoder(Decoder):
         size = max(float((xy.max(axis=0) - xy.min(axis=0)).max()), 1e-6)  # steadier than the palm as fingers fold
         self._phase = self._moving_or_holding(timestamp, shape)
         self._geometry = (shape, centre, size)
+        if self._committed_shape is not None and shape_distance(shape, self._committed_shape) >= MOVED_SHAPE:
+            self._committed_shape = None  # the hand left the last letter's handshape: what comes is a new letter
         decay = float(np.exp(-dt / (self.memory * self._pace)))
         self._votes *= decay
         self._mass *= decay
@@ -397,6 +403,9 @@ class FingerspellingDecoder(Decoder):
             if self._provisional:
                 self._provisional[-1] = commit  # the first-letter test judges the letter that stands
             self._stroke_shapes = set()
+            # The letter stands where the replaced one did: its hold, its time (a J/Z stroke's take-back) and
+            # the handshape it is compared with.
+            self._corrected_from = self._committed_at
             taken_back = self._take_back(timestamp, commit.confidence)
             self._append(commit.label)
             return [taken_back, commit]
@@ -452,9 +461,10 @@ class FingerspellingDecoder(Decoder):
     def _corrects(self, best: int, shape: np.ndarray) -> bool:
         """Whether committing `best` now is a correction of the last letter (SAME_SHAPE): a letter was spelled
         since the hand came, `best` is another letter, and the handshape has not changed since it was spelled."""
-        last = self._text[-1:]
-        return (self._committed_shape is not None and last.isalpha() and last != self.labels[best]
-                and shape_distance(shape, self._committed_shape) < SAME_SHAPE)
+        last, label = self._text[-1:], self.labels[best]
+        # Not back to the letter before it either: that would double a letter without a release.
+        return (self._committed_shape is not None and last.isalpha() and last != label
+                and self._text[-2:-1] != label and shape_distance(shape, self._committed_shape) < SAME_SHAPE)
 
     def _take_back(self, timestamp: float, confidence: float) -> Commit:
         self._text = self._text[:-1]
@@ -462,12 +472,14 @@ class FingerspellingDecoder(Decoder):
         return Commit(DELETE, timestamp, confidence)
 
     def _lock(self, label: int, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> None:
-        self._locked, self._committed_at, self._held = label, timestamp, 0.0
-        self._committed_shape = shape
+        started, self._corrected_from = self._corrected_from, None
+        self._locked, self._committed_at, self._held = label, timestamp if started is None else started, 0.0
+        if started is None:
+            self._committed_shape = shape
         self._locked_shape, self._anchor, self._anchor_size = shape, centre, size
         self._departed_since, self._departed = None, False
         self._word_open = True
-        self._letter_times.append(timestamp)
+        self._letter_times.append(self._committed_at)
         self._last_held = timestamp
 
     def _commit_stroke(self, stroke: MotionLetter, timestamp: float, top: int, shape: np.ndarray,

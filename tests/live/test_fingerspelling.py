@@ -343,6 +343,10 @@ def test_letters_read_in_turn_on_one_still_handshape_are_one_letter() -> None:
     # The same readings on two handshapes are fluent spelling: every letter stays.
     decoder, commits = decode_script(script, labels)
     assert decoder.text == "ATATAL" and "del" not in commits, commits
+    # The hand leaves the fist for a moment (a shape read as L, too short to be a letter) and comes back to it
+    # read as T: it moved, so T is a new letter, not a correction of the A.
+    decoder, commits = decode_script([("A", 1.0), ("L", 0.1), ("T", 1.0)], labels, shapes=shapes)
+    assert decoder.text == "AT" and "del" not in commits, commits
 
 
 SETTLING = [("N", 0.15), ("M", 1 / 30), ("N", 0.1)]  # a hand settling into M, read as N with an M between
