@@ -82,7 +82,8 @@ def output_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and setting it back)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -99,7 +100,7 @@ def _seal(handle: IO[Any], tmp_name: str) -> None:
     it 0600), ready to be renamed into place."""
     handle.flush()
     os.fsync(handle.fileno())
-    os.chmod(tmp_name, 0o666 & ~_current_umask())
+    os.chmod(tmp_name, 0o666 & ~current_umask())
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from asl_edge.artifacts import current_umask
 from asl_edge.errors import AslEdgeError, DataError
 
 LABELS = "labels.csv"
@@ -142,9 +143,7 @@ def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, 
             os.symlink(target, staging / name)
         for name, data in files.items():
             (staging / name).write_bytes(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; a view is a folder like any other
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp's folder is private; a view is a folder like any other
         os.rename(staging, out)  # atomic; refused when OUT appeared meanwhile (or is a non-empty folder)
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)

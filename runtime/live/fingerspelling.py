@@ -177,7 +177,6 @@ class FingerspellingDecoder(Decoder):
         self._held = 0.0
         self._locked_shape: np.ndarray | None = None
         self._committed_shape: np.ndarray | None = None  # the handshape the last letter was committed on
-        self._corrected_from: float | None = None  # a correction's lock keeps the replaced letter's commit time
         self._anchor: np.ndarray | None = None
         self._anchor_size = 1.0
         self._departed_since: float | None = None
@@ -238,9 +237,7 @@ class FingerspellingDecoder(Decoder):
         best = self._leader(GLIMPSE)  # no votes when the last frame had no hand
         if best is None or self._geometry is None:
             return []
-        commits = self._commit(best, timestamp, self._geometry[0])
-        self._lock(best, timestamp, *self._geometry)  # locked: a second call, or more frames, add nothing
-        return commits
+        return self._commit(best, timestamp, *self._geometry)  # locked: a second call, or more frames, add nothing
 
     def clear(self) -> None:
         self._text = ""
@@ -391,32 +388,29 @@ class FingerspellingDecoder(Decoder):
         best = self._leader(self.evidence)
         if best is None:
             return []
-        commits = self._commit(best, timestamp, shape)
-        self._lock(best, timestamp, shape, centre, size)
-        return commits
+        return self._commit(best, timestamp, shape, centre, size)
 
-    def _commit(self, best: int, timestamp: float, shape: np.ndarray) -> list[Commit]:
-        """Spell `best`: the letter held until now joins the pace, a word's first letter may be judged; or, on
-        the handshape the last letter was committed on (SAME_SHAPE), `best` replaces that letter."""
+    def _commit(self, best: int, timestamp: float, shape: np.ndarray, centre: np.ndarray,
+                size: float) -> list[Commit]:
+        """Spell and lock `best`: the letter held until now joins the pace, a word's first letter may be judged;
+        or, on the handshape the last letter was committed on (SAME_SHAPE), `best` replaces that letter."""
+        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
+        self._stroke_shapes = set()
         if self._corrects(best, shape):
-            commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
             if self._provisional:
                 self._provisional[-1] = commit  # the first-letter test judges the letter that stands
-            self._stroke_shapes = set()
             # The letter stands where the replaced one did: its hold, its time (a J/Z stroke's take-back) and
             # the handshape it is compared with.
-            self._corrected_from = self._committed_at
-            taken_back = self._take_back(timestamp, commit.confidence)
-            self._append(commit.label)
-            return [taken_back, commit]
-        commits = []
-        if self._locked is not None or self._word_open:
-            self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
-            commits = self._judge_first_letter(timestamp)
-        commit = Commit(self.labels[best], timestamp, float(self._mass[best] / self._votes[best]))
-        if self._provisional is not None:
-            self._provisional.append(commit)
-        self._stroke_shapes = set()
+            commits = [self._take_back(timestamp, commit.confidence)]
+            self._lock(best, timestamp, shape, centre, size, started=self._committed_at)
+        else:
+            commits = []
+            if self._locked is not None or self._word_open:
+                self._held_times.append(min(max(self._held, PACE_RANGE[0]), PACE_RANGE[1]))
+                commits = self._judge_first_letter(timestamp)
+            if self._provisional is not None:
+                self._provisional.append(commit)
+            self._lock(best, timestamp, shape, centre, size)
         self._append(commit.label)
         return [*commits, commit]
 
@@ -471,8 +465,10 @@ class FingerspellingDecoder(Decoder):
         self._letter_times.pop()
         return Commit(DELETE, timestamp, confidence)
 
-    def _lock(self, label: int, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float) -> None:
-        started, self._corrected_from = self._corrected_from, None
+    def _lock(self, label: int, timestamp: float, shape: np.ndarray, centre: np.ndarray, size: float,
+              started: float | None = None) -> None:
+        """Hold `label` from now; a correction (`started`: the replaced letter's commit time) keeps that time and
+        the handshape the replaced letter was committed on."""
         self._locked, self._committed_at, self._held = label, timestamp if started is None else started, 0.0
         if started is None:
             self._committed_shape = shape
