@@ -249,9 +249,13 @@ def _fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out_dir:
     weights_per_set = config.dataset_weights or tuple(1.0 for _ in datasets)
     if len(weights_per_set) != len(datasets):
         raise DataError(f"{len(weights_per_set)} dataset weights for {len(datasets)} datasets")
-    if any(w < 0 for w in weights_per_set):
-        raise DataError(f"--dataset-weight {min(weights_per_set)} is negative; weights scale each dataset's share "
-                        "of the loss and must be 0 or more")
+    bad = next((w for w in weights_per_set if not math.isfinite(w) or w < 0), None)
+    if bad is not None:
+        raise DataError(f"--dataset-weight {bad} is {'negative' if bad < 0 else 'not a finite number'}; weights "
+                        "scale each dataset's share of the loss and must be finite, 0 or more")
+    if not any(weights_per_set):
+        raise DataError("every --dataset-weight is 0, so no sample counts in the loss; give at least one dataset a "
+                        "weight above 0 (1 is the default)")
     classes = sorted({c for _, ds in datasets for c in ds.classes})
     if len(classes) < 2:
         raise DataError(f"the data has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2 "

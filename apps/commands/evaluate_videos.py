@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from asl_edge.runtime.hand.chain import HandChain
-    from asl_edge.runtime.live.clip_labels import ClipLabel
+    from asl_edge.runtime.hand.clip_labels import ClipLabel
     from asl_edge.runtime.live.suggest import WordSuggester
     from asl_edge.runtime.live.video_eval import VideoEvaluation
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.datasets import check_out_outside_datasets
     from asl_edge.runtime.backends import load_backend
     from asl_edge.runtime.hand.chain import open_chain
-    from asl_edge.runtime.live.clip_labels import read_clip_labels
+    from asl_edge.runtime.hand.clip_labels import read_clip_labels
 
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise DataError(f"--speed {args.speed} must be a finite positive number (e.g. 6.7 for fluent signing)")

@@ -127,6 +127,10 @@ def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False
     if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
         raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
                         "the file is damaged - restore it or collect into a new folder")
+    ids, counts = np.unique(samples.ids, return_counts=True)
+    if (counts > 1).any():  # ids name the jpgs and pick eval --compare's held-out samples: one row each
+        raise DataError(f"{path}: sample id {ids[counts > 1][0]} is on {counts.max()} rows; the file is damaged - "
+                        "restore it or collect into a new folder")
     flagged = set() if include_flagged else flagged_ids(folder)
     return samples.only([str(i) for i in samples.ids if str(i) not in flagged]) if flagged else samples
 
@@ -144,11 +148,19 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
         manifest: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path} ({exc}); restore it or collect into a new folder") from None
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise DataError(f"{path} is not an asl-edge collect manifest; collect into another folder with --out")
-    if int(manifest.get("version", 0)) > FORMAT_VERSION:
+    version = manifest.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DataError(f"{path} has version {version!r}, not a whole number; restore the manifest from a backup or "
+                        "collect into a new folder with --out")
+    if version > FORMAT_VERSION:
         raise DataError(f"{path} is format version {manifest.get('version')}, newer than this asl-edge reads "
                         f"({FORMAT_VERSION}); upgrade asl-edge")
+    for key, kind, what in (("flagged", dict, "an object (id -> finding)"), ("samples", int, "a whole number")):
+        if manifest.get(key) is not None and (not isinstance(manifest[key], kind) or isinstance(manifest[key], bool)):
+            raise DataError(f"{path}: `{key}` is {manifest[key]!r}, not {what}; restore the manifest from a backup "
+                            "or collect into a new folder with --out")
     return manifest
 
 

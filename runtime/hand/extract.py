@@ -15,7 +15,6 @@ out, since their frames are a stroke, not a handshape.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 import json
@@ -34,12 +33,15 @@ from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
+from asl_edge.runtime.hand.clip_labels import read_clip_labels
+from asl_edge.runtime.hand.collected import MANIFEST_FILE
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.photos import PHOTO_PAD, tracker_config
 from asl_edge.runtime.hand.tracker import HandTracker
 
 CACHE_VERSION = 1
 VIDEO_LABELS = "labels.csv"
+ASL_LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # what a one-letter clip may be labelled
 # Consecutive frames of a held letter are near-copies: every third keeps the variety at a third of the cost.
 VIDEO_FRAME_STEP = 3
 # formed_frames: fingertips slower than this (palm sizes per second, median over 7 frames) = a held hand; the
@@ -98,11 +100,18 @@ def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
         raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
     paths, labels = [], []
     for index, name in enumerate(classes):
-        for path in sorted((root / name).iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                paths.append(path)
-                labels.append(index)
+        images = _images(root / name)
+        if not images:
+            # As datasets.load_image_folder: an empty class would be a class the model can never learn.
+            raise DataError(f"class folder {root / name} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                            "add images or remove the folder")
+        paths += images
+        labels += [index] * len(images)
     return classes, paths, labels
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def _fingerprint(paths: Sequence[Path], variant: str) -> str:
@@ -121,7 +130,15 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     by the file names, sizes and times, the hand model variant and the padding, and written atomically.
     """
     root = Path(path)
+    if (root / MANIFEST_FILE).is_file():
+        raise DataError(f"{root} is an `asl-edge collect` folder ({MANIFEST_FILE}); fine-tune a model on it with "
+                        f"`asl-edge train --init-from asl_edge/assets/asl_landmarks.onnx --data {root}`")
     if is_video_folder(root):
+        photos = [p.name for p in root.iterdir() if p.is_dir() and any(_images(p))] if root.is_dir() else []
+        if photos:
+            raise DataError(f"{root} holds both clips ({VIDEO_LABELS}) and photo class folders ({', '.join(photos[:3])}"
+                            f"{' ...' if len(photos) > 3 else ''}); one of them would be left out: put them in two "
+                            "folders and pass each with --data")
         return load_video_letters(root, cache, variant)
     classes, paths, labels = list_class_folders(root)
     key = _fingerprint(paths, variant)
@@ -231,18 +248,18 @@ def is_video_folder(path: str | os.PathLike[str]) -> bool:
 
 
 def read_video_labels(root: Path) -> list[dict[str, str]]:
-    """The rows of `root/labels.csv` (file, letter, optional signer and motion), checked."""
+    """The rows of `root/labels.csv` (file, letter, optional signer and motion) as dicts of those columns,
+    checked by `clip_labels.read_clip_labels` (every file present and listed once, a letter A-Z per clip,
+    lower case read as upper), plus: a `letter` column, not `word`. `file` is as written, relative to `root`."""
     if not (root / VIDEO_LABELS).is_file():
         raise DataError(f"{root} has no {VIDEO_LABELS}; pass a folder of one-letter clips listed in a {VIDEO_LABELS} "
                         "with the columns file,letter (and optionally signer,motion)")
-    with open(root / VIDEO_LABELS, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"file", "letter"} <= set(rows[0]):
-        raise DataError(f"{root / VIDEO_LABELS} needs the columns file,letter (and optionally signer,motion)")
-    missing = [row["file"] for row in rows if not (root / row["file"]).is_file()]
-    if missing:
-        raise DataError(f"{root / VIDEO_LABELS} names {len(missing)} missing file(s): {', '.join(missing[:5])}")
-    return rows
+    clips = read_clip_labels(root, ASL_LETTERS, option="--data", speller="a letter classifier (A-Z)")
+    if clips[0].kind != "letter":
+        raise DataError(f"{root / VIDEO_LABELS} has a `word` column: training reads one-letter clips (columns "
+                        "file,letter); score word clips with `asl-edge eval --videos` instead")
+    return [{"file": str(clip.path.relative_to(root)), "letter": clip.truth, "signer": clip.signer,
+             "motion": clip.motion} for clip in clips]
 
 
 def load_video_letters(path: str | os.PathLike[str], cache: Path | None = None, variant: str = "full",

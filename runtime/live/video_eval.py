@@ -32,7 +32,7 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import align
 from asl_edge.preprocess import Roi
 from asl_edge.runtime.hand.chain import HandChain
-from asl_edge.runtime.live.clip_labels import ClipLabel
+from asl_edge.runtime.hand.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import Decoder
 from asl_edge.runtime.live.opencv_sources import VideoFileSource
 from asl_edge.runtime.live.replay import NO_HAND, ClipTrace, spell_clip

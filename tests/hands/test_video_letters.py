@@ -66,3 +66,52 @@ def test_formed_frames_leave_out_the_raise_the_lowering_and_frames_without_a_han
 def test_a_folder_without_labels_csv_is_a_data_error_naming_the_columns(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"has no labels\.csv.*file,letter"):
         read_video_labels(tmp_path)
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (["file,letter", "a.mp4,1"], r"line 2: letter '1' of a\.mp4 is not one a letter classifier"),
+    (["file,letter", "a.mp4,AB"], r"line 2: letter 'AB' of a\.mp4 is not one letter"),
+    (["file,letter", "a.mp4"], r"line 2: the letter of a\.mp4 is empty"),  # a short row
+    (["file,letter", "a.mp4,A", "b.mp4,B", "a.mp4,B"], r"line 4: a\.mp4 is listed again \(first on line 2\)"),
+    (["file,word", "a.mp4,AB"], r"has a `word` column: training reads one-letter clips.*eval --videos"),
+    (["file,letter"], r"lists no clips"),
+])
+def test_bad_rows_of_labels_csv_are_one_data_error_naming_the_line(tmp_path: Path, rows: list[str],
+                                                                   message: str) -> None:
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"not decoded: the rows are checked first")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=message):
+        read_video_labels(tmp_path)
+
+
+def test_labels_csv_from_a_spreadsheet_reads_lower_case_letters_as_capitals(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "b.mp4").write_bytes(b"x")
+    # A UTF-8 byte-order mark, CRLF line ends and spaces after the commas, as spreadsheets write them.
+    (tmp_path / "labels.csv").write_bytes("\ufefffile, letter, signer\r\na.mp4, a, s1\r\nb.mp4,B,s2\r\n".encode())
+    rows = read_video_labels(tmp_path)
+    assert [(r["file"], r["letter"], r["signer"]) for r in rows] == [("a.mp4", "A", "s1"), ("b.mp4", "B", "s2")]
+
+
+def test_a_folder_of_clips_and_photo_class_folders_is_refused_not_half_read(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "labels.csv").write_text("file,letter\na.mp4,A\n")
+    (tmp_path / "B").mkdir()
+    (tmp_path / "B" / "1.jpg").write_bytes(b"x")
+    with pytest.raises(DataError, match=r"holds both clips \(labels\.csv\) and photo class folders \(B\).*two folders"):
+        load_landmark_dataset(tmp_path, tmp_path / "cache")
+
+
+def test_a_collect_folder_given_to_plain_training_points_at_init_from(tmp_path: Path) -> None:
+    (tmp_path / "collect.json").write_text("{}")
+    with pytest.raises(DataError, match=r"is an `asl-edge collect` folder.*train --init-from"):
+        load_landmark_dataset(tmp_path, tmp_path / "cache")
+
+
+def test_an_empty_class_folder_is_refused_not_made_a_class_nothing_can_learn(tmp_path: Path) -> None:
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "1.jpg").write_bytes(b"x")
+    (tmp_path / "D").mkdir()
+    with pytest.raises(DataError, match=r"class folder .*D holds no images"):
+        load_landmark_dataset(tmp_path, tmp_path / "cache")

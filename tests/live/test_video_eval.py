@@ -20,8 +20,8 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import letter_accuracy, levenshtein
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import HandChain, open_chain
+from asl_edge.runtime.hand.clip_labels import ClipLabel
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
-from asl_edge.runtime.live.clip_labels import ClipLabel
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
 from asl_edge.runtime.live.motion import MotionConfig
 from asl_edge.runtime.live.opencv_sources import VideoFileSource

@@ -91,6 +91,23 @@ def train_tiny_run(out: Path) -> Path:
     return out
 
 
+@pytest.mark.parametrize(("weights", "message"), [
+    ((float("nan"), 1.0), "nan is not a finite number"),
+    ((float("inf"), 1.0), "inf is not a finite number"),
+    ((1.0, -1.0), "-1.0 is negative"),
+    ((0.0, 0.0), "every --dataset-weight is 0"),
+])
+def test_dataset_weights_that_would_train_nothing_or_nan_are_refused_before_training(
+        tmp_path: Path, weights: tuple[float, float], message: str) -> None:
+    from asl_edge.errors import DataError
+
+    sets = [("mini", synthetic_set(["A", "B"], 5, seed=1)), ("multi", synthetic_set(["A", "B"], 5, seed=2))]
+    with pytest.raises(DataError, match=message):
+        fit_landmarks(sets, tmp_path / "run", LandmarkTrainConfig(epochs=1, dataset_weights=weights),
+                      progress=lambda line: None)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_training_writes_a_landmarks_checkpoint_and_learns(trained_run: Path) -> None:
     from asl_edge.train.checkpoint import load_checkpoint
 

@@ -171,8 +171,10 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "--split all")
 
 
-@pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "not an asl-edge model", "unwritable out",
-                                  "out is the data", "out is the start run", "holdout 0", "holdout 1"])
+@pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "manifest a list",
+                                  "manifest version text", "manifest flagged text", "not an asl-edge model",
+                                  "unwritable out", "out is the data", "out is the start run", "holdout 0",
+                                  "holdout 1"])
 def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Each is refused with one line before the replay data is loaded (so in about a second), writing nothing."""
@@ -181,9 +183,14 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
     lm = np.random.default_rng(0).normal(300, 40, size=(4, 21, 3)).astype(np.float32)
     if case == "NaN landmarks":
         lm[1, 5] = np.nan
+    ids = ["a0", "a1", "b0", "a1"] if case == "duplicate ids" else ["a0", "a1", "b0", "b1"]
     np.savez(signs / LANDMARKS_FILE, landmarks=lm, handedness=np.ones(4, np.float32),
-             labels=np.array(["A", "A", "B", "B"]), ids=np.array(["a0", "a1", "b0", "b1"]),
-             frame_size=np.full((4, 2), 640, np.int32))
+             labels=np.array(["A", "A", "B", "B"]), ids=np.array(ids), frame_size=np.full((4, 2), 640, np.int32))
+    manifest = {"manifest a list": [1, 2, 3],
+                "manifest version text": {"format": "asl-edge-collect", "version": "two"},
+                "manifest flagged text": {"format": "asl-edge-collect", "version": 1, "flagged": "yes"}}.get(case)
+    if manifest is not None:
+        (signs / "collect.json").write_text(json.dumps(manifest))
     if case == "truncated landmarks":
         (signs / LANDMARKS_FILE).write_bytes((signs / LANDMARKS_FILE).read_bytes()[:300])
     start, out, extra = BUNDLED, tmp_path / "run", []
@@ -206,7 +213,9 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
     assert main(["train", "--init-from", str(start), "--data", str(signs), "--replay-data", str(MULTI),
                  "--out", str(out), "--export", "none", *extra]) != 0
     words = {"truncated landmarks": ["not a readable collect landmarks file"],
-             "NaN landmarks": ["non-finite landmarks", "a1"],
+             "NaN landmarks": ["non-finite landmarks", "a1"], "duplicate ids": ["sample id a1 is on 2 rows"],
+             "manifest a list": ["not an asl-edge collect manifest"], "manifest version text": ["version 'two'"],
+             "manifest flagged text": ["`flagged` is 'yes'"],
              "not an asl-edge model": ["not an asl-edge landmarks model", "asl_landmarks.onnx"],
              "unwritable out": ["cannot write to output folder"], "out is the data": ["--data", "new folder"],
              "out is the start run": ["--init-from", "new folder"], "holdout 0": ["--holdout 0.0"],

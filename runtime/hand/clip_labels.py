@@ -36,14 +36,16 @@ class ClipLabel:
         return self.path.name
 
 
-def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabel]:
+def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "--videos",
+                     speller: str = "the model") -> list[ClipLabel]:
     """The rows of FOLDER/labels.csv, checked: every file exists, no file twice (however its path is spelled),
     every truth non-empty and made only of letters among the model's `labels`. Raises DataError naming the
-    first bad row."""
+    first bad row. `option` (the command-line option FOLDER came from) and `speller` (what `labels` belong to)
+    only word the messages."""
     folder = Path(folder)
     table = folder / LABELS_FILE
     if not folder.is_dir():
-        raise DataError(f"--videos {folder} is not a folder; pass a folder of clips with a {LABELS_FILE}")
+        raise DataError(f"{option} {folder} is not a folder; pass a folder of clips with a {LABELS_FILE}")
     if not table.is_file():
         raise DataError(f"{table} does not exist; write one with a header `file,word` (or `file,letter`) and a "
                         "row per clip")
@@ -97,8 +99,8 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str]) -> list[ClipLabe
         unknown = sorted({c for c in truth if c not in letters})
         if unknown:
             # A letter clip's truth is the one bad character: name it once.
-            what = (f"letter {truth!r} of {name} is not one the model can spell" if kind == "letter" else
-                    f"word {truth!r} of {name} has {', '.join(map(repr, unknown))}, which the model cannot spell")
+            what = (f"letter {truth!r} of {name} is not one {speller} can spell" if kind == "letter" else
+                    f"word {truth!r} of {name} has {', '.join(map(repr, unknown))}, which {speller} cannot spell")
             raise DataError(f"{where}: {what} (its letters: {''.join(sorted(letters))}); fix the {kind} or remove "
                             "the row")
         clips.append(ClipLabel(line, path, truth, kind, cells.get("signer", ""), cells.get("motion", "")))
