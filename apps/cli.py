@@ -16,6 +16,8 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from asl_edge import __version__
 from asl_edge.artifacts import write_error
@@ -59,13 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse with the project's rule for bad input: one `error:` line (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def path_argument(text: str) -> Path:
+    """A path option's value; an empty one is refused (Path("") is the current folder: `--out ""` would write
+    there, `--videos ""` read it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a file or folder")
+    return Path(text)
+
+
 def _command_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
     module_name, help_text = COMMANDS[name]
     module = importlib.import_module(f"asl_edge.apps.commands.{module_name}")
-    parser = argparse.ArgumentParser(prog=f"asl-edge {name}", description=help_text)
+    parser = CommandParser(prog=f"asl-edge {name}", description=help_text)
     module.add_arguments(parser)
     parser.add_argument("--verbose", action="store_true",
                         help="also show OpenCV's, FFmpeg's and GStreamer's own warnings")
+    for action in parser._actions:  # every command's Path options, without each command remembering to
+        if action.type is Path:
+            action.type = path_argument
     return parser, module
 
 

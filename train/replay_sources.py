@@ -56,7 +56,15 @@ class ReplaySource:
         if not packs:
             _check_folders(replay)
             return cls(folders=tuple(replay))
-        sets, split, _ = read_replay_pack(packs[0])
+        sets, split, meta = read_replay_pack(packs[0])
+        names = sorted({Path(d).name for d in meta.get("datasets", [])})
+        trained_on = sorted({Path(d).name for d in recorded.datasets}) if recorded is not None else names
+        if not set(names) <= set(trained_on):
+            # Replaying another model's data would teach the start model that data's letters and call its
+            # held-out part "never trained on" for a model that may well have been.
+            raise ConfigError(f"replay pack {packs[0]} holds {', '.join(names)}, but {start} was trained on "
+                              f"{', '.join(trained_on)}; pass that model's own pack or its training folders with "
+                              "--replay-data")
         if recorded is not None and (split.val_fraction, split.seed) != (recorded.val_fraction, recorded.seed):
             raise ConfigError(f"replay pack {packs[0]} was written for another split ({split.describe()}; "
                               f"{start} records {recorded.describe()}); write it again with "

@@ -8,7 +8,6 @@ runtime/live/video_eval.py scores, runtime/live/video_report.py formats.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +34,9 @@ if TYPE_CHECKING:
     from asl_edge.runtime.live.video_eval import VideoEvaluation
 
 SPELLING_FILES = ("spelling.json", "spelling.md", "spelling.png")
+# Beyond these a replay says nothing about signing (a letter held for microseconds or for minutes), and the
+# extremes overflow the replayed clock.
+SPEED_RANGE = (0.1, 20.0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
     from asl_edge.runtime.hand.chain import open_chain
     from asl_edge.runtime.hand.clip_labels import read_clip_labels
 
-    if not (args.speed > 0 and math.isfinite(args.speed)):
-        raise DataError(f"--speed {args.speed} must be a finite positive number (e.g. 6.7 for fluent signing)")
+    if not SPEED_RANGE[0] <= args.speed <= SPEED_RANGE[1]:  # NaN fails too
+        raise DataError(f"--speed {args.speed} must be between {SPEED_RANGE[0]:g} and {SPEED_RANGE[1]:g} (e.g. 6.7 "
+                        "for fluent signing from slow recordings, 0.5 for half speed)")
     if args.stride < 1:
         raise DataError(f"--stride {args.stride} must be at least 1")
     if args.max_frames is not None and args.max_frames < 1:

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from asl_edge.datasets import IMAGE_SUFFIXES
 from asl_edge.errors import DataError
 
 LABELS_FILE = "labels.csv"
 TRUTH_COLUMNS = ("word", "letter")
+# Files OpenCV would open as a one-frame "video" (an image) or that are text: listed by mistake.
+NOT_CLIPS = frozenset(IMAGE_SUFFIXES | {".csv", ".txt", ".json", ".md"})
 
 
 @dataclass(frozen=True)
@@ -47,14 +50,17 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "-
     if not folder.is_dir():
         raise DataError(f"{option} {folder} is not a folder; pass a folder of clips with a {LABELS_FILE}")
     if not table.is_file():
-        raise DataError(f"{table} does not exist; write one with a header `file,word` (or `file,letter`) and a "
-                        "row per clip")
+        what = "is not a file" if table.exists() or table.is_symlink() else "does not exist"
+        raise DataError(f"{table} {what}; write one with a header `file,word` (or `file,letter`) and a row per clip")
     try:
         with table.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            # strict: an unclosed quote is an error, not the rest of the file swallowed into one field
+            rows = list(csv.reader(handle, strict=True))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {table} ({exc}); write it as UTF-8 CSV with a header `file,word`") from exc
-    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if not rows:
+        raise DataError(f"{table} is empty; write a header `file,word` (or `file,letter`) and a row per clip")
+    header = [name.strip().lower() for name in rows[0]]
     if "file" not in header:
         raw = ",".join(header)
         # A spreadsheet saved with a locale's list separator reads as one column named e.g. "file;word".
@@ -77,6 +83,9 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "-
             continue  # a blank line (a trailing newline too many)
         cells = {name: row[index].strip() if index < len(row) else "" for name, index in column.items()}
         where = f"{table} line {line}"
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            raise DataError(f"{where} has {len(row)} fields, the header {len(header)}; quote a field that holds a "
+                            "comma, or name the extra column in the header")
         name, truth = cells["file"], cells[kind].upper()
         if not name:
             raise DataError(f"{where}: no file name; fill in the `file` column or remove the row")
@@ -92,6 +101,9 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "-
             raise DataError(f"{where}: {path} is a folder, not a video file; name a clip file or remove the row")
         if not path.is_file():
             raise DataError(f"{where}: {path} does not exist; fix the file name or remove the row")
+        if key == Path(os.path.realpath(table)) or path.suffix.lower() in NOT_CLIPS:
+            raise DataError(f"{where}: {name} is not a video clip; name a clip (e.g. .mp4) or remove the row "
+                            "(photos are scored with --data)")
         if not truth:
             raise DataError(f"{where}: the {kind} of {name} is empty; write the {kind} it signs")
         if kind == "letter" and len(truth) != 1:

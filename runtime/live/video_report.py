@@ -26,8 +26,9 @@ def clip_line(result: ClipResult) -> str:
     if result.spelled is None:
         return f"{label.file}: {label.truth} -> not scored: {result.error}"
     suggestion = f", suggested {result.suggestion!r}" if result.suggestion is not None else ""
+    nothing = ", no hand found in any frame" if result.frames and not result.hand_found else ""
     return (f"{label.file}: {label.truth} -> {result.spelled!r}{suggestion} (accuracy {result.accuracy:.2f}, "
-            f"read {result.read or '-'})")
+            f"read {result.read or '-'}{nothing})")
 
 
 def summary_lines(evaluation: VideoEvaluation) -> list[str]:

@@ -34,7 +34,7 @@ from asl_edge.runtime.live.video_eval import (
     score_clip,
     split_errors,
 )
-from asl_edge.runtime.live.video_report import markdown, summary_lines
+from asl_edge.runtime.live.video_report import clip_line, markdown, summary_lines
 from tests.conftest import REPO
 
 FINGERSPELLING = Path(REPO.parent / "shared" / "data" / "fingerspelling-dev")
@@ -250,7 +250,12 @@ def test_an_undecodable_clip_is_reported_and_the_others_still_scored(clips: Path
 # -- bad input: one error line naming the row and the fix, a non-zero exit, nothing written ------------------
 BAD_LABELS = {
     "no labels.csv": (None, "labels.csv does not exist; write one with a header `file,word`"),
-    "empty labels.csv": ("", "has no `file` column (header: none)"),
+    "empty labels.csv": ("", "labels.csv is empty; write a header `file,word`"),
+    "unclosed quote": ('file,word\n"M_s4room.mp4,M\n', "cannot read {folder}/labels.csv (unexpected end of data)"),
+    "more fields than the header": ("file,word\nM_s4room.mp4,M,extra\n",
+                                    "line 2 has 3 fields, the header 2; quote a field that holds a comma"),
+    "a photo": ("file,word\nM_s4room.mp4,M\nhand.jpg,M\n", "line 3: hand.jpg is not a video clip; name a clip"),
+    "labels.csv itself": ("file,word\nlabels.csv,M\n", "line 2: labels.csv is not a video clip"),
     "no file column": ("name,word\nM_s4room.mp4,M\n", "has no `file` column (header: name,word)"),
     "no word or letter column": ("file,signer\nM_s4room.mp4,s4\n", "needs exactly one of the columns `word`"),
     "header only": ("file,word\n", "lists no clips; add a row per clip"),
@@ -288,6 +293,7 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     shutil.copy(clips / "letters" / "M_s4room.mp4", folder)
     (folder / "sub").mkdir()
     (folder / "folder.mp4").mkdir()
+    (folder / "hand.jpg").write_bytes(b"a photo listed by mistake")
     if text is not None:
         (folder / "labels.csv").write_text(text)
     out = tmp_path / "report"
@@ -346,15 +352,26 @@ def test_words_exact_taking_the_suggestions_says_of_how_many() -> None:
     assert "| words exact | words exact, taking the suggestions |" in markdown(evaluation, "title")
 
 
+def test_a_clip_without_a_hand_in_any_frame_says_so_on_its_line() -> None:
+    """Otherwise it reads like a classifier that spelled nothing (a wrong clip, a camera that missed the hand)."""
+    label = ClipLabel(2, Path("empty.mp4"), "AT", "word")
+    empty = score_clip(label, trace([NO_HAND] * 30), LABELS)
+    assert clip_line(empty) == "empty.mp4: AT -> '' (accuracy 0.00, read -, no hand found in any frame)"
+    seen = score_clip(label, trace([NO_HAND] * 29 + [LABELS.index("A")]), LABELS)
+    assert "no hand found" not in clip_line(seen)
+
+
 def test_a_letter_accuracy_goes_below_zero_when_more_letters_are_spelled_than_signed() -> None:
     # The competition's metric, kept as it is: J read as II is two edits for one letter.
     assert evaluation_of([("J", "II")]).results[0].accuracy == -1.0
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["--speed", "0"], "--speed 0.0 must be a finite positive number"),
-    (["--speed", "nan"], "--speed nan must be a finite positive number"),
-    (["--speed", "inf"], "--speed inf must be a finite positive number"),
+    (["--speed", "0"], "--speed 0.0 must be between 0.1 and 20"),
+    (["--speed", "nan"], "--speed nan must be between 0.1 and 20"),
+    (["--speed", "inf"], "--speed inf must be between 0.1 and 20"),
+    (["--speed=1e-308"], "--speed 1e-308 must be between 0.1 and 20"),  # once overflowed the clock into Infinity
+    (["--speed", "1e308"], "--speed 1e+308 must be between 0.1 and 20"),
     (["--split", "val"], "--split picks photos of a dataset; drop it with --videos"),
     (["--hold", "nan"], "hold time (--hold) nan s must be a finite number"),
     (["--stride", "0"], "--stride 0 must be at least 1"),
@@ -370,6 +387,18 @@ def test_bad_options_give_one_error_line_and_write_nothing(args: list[str], expe
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0]
     assert not out.exists()
+
+
+def test_an_empty_path_option_is_one_error_line_not_the_current_folder(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Path("") is ".": `--out ""` once wrote the report into the current folder."""
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", "--videos", str(tmp_path), "--out", ""])
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["asl-edge eval: error: argument --out: an empty path; name a file or folder "
+                     "(see asl-edge eval --help)"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_spelling_options_without_videos_are_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -110,6 +110,12 @@ def test_a_corrupt_or_foreign_pack_is_one_error_line(pack: Path, tmp_path: Path,
     np.savez(other, **{**arrays, "meta": np.array(json.dumps({**meta, "split": {**meta["split"], "seed": 7}}))})
     assert main([*run, str(other)]) != 0
     _one_error_line(capsys, "another split", "seed=7", "--write-replay")
+    # A pack of another model's training data (here a folder the bundled model never recorded) is refused: its
+    # "held-out" part would be reported as never trained on, and its letters taught to the start model.
+    alien = tmp_path / "alien.npz"
+    np.savez(alien, **{**arrays, "meta": np.array(json.dumps({**meta, "datasets": ["/somewhere/my-videos"]}))})
+    assert main([*run, str(alien)]) != 0
+    _one_error_line(capsys, "alien.npz", "my-videos", "was trained on", "--replay-data")
     assert main([*run, str(tmp_path / "gone.npz")]) != 0
     _one_error_line(capsys, "gone.npz", "does not exist")
     assert main([*run, str(pack), "--replay-data", str(MULTI)]) != 0
