@@ -231,6 +231,20 @@ def evaluate(model: nn.Module, features: torch.Tensor, targets: torch.Tensor) ->
     return loss, torch.softmax(logits, dim=1).numpy()
 
 
+def check_dataset_weights(weights: Sequence[float], datasets: int) -> None:
+    """One weight per dataset, each finite and >= 0, not all 0 (NaN or all-zero weights train a NaN model);
+    DataError otherwise. Cheap: the CLI calls it before the hand stage reads any photo."""
+    if len(weights) != datasets:
+        raise DataError(f"{len(weights)} --dataset-weight value(s) for {datasets} --data folder(s)")
+    bad = next((w for w in weights if not math.isfinite(w) or w < 0), None)
+    if bad is not None:
+        raise DataError(f"--dataset-weight {bad} is {'negative' if bad < 0 else 'not a finite number'}; weights "
+                        "scale each dataset's share of the loss and must be finite, 0 or more")
+    if not any(weights):
+        raise DataError("every --dataset-weight is 0, so no sample counts in the loss; give at least one dataset a "
+                        "weight above 0 (1 is the default)")
+
+
 def fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out: str | os.PathLike[str],
                   config: LandmarkTrainConfig = LandmarkTrainConfig(), progress: Log = print,
                   exist_ok: bool = False) -> dict[str, Any]:
@@ -247,15 +261,7 @@ def _fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out_dir:
     if not datasets:
         raise DataError("no landmark datasets given")
     weights_per_set = config.dataset_weights or tuple(1.0 for _ in datasets)
-    if len(weights_per_set) != len(datasets):
-        raise DataError(f"{len(weights_per_set)} dataset weights for {len(datasets)} datasets")
-    bad = next((w for w in weights_per_set if not math.isfinite(w) or w < 0), None)
-    if bad is not None:
-        raise DataError(f"--dataset-weight {bad} is {'negative' if bad < 0 else 'not a finite number'}; weights "
-                        "scale each dataset's share of the loss and must be finite, 0 or more")
-    if not any(weights_per_set):
-        raise DataError("every --dataset-weight is 0, so no sample counts in the loss; give at least one dataset a "
-                        "weight above 0 (1 is the default)")
+    check_dataset_weights(weights_per_set, len(datasets))
     classes = sorted({c for _, ds in datasets for c in ds.classes})
     if len(classes) < 2:
         raise DataError(f"the data has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2 "

@@ -202,7 +202,7 @@ def run_landmarks(args: argparse.Namespace) -> int:
     """Train the landmark MLP on every --data folder's landmarks (extracted by the hand stage, cached)."""
     from pathlib import Path
 
-    from asl_edge.train.landmarks import LandmarkTrainConfig, fit_landmarks, load_landmark_sets
+    from asl_edge.train.landmarks import LandmarkTrainConfig, check_dataset_weights, fit_landmarks, load_landmark_sets
 
     if args.val is not None:
         raise ConfigError("--val is for image training; landmark training holds out --val-fraction of each --data")
@@ -211,8 +211,8 @@ def run_landmarks(args: argparse.Namespace) -> int:
                           "use --exist-ok to keep the old run aside, or a new --out")
     folders = args.data or [str(default_data_dir())]
     weights = tuple(args.dataset_weight or ())
-    if weights and len(weights) != len(folders):
-        raise ConfigError(f"{len(weights)} --dataset-weight value(s) for {len(folders)} --data folder(s)")
+    if weights:
+        check_dataset_weights(weights, len(folders))
     epochs = LANDMARK_EPOCHS if args.epochs is None else args.epochs
     batch_size = LANDMARK_BATCH if args.batch_size is None else args.batch_size
     if epochs < 1 or batch_size < 2:

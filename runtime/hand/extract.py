@@ -28,9 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.artifacts import atomic_write, cache_dir
+from asl_edge.artifacts import atomic_write, cache_dir, ensure_writable_dir
 from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
-from asl_edge.errors import DataError
+from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
 from asl_edge.runtime.hand.clip_labels import read_clip_labels
@@ -114,6 +114,16 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def check_cache_writable(folder: Path) -> None:
+    """Before minutes of extraction, not after: the landmark cache folder can take its file (a cache that is
+    only read, every file there already, is never checked)."""
+    try:
+        ensure_writable_dir(folder)
+    except AslEdgeError as exc:
+        raise DataError(f"{exc} (the landmark cache: pass --landmark-cache DIR or set ASL_EDGE_CACHE to a folder "
+                        "you can write)") from None
+
+
 def _fingerprint(paths: Sequence[Path], variant: str) -> str:
     digest = hashlib.sha256(f"v{CACHE_VERSION} {variant} pad={PHOTO_PAD}".encode())
     for path in paths:
@@ -147,6 +157,7 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
         with np.load(cache_file) as data:
             return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], np.asarray(labels, np.int64),
                                    tuple(classes), tuple(str(p) for p in paths))
+    check_cache_writable(cache_file.parent)
     tracker = HandTracker(config=tracker_config(photos=True, variant=variant))
     unreadable: list[str] = []
 
@@ -299,6 +310,7 @@ def load_video_clips(root: Path, files: Sequence[str], cache: Path | None = None
             bounds = np.concatenate([[0], np.cumsum(data["frames"])])
             return [VideoLandmarks(*(data[k][a:b] for k in ("times", "landmarks", "handedness", "found")))
                     for a, b in itertools.pairwise(bounds)]
+    check_cache_writable(cache_file.parent)
     tracker = HandTracker(config=tracker_config(photos=False, variant=variant))
     started = time.monotonic()
     clips = []

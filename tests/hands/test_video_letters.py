@@ -115,3 +115,13 @@ def test_an_empty_class_folder_is_refused_not_made_a_class_nothing_can_learn(tmp
     (tmp_path / "D").mkdir()
     with pytest.raises(DataError, match=r"class folder .*D holds no images"):
         load_landmark_dataset(tmp_path, tmp_path / "cache")
+
+
+def test_a_cache_that_cannot_be_written_is_refused_before_the_hand_stage_runs(tmp_path: Path) -> None:
+    (tmp_path / "photos" / "A").mkdir(parents=True)
+    (tmp_path / "photos" / "A" / "1.jpg").write_bytes(b"never decoded: refused first")
+    blocked = tmp_path / "cache-is-a-file"
+    blocked.write_text("")
+    with pytest.raises(DataError, match=r"it is a file.*the landmark cache: pass --landmark-cache DIR or set "
+                                        r"ASL_EDGE_CACHE"):
+        load_landmark_dataset(tmp_path / "photos", blocked)

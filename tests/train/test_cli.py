@@ -81,6 +81,17 @@ def test_bad_input_is_one_line_error(case: str, message: str, tmp_path: Path, sm
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
+@pytest.mark.parametrize("weights", [["nan", "1"], ["0", "0"]])
+def test_landmark_training_refuses_bad_dataset_weights_before_reading_a_photo(
+        weights: list[str], tmp_path: Path, small_image_folder: Path) -> None:
+    cache = tmp_path / "cache"
+    result = asl_edge("train", "--input", "landmarks", "--data", small_image_folder, "--data", small_image_folder,
+                      *[arg for w in weights for arg in ("--dataset-weight", w)], "--landmark-cache", cache,
+                      "--out", tmp_path / "run")
+    assert_one_line_error(result, "not a finite number" if "nan" in weights else "every --dataset-weight is 0")
+    assert not cache.exists()  # refused before the hand stage extracted (and cached) anything
+
+
 def test_unreadable_image_warns_once_and_trains(tmp_path: Path, small_image_folder: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(small_image_folder, data)
