@@ -15,6 +15,12 @@ clips, clips right), RUN/clips.json (each clip file: the letter most of its fram
 RUN/loso.md. `--video-weight 0` trains on the photos alone (the other signers' frames still load but carry no
 loss), the baseline a video-trained model is compared with. `--seed` varies the training (split, initial weights,
 batch order): one seed's clip count moves by one or two clips, so compare recipes over several.
+
+Bad input is one `error:` line and exit 2, before any landmark extraction (minutes): --epochs under 1, a weight
+that is negative or not finite, a --photo-weight count other than the --photos count, nothing weighted above 0,
+an --out that is a file or inside a data folder, a labels.csv without signers, an unknown --signers name, and a
+fold whose training data could not make a classifier (no photos and other signers' clips of fewer than 2
+letters). --out is created when the first fold trains; a run that fails before writing anything leaves none.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 from collections import defaultdict
@@ -31,17 +38,25 @@ import numpy as np
 import torch
 
 from asl_edge.apps.cli import main as cli_main
+from asl_edge.datasets import check_out_outside_datasets
 from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.landmark_features import landmark_features
-from asl_edge.runtime.hand.extract import load_video_letters, read_video_labels
+from asl_edge.runtime.hand.extract import is_video_folder, list_class_folders, load_video_letters, read_video_labels
 from asl_edge.train.checkpoint import load_checkpoint
-from asl_edge.train.landmarks import LandmarkSet, LandmarkTrainConfig, fit_landmarks, load_landmark_sets
+from asl_edge.train.landmarks import (
+    LandmarkDatasetLike,
+    LandmarkSet,
+    LandmarkTrainConfig,
+    fit_landmarks,
+    load_landmark_sets,
+)
 
 
 def signer_of_samples(video: Path, paths: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(signer (N,), clip file (N,)) of each sample, from its path `<clip file>#<frame>` and labels.csv."""
-    signers = {row["file"]: row.get("signer", "") for row in read_video_labels(video)}
-    files = np.array([Path(p.rsplit("#", 1)[0]).name for p in paths])
+    signers = {row["file"]: row["signer"] for row in read_video_labels(video)}
+    # `file` as read_video_labels spells it (relative to the folder), so a clip in a sub-folder is found too
+    files = np.array([str(Path(p.rsplit("#", 1)[0]).relative_to(video)) for p in paths])
     return np.array([signers[f] for f in files]), files
 
 
@@ -56,12 +71,81 @@ def main(argv: list[str] | None = None) -> int:
     except AslEdgeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; the folds trained so far are in their --out folders, loso.json is not written",
+              file=sys.stderr)
+        return 130
+    except OSError as error:
+        print(f"error: {error.filename or 'the run'}: {error.strerror or error}; pass folders you can read and an "
+              "--out you can write", file=sys.stderr)
+        return 2
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """What needs no file read: counts, weights and --out. DataError naming the option and its fix."""
+    if args.epochs < 1:
+        raise DataError(f"--epochs {args.epochs}: train at least 1 epoch (default 200)")
+    if len(args.photo_weight) not in (0, len(args.photos)):
+        raise DataError(f"{len(args.photo_weight)} --photo-weight for {len(args.photos)} --photos folder(s); give one "
+                        "--photo-weight per --photos, in the same order (or none: 1 each)")
+    for option, weight in [*(("--photo-weight", w) for w in args.photo_weight), ("--video-weight", args.video_weight)]:
+        if not math.isfinite(weight) or weight < 0:
+            raise DataError(f"{option} {weight:g} is {'negative' if weight < 0 else 'not a finite number'}; a weight "
+                            "scales a folder's share of the loss: a finite number, 0 or more (1 is the default)")
+    if args.video_weight == 0 and not any(photo_weights(args)):
+        raise DataError("--video-weight 0 and no --photos with a weight above 0 leave nothing to train on; pass "
+                        "--photos, or a --video-weight above 0")
+    if args.out.exists() and not args.out.is_dir():
+        raise DataError(f"--out {args.out} is a file; name a folder for the run (new, or a previous run's)")
+    above = next((p for p in args.out.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise DataError(f"--out {args.out}: {above} is a file, not a folder; name a folder for the run")
+    check_out_outside_datasets(args.out, [(args.video, "--video"), *((p, "--photos") for p in args.photos)],
+                               example="runs/loso")
+
+
+def photo_weights(args: argparse.Namespace) -> list[float]:
+    return list(args.photo_weight) or [1.0] * len(args.photos)
+
+
+def check_folds(args: argparse.Namespace, rows: list[dict[str, str]], held_out: list[str]) -> None:
+    """Without photos that count in the loss, a fold trains on the other signers' clips alone: refused (before
+    minutes of landmark extraction) when they hold fewer than 2 letters, which no classifier can learn from."""
+    if any(photo_weights(args)):
+        return
+    for name in held_out:
+        others = [row for row in rows if row["signer"] != name]
+        letters = sorted({row["letter"] for row in others})
+        if len(letters) < 2:
+            raise DataError(too_little(args, name, f"{len(others)} clip(s) of other signers "
+                                                   f"({', '.join(letters) or 'no letter'})"))
+
+
+def too_little(args: argparse.Namespace, signer: str, what: str) -> str:
+    photos = "--photos weighted 0" if args.photos else "no --photos"
+    return (f"holding out signer {signer} leaves {what} and {photos} to train on; a classifier needs at least 2 "
+            f"letters: pass --photos (e.g. ../shared/data/asl-alphabet-mini) with a weight above 0, or add clips of "
+            f"more signers to {args.video / 'labels.csv'}")
+
+
+def remove_if_empty(out: Path, top: Path | None) -> None:
+    """Remove OUT and its parents up to TOP (the folders this run created) while they are empty."""
+    if top is None:
+        return
+    for folder in (out.absolute(), *out.absolute().parents):
+        try:
+            folder.rmdir()  # only an empty folder goes
+        except OSError:
+            return
+        if folder == top:
+            return
 
 
 def run(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", action="append", default=[], help="photo folder (class folders), repeatable")
-    parser.add_argument("--photo-weight", action="append", type=float, default=[])
+    parser.add_argument("--photo-weight", action="append", type=float, default=[],
+                        help="loss weight of each --photos folder, in order (default: 1 each)")
     parser.add_argument("--video", type=Path, required=True, help="folder of one-letter clips with labels.csv")
     parser.add_argument("--video-weight", type=float, default=1.0)
     parser.add_argument("--epochs", type=int, default=200)
@@ -74,28 +158,67 @@ def run(argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the MLP is too small to use more; leaves the other core to the machine
 
-    # Checked before the hand stage reads any clip (minutes): a typo in --signers is one line at once.
-    known = sorted({row.get("signer", "") for row in read_video_labels(args.video)
-                    if (row.get("motion") or "").strip().lower() != "yes"})
-    held_out = [s for s in args.signers.split(",") if s] or known
+    # Everything below up to the extraction is checked before the hand stage reads any clip or photo (minutes):
+    # a typo is one line at once.
+    check_arguments(args)
+    rows = [row for row in read_video_labels(args.video) if (row.get("motion") or "").strip().lower() != "yes"]
+    known = sorted({row["signer"] for row in rows})
+    if not rows:
+        raise DataError(f"{args.video / 'labels.csv'} names only clips that draw a motion (motion=yes); leave-one-"
+                        "signer-out needs clips of held letters")
+    if known == [""]:
+        raise DataError(f"{args.video / 'labels.csv'} names no signer (its `signer` column is missing or empty); "
+                        "leave-one-signer-out holds out one signer at a time: add a signer per clip")
+    held_out = [s.strip() for s in args.signers.split(",") if s.strip()] or known
     unknown = sorted(set(held_out) - set(known))
     if unknown:
         raise DataError(f"--signers {','.join(unknown)}: no such signer in {args.video / 'labels.csv'} (clips that "
                         f"hold a letter); its signers are {', '.join(known)}")
+    for folder in args.photos:  # as load_landmark_sets reads them, but without the hand stage
+        if is_video_folder(folder):
+            read_video_labels(Path(folder))
+        else:
+            list_class_folders(Path(folder))
+    check_folds(args, rows, held_out)
+
     photos = load_landmark_sets(args.photos)
     found = load_video_letters(args.video)
     video = LandmarkSet(found.landmarks, found.handedness, found.found, found.labels, list(found.classes),
                         list(found.paths))
     signer, files = signer_of_samples(args.video, found.paths)
-    weights = (*(args.photo_weight or [1.0] * len(photos)), args.video_weight)
-    config = LandmarkTrainConfig(epochs=args.epochs, dataset_weights=weights, seed=args.seed)
+    for name in held_out:  # what only the hand stage knows: a clip may have no frame with a formed hand
+        if not (signer == name).any():
+            raise DataError(f"no clip of signer {name} has a frame with a formed hand, so there is nothing to score; "
+                            f"leave {name} out with --signers")
+        if not any(photo_weights(args)) and len(set(video.labels[signer != name])) < 2:
+            raise DataError(too_little(args, name, "frames with a hand of fewer than 2 letters from other signers"))
+    top = next((p for p in reversed((args.out.absolute(), *args.out.absolute().parents)) if not p.exists()), None)
+    try:
+        return run_folds(args, photos, video, signer, files, held_out)
+    except BaseException:
+        remove_if_empty(args.out, top)  # a run that failed before writing anything leaves no empty --out behind
+        raise
+
+
+def run_folds(args: argparse.Namespace, photos: list[tuple[str, LandmarkDatasetLike]], video: LandmarkSet,
+              signer: np.ndarray, files: np.ndarray, held_out: list[str]) -> int:
     report: dict[str, dict[str, dict[str, float]]] = {}
     read_as: dict[str, str] = {}  # clip file -> the letter most of its formed frames were read as
     spelled: dict[str, list[dict[str, object]]] = {}  # held-out signer -> eval --videos' clip results
     for name in held_out:
         train_part = subset(video, signer != name)
         fold = args.out / name
-        fit_landmarks([*photos, (str(args.video), train_part)], fold, config, progress=lambda _: None, exist_ok=True)
+        datasets: list[tuple[str, LandmarkDatasetLike]] = [*photos, (str(args.video), train_part)]
+        weights = (*photo_weights(args), args.video_weight)
+        if not len(train_part.labels):  # training cannot split an empty set: this fold learns from the photos alone
+            print(f"{name}: no other signer's clip has a frame with a hand; this fold trains on the photos alone",
+                  flush=True)
+            datasets, weights = datasets[:-1], weights[:-1]
+        config = LandmarkTrainConfig(epochs=args.epochs, dataset_weights=weights, seed=args.seed)
+        try:
+            fit_landmarks(datasets, fold, config, progress=lambda _: None, exist_ok=True)
+        except DataError as error:
+            raise DataError(f"the fold holding out signer {name}: {error}") from None
         model = load_checkpoint(fold / "checkpoint.pt").model.eval()
         classes = load_checkpoint(fold / "checkpoint.pt").spec.labels
         test = signer == name

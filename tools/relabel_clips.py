@@ -13,6 +13,9 @@ as labelled, the pair teaches "a fist is D" (cse535-s3 spelled WHEN as WHDN). Th
     python tools/relabel_clips.py ../shared/data/fingerspelling-dev/letters runs/letters-fixed \\
         --set D_s3.mp4=E --set E_s3.mp4=D
 
+A --set FILE is relative to the source folder, and any spelling of a listed file's path is that file
+(`./D_s3.mp4` is D_s3.mp4), as labels.csv readers elsewhere read it.
+
 Refused with one `error:` line and exit 2, writing nothing: a letter that is not one of A-Z, a label that is
 already what --set asks, a file labels.csv does not list (or lists twice, or names outside the folder, or that
 is missing, or is named labels.csv or relabelled.json), a malformed labels.csv, an OUT inside the source, and an
@@ -103,8 +106,39 @@ def read_rows(source: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
                         "cannot have that name")
     missing = [f for f in files if not (source / f).is_file()]
     if missing:
-        raise DataError(f"{labels_path} names {len(missing)} missing clip(s): {', '.join(missing[:5])}")
+        # This tool never writes the source: the fix is the user's, in the source (or a copy when it is read-only).
+        raise DataError(f"{labels_path} names {len(missing)} missing clip(s): {', '.join(missing[:5])}; restore them "
+                        f"in {source}, or remove their rows from its {LABELS} (a read-only source: copy the folder and "
+                        "fix the copy)")
     return raw, header, rows
+
+
+def listed_changes(source: Path, changes: dict[str, str], listed: list[str]) -> dict[str, str]:
+    """`changes` keyed by the names labels.csv lists: a --set name is taken relative to SOURCE, and any spelling of
+    a listed file's path (`./D_s3.mp4`, SOURCE/D_s3.mp4) is that file, as labels.csv readers elsewhere
+    (read_clip_labels) read paths. DataError for a name that is no listed file or one file named twice."""
+    by_path: dict[str, list[str]] = {}
+    for file in listed:
+        by_path.setdefault(os.path.realpath(source / file), []).append(file)
+    resolved: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # listed file -> the --set name that named it
+    unknown = []
+    for name, letter in changes.items():
+        matches = [name] if name in listed else by_path.get(os.path.realpath(source / name), [])
+        if len(matches) > 1:  # links in the folder: two rows of one clip, and the name is neither of them
+            raise DataError(f"--set {name} is the clip of {' and '.join(matches)} in {source / LABELS}; name the row "
+                            "to change as its `file` column spells it")
+        if not matches:
+            unknown.append(name)
+            continue
+        file = matches[0]
+        if file in resolved:
+            raise DataError(f"--set names {file} twice (as {spelled[file]} and {name}); give each file one letter")
+        resolved[file], spelled[file] = letter, name
+    if unknown:
+        raise DataError(f"{source / LABELS} lists no {', '.join(sorted(unknown))}; --set names a file in its `file` "
+                        f"column (relative to {source})")
+    return resolved
 
 
 def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, str]]:
@@ -112,9 +146,7 @@ def relabel(source: Path, out: Path, changes: dict[str, str]) -> list[dict[str, 
     relabelled.json records them, or [] when OUT already is this view (nothing written)."""
     raw, header, rows = read_rows(source)
     by_file = {row["file"]: row for row in rows}
-    unknown = sorted(set(changes) - set(by_file))
-    if unknown:
-        raise DataError(f"{source / LABELS} lists no {', '.join(unknown)}; --set names a file in its `file` column")
+    changes = listed_changes(source, changes, list(by_file))
     made = []
     for file in sorted(changes):
         row = by_file[file]

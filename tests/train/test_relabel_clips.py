@@ -67,6 +67,24 @@ def test_bad_changes_are_one_error_line(source: Path, tmp_path: Path, changes: l
     assert not (tmp_path / "fixed").exists()
 
 
+@pytest.mark.parametrize("name", ["./D_s3.mp4", "sub/../D_s3.mp4", "SOURCE/D_s3.mp4"])
+def test_a_set_name_is_any_spelling_of_a_listed_file(source: Path, tmp_path: Path, name: str) -> None:
+    out = tmp_path / "fixed"
+    result = run(source, out, "--set", name.replace("SOURCE", str(source)) + "=E")
+    assert result.returncode == 0, result.stderr
+    assert "D_s3.mp4 D->E" in result.stdout  # recorded as labels.csv lists it
+    assert {r["file"]: r["letter"] for r in read_video_labels(out)}["D_s3.mp4"] == "E"
+    assert json.loads((out / "relabelled.json").read_text())["changes"][0]["file"] == "D_s3.mp4"
+
+
+def test_one_file_named_twice_in_two_spellings_is_refused(source: Path, tmp_path: Path) -> None:
+    result = run(source, tmp_path / "fixed", "--set", "./D_s3.mp4=E", "--set", "D_s3.mp4=S")
+    assert result.returncode == 2 and "names D_s3.mp4 twice (as ./D_s3.mp4 and D_s3.mp4)" in result.stderr
+    outside = run(source, tmp_path / "fixed", "--set", "../D_s3.mp4=E")  # relative to the source: not its clip
+    assert outside.returncode == 2 and "lists no ../D_s3.mp4" in outside.stderr
+    assert not (tmp_path / "fixed").exists()
+
+
 def test_refuses_an_existing_other_folder(source: Path, tmp_path: Path) -> None:
     taken = tmp_path / "taken"
     taken.mkdir()
@@ -96,7 +114,7 @@ def test_source_without_labels_is_refused(tmp_path: Path) -> None:
     ("file,letter\nD_s3.mp4,D,extra\n", "more fields than its header"),
     ("file,letter\nD_s3.mp4,D\nD_s3.mp4,E\n", "more than once"),
     ("file,letter\n../D_s3.mp4,D\n", "not a file of"),
-    ("file,letter\nD_s3.mp4,D\nGHOST.mp4,G\n", "missing clip(s): GHOST.mp4"),
+    ("file,letter\nD_s3.mp4,D\nGHOST.mp4,G\n", "missing clip(s): GHOST.mp4; restore them in"),
     ("clip,sign\nD_s3.mp4,D\n", "needs the columns file,letter"),
     ("file,letter,letter\nD_s3.mp4,D,x\n", "more than once"),
     ('file,letter,signer\nD_s3.mp4,D,"s3\nE_s3.mp4,E,s3\n', "not a well-formed CSV"),
