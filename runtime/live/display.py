@@ -90,8 +90,8 @@ class WebSink:
 
 
 class VideoFileSink:
-    """Annotated frames into a video file, written beside the target and renamed into place on close,
-    so an interrupted run never leaves a half-written file under the real name."""
+    """Annotated frames into a video file, written beside the target and renamed into place on close once it
+    reads back, so an interrupted run or a full disk never leaves a half-written file under the real name."""
 
     def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
         self.path = Path(path)
@@ -122,8 +122,8 @@ class VideoFileSink:
             self._writer = cv2.VideoWriter(str(self._partial), self._fourcc, self.fps, size)
             if not self._writer.isOpened():
                 self._writer = None
-                raise AslEdgeError(f"cannot write video {self.path}: OpenCV has no encoder for "
-                                   f"{self.path.suffix} here; try --save out.avi")
+                self._partial.unlink(missing_ok=True)
+                raise self._open_error()
             self._size = size
         if size != self._size:
             frame = cv2.resize(frame, self._size)
@@ -131,12 +131,62 @@ class VideoFileSink:
         self.frames_written += 1
         return None
 
+    def _open_error(self) -> AslEdgeError:
+        """Why the encoder did not start: a folder that takes no more bytes (FFmpeg writes the container's
+        header at once, so a drive that filled up since __init__ shows here), else no encoder for the
+        container in this OpenCV."""
+        try:
+            with tempfile.TemporaryFile(dir=self.path.parent) as probe:
+                probe.write(bytes(64 * 1024))
+                probe.flush()
+                os.fsync(probe.fileno())
+        except OSError as exc:
+            return write_error(self.path, exc, what="video ")
+        return AslEdgeError(f"cannot write video {self.path}: OpenCV has no encoder for {self.path.suffix} here; "
+                            "try --save out.avi")
+
     def close(self) -> None:
+        """Finish the file and rename it into place once it reads back whole; else remove it and raise
+        AslEdgeError, leaving any earlier file at the path as it was."""
         if self._writer is None:
             return
-        self._writer.release()
+        self._writer.release()  # writes the container's index last (an MP4's moov atom)
         self._writer = None
-        os.replace(self._partial, self.path)
+        try:
+            problem = unreadable_video(self._partial, self.frames_written)
+            if problem is not None:
+                raise AslEdgeError(f"the video {self.path} could not be written: {problem} (disk full?); free "
+                                   "space on that drive or --save somewhere else")
+            os.replace(self._partial, self.path)
+        except BaseException as exc:
+            self._partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise write_error(self.path, exc, what="video ") from exc
+            raise
+
+
+def unreadable_video(path: Path, frames: int) -> str | None:
+    """Why a video just written with `frames` frames does not read back, or None when it does.
+
+    OpenCV's writers ignore failed writes, so a full disk shows only here: an MP4 or MOV whose index never
+    reached the disk does not open; an AVI or MKV cut short opens and decodes its first frames, but not its
+    last. FFmpeg seeks to the last frame exactly in every container of VIDEO_CODECS; another backend's seek
+    may land elsewhere, so without FFmpeg only the first frame is checked. (Reading every frame instead would
+    take minutes after a long recording.)"""
+    ffmpeg = cv2.CAP_FFMPEG in cv2.videoio_registry.getBackends()  # hasBackend is newer than some JetPacks
+    # FFmpeg alone, when there: a file it cannot open would otherwise go on to OpenCV's own MJPEG reader,
+    # which prints its complaints about a cut AVI to the console
+    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG if ffmpeg else cv2.CAP_ANY)
+    try:
+        if not capture.isOpened():
+            return "the file does not open"
+        if not capture.read()[0]:
+            return "the file holds no readable frame"
+        if ffmpeg and frames > 1 and not (capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1) and capture.read()[0]):
+            return f"its last frame (of {frames}) does not read back"
+    finally:
+        capture.release()
+    return None
 
 
 def open_sinks(window: bool, web: bool = False, host: str = "127.0.0.1", port: int = 8080,
@@ -157,5 +207,13 @@ def open_sinks(window: bool, web: bool = False, host: str = "127.0.0.1", port: i
 
 
 def close_sinks(sinks: list[Sink]) -> None:
+    """Close every sink, even when one fails (a video that could not be written), then raise the first
+    failure: the window and the web server still go away."""
+    failure: BaseException | None = None
     for sink in sinks:
-        sink.close()
+        try:
+            sink.close()
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure

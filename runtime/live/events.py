@@ -23,6 +23,7 @@ from typing import NamedTuple, TextIO
 
 from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError
+from asl_edge.runtime.live.transcript import remove_if_empty
 
 EVENT_TYPES = ("letter", "word_end", "suggestion")
 
@@ -54,6 +55,9 @@ class EventWriter:
         if self._own and Path(self.target).is_dir():
             raise AslEdgeError(f"--events {self.target} is a folder; pass a file name, e.g. "
                                f"{self.target}/events.jsonl, or - for standard output")
+        # a file this run creates is removed again if the run fails before anything reaches it
+        self._created = self._own and not os.path.lexists(self.target)
+        self._failed = False
         try:
             self._file: TextIO = (open(self.target, "a", encoding="utf-8") if self._own  # noqa: SIM115
                                   else stdout or sys.stdout)
@@ -75,8 +79,22 @@ class EventWriter:
             self._file.write(line + "\n")
             self._file.flush()
         except OSError as exc:
+            self._failed = True
             raise write_error(Path(self.target), exc, what="the events file ") from None
 
-    def close(self) -> None:
-        if self._own and not self._file.closed:
-            self._file.close()
+    def close(self, run_failed: bool = False) -> None:
+        """Close the file. What a failed write left buffered cannot reach the drive either, and its error was
+        raised already. After a failed write, or with `run_failed`, a file this run created that is still empty
+        is removed."""
+        if not self._own or self._file.closed:
+            return
+        failed = self._failed
+        try:
+            self._file.close()  # flushes, and closes the file even when that fails
+        except OSError as exc:
+            self._failed = True
+            if not failed:
+                raise write_error(Path(self.target), exc, what="the events file ") from None
+        finally:
+            if (self._failed or run_failed) and self._created:
+                remove_if_empty(Path(self.target))
