@@ -265,7 +265,7 @@ def _fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out_dir:
     classes = sorted({c for _, ds in datasets for c in ds.classes})
     if len(classes) < 2:
         raise DataError(f"the data has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2 "
-                        "class folders")
+                        "letters: class folders of photos, or letters in a clip folder's labels.csv")
     stacked = stack_landmark_sets(datasets, classes, weights_per_set, config.val_fraction, config.seed, progress)
     lm, hand, y, w, which, val = (stacked.landmarks, stacked.handedness, stacked.labels, stacked.weights,
                                   stacked.dataset, stacked.held_out)
