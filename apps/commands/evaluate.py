@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if args.compare is not None and not Path(args.compare).exists():
         raise ModelError(f"--compare model {args.compare} does not exist; pass an .onnx or .engine file, e.g. "
                          "asl_edge/assets/asl_landmarks.onnx")
+    if args.data is None and args.compare is not None:
+        args.data = personalised_on(args.model)
     if args.data is not None and (Path(args.data) / LANDMARKS_FILE).is_file():
         return _run_collected(args)
     if args.compare is not None:
@@ -81,6 +83,23 @@ def run(args: argparse.Namespace) -> int:
                                example="runs/eval")
     with output_dir(args.out):  # proved writable first; removed again when the evaluation fails before writing
         return _run_model(args)
+
+
+def personalised_on(model: str) -> str | None:
+    """The collect folder a personalised .onnx records it was fine-tuned on (`trained_on.personalised.user_data`),
+    when it is still there: what `--compare` without --data compares on. None for any other model."""
+    if Path(model).suffix != ".onnx":
+        return None
+    from asl_edge.onnx_header import read_onnx_header
+    from asl_edge.runtime.hand.collected import LANDMARKS_FILE
+
+    spec = read_onnx_header(model, need_spec=False).spec
+    record = spec.trained_on.get("personalised") if spec is not None else None
+    folder = record.get("user_data") if isinstance(record, dict) else None
+    if not isinstance(folder, str) or not (Path(folder) / LANDMARKS_FILE).is_file():
+        return None
+    print(f"--compare on the samples {model} was personalised on: {folder}")
+    return folder
 
 
 def _run_model(args: argparse.Namespace) -> int:

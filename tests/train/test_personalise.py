@@ -92,6 +92,10 @@ def test_personalised_model_reads_the_signer_better_than_the_bundled_one(mysigns
     assert set(report["per_letter"]) == set(LETTERS) and "all" in printed
     chart = cv2.imread(str(out / "compare.png"))
     assert chart is not None and chart.shape[0] > 100
+    # Without --data, --compare compares on the samples the model records it was personalised on.
+    assert main(["eval", str(run / "model.onnx"), "--compare", str(BUNDLED), "--out", str(tmp_path / "again")]) == 0
+    assert f"personalised on: {mysigns}" in capsys.readouterr().out
+    assert json.loads((tmp_path / "again" / "compare.json").read_text())["top1"] == report["top1"]
 
     # `run` takes the new model as it is: the whole video (training photos included) now spells every letter
     # (the hand leaves for over a second between them, which ends a word each time).
