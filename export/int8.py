@@ -53,8 +53,11 @@ class CalibrationOptions:
         if self.method not in CALIBRATION_METHODS:
             raise AslEdgeError(f"unknown calibration method '{self.method}'; "
                                f"choose one of {', '.join(CALIBRATION_METHODS)}")
-        if self.images < 1 or self.batch_size < 1:
-            raise AslEdgeError("the calibration image count and batch size must be at least 1")
+        if self.images < 1:
+            raise AslEdgeError(f"--calib-images {self.images}: INT8 calibration needs at least 1 image (default "
+                               f"{CalibrationOptions.images}; leave INT8 out with --precision fp32,fp16)")
+        if self.batch_size < 1:
+            raise AslEdgeError(f"calibration batch size {self.batch_size} must be at least 1")
         if not 0.0 < self.percentile <= 100.0:
             raise AslEdgeError(f"calibration percentile {self.percentile} must be in (0, 100]")
 

@@ -127,7 +127,14 @@ def export_fp32(model: Any, spec: ModelSpec, opset: int = DEFAULT_OPSET, exporte
     # Batch 2, so no exporter can specialise the batch dimension to 1.
     example = torch.zeros((2, *spec.input_shape), dtype=torch.float32)
     with torch.no_grad():
-        data = EXPORTERS[exporter](module, example, spec, opset)
+        try:
+            data = EXPORTERS[exporter](module, example, spec, opset)
+        except (RuntimeError, ValueError) as exc:
+            # The newest opset depends on the installed torch: its own message is the only reliable bound.
+            if "opset" not in str(exc).lower():
+                raise
+            raise ModelError(f"--opset {opset}: {exc}; use the default {DEFAULT_OPSET} (TensorRT 8.6) or 18 "
+                             "(TensorRT 10 with --exporter dynamo)") from None
     graph = onnx.load_from_string(data)
     produced = default_opset(graph)
     if produced != opset:

@@ -71,10 +71,13 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
     if payload.get("format_version") != FORMAT_VERSION:
         raise ModelError(f"{path} has checkpoint format {payload.get('format_version')}, this asl-edge reads "
                          f"{FORMAT_VERSION}; upgrade asl-edge")
+    if not isinstance(payload.get("spec"), dict):
+        raise ModelError(f"{path} holds no ModelSpec (its 'spec' entry is missing): the file is damaged or was not "
+                         "written by `asl-edge train`; train again, or export the run's model.onnx instead")
     try:
         spec = ModelSpec.from_dict(payload["spec"])
     except (SpecError, KeyError) as exc:
-        raise ModelError(f"{path}: {exc}") from exc
+        raise ModelError(f"{path}: its spec is not valid ({exc}); train again with this asl-edge") from exc
     model = build_model(spec)
     try:
         model.load_state_dict(payload["model_state"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from asl_edge.apps.commands.run import config_from_args, run_live
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def read_card(clip: Path) -> dict[str, object]:
+    if not clip.is_file():
+        raise DataError(f"--clip {clip} does not exist; pass a spelling clip with a .json card beside it, or leave "
+                        "--clip out for the bundled one")
     card = clip.with_suffix(".json")
     data = read_json(card, "the clip's card", "build the clip with python -m asl_edge.runtime.live.sample_clip")
     if not isinstance(data, dict) or not isinstance(data.get("word"), str):
@@ -57,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"model: {args.model.name} ({backend.describe()}); clip: {args.clip.name} signs {word!r}")
 
     result = run_live(args, source, config, 10.0, announce)
+    if result.stopped_by == "interrupt":  # Ctrl-C is the user stopping the demo, not the demo failing
+        print(f"demo: interrupted after spelling {result.text.strip()!r}", file=sys.stderr)
+        return 130
     if result.text.strip() != word:
         print(f"demo: expected {word!r} but spelled {result.text!r}")
         return 1

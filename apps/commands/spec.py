@@ -3,6 +3,10 @@
 For models brought from elsewhere (e.g. a Keras CNN converted with tf2onnx). The template is written beside
 the model as MODEL.spec.json (the sidecar that run, eval, benchmark and build read automatically) or to
 --out; it never replaces an existing file. The lines it prints say which fields were guessed.
+
+A model exported by asl-edge carries its spec; a sidecar overrides that spec, so for such a model the file
+written is an exact copy of it (editing the copy changes only what the user edits) rather than guesses that
+would silently replace the real labels and normalisation.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import json
 from pathlib import Path
 
 from asl_edge.artifacts import atomic_write_text
-from asl_edge.errors import AslEdgeError, ModelError
-from asl_edge.onnx_header import sidecar_spec_path
+from asl_edge.errors import AslEdgeError, ModelError, SpecError
+from asl_edge.onnx_header import open_cpu_session, sidecar_spec_path, spec_from_metadata
 from asl_edge.runtime.backends.model_io import ModelIO, template_spec
+from asl_edge.spec import ONNX_METADATA_KEY, ModelSpec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +42,41 @@ def run(args: argparse.Namespace) -> int:
     labels = [x.strip() for x in args.labels.split(",")] if args.labels is not None else None
     if args.size is not None and min(args.size) < 1:
         raise AslEdgeError(f"--size {args.size[0]} {args.size[1]} must be positive pixel counts")
-    spec, notes = template_spec(ModelIO.from_path(args.model), labels, tuple(args.size) if args.size else None)
+    session = open_cpu_session(args.model)
+    io = ModelIO.from_session(session, str(args.model))
+    embedded, notes = _embedded_spec(args.model, dict(session.get_modelmeta().custom_metadata_map))
+    if embedded is not None:
+        if labels is not None or args.size is not None:
+            raise AslEdgeError(f"{args.model} carries its own spec (embedded by `asl-edge export`), so --labels and "
+                               f"--size do not apply; drop them: `asl-edge spec {args.model}` writes a copy of that "
+                               "spec to edit")
+        spec = embedded
+    else:
+        spec, guesses = template_spec(io, labels, tuple(args.size) if args.size else None)
+        notes += guesses
     atomic_write_text(out, json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
-    print(f"wrote {out}")
+    if embedded is not None:
+        print(f"wrote {out}: a copy of the spec embedded in {args.model} by `asl-edge export` (nothing guessed)")
+        print("  it overrides the embedded spec: change only what should differ, or delete it to use the "
+              "embedded spec again")
+    else:
+        print(f"wrote {out}")
     for note in notes:
         print(f"  {note}")
+    where = "check it" if embedded is None else "edit it"
     if out == sidecar_spec_path(args.model):
-        print("check it: run, eval, benchmark and build read it automatically beside the model")
+        print(f"{where}: run, eval, benchmark and build read it automatically beside the model")
     else:
-        print(f"check it, then name it in run, eval, benchmark and build, e.g. `asl-edge run --spec {out} ...`")
+        print(f"{where}, then name it in run, eval, benchmark and build, e.g. `asl-edge run --spec {out} ...`")
     return 0
+
+
+def _embedded_spec(model: Path, metadata: dict[str, str]) -> tuple[ModelSpec | None, list[str]]:
+    """The spec `asl-edge export` embedded in the model, if any, and a note when one is there but invalid
+    (then a template is the fix: a sidecar replaces the embedded spec without parsing it)."""
+    if ONNX_METADATA_KEY not in metadata:
+        return None, []
+    try:
+        return spec_from_metadata(metadata, str(model)), []
+    except SpecError as exc:
+        return None, [f"the spec embedded in the model is invalid ({exc}); this template replaces it"]

@@ -131,7 +131,7 @@ def check_spec(io: ModelIO, spec: ModelSpec) -> TensorInfo:
     else:
         _check_image_dims(where, graph, spec)
     output = io.output_for(spec)
-    classes = output.shape[-1] if output.shape else None
+    classes = _class_axis(output.shape)[-1] if output.shape else None
     if classes is not None and classes != spec.num_classes:
         raise SpecError(f"the spec lists {spec.num_classes} labels but {io.source}'s output {output.describe()} "
                         f"gives {classes} classes; list exactly {classes} labels, in output order")
@@ -172,6 +172,27 @@ KNOWN_LABELS: dict[int, tuple[tuple[str, ...], str]] = {
 }
 
 
+def _class_axis(shape: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    # A classifier's scores may keep trailing 1s (N x classes x 1 x 1 from a conv head); the backend flattens
+    # them, so the class count is the last dim before them.
+    while len(shape) > 2 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
+
+
+def classifier_classes(io: ModelIO, output: TensorInfo) -> Dim:
+    """The number of classes of a classifier's output (N, classes), trailing 1s allowed; None when the graph
+    leaves it open or states no shape. Raises ModelError for any other shape (not a classifier's scores)."""
+    if not output.shape:  # no shape in the graph: nothing to check, --labels gives the count
+        return None
+    shape = _class_axis(output.shape)
+    if len(shape) != 2:
+        raise ModelError(f"{io.source}'s output {output.describe()} is not a classifier's: asl-edge expects class "
+                         "scores shaped (N, classes), 2 dims or with trailing 1s such as Nx24x1x1; export the "
+                         "model up to its class-score output")
+    return shape[1]
+
+
 def guess_layout(sample: tuple[Dim, ...]) -> str:
     """NHWC when the last axis looks like channels (1 or 3) and the first does not, else NCHW."""
     first, last = sample[0], sample[-1]
@@ -185,9 +206,11 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
     """A spec guessed from the graph, and the lines telling the user what to check.
 
     Layout from the input shape (`guess_layout`), channels 1 -> gray, 3 -> rgb; height/width from the
-    graph or `size`; labels from `labels`, else a known list of the output's length (KNOWN_LABELS), else
-    placeholders class_0..; pixels scaled by 1/255 with mean 0 and std 1 (Keras' Rescaling(1./255), the
-    Sign Language MNIST course's convention); the graph's own tensor names and fixed batch.
+    graph, or `size` where the graph leaves them open (a different size is refused); the output must be a
+    classifier's (N, classes) (`classifier_classes`); labels from `labels`, else a known list of the output's
+    length (KNOWN_LABELS), else placeholders class_0..; pixels scaled by 1/255 with mean 0 and std 1 (Keras'
+    Rescaling(1./255), the Sign Language MNIST course's convention); the graph's own tensor names and fixed
+    batch.
     """
     tensor = io.input
     notes: list[str] = []
@@ -195,7 +218,7 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
     if output is None:
         raise ModelError(f"{io.source} has {len(io.outputs)} outputs ({', '.join(o.describe() for o in io.outputs)}); "
                          "write the spec by hand and set \"output_name\" to the class-probability output")
-    classes = output.shape[-1] if output.shape else None
+    classes = classifier_classes(io, output)
     if labels is not None:
         labels = tuple(labels)
         if classes is not None and len(labels) != classes:
@@ -232,6 +255,11 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
         raise ModelError(f"{io.source} input {tensor.describe()} has {channels or 'open'} channels; asl-edge feeds "
                          "1 (gray) or 3 (RGB)")
     if size is not None:
+        # --size fills only what the graph leaves open: a spec of another size is rejected by every command.
+        if (height is not None and height != size[0]) or (width is not None and width != size[1]):
+            raise ModelError(f"{io.source} input {tensor.describe()} fixes its size at {height or '?'}x{width or '?'} "
+                             f"({layout}); --size {size[0]} {size[1]} is only for a size the graph leaves open: "
+                             "drop --size")
         height, width = size
     if height is None or width is None:
         raise ModelError(f"{io.source} input {tensor.describe()} leaves height/width open; pass --size HEIGHT WIDTH")

@@ -9,12 +9,13 @@ asked for: onnxruntime falls back silently when a provider fails to load.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
-from asl_edge.errors import ModelError, require
+from asl_edge.errors import AslEdgeError, ModelError, require
 from asl_edge.onnx_header import header_from_metadata, spec_override
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import EVAL_BATCH
@@ -89,6 +90,7 @@ class OnnxRuntimeBackend(Backend):
         output = check_spec(self.io, spec)
         self._input_name = self.io.input.name
         self._output_name = output.name
+        self._source = source
 
     @property
     def fixed_batch(self) -> int | None:
@@ -135,7 +137,15 @@ class OnnxRuntimeBackend(Backend):
         return cls(session, spec, precision, str(path))
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
-        (probs,) = self.session.run([self._output_name], {self._input_name: batch})
+        try:
+            (probs,) = self.session.run([self._output_name], {self._input_name: batch})
+        except Exception as exc:  # onnxruntime's own exception types (Fail, RuntimeException) are not importable
+            if "allocate" not in str(exc):
+                raise
+            wanted = re.search(r"buffer of size (\d+)", str(exc))
+            size = f": {int(wanted.group(1)) / 2**30:.1f} GiB asked for" if wanted else ""
+            raise AslEdgeError(f"{self._source}: onnxruntime ran out of memory for a batch of {batch.shape[0]}"
+                               f"{size}; use smaller batches (e.g. benchmark --batch 1,32)") from None
         probs = np.asarray(probs, dtype=np.float32)
         # Some converters keep singleton axes, e.g. (N, 1, 1, classes) from a Keras 1x1 conv head.
         return probs.reshape(probs.shape[0], -1) if probs.ndim > 2 else probs

@@ -38,6 +38,24 @@ def test_not_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert leftovers(tmp_path / "out") == []
 
 
+def test_a_checkpoint_without_its_spec_says_so(trained_checkpoint: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    payload = torch.load(trained_checkpoint, weights_only=True)
+    del payload["spec"]
+    nospec = tmp_path / "nospec.pt"
+    torch.save(payload, nospec)
+    fails_with_one_line(["export", str(nospec), "--out", str(tmp_path / "out")], capsys, "holds no ModelSpec")
+
+
+def test_no_calibration_images_names_the_option(trained_checkpoint: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fails_with_one_line(["export", str(trained_checkpoint), "--out", str(tmp_path / "out"), "--precision", "int8",
+                         "--calib-images", "0"], capsys, "--calib-images 0: INT8 calibration needs at least 1 image")
+    assert leftovers(tmp_path / "out") == []
+
+
 def test_unknown_architecture(trained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from dataclasses import replace
 

@@ -50,6 +50,12 @@ def test_opset_older_than_13_is_refused() -> None:
         export_fp32(build_model(spec), spec, opset=11)
 
 
+def test_an_opset_newer_than_the_exporter_writes_is_one_model_error() -> None:
+    spec = make_spec(LABELS, "aslcnn", 16, "gray")
+    with pytest.raises(ModelError, match=r"--opset 99: .*99.*; use the default 17"):
+        export_fp32(build_model(spec), spec, opset=99)
+
+
 @pytest.mark.slow
 def test_dynamo_exporter_at_its_native_opset() -> None:
     spec = make_spec(LABELS, "aslcnn", 16, "gray")
