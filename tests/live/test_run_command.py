@@ -111,7 +111,8 @@ def test_demo_stopped_with_ctrl_c_is_interrupted_not_failed(tmp_path: Path) -> N
     """Ctrl-C once read as the demo spelling the wrong word (exit 1); every command exits 130 for it."""
     import signal
 
-    demo = subprocess.Popen([sys.executable, "-m", "asl_edge", "demo", "--no-window"], cwd=REPO, text=True,
+    # -u: "model: ..." must reach the pipe when printed, not when the demo ends
+    demo = subprocess.Popen([sys.executable, "-u", "-m", "asl_edge", "demo", "--no-window"], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert demo.stdout is not None
     first = demo.stdout.readline()  # "model: ..." once the chain is loaded and the clip plays
