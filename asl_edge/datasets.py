@@ -154,7 +154,9 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
         folder = by_name.get(name)
         if folder is None:
             raise DataError(f"class folder {root / name} is missing")
-        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        # A broken link stays in, to be counted among the unreadable images the warning lists.
+        images = sorted(p for p in folder.iterdir()
+                        if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
         if not images:
             raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                             "add images or remove the folder")

@@ -111,7 +111,7 @@ def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
 
 
 def check_cache_writable(folder: Path) -> None:

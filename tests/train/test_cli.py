@@ -96,11 +96,12 @@ def test_unreadable_image_warns_once_and_trains(tmp_path: Path, small_image_fold
     data = tmp_path / "data"
     shutil.copytree(small_image_folder, data)
     (data / "A" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (data / "A" / "gone.jpg").symlink_to(tmp_path / "moved-away.jpg")  # a dangling link: unreadable, not unseen
     result = asl_edge("train", "--data", data, "--out", tmp_path / "run", "--image-size", "28", "--color", "gray",
                       "--epochs", "1", "--batch-size", "16")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 1 and "broken.jpg" in warnings[0]
+    assert len(warnings) == 1 and "broken.jpg" in warnings[0] and "gone.jpg" in warnings[0]
 
 
 def test_eval_of_missing_checkpoint_is_one_line_error(tmp_path: Path, small_image_folder: Path) -> None:
