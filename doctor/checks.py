@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import platform
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from asl_edge.artifacts import cache_dir
 from asl_edge.doctor import system_info
 from asl_edge.doctor.context import FAIL, OK, WARN, Context, Finding, camera_device, source_kind
 
@@ -261,6 +263,24 @@ def check_clocks(ctx: Context) -> Finding | None:
     return Finding(OK, "locked at their maximum (jetson_clocks)")
 
 
+def check_cache(ctx: Context) -> Finding:
+    """asl-edge's cache ($ASL_EDGE_CACHE, else ~/.cache/asl-edge): training caches landmarks there and build keeps
+    engines there. Proved by writing a temporary file in it (or in the nearest folder above it that exists: the
+    check creates nothing)."""
+    folder = cache_dir("")
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    fix = "set ASL_EDGE_CACHE to a folder you can write (or pass --landmark-cache DIR to train)"
+    if existing is None or not existing.is_dir():
+        where = "" if existing == folder else f"{folder}: "
+        return Finding(FAIL, f"{where}{existing} is a file, not a folder", fix)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        return Finding(FAIL, f"{folder}: cannot write in {existing} ({exc.strerror or exc})", fix)
+    return Finding(OK, str(folder) + ("" if existing == folder else " (created when first needed)"))
+
+
 # name -> check; the order is the order of the report.
 CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "python": check_python,
@@ -271,6 +291,7 @@ CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "opencv-v4l2": check_opencv_v4l2,
     "camera": check_camera,
     "source": check_source,
+    "cache": check_cache,
     "torch": check_torch,
     "torchvision": check_torchvision,
     "onnx": check_onnx,

@@ -16,7 +16,7 @@ JOBS = ("train", "export", "build", "run", "benchmark")
 _BASE = frozenset({"python", "numpy", "opencv"})
 # job -> the checks whose failure means the job cannot run here.
 REQUIRED: dict[str, frozenset[str]] = {
-    "train": _BASE | {"torch", "torchvision"},
+    "train": _BASE | {"torch", "torchvision", "cache"},
     "export": _BASE | {"torch", "onnx", "onnxruntime"},
     "build": _BASE | {"tensorrt", "nvidia-gpu"},
     "run": _BASE | {"inference-backend"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,18 @@ def test_train_is_ready_here() -> None:
     assert line_of(result.stdout, "torch").split()[0] == "ok"
     assert line_of(result.stdout, "numpy").split()[0] == "ok"
     assert result.stdout.rstrip().splitlines()[-1].startswith("verdict: ready to train")
+
+
+def test_a_cache_that_cannot_be_written_stops_train(tmp_path: Path) -> None:
+    """Landmark training caches the hand stage's landmarks there: a cache path that is a file fails it."""
+    blocked = tmp_path / "cache"
+    blocked.write_text("")
+    result = subprocess.run([sys.executable, "-m", "asl_edge", "doctor", "--job", "train"], capture_output=True,
+                            text=True, cwd=REPO, timeout=120, check=False,
+                            env={**os.environ, "ASL_EDGE_CACHE": str(blocked)})
+    assert line_of(result.stdout, "cache").split()[0] == "FAIL", result.stdout
+    assert "ASL_EDGE_CACHE" in result.stdout and result.returncode == 1
+    assert blocked.read_text() == ""  # the check created nothing
 
 
 @pytest.mark.skipif(HAS_TENSORRT_GPU, reason="this machine has TensorRT and a GPU: build can run")
