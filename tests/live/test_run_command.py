@@ -112,8 +112,14 @@ def test_demo_stopped_with_ctrl_c_is_interrupted_not_failed(tmp_path: Path) -> N
     import signal
 
     # -u: "model: ..." must reach the pipe when printed, not when the demo ends
-    demo = subprocess.Popen([sys.executable, "-u", "-m", "asl_edge", "demo", "--no-window"], cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A suite started in the background (`make test &`) ignores SIGINT, and a child inherits that; with a handler
+    # here the child starts with the default one instead (handlers do not survive exec, "ignored" does).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        demo = subprocess.Popen([sys.executable, "-u", "-m", "asl_edge", "demo", "--no-window"], cwd=REPO,
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert demo.stdout is not None
     first = demo.stdout.readline()  # "model: ..." once the chain is loaded and the clip plays
     demo.send_signal(signal.SIGINT)
