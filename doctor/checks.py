@@ -269,7 +269,7 @@ def check_cache(ctx: Context) -> Finding:
     check creates nothing)."""
     folder = cache_dir("")
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    fix = "set ASL_EDGE_CACHE to a folder you can write (or pass --landmark-cache DIR to train)"
+    fix = "set ASL_EDGE_CACHE to a folder you can write"
     if existing is None or not existing.is_dir():
         where = "" if existing == folder else f"{folder}: "
         return Finding(FAIL, f"{where}{existing} is a file, not a folder", fix)
