@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,17 @@ __all__ = ["make_clip", "page", "val_photos"]  # fixtures from the browser and r
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
 LANDMARK_MODEL = REPO / "asl_edge" / "assets" / "asl_landmarks.onnx"
+
+
+def overlay_body(shown: np.ndarray) -> np.ndarray:
+    """The streamed frame without the overlay's panels (letter and stage times at the top, the text bar below)."""
+    height = shown.shape[0]
+    return shown[round(height * 160 / 480):height - round(height * 60 / 480)]
+
+
+def left_red_pixels(shown: np.ndarray) -> int:
+    body = overlay_body(shown)
+    return int(red_dot_mask(body[:, :body.shape[1] // 2]).sum())
 
 
 def red_dot_mask(image: np.ndarray) -> np.ndarray:
@@ -86,8 +98,14 @@ def test_stream_shows_the_hand_skeleton_and_hand_stage_times(page: Any, make_cli
         page.wait_for_function("['detect', 'landmarks'].every(stage => "
                                "document.getElementById('stages').textContent.includes(stage))", timeout=WAIT_MS)
         stages = page.text_content("#stages")
-        page.wait_for_timeout(500)  # the MJPEG image may trail the state by a frame
-        screenshot = save_screenshot(page, tmp_path / "web_view_skeleton.png")
+        # The MJPEG image trails the state by a frame or, on a busy machine, by more: the pipeline holds on the
+        # letter until the screenshot is taken, so wait for the held frame to arrive.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            page.wait_for_timeout(250)
+            screenshot = save_screenshot(page, tmp_path / "web_view_skeleton.png")
+            if left_red_pixels(stream_region(page, screenshot)) > 300 or time.monotonic() > deadline:
+                break
         artifacts = os.environ.get("ASL_EDGE_ARTIFACTS")
         print(f"\nweb view screenshot with the hand skeleton: {tmp_path / 'web_view_skeleton.png'}"
               + (f" (copied to {Path(artifacts) / 'web_view_skeleton.png'})" if artifacts else ""))
@@ -103,9 +121,8 @@ def test_stream_shows_the_hand_skeleton_and_hand_stage_times(page: Any, make_cli
     assert "detect" in stages and "landmarks" in stages, stages
 
     shown = stream_region(page, screenshot)
-    height, width = shown.shape[:2]
-    # Leave out the overlay's panels (letter and stage times at the top, the text bar at the bottom).
-    body = shown[round(height * 160 / 480):height - round(height * 60 / 480)]
+    width = shown.shape[1]
+    body = overlay_body(shown)
     red, green = red_dot_mask(body), green_line_mask(body)
     left, right = red[:, :width // 2], red[:, width // 2:]
     # 21 dots of radius 3 are a few hundred pixels at 640x480; without the skeleton there are none.
