@@ -137,6 +137,21 @@ def check_out_outside_datasets(out: str | os.PathLike[str], datasets: Sequence[t
                             f"--out {example}")
 
 
+def folder_images(folder: Path) -> list[Path]:
+    """The image files of one folder, sorted by name. A broken link stays in, so that the readers count it among
+    the unreadable images their warning lists instead of skipping it unseen."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
+
+
+def class_images(folder: Path) -> list[Path]:
+    """`folder_images` of a class folder; DataError when it has none (a class no model could learn)."""
+    images = folder_images(folder)
+    if not images:
+        raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                        "add images or remove the folder")
+    return images
+
+
 def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | None = None,
                       workers: int = 4, max_side: int | None = None) -> LabelledImages:
     """One sub-folder per class; any image size, colour or gray. Unreadable files are skipped with one
@@ -154,13 +169,7 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
         folder = by_name.get(name)
         if folder is None:
             raise DataError(f"class folder {root / name} is missing")
-        # A broken link stays in, to be counted among the unreadable images the warning lists.
-        images = sorted(p for p in folder.iterdir()
-                        if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
-        if not images:
-            raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
-                            "add images or remove the folder")
-        files.extend((p, index) for p in images)
+        files.extend((p, index) for p in class_images(folder))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # cv2 decodes without the GIL
         decoded = list(track(pool.map(lambda item: _read_image(item[0], max_side), files), f"loading {root}",
                              total=len(files), unit="image"))

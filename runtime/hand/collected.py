@@ -155,7 +155,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
         raise DataError(f"{path} has version {version!r}, not a whole number; restore the manifest from a backup or "
                         "collect into a new folder with --out")
     if version > FORMAT_VERSION:
-        raise DataError(f"{path} is format version {manifest.get('version')}, newer than this asl-edge reads "
+        raise DataError(f"{path} is format version {version}, newer than this asl-edge reads "
                         f"({FORMAT_VERSION}); upgrade asl-edge")
     for key, kind, what in (("flagged", dict, "an object (id -> finding)"), ("samples", int, "a whole number")):
         if manifest.get(key) is not None and (not isinstance(manifest[key], kind) or isinstance(manifest[key], bool)):

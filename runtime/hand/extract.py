@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from asl_edge.artifacts import atomic_write, cache_dir, ensure_writable_dir
-from asl_edge.datasets import IMAGE_SUFFIXES, check_dataset_path
+from asl_edge.datasets import check_dataset_path, class_images, folder_images
 from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
@@ -100,18 +100,10 @@ def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
         raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
     paths, labels = [], []
     for index, name in enumerate(classes):
-        images = _images(root / name)
-        if not images:
-            # As datasets.load_image_folder: an empty class would be a class the model can never learn.
-            raise DataError(f"class folder {root / name} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
-                            "add images or remove the folder")
+        images = class_images(root / name)
         paths += images
         labels += [index] * len(images)
     return classes, paths, labels
-
-
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
 
 
 def check_cache_writable(folder: Path) -> None:
@@ -144,7 +136,7 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
         raise DataError(f"{root} is an `asl-edge collect` folder ({MANIFEST_FILE}); fine-tune a model on it with "
                         f"`asl-edge train --init-from asl_edge/assets/asl_landmarks.onnx --data {root}`")
     if is_video_folder(root):
-        photos = [p.name for p in root.iterdir() if p.is_dir() and any(_images(p))] if root.is_dir() else []
+        photos = [p.name for p in root.iterdir() if p.is_dir() and folder_images(p)]
         if photos:
             raise DataError(f"{root} holds both clips ({VIDEO_LABELS}) and photo class folders ({', '.join(photos[:3])}"
                             f"{' ...' if len(photos) > 3 else ''}); one of them would be left out: put them in two "
