@@ -29,8 +29,9 @@ FRAME_INTERVAL_S = 0.05
 
 
 class StallingServer(ThreadingHTTPServer):
-    """/stream.mjpg: the first connection sends `first` frames, goes silent for `pause_s` seconds with the
-    socket open, sends `first` more, then goes silent for good; later connections stream without end."""
+    """/stream.mjpg: the first connection streams until `go` is set (it is unless a test clears it), then sends
+    `first` frames, goes silent for `pause_s` seconds with the socket open, sends `first` more, then goes silent
+    for good; later connections stream without end."""
 
     daemon_threads = True
 
@@ -38,6 +39,8 @@ class StallingServer(ThreadingHTTPServer):
         self.first, self.pause_s = first, pause_s
         self.connections = 0
         self.closing = threading.Event()
+        self.go = threading.Event()
+        self.go.set()
         super().__init__(("127.0.0.1", 0), StallingHandler)
 
     @property
@@ -58,6 +61,12 @@ class StallingHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.end_headers()
         try:
+            waited = 0
+            # A client that opens the stream and only reads it later (run opens the source before it loads
+            # the model) would find the first stall already buffered: the script starts when it reads.
+            while first_connection and not self.server.go.is_set() and not self.server.closing.is_set():
+                self.send_frame(waited)
+                waited += 1
             sent = 0
             while not self.server.closing.is_set():
                 if first_connection and sent == self.server.first:
@@ -65,14 +74,17 @@ class StallingHandler(BaseHTTPRequestHandler):
                 if first_connection and sent == 2 * self.server.first:
                     self.server.closing.wait()  # silent until the test ends
                     return
-                ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (STEP * sent) % 256, np.uint8))
-                assert ok
-                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
-                                 + jpeg.tobytes() + b"\r\n")
+                self.send_frame(sent)
                 sent += 1
-                time.sleep(FRAME_INTERVAL_S)
         except (ConnectionError, TimeoutError):
             pass
+
+    def send_frame(self, counter: int) -> None:
+        ok, jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), (STEP * counter) % 256, np.uint8))
+        assert ok
+        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+                         + jpeg.tobytes() + b"\r\n")
+        time.sleep(FRAME_INTERVAL_S)
 
 
 @pytest.fixture
@@ -127,17 +139,32 @@ def test_a_stall_is_reported_within_3_s_and_the_stream_recovers(server: Stalling
 
 
 @pytest.mark.slow
-def test_run_says_connecting_and_prints_the_stall_and_the_recovery(server: StallingServer, default_model: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "asl_edge", "run", "--source", server.url, "--model", str(default_model),
-         "--hand", "off", "--no-window", "--max-frames", "60"],
-        capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    assert f"connecting to camera {server.url} ..." in result.stdout
-    statuses = [line for line in result.stderr.splitlines() if line.startswith("status: ")]
+def test_run_says_connecting_and_prints_the_stall_and_the_recovery(server: StallingServer, default_model: Path,
+                                                                   tmp_path: Path) -> None:
+    server.go.clear()  # the stalls start once run reads frames, however long its model takes to load
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("w") as stderr, subprocess.Popen(
+            [sys.executable, "-m", "asl_edge", "run", "--source", server.url, "--model", str(default_model),
+             "--hand", "off", "--no-window", "--max-frames", "60"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO) as process:
+        assert process.stdout is not None
+        stdout = []
+        watchdog = threading.Timer(120, process.kill)  # a hung run ends the read loop below
+        watchdog.start()
+        try:
+            for line in process.stdout:
+                stdout.append(line)
+                if line.startswith("no display:"):  # printed as the pipeline starts reading
+                    server.go.set()
+            assert process.wait() == 0, stderr_path.read_text()
+        finally:
+            watchdog.cancel()
+    output, errors = "".join(stdout), stderr_path.read_text()
+    assert f"connecting to camera {server.url} ..." in output
+    statuses = [line for line in errors.splitlines() if line.startswith("status: ")]
     # One line per kind of trouble (not one per second), and one when frames come back.
     assert statuses[:2] == ["status: no frames for 2 s", f"status: frames from camera {server.url} again"]
     assert "status: no frames for 2 s" in statuses[2:]  # the second stall, which ends in a reconnect
     assert statuses[-1] == f"status: frames from camera {server.url} again"
-    assert "60 frames" in result.stdout and "stopped by max-frames" in result.stdout
+    assert "60 frames" in output and "stopped by max-frames" in output
     assert server.connections == 2
