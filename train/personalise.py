@@ -54,6 +54,7 @@ from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.progress import Log
 from asl_edge.runtime.hand.collected import LANDMARKS_FILE, CollectedSamples
+from asl_edge.spec import NOTHING
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.landmarks import (
     CALIB_FEATURES,
@@ -219,6 +220,11 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
     val_fraction, split_seed = recorded.val_fraction, recorded.seed
     stacked = stack_landmark_sets(replay, classes, weights, val_fraction, split_seed, progress)
     keep = ~stacked.held_out
+    # Letters with no replayed sample drift wherever the person's samples push them, and no hold-out can show it
+    # (the original hold-out is drawn from the replay data): typically --replay-data named a subset of the
+    # start model's training data. (NOTHING, the photos without a hand, never has a landmark sample.)
+    unreplayed = [c for i, c in enumerate(classes)
+                  if c not in (*letters, NOTHING) and not (stacked.labels[keep] == i).any()]
     replay_lm, replay_hand, replay_y = stacked.landmarks[keep], stacked.handedness[keep], stacked.labels[keep]
     replay_val_x = landmark_features(stacked.landmarks[~keep], stacked.handedness[~keep])
     replay_val_y = stacked.labels[~keep]
@@ -320,6 +326,7 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
                                          for when, table in original_letters.items()},
         "letters_worse": [text for text, _ in worse], "measured_on": {"original": original, "yours": yours},
         "letters_at_risk": {letter: sorted(mine) for letter, mine in sorted(at_risk.items())},
+        "letters_not_replayed": unreplayed,
         "replay_datasets": names, "classes": classes, "config": json.loads(json.dumps(asdict(config))),
         "personalised": record}
     ensure_writable_dir(out_dir)
@@ -346,4 +353,8 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
         progress("note: not recorded, so not measured for your hand: " + ", ".join(
             f"{letter} (the start model saw it in your {'/'.join(sorted(mine))})"
             for letter, mine in sorted(at_risk.items())) + "; record them too to check")
+    if unreplayed:
+        progress(f"warning: neither replayed nor recorded, so not protected or measured: {', '.join(unreplayed)}; "
+                 "replay the start model's training data (leave out --replay-data for its default), or record "
+                 "those letters too")
     return metrics

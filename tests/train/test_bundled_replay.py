@@ -123,6 +123,34 @@ def test_first_personalisation_replays_the_bundled_pack_in_seconds(
     assert not set(at_risk) & set(LETTERS) and all(set(mine) <= set(LETTERS) for mine in at_risk.values())
     notes = [line for line in out.splitlines() if line.startswith("note: not recorded, so not measured")]
     assert len(notes) == (1 if at_risk else 0) and all(f"{letter} (" in notes[0] for letter in at_risk)
+    # The bundled pack replays every letter: none is left unprotected.
+    assert metrics["letters_not_replayed"] == [] and "neither replayed nor recorded" not in out
+
+
+@pytest.mark.slow
+def test_letters_neither_replayed_nor_recorded_are_named(tmp_path: Path) -> None:
+    """Replay data that covers only some of the model's letters (a subset of its training data given to
+    --replay-data) leaves the others unprotected and unmeasured: the run names them in one warning line."""
+    from asl_edge.runtime.hand.collected import read_collected
+    from asl_edge.train.personalise import PersonaliseConfig, personalise
+    from asl_edge.train.replay_pack import BUNDLED_PACK, PackedSet, read_replay_pack
+
+    multi = read_replay_pack(BUNDLED_PACK)[0][1][1]
+    replayed = "ABCDEFGHIJKL"
+    rows = np.isin(multi.labels, [multi.classes.index(letter) for letter in replayed])
+    subset = PackedSet(multi.landmarks[rows], multi.handedness[rows], multi.found[rows], multi.labels[rows],
+                       tuple(multi.classes))
+    signs = _signs(tmp_path / "signs")
+    lines: list[str] = []
+    metrics = personalise(BUNDLED, read_collected(signs), signs, [("asl-letters-multi", subset)], tmp_path / "mine",
+                          PersonaliseConfig(epochs=2), progress=lines.append)
+    model_classes = read_onnx_header(BUNDLED).spec.labels  # type: ignore[union-attr]
+    expected = [c for c in model_classes if c not in (*replayed, *LETTERS, "nothing")]
+    assert metrics["letters_not_replayed"] == expected and "Z" in expected and "M" not in expected
+    warnings = [line for line in lines if line.startswith("warning: neither replayed nor recorded")]
+    assert warnings == [f"warning: neither replayed nor recorded, so not protected or measured: {', '.join(expected)}; "
+                        "replay the start model's training data (leave out --replay-data for its default), or "
+                        "record those letters too"]
 
 
 def test_letters_worse_ignores_a_one_sample_wobble() -> None:
