@@ -328,5 +328,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"model: {args.model} ({backend.describe()}, {backend.spec.num_classes} labels)")
         print(f"source: {source.describe()}" + (f", flipped {args.flip}" if args.flip != "none" else ""))
 
-    run_live(args, source, config, 30.0, announce, soak)
+    result = run_live(args, source, config, 30.0, announce, soak)
+    if result.ended_early:
+        # What was spelled is out already (and in --transcript/--events); the exit status says it is not the
+        # whole video, so a script spelling files does not take a part for the whole.
+        raise DataError(f"{result.ended_early}: spelled up to there only (above); copy the file again from where "
+                        "it came from (an interrupted copy or recording?), or re-encode what is left (ffmpeg -i IN "
+                        "-c:v libx264 OUT.mp4) to spell just that")
     return 0

@@ -56,9 +56,9 @@ class FrameFeed(abc.ABC):
         return self.status
 
     @property
-    def notes(self) -> list[str]:
-        """Things worth telling the user at the end (e.g. a video that ended early)."""
-        return []
+    def ended_early(self) -> str | None:
+        """What cut a file short (a truncated video), once it has ended; else None."""
+        return None
 
     def close(self) -> None:
         self.source.close()
@@ -76,9 +76,8 @@ class SequentialFeed(FrameFeed):
         return frame
 
     @property
-    def notes(self) -> list[str]:
-        early = self.source.ended_early if self.ended else None
-        return [early] if early else []
+    def ended_early(self) -> str | None:
+        return self.source.ended_early if self.ended else None
 
 
 class CaptureThread(FrameFeed):

@@ -117,6 +117,7 @@ class PipelineResult:
     commit_count: int = 0  # every commit of the run
     hand_frames: int | None = None  # frames where the hand stage found a hand; None without the hand stage
     photos: bool = False  # the hand stage treated frames as photos (runtime/hand/photos.py)
+    ended_early: str | None = None  # what cut a video file short (truncated or damaged), when something did
 
     @property
     def fps(self) -> float:
@@ -285,19 +286,20 @@ def run_pipeline(source: FrameSource, backend: Backend, config: PipelineConfig |
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     finally:
-        notes, played_out = list(feed.notes), stopped_by == "end" and feed.ended and frames > 0
+        ended_early, played_out = feed.ended_early, stopped_by == "end" and feed.ended and frames > 0
         feed.close()
         if played_out:  # a file played to its end: the letter it ended in may count
             take(decoder.finish(last_time))
         words.finish(decoder.text, last_time)
         if transcript is not None:
             transcript.end_line(decoder.text, words.suggested_text(decoder.text))
+    notes = []
     if chain is not None and frames and chain.tracker.times.hands == 0:
         notes.append(f"no hand found in any frame: {no_hand_advice(chain.tracker.config)}; --hand off classifies the "
                      "fixed box instead")
     return PipelineResult(decoder.text, frames, commits, timer, time.perf_counter() - started, notes, stopped_by,
                           commit_count, None if chain is None else chain.tracker.times.hands,
-                          chain is not None and chain.tracker.config.pad > 0)
+                          chain is not None and chain.tracker.config.pad > 0, ended_early)
 
 
 class WordTracker:

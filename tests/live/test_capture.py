@@ -43,7 +43,7 @@ def test_files_are_read_in_order_in_the_callers_thread(tmp_path: Path) -> None:
     assert isinstance(feed, SequentialFeed)
     frames = [feed.next(0.1) for _ in range(6)]
     assert [f.index for f in frames if f] == [0, 1, 2, 3, 4] and frames[5] is None and feed.ended
-    assert feed.notes == []
+    assert feed.ended_early is None
     feed.close()
 
 

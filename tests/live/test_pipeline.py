@@ -82,7 +82,8 @@ def test_truncated_video_ends_cleanly_with_a_note(backend, make_clip: ClipMaker,
     result = run_pipeline(parse_source(str(cut)), backend)
     assert 0 < result.frames < clip.frames and result.stopped_by == "end"
     assert result.text == "CA"
-    assert len(result.notes) == 1 and f"of {clip.frames} frames (truncated or damaged file?)" in result.notes[0]
+    assert not result.notes and result.ended_early is not None
+    assert f"of {clip.frames} frames (truncated or damaged file?)" in result.ended_early
 
 
 def test_keys_clear_the_text_and_quit(backend, make_clip: ClipMaker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -267,3 +267,29 @@ def test_a_video_cut_short_does_not_read_back(tmp_path: Path, name: str, codec: 
     if not cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG) and path.suffix in (".avi", ".mkv"):
         pytest.skip("without FFmpeg only the first frame is checked")
     assert unreadable_video(path, 20) in ("the file does not open", "its last frame (of 20) does not read back")
+
+
+# -- a source cut short ------------------------------------------------------------------------------------
+def test_a_source_video_cut_short_spells_what_is_there_then_fails(tmp_path: Path) -> None:
+    """An interrupted copy of a clip: run spells the part that reads (on screen and in --transcript), then says the
+    file ended early in one `error:` line and exits 2, so a script does not take the part for the whole."""
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (160, 120))
+    rng = np.random.default_rng(2)
+    for _ in range(30):
+        writer.write(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    whole = asl_edge("run", "--source", str(clip), "--model", str(IMAGE_MODEL), "--hand", "off", "--no-window",
+                     cwd=tmp_path)
+    assert whole.returncode == 0 and error_lines(whole) == [] and "30 frames in" in whole.stdout
+    with clip.open("r+b") as file:
+        file.truncate(clip.stat().st_size * 2 // 3)
+    cut = asl_edge("run", "--source", str(clip), "--model", str(IMAGE_MODEL), "--hand", "off", "--no-window",
+                   "--transcript", "spelled.txt", cwd=tmp_path)
+    assert cut.returncode == 2
+    errors = error_lines(cut)
+    assert len(errors) == 1 and f"video file {clip} ended after " in errors[0] and "of 30 frames" in errors[0]
+    assert "spelled up to there only" in errors[0] and "ffmpeg -i IN" in errors[0]
+    frames = int(cut.stdout.split(" frames in ")[0].rsplit("\n", 1)[-1])
+    assert 0 < frames < 30 and "spelled: " in cut.stdout
+    assert (tmp_path / "spelled.txt").is_file()  # the part's transcript is kept (empty: noise spells nothing)

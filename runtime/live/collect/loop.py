@@ -146,7 +146,7 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
     finally:
         ended_on = session.letter  # finish() clears it
         session.finish()
-        notes = list(feed.notes)
+        notes = [feed.ended_early] if feed.ended_early else []
         short = [(letter, taken, asked) for letter, taken, asked in session.progress() if taken < asked]
         if short and session.finished_by == "end of source":
             # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error.
