@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from asl_edge.apps.options import (
     open_source,
     source_from_args,
 )
+from asl_edge.apps.overwrites import refuse_overwrites
+from asl_edge.errors import DataError
 from asl_edge.runtime.live.collect import (
     CollectConfig,
     ViewOptions,
@@ -54,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
     letters = parse_letters(args.letters) if args.letters is not None else model_letters()
     config = CollectConfig(letters, args.samples, args.countdown, args.interval, args.steady)
     source = source_from_args(args)
+    refuse_overwrites([("--save", args.save)], [("--source", source.uri)])
+    if args.save is not None and Path(os.path.realpath(args.save)).is_relative_to(os.path.realpath(args.out)):
+        # The folder holds what collect writes, and a video saved over landmarks.npz or collect.json loses them.
+        raise DataError(f"--save {args.save} is inside the collect folder {args.out}, which holds the samples "
+                        f"only; save the video beside it, e.g. --save {Path(args.out).name}-session.mp4")
     open_source(source)  # fail on a bad source before loading models or writing anything
     print(f"source: {source.describe()}")
     print(f"collecting {config.samples} samples of {', '.join(letters)} into {args.out}"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
-import os
 import re
 import sys
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from asl_edge.apps.options import (
     spec_from_args,
     start_suggester,
 )
+from asl_edge.apps.overwrites import refuse_overwrites
 from asl_edge.benchmark.soak import SoakMonitor
 from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
@@ -157,53 +156,6 @@ def open_backend(args: argparse.Namespace) -> Backend:
     return load_backend(args.model, args.backend, spec, **backend_kwargs(args, args.model))
 
 
-def same_file(a: str, b: str) -> bool:
-    """Whether two paths name one file: equal once `./`, `..` and symlinks are resolved, or one file under two
-    names (a hard link; only when both exist)."""
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist yet
-        return False
-
-
-def source_file(uri: str) -> str | None:
-    """The local file a --source names (a video or a photo, plain or file://), else None (cameras, streams and
-    folders: nothing an output could overwrite)."""
-    text = uri.strip()
-    scheme, sep, rest = text.partition("://")
-    if sep:
-        if scheme.lower() != "file":
-            return None
-        text = rest
-    path = os.path.expanduser(text)
-    return path if os.path.isfile(path) else None
-
-
-# A name beside the source for each output, for the error that refuses to overwrite the source.
-ELSEWHERE = {"--save": ".annotated{suffix}", "--events": ".events.jsonl", "--transcript": ".txt"}
-
-
-def refuse_overwrites(args: argparse.Namespace, source_uri: str) -> None:
-    """Before anything is opened for writing: no output may be the source (--save would replace the clip being
-    read, --events and --transcript append to it) or another output (they would write over each other)."""
-    outputs = [(option, str(path)) for option, path in (("--save", args.save), ("--events", args.events),
-                                                        ("--transcript", args.transcript))
-               if path is not None and str(path) != "-"]
-    source = source_file(source_uri)
-    for option, path in outputs:
-        if source is not None and same_file(path, source):
-            stem, suffix = os.path.splitext(path)
-            elsewhere = stem + ELSEWHERE[option].format(suffix=suffix)
-            raise DataError(f"{option} {path} is the --source file ({source_uri}): the run would write over its "
-                            f"own input; write elsewhere, e.g. {option} {elsewhere}")
-    for (first, path), (second, other) in itertools.combinations(outputs, 2):
-        if same_file(path, other):
-            also = f" (as {other})" if other != path else ""
-            raise DataError(f"{first} and {second} both name {path}{also}; give each its own file")
-
-
 def run_live(args: argparse.Namespace, source: FrameSource, config: PipelineConfig, default_fps: float,
              announce: Callable[[Backend], None], soak: SoakMonitor | None = None) -> PipelineResult:
     """Load the model, open the outputs, run the pipeline over an opened source, close everything and print
@@ -226,7 +178,10 @@ def _run_live(args: argparse.Namespace, source: FrameSource, config: PipelineCon
         if to_stdout and args.events == "-":
             raise DataError("--events - and --transcript - both want standard output; send one of them to a "
                             "file, e.g. --transcript spelled.txt")
-        refuse_overwrites(args, source.uri)
+        inputs = [(f"--{name.replace('_', '-')}", getattr(args, name, None))
+                  for name in ("model", "spec", "words", "motion_profile", "fallback", "crop_model")]
+        refuse_overwrites([("--save", args.save), ("--events", args.events), ("--transcript", args.transcript)],
+                          [("--source", source.uri), *inputs])
         if args.transcript is not None:
             # A bad path fails before the model loads.
             transcript = StreamTranscript(stdout) if to_stdout else Transcript(args.transcript)

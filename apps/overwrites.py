@@ -1,0 +1,61 @@
+"""Output files that would write over one of the command's inputs or over each other, refused before anything is
+opened for writing (`run`, `demo`, `collect`): `--save self.mp4` on `--source self.mp4` replaced the clip being read,
+and `--events model.onnx` appended JSON lines to the model, which then no longer loaded."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+
+from asl_edge.errors import DataError
+
+# A name beside the clashing path for each output, for the error's fix.
+ELSEWHERE = {"--save": ".annotated{suffix}", "--events": ".events.jsonl", "--transcript": ".txt"}
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: equal once `./`, `..` and symlinks are resolved, or one file under two
+    names (a hard link; only when both exist)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def source_file(uri: str) -> str | None:
+    """The local file a --source names (a video or a photo, plain or file://), else None (cameras, streams and
+    folders: nothing an output could overwrite)."""
+    text = uri.strip()
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() != "file":
+            return None
+        text = rest
+    path = os.path.expanduser(text)
+    return path if os.path.isfile(path) else None
+
+
+def refuse_overwrites(outputs: Sequence[tuple[str, object]], inputs: Sequence[tuple[str, object]]) -> None:
+    """`outputs`: (option, path) the command will write, None or "-" (standard output) for none; `inputs`:
+    (option, value) it reads, "--source" as given (only a local file counts), the others paths, None for none.
+    Raises DataError naming the first output that is an input file or another output."""
+    written = [(option, str(path)) for option, path in outputs if path is not None and str(path) != "-"]
+    read = []
+    for option, value in inputs:
+        path = None if value is None else source_file(str(value)) if option == "--source" else str(value)
+        if path is not None and os.path.isfile(path):
+            read.append((option, str(value), path))
+    for option, path in written:
+        for input_option, given, input_path in read:
+            if same_file(path, input_path):
+                stem, suffix = os.path.splitext(path)
+                elsewhere = stem + ELSEWHERE[option].format(suffix=suffix)
+                raise DataError(f"{option} {path} is the {input_option} file ({given}): this would write over its "
+                                f"own input; write elsewhere, e.g. {option} {elsewhere}")
+    for (first, path), (second, other) in itertools.combinations(written, 2):
+        if same_file(path, other):
+            also = f" (as {other})" if other != path else ""
+            raise DataError(f"{first} and {second} both name {path}{also}; give each its own file")
