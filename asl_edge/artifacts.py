@@ -22,8 +22,9 @@ from asl_edge.errors import AslEdgeError, DataError
 
 
 def cache_dir(name: str) -> Path:
-    """A folder under asl-edge's cache: $ASL_EDGE_CACHE, else ~/.cache/asl-edge."""
-    return Path(os.environ.get("ASL_EDGE_CACHE", Path.home() / ".cache" / "asl-edge")) / name
+    """A folder under asl-edge's cache: $ASL_EDGE_CACHE, else (unset or empty) ~/.cache/asl-edge."""
+    # An empty value is unset, as for XDG_CACHE_HOME: Path("") would make the cache the current directory.
+    return Path(os.environ.get("ASL_EDGE_CACHE") or Path.home() / ".cache" / "asl-edge") / name
 
 
 # What to do about a failed write, by errno; anything else gets the generic advice.

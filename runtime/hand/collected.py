@@ -143,6 +143,8 @@ def flagged_ids(folder: str | os.PathLike[str]) -> set[str]:
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The folder's collect.json; DataError naming the file (and the field) when it is unreadable, not a collect
+    manifest, newer than this asl-edge, or a field has the wrong type."""
     path = Path(folder) / MANIFEST_FILE
     try:
         manifest: dict[str, Any] = json.loads(path.read_text())
@@ -161,6 +163,12 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
         if manifest.get(key) is not None and (not isinstance(manifest[key], kind) or isinstance(manifest[key], bool)):
             raise DataError(f"{path}: `{key}` is {manifest[key]!r}, not {what}; restore the manifest from a backup "
                             "or collect into a new folder with --out")
+    # Every manifest collect writes has the list; a session appends itself to it and reads `samples` from each entry.
+    sessions = manifest.get("sessions")
+    if not isinstance(sessions, list) or not all(isinstance(session, dict) for session in sessions):
+        found = "missing" if "sessions" not in manifest else repr(sessions)
+        raise DataError(f"{path}: `sessions` is {found}, not a list of objects (one per session); restore the "
+                        "manifest from a backup or collect into a new folder with --out")
     return manifest
 
 

@@ -5,7 +5,7 @@
     rtsp://host:8554/stream              network stream (GStreamer when OpenCV has it, else FFmpeg)
     http://host/stream.mjpg              MJPEG over HTTP and other FFmpeg-readable URLs
     clip.mp4, file:///path/clip.avi      video file
-    folder/, photo.jpg                   image folder (sorted; each image one frame) or one image
+    folder/, photo.jpg                   image folder (numbers in names by value; each image one frame) or one image
 
 Live sources (cameras, streams) stamp frames with the monotonic clock and are read by a capture thread
 that keeps only the newest frame; files and folders are read in order, every frame, stamped with their
@@ -16,6 +16,7 @@ The base types live in frames.py, the OpenCV captures in opencv_sources.py.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -38,9 +39,9 @@ CSI_FLIP_METHODS = {"none": 0, "horizontal": 4, "vertical": 6, "both": 2}
 
 
 class ImageFolderSource(FrameSource):
-    """Images in name order, one frame each, stamped index / fps (fps: --fps, else DEFAULT_FOLDER_FPS = 10,
-    since photos carry no frame time). Unreadable files are skipped with a warning (a folder of camera
-    captures often holds a stray file)."""
+    """Images in the order given (a folder's: `natural_order`), one frame each, stamped index / fps (fps: --fps,
+    else DEFAULT_FOLDER_FPS = 10, since photos carry no frame time). Unreadable files are skipped with a warning
+    (a folder of camera captures often holds a stray file)."""
 
     kind = "image folder"
     photos = True
@@ -202,10 +203,19 @@ def _stream_source(uri: str, _rest: str, options: CaptureOptions) -> FrameSource
     return CameraSource(uri, uri, cv2.CAP_FFMPEG, options, hint)
 
 
+def natural_order(path: Path) -> tuple[tuple[int | str, ...], str]:
+    """Sort key for a file name: digit runs compare as numbers (f2 < f10; f02 and f2 tie on the number), the
+    plain name breaks ties, so the order is total and zero-padded names keep theirs."""
+    # Splitting on a captured group puts text at even and digit runs at odd places (an empty text where a
+    # name starts or ends with digits), so two keys only ever compare str with str and int with int.
+    runs = re.split(r"(\d+)", path.name)
+    return tuple(int(run) if i % 2 else run for i, run in enumerate(runs)), path.name
+
+
 def _path_source(uri: str, path_text: str, options: CaptureOptions) -> FrameSource:
     path = Path(path_text).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_order)
         return ImageFolderSource(uri, files, options)
     if not path.exists():
         raise SourceError(f"source {uri} does not exist: pass a camera (0, /dev/video0, csi://0), "

@@ -15,7 +15,8 @@ from asl_edge import machine
 from asl_edge.doctor import parsers, system_info
 from asl_edge.doctor import verdict as doctor
 from asl_edge.doctor.checks import CHECKS
-from asl_edge.doctor.context import Facts
+from asl_edge.doctor.context import Context, Facts
+from asl_edge.runtime.backends.tensorrt.manifest import default_engine_cache
 from tests.conftest import REPO, run_without_torch
 
 HAS_TENSORRT_GPU = "error" not in system_info.tensorrt_info() and bool(system_info.nvidia_gpus())
@@ -56,6 +57,19 @@ def test_a_cache_that_cannot_be_written_stops_train(tmp_path: Path) -> None:
     assert line_of(result.stdout, "cache").split()[0] == "FAIL", result.stdout
     assert "ASL_EDGE_CACHE" in result.stdout and result.returncode == 1
     assert blocked.read_text() == ""  # the check created nothing
+
+
+def test_an_empty_cache_variable_means_the_default_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ASL_EDGE_CACHE= (set but empty) is unset, as XDG_CACHE_HOME= is: not the current directory."""
+    monkeypatch.setenv("ASL_EDGE_CACHE", "")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    default = tmp_path / "home" / ".cache" / "asl-edge"
+    assert default_engine_cache() == default / "engines"
+    finding = CHECKS["cache"](Context("train", None, Facts()))
+    assert finding is not None and finding.status == "ok" and finding.detail.startswith(str(default)), finding
+    assert not (tmp_path / "home").exists()  # the check created nothing
 
 
 @pytest.mark.skipif(HAS_TENSORRT_GPU, reason="this machine has TensorRT and a GPU: build can run")

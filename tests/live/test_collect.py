@@ -128,6 +128,19 @@ def test_a_source_that_ends_early_names_the_letters_still_short(photos: dict[str
     assert len(notes) == 1 and "B (0/3), L (0/3)" in notes[0] and "--letters B,L" in notes[0], notes
 
 
+def test_a_clip_shorter_than_the_countdown_says_so(photos: dict[str, list[np.ndarray]], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A 3 s clip of a hand held steady and a 10 s countdown: the note blames the countdown, not the hand."""
+    video = tmp_path / "short.avi"
+    write_signing_video(video, {"A": photos["A"][:3]})
+    assert main(["collect", "--source", str(video), "--out", str(tmp_path / "out"), "--letters", "A",
+                 "--samples", "2", "--countdown", "10", "--no-window"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert any("ended during the countdown of the first letter (A, --countdown 10 s)" in note
+               and "--countdown 0 for a recorded video" in note for note in notes), notes
+    assert not any("never held steady" in note or "image folder" in note for note in notes), notes
+
+
 def test_photos_one_frame_each_say_why_nothing_was_recorded(photos: dict[str, list[np.ndarray]], tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """An image folder of distinct photos: each is one frame, so no pose lasts the steady window."""
@@ -245,14 +258,15 @@ def test_letters_are_parsed_and_checked() -> None:
 
 
 @pytest.mark.parametrize("case", ["unknown letter", "missing source", "unwritable out", "no hand", "not a dataset",
-                                  "truncated landmarks", "landmarks gone", "folder in use", "port in use"])
+                                  "truncated landmarks", "landmarks gone", "sessions not a list", "folder in use",
+                                  "port in use"])
 def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                      signing: tuple[Path, dict[str, list[np.ndarray]]]) -> None:
     video, shown = signing
     out = tmp_path / "out"
     args = ["collect", "--source", str(video), "--out", str(out), "--letters", "A", *FAST]
     holder: CollectedWriter | None = None
-    if case in ("truncated landmarks", "landmarks gone", "folder in use", "port in use"):
+    if case in ("truncated landmarks", "landmarks gone", "sessions not a list", "folder in use", "port in use"):
         existing = CollectedWriter(out)  # an existing dataset with one sample (a session with none leaves nothing)
         hand = HandTracker().process(shown["A"][0])
         assert hand is not None
@@ -264,6 +278,9 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
         manifest = json.loads((out / "collect.json").read_text())
         (out / "collect.json").write_text(json.dumps({**manifest, "samples": 3}))
         (out / "landmarks.npz").unlink()
+    elif case == "sessions not a list":  # hand-edited: resuming must not append to it
+        manifest = json.loads((out / "collect.json").read_text())
+        (out / "collect.json").write_text(json.dumps({**manifest, "sessions": "x"}))
     elif case == "folder in use":
         holder = CollectedWriter(out)  # a session still writing (its flock held)
     elif case == "port in use":
@@ -302,6 +319,7 @@ def test_bad_input_is_one_error_line(case: str, tmp_path: Path, capsys: pytest.C
     expected = {"unknown letter": "--letters", "missing source": "nowhere.mp4", "unwritable out": "cannot write to",
                 "no hand": "no hand seen", "not a dataset": "not a collect dataset",
                 "truncated landmarks": "not a readable collect landmarks file", "landmarks gone": "records 3 samples",
+                "sessions not a list": "collect.json: `sessions` is 'x'",
                 "folder in use": "another `asl-edge collect` is writing", "port in use": "--port"}[case]
     assert expected in err[0]
     if case not in ("no hand", "folder in use"):  # a refused session leaves the folder as it was, byte for byte

@@ -57,6 +57,19 @@ def test_image_folder_in_name_order_skipping_unreadable(tmp_path: Path, data_dir
     np.testing.assert_array_equal(frames[2].image, expected)
 
 
+def test_image_folder_plays_numbered_names_in_number_order(tmp_path: Path) -> None:
+    # Plain string order would play f1, f10, f11, f12, f2, ... and collect would label frames with the wrong letter.
+    colours = {n: (20 * n, 255 - 20 * n, 100) for n in range(1, 13)}
+    for n in (12, 3, 1, 10, 2, 11, 4, 9, 5, 8, 6, 7):
+        assert cv2.imwrite(str(tmp_path / f"f{n}.jpg"), np.full((24, 32, 3), colours[n], np.uint8))
+    with parse_source(str(tmp_path)) as source:
+        frames = list(iter(source.read, None))
+    assert len(frames) == 12
+    # JPEG keeps a solid colour to within a few levels; neighbouring colours here are 20 apart.
+    seen = [frame.image.reshape(-1, 3).mean(axis=0) for frame in frames]
+    np.testing.assert_allclose(seen, [colours[n] for n in range(1, 13)], atol=4)
+
+
 def test_single_image_is_a_one_frame_source(data_dir: Path) -> None:
     photo = sorted((data_dir / "C").glob("*.jpg"))[0]
     with parse_source(str(photo)) as source:

@@ -176,7 +176,8 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
 
 
 @pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "manifest a list",
-                                  "manifest version text", "manifest flagged text", "not an asl-edge model",
+                                  "manifest version text", "manifest flagged text", "manifest sessions missing",
+                                  "manifest sessions text", "not an asl-edge model",
                                   "unwritable out", "out is the data", "out is the start run", "holdout 0",
                                   "holdout 1"])
 def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Path,
@@ -192,7 +193,9 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
              labels=np.array(["A", "A", "B", "B"]), ids=np.array(ids), frame_size=np.full((4, 2), 640, np.int32))
     manifest = {"manifest a list": [1, 2, 3],
                 "manifest version text": {"format": "asl-edge-collect", "version": "two"},
-                "manifest flagged text": {"format": "asl-edge-collect", "version": 1, "flagged": "yes"}}.get(case)
+                "manifest flagged text": {"format": "asl-edge-collect", "version": 1, "flagged": "yes"},
+                "manifest sessions missing": {"format": "asl-edge-collect", "version": 1, "flagged": {}},
+                "manifest sessions text": {"format": "asl-edge-collect", "version": 1, "sessions": "x"}}.get(case)
     if manifest is not None:
         (signs / "collect.json").write_text(json.dumps(manifest))
     if case == "truncated landmarks":
@@ -219,7 +222,8 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
     words = {"truncated landmarks": ["not a readable collect landmarks file"],
              "NaN landmarks": ["non-finite landmarks", "a1"], "duplicate ids": ["sample id a1 is on 2 rows"],
              "manifest a list": ["not an asl-edge collect manifest"], "manifest version text": ["version 'two'"],
-             "manifest flagged text": ["`flagged` is 'yes'"],
+             "manifest flagged text": ["`flagged` is 'yes'"], "manifest sessions missing": ["`sessions` is missing"],
+             "manifest sessions text": ["`sessions` is 'x'", "collect.json"],
              "not an asl-edge model": ["not an asl-edge landmarks model", "asl_landmarks.onnx"],
              "unwritable out": ["cannot write to output folder"], "out is the data": ["--data", "new folder"],
              "out is the start run": ["--init-from", "new folder"], "holdout 0": ["--holdout 0.0"],

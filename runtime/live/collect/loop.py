@@ -91,6 +91,8 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
     keys = any(isinstance(sink, WindowSink) for sink in sinks)  # the keys line is for a window's keyboard
     shown: tuple[np.ndarray, CollectState] | None = None  # the last drawn frame and its state
     lost = ""  # the live source's trouble, once logged
+    # A source that ends before any letter's recording took nothing because of the countdown, not an unsteady hand.
+    reached_recording = False
     try:
         while not session.done:
             frame = feed.next(frame_timeout_s)
@@ -126,6 +128,7 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                 session.recorded(t, sample_id)
                 log(f"{letter}: {session.counts[letter]}/{session.config.samples} ({what})")
                 waiting_since = t
+            reached_recording = reached_recording or session.phase == "recording"
             if (session.letter, session.phase) != announced:
                 announced = (session.letter, session.phase)
                 waiting_since = t
@@ -148,12 +151,13 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
         session.finish()
         notes = [feed.ended_early] if feed.ended_early else []
         short = [(letter, taken, asked) for letter, taken, asked in session.progress() if taken < asked]
+        in_countdown = bool(hand_frames and not reached_recording and session.finished_by == "end of source")
         if short and session.finished_by == "end of source":
             # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error.
             notes.append(f"the source ended before {', '.join(f'{k} ({t}/{a})' for k, t, a in short)} had their "
                          f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
                          + (" (a shorter --countdown suits a recorded video)"
-                            if not source.live and session.config.countdown_s > 0 else ""))
+                            if not source.live and session.config.countdown_s > 0 and not in_countdown else ""))
         early = [letter for letter, _, _ in short if letter in session.changed_early]
         if early:
             notes.append(f"the hand held a steady, different handshape before {', '.join(early)} had "
@@ -184,7 +188,12 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                         f"{no_hand_advice(tracker.config)}; then run collect again")
     if not frames:
         raise DataError(f"{source.describe()} gave no frames; check the source with `asl-edge run --source ...`")
-    if drew_nothing and ended_on is not None:
+    if in_countdown:
+        notes.append(f"the source ended during the countdown of the first letter ({ended_on}, --countdown "
+                     f"{session.config.countdown_s:g} s), so no letter reached recording; pass a shorter --countdown"
+                     + (f", e.g. --countdown 0 for {'an image folder' if source.photos else 'a recorded video'}"
+                        if not source.live else ""))
+    elif drew_nothing and ended_on is not None:
         other = session.misreads.get(ended_on)
         notes.append(f"a hand was seen in {hand_frames} frames but no {ended_on} stroke was seen while {ended_on} was "
                      f"asked for ({HANDSHAPES[ended_on]})"
@@ -193,8 +202,9 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
                      "pause before it")
     elif hand_frames and not writer.added and session.finished_by == "end of source":
         notes.append(f"a hand was seen in {hand_frames} frames but never held steady for "
-                     f"{session.config.window_s:g} s (--steady); in an image folder each photo is one frame at "
-                     "--fps, so a pose needs that long of consecutive frames")
+                     f"{session.config.window_s:g} s (--steady)"
+                     + ("; in an image folder each photo is one frame at --fps, so a pose needs that long of "
+                        "consecutive frames" if source.photos else ""))
     return CollectResult(frames, hand_frames, len(writer.added), session.finished_by,
                          time.perf_counter() - started, notes)
 
