@@ -7,6 +7,7 @@ held-out score; see the README's training section for the comparison.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -74,10 +75,11 @@ class TrainConfig:
                 raise bad(name, f"{value!r} must be an integer >= {low}")
         if self.image_size > 1024:
             raise bad("image_size", f"{self.image_size} is larger than 1024")
-        if not self.lr > 0:
-            raise bad("lr", f"{self.lr} must be positive")
-        if self.weight_decay < 0:
-            raise bad("weight_decay", f"{self.weight_decay} must be >= 0")
+        # Written so that NaN fails too (every comparison with NaN is false): it trained a NaN model with exit 0.
+        if not 0 < self.lr < math.inf:
+            raise bad("lr", f"{self.lr} must be a positive number")
+        if not 0 <= self.weight_decay < math.inf:
+            raise bad("weight_decay", f"{self.weight_decay} must be a number >= 0")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise bad("label_smoothing", f"{self.label_smoothing} must be in [0, 1)")
         if not 0.0 < self.val_fraction < 1.0:

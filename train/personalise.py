@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -71,6 +72,7 @@ from asl_edge.train.landmarks import (
 from asl_edge.train.onnx_init import check_parity, load_start_model
 
 PARITY_SAMPLES = 512
+MAX_LR = 1.0  # far above any useful fine-tuning rate (default 1e-3); larger ones only diverge
 AT_RISK_PROB = 0.05  # see `at_risk` in _personalise
 
 
@@ -124,9 +126,13 @@ class PersonaliseConfig:
             raise DataError(f"--user-share {self.user_share} must be between 0 and 1 (the rest is the replay data)")
         if not 0.0 < self.holdout < 1.0:
             raise DataError(f"--holdout {self.holdout} must be between 0 and 1")
-        if self.distill < 0 or self.anchor < 0 or self.weight_decay < 0:
+        # Written so that NaN fails too (every comparison with NaN is false): --distill nan, --anchor inf or
+        # --lr 1e9 trained a broken model with exit 0, and --lr nan was a traceback from the optimizer.
+        if not all(0 <= value < math.inf for value in (self.distill, self.anchor, self.weight_decay)):
             raise DataError(f"--distill {self.distill}, --anchor {self.anchor} and --weight-decay {self.weight_decay} "
-                            "must be 0 (off) or more")
+                            "must be 0 (off) or a positive number")
+        if not 0 < self.lr <= MAX_LR:
+            raise DataError(f"--lr {self.lr} must be a positive number up to {MAX_LR:g} (default {type(self).lr:g})")
 
 
 def _user_top1(probs: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ class PersonaliseDefaults:
 
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainConfig)}
 # The landmark MLP's recipe (asl_edge.train.landmarks.LandmarkTrainConfig; kept here so --help stays torch-free).
-LANDMARK_EPOCHS, LANDMARK_BATCH = 200, 256
+LANDMARK_EPOCHS, LANDMARK_BATCH, LANDMARK_WEIGHT_DECAY = 200, 256, 1e-2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--lr", type=float, default=None,
                      help=f"peak AdamW learning rate (default: {d['lr']}; {PersonaliseDefaults.lr} with --init-from)")
     opt.add_argument("--weight-decay", type=float, default=None,
-                     help=f"AdamW weight decay (default: {d['weight_decay']}; 0 with --init-from, where --anchor "
+                     help=f"AdamW weight decay (default: {d['weight_decay']}; "
+                          f"{LANDMARK_WEIGHT_DECAY:g} with --input landmarks; 0 with --init-from, where --anchor "
                           "pulls the weights toward the start model's instead of toward zero)")
     opt.add_argument("--schedule", default=d["schedule"], choices=SCHEDULES, help="(default: %(default)s)")
     opt.add_argument("--label-smoothing", type=float, default=d["label_smoothing"], help="(default: %(default)s)")
@@ -218,9 +219,10 @@ def run_landmarks(args: argparse.Namespace) -> int:
     if epochs < 1 or batch_size < 2:
         raise ConfigError("invalid training option epochs/batch-size: need at least 1 epoch and 2 per batch")
     lr = float(DEFAULTS["lr"]) if args.lr is None else args.lr
+    decay = {} if args.weight_decay is None else {"weight_decay": args.weight_decay}
     config = LandmarkTrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, label_smoothing=args.label_smoothing,
                                  val_fraction=args.val_fraction, seed=args.seed, dataset_weights=weights,
-                                 patience=0 if args.patience is None else args.patience)
+                                 patience=0 if args.patience is None else args.patience, **decay)
     cache = Path(args.landmark_cache) if args.landmark_cache else None
     with _claim(args, resumable=False) as previous:
         _report_archive(previous)

@@ -165,8 +165,10 @@ def test_letters_worse_ignores_a_one_sample_wobble() -> None:
 def test_protection_options_out_of_range_are_one_error_line(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     signs = _signs(tmp_path / "signs")
-    for option in ("--distill", "--anchor", "--weight-decay"):
+    for option, value in (("--distill", "-1"), ("--anchor", "-1"), ("--weight-decay", "-1"), ("--distill", "nan"),
+                          ("--anchor", "inf"), ("--weight-decay", "nan"), ("--lr", "nan"), ("--lr", "-1"),
+                          ("--lr", "1e9")):
         assert main(["train", "--init-from", str(BUNDLED), "--data", str(signs), "--out", str(tmp_path / "r"),
-                     option, "-1"]) != 0
+                     option, value]) != 0
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and ": error: " in err[0] and option in err[0], err

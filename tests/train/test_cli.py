@@ -92,6 +92,34 @@ def test_landmark_training_refuses_bad_dataset_weights_before_reading_a_photo(
     assert not cache.exists()  # refused before the hand stage extracted (and cached) anything
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--lr", "nan"], "invalid training option lr: nan must be a positive number"),
+    (["--lr", "inf"], "invalid training option lr: inf must be a positive number"),
+    (["--weight-decay", "nan"], "invalid training option weight_decay: nan must be a number >= 0"),
+    (["--label-smoothing", "nan"], "invalid training option label_smoothing: nan must be in [0, 1)"),
+])
+@pytest.mark.parametrize("kind", ["image", "landmarks"])
+def test_training_options_that_are_not_numbers_are_refused(kind: str, extra: list[str], message: str, tmp_path: Path,
+                                                           small_image_folder: Path) -> None:
+    """NaN and infinity fail every range check written as `not low <= x < high` (they had trained NaN models with
+    exit 0, or ended in the optimizer's traceback); refused before a photo is read."""
+    cache = tmp_path / "cache"
+    result = asl_edge("train", "--input", kind, "--data", small_image_folder, "--landmark-cache", cache,
+                      "--out", tmp_path / "run", "--epochs", "1", *extra)
+    assert_one_line_error(result, message)
+    assert not cache.exists() and not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_the_help_shows_the_landmark_recipe_it_trains_with() -> None:
+    """--help stays torch-free, so train.py keeps its own copy of LandmarkTrainConfig's defaults."""
+    from asl_edge.apps.commands.train import LANDMARK_BATCH, LANDMARK_EPOCHS, LANDMARK_WEIGHT_DECAY
+    from asl_edge.train.landmarks import LandmarkTrainConfig
+
+    config = LandmarkTrainConfig()
+    recipe = (config.epochs, config.batch_size, config.weight_decay)
+    assert recipe == (LANDMARK_EPOCHS, LANDMARK_BATCH, LANDMARK_WEIGHT_DECAY)
+
+
 def test_unreadable_image_warns_once_and_trains(tmp_path: Path, small_image_folder: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(small_image_folder, data)
