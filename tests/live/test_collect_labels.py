@@ -111,6 +111,31 @@ def test_the_same_handshape_for_two_letters_is_flagged_and_left_out(hands: dict[
     assert read_collected(out).counts() == {"A": 2 * SAMPLES, "C": SAMPLES}
 
 
+def test_a_hand_recorded_under_the_wrong_letter_first_is_the_one_flagged(hands: dict[str, np.ndarray],
+                                                                         tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A signed at the D prompt in one session (the wrong label recorded first), then at the A prompt in the next:
+    the same shape under two labels, and the bundled model reads it as A, so the D samples are the suspects. (The
+    later ones were flagged before: the right A samples were left out of training, every time they were recorded
+    again, and the wrong D ones trained.)"""
+    clip = held_letters(tmp_path / "a.mp4", [hands["A"]])
+    out = tmp_path / "mine"
+    assert main(["collect", "--source", str(clip), "--out", str(out), "--letters", "D", *ARGS]) == 0
+    capsys.readouterr()
+    assert main(["collect", "--source", str(clip), "--out", str(out), "--letters", "A", *ARGS]) == 0
+    printed = capsys.readouterr().out  # the second session's summary, of the whole folder
+    every = read_collected(out, include_flagged=True)
+    ids = {letter: {str(i) for label, i in zip(every.labels, every.ids, strict=True) if label == letter}
+           for letter in "AD"}
+    assert len(ids["A"]) == len(ids["D"]) == SAMPLES
+    assert f"A: {SAMPLES} samples, sure" in printed and f"the bundled model reads {SAMPLES}/{SAMPLES} as A" in printed
+    flagged = json.loads((out / "collect.json").read_text())["flagged"]
+    assert set(flagged) == ids["D"] and all(entry["looks_like"] == "A" for entry in flagged.values())
+    assert read_collected(out).counts() == {"A": SAMPLES}  # what training reads: the right label only
+    line = next(line for line in printed.splitlines() if line.startswith("  D: "))
+    assert "unsure" in line and "look like A's samples" in line, line
+
+
 def test_letters_held_too_briefly_end_short_never_mislabelled(hands: dict[str, np.ndarray], tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Held 1.5 s where collect needs 2.3 s: A gets what its hold gave; B's hand, shown while A still lacks samples,

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from asl_edge.errors import DataError
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import open_hand_models
-from asl_edge.runtime.hand.collected import CollectedWriter, hand_model_record
+from asl_edge.runtime.hand.collected import CollectedSamples, CollectedWriter, hand_model_record
 from asl_edge.runtime.hand.compare import predict_samples
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.hand.photos import tracker_config
@@ -125,7 +127,8 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
         try:
             # Someone watching gets a file played at its own pace; a recording alone goes flat out.
             watched = any(not isinstance(sink, VideoFileSink) for sink in sinks)
-            result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched)
+            result = run_collect(source, tracker, writer, CollectSession(config), sinks, log, realtime=watched,
+                                 predict=bundled_reading)
             result.reviews = review(writer)
             if any(isinstance(sink, WebSink) for sink in sinks):
                 time.sleep(WEB_LINGER_S)
@@ -138,14 +141,18 @@ def collect(source: FrameSource, out: str | os.PathLike[str], config: CollectCon
     return result, writer
 
 
+def bundled_reading(samples: CollectedSamples) -> np.ndarray:
+    """(N,) the bundled landmark model's label of each sample: review.py's second opinion."""
+    with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
+        return predict_samples(classifier, samples)
+
+
 def review(writer: CollectedWriter) -> list[LetterReview]:
     """How sure each letter of the dataset is (review.py), with the bundled model's reading as a second opinion."""
     samples = writer.samples
     if not len(samples):
         return []
-    with load_backend(BUNDLED_LANDMARK_MODEL) as classifier:
-        predicted = predict_samples(classifier, samples)
-    return review_letters(samples, writer.manifest.get("flagged") or {}, predicted)
+    return review_letters(samples, writer.manifest.get("flagged") or {}, bundled_reading(samples))
 
 
 __all__ = ["CollectConfig", "CollectResult", "ViewOptions", "collect", "model_letters", "parse_letters"]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from asl_edge.errors import DataError
-from asl_edge.runtime.hand.collected import CollectedWriter
+from asl_edge.runtime.hand.collected import CollectedSamples, CollectedWriter
 from asl_edge.runtime.hand.photos import no_hand_advice
 from asl_edge.runtime.hand.strokes import STROKE_LETTERS
 from asl_edge.runtime.hand.tracker import HandTracker
@@ -77,10 +77,13 @@ class CollectResult:
 
 def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWriter, session: CollectSession,
                 sinks: Sequence[Sink[CollectState]] = (), log: Callable[[str], None] = print,
-                realtime: bool = False, frame_timeout_s: float = 0.5) -> CollectResult:
+                realtime: bool = False, frame_timeout_s: float = 0.5,
+                predict: Callable[[CollectedSamples], np.ndarray] | None = None) -> CollectResult:
     """Run the session over the source until every letter has its samples, finish (q, Esc, the page's button), the
     source's end or Ctrl-C. Closes the source and the writer, not the sinks. `realtime`: play files at their own
-    pace (someone is watching). DataError when the source ended without showing a hand in any frame."""
+    pace (someone is watching). `predict`: the bundled model's label per sample, which decides which of two
+    look-alike samples is flagged (review.flag_look_alikes). DataError when the source ended without showing a
+    hand in any frame."""
     feed = open_feed(source)
     pacer, fps = Pacer(realtime and not source.live), FpsMeter()
     frames = hand_frames = 0
@@ -175,7 +178,8 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
         feed.close()
         try:
             if writer.added:  # what this session added may look like another letter's samples: say so on disk
-                writer.flag(flag_look_alikes(writer.samples))
+                samples = writer.samples
+                writer.flag(flag_look_alikes(samples, predict(samples) if predict is not None else None))
         finally:
             writer.close()
     if last is not None:

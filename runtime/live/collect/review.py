@@ -3,8 +3,11 @@
 Two checks over the whole dataset, cheap and model-free first:
 - look-alikes: a sample whose handshape (shapes.py) is within SAME_SHAPE of an earlier sample of another letter
   is flagged: the same hand pose under two labels means one of them is wrong, and the later one is the suspect
-  (a prompt that changed while the hand did not). Flagged samples stay on disk for the signer to look at, are
-  listed in collect.json and left out of what `read_collected` gives training, until re-recorded;
+  (a prompt that changed while the hand did not) unless the bundled model reads the later one as its own label
+  and the earlier one as another: then the earlier one is (a hand recorded under the wrong letter first, whose
+  right samples would otherwise be the ones flagged, every time they were recorded again). Flagged samples stay on
+  disk for the signer to look at, are listed in collect.json and left out of what `read_collected` gives
+  training, until re-recorded;
 - the bundled landmark model's reading of each sample, as a second opinion only: it is the model that
   personalisation corrects, so disagreeing is no fault, but a letter it reads as another that the signer also
   recorded is worth a look.
@@ -59,9 +62,11 @@ class LetterReview:
         return text
 
 
-def flag_look_alikes(samples: CollectedSamples) -> dict[str, dict[str, Any]]:
-    """Sample id -> {"looks_like": letter, "sample": that letter's sample id, "distance": palm sizes}, for every
-    sample within SAME_SHAPE of an earlier, unflagged sample of another letter (the manifest's "flagged")."""
+def flag_look_alikes(samples: CollectedSamples, predicted: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
+    """Sample id -> {"looks_like": letter, "sample": that letter's sample id, "distance": palm sizes}, for one of
+    each pair of samples of two letters within SAME_SHAPE of each other, in recording order (the manifest's
+    "flagged"): the later one, or the earlier one where `predicted` ((N,) the bundled model's label per sample)
+    is the later one's label and not the earlier one's."""
     shapes = handshape(samples.landmarks, samples.handedness)
     labels = np.asarray(samples.labels).astype(str)
     flagged: dict[str, dict[str, Any]] = {}
@@ -74,10 +79,14 @@ def flag_look_alikes(samples: CollectedSamples) -> dict[str, dict[str, Any]]:
             continue
         distances = shape_distance(shapes[i], shapes[others])
         j = int(others[np.argmin(distances)])
-        if float(distances.min()) < SAME_SHAPE:
-            trusted[i] = False
-            flagged[str(samples.ids[i])] = {"looks_like": str(labels[j]), "sample": str(samples.ids[j]),
-                                            "distance": round(float(distances.min()), 4)}
+        if float(distances.min()) >= SAME_SHAPE:
+            continue
+        suspect, kept = i, j
+        if predicted is not None and predicted[i] == labels[i] and predicted[j] != labels[j]:
+            suspect, kept = j, i
+        trusted[suspect] = False
+        flagged[str(samples.ids[suspect])] = {"looks_like": str(labels[kept]), "sample": str(samples.ids[kept]),
+                                              "distance": round(float(distances.min()), 4)}
     return flagged
 
 
