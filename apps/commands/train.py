@@ -246,6 +246,14 @@ def run_personalise(args: argparse.Namespace) -> int:
     if args.resume:
         raise ConfigError("--resume is for image training; --init-from fine-tunes anew: use --exist-ok to keep the "
                           "old run aside, or a new --out")
+    # A collect folder is the person's samples: given as the start model or as replay data it would otherwise fail
+    # with a message about a missing checkpoint.pt, or about --data that was already given.
+    for option, folder in (("--init-from", args.init_from), *(("--replay-data", r) for r in args.replay_data or ())):
+        if (Path(folder) / "collect.json").is_file():
+            fix = ("start from a model, e.g. --init-from asl_edge/assets/asl_landmarks.onnx" if option == "--init-from"
+                   else "the replay data is the start model's training photos or pack (leave --replay-data out for "
+                        "its default)")
+            raise ConfigError(f"{option} {folder} is an `asl-edge collect` folder (your samples, for --data); {fix}")
     # Before the claim: --exist-ok would move the start model (or mix a run into the samples) before it is read.
     start_run = Path(args.init_from) if Path(args.init_from).is_dir() else Path(args.init_from).parent
     if args.out.resolve() in (start_run.resolve(), Path(args.data[0]).resolve()):

@@ -177,7 +177,8 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
 
 @pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "manifest a list",
                                   "manifest version text", "manifest flagged text", "manifest sessions missing",
-                                  "manifest sessions text", "not an asl-edge model",
+                                  "manifest sessions text", "not an asl-edge model", "start is a collect folder",
+                                  "replay is a collect folder",
                                   "unwritable out", "out is the data", "out is the start run", "holdout 0",
                                   "holdout 1"])
 def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Path,
@@ -195,13 +196,19 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
                 "manifest version text": {"format": "asl-edge-collect", "version": "two"},
                 "manifest flagged text": {"format": "asl-edge-collect", "version": 1, "flagged": "yes"},
                 "manifest sessions missing": {"format": "asl-edge-collect", "version": 1, "flagged": {}},
-                "manifest sessions text": {"format": "asl-edge-collect", "version": 1, "sessions": "x"}}.get(case)
+                "manifest sessions text": {"format": "asl-edge-collect", "version": 1, "sessions": "x"},
+                "start is a collect folder": {"format": "asl-edge-collect", "version": 1, "sessions": []},
+                "replay is a collect folder": {"format": "asl-edge-collect", "version": 1, "sessions": []}}.get(case)
     if manifest is not None:
         (signs / "collect.json").write_text(json.dumps(manifest))
     if case == "truncated landmarks":
         (signs / LANDMARKS_FILE).write_bytes((signs / LANDMARKS_FILE).read_bytes()[:300])
-    start, out, extra = BUNDLED, tmp_path / "run", []
-    if case == "not an asl-edge model":
+    start, out, extra, replay = BUNDLED, tmp_path / "run", [], MULTI
+    if case == "start is a collect folder":
+        start = signs
+    elif case == "replay is a collect folder":
+        replay = signs
+    elif case == "not an asl-edge model":
         start = REPO / "asl_edge" / "assets" / "hands" / "palm_detection_full.onnx"
     elif case == "unwritable out":
         (tmp_path / "a-file").write_text("not a folder")
@@ -217,7 +224,7 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
         extra = ["--holdout", case.split()[1]]
     before = sorted(path for path in tmp_path.rglob("*"))
     started = time.monotonic()
-    assert main(["train", "--init-from", str(start), "--data", str(signs), "--replay-data", str(MULTI),
+    assert main(["train", "--init-from", str(start), "--data", str(signs), "--replay-data", str(replay),
                  "--out", str(out), "--export", "none", *extra]) != 0
     words = {"truncated landmarks": ["not a readable collect landmarks file"],
              "NaN landmarks": ["non-finite landmarks", "a1"], "duplicate ids": ["sample id a1 is on 2 rows"],
@@ -225,6 +232,8 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
              "manifest flagged text": ["`flagged` is 'yes'"], "manifest sessions missing": ["`sessions` is missing"],
              "manifest sessions text": ["`sessions` is 'x'", "collect.json"],
              "not an asl-edge model": ["not an asl-edge landmarks model", "asl_landmarks.onnx"],
+             "start is a collect folder": ["--init-from", "is an `asl-edge collect` folder", "asl_landmarks.onnx"],
+             "replay is a collect folder": ["--replay-data", "is an `asl-edge collect` folder", "leave --replay-data"],
              "unwritable out": ["cannot write to output folder"], "out is the data": ["--data", "new folder"],
              "out is the start run": ["--init-from", "new folder"], "holdout 0": ["--holdout 0.0"],
              "holdout 1": ["--holdout 1.0"]}[case]
