@@ -191,11 +191,26 @@ def add_flip_option(parser: argparse.ArgumentParser) -> None:
                              "cost) (default: none)")
 
 
+WEB_HOST, WEB_PORT = "127.0.0.1", 8080
+
+
+def check_view_options(args: argparse.Namespace) -> None:
+    """--host and --port without --web are refused (they were ignored: no page, and no word of why); with it, the
+    ones not given take their defaults. Call before anything opens."""
+    given = [f"--{name} {getattr(args, name)}" for name in ("host", "port") if getattr(args, name) is not None]
+    if given and not args.web:
+        raise DataError(f"{' and '.join(given)} set the web page's address, but there is no page without --web; add "
+                        "--web")
+    args.host = WEB_HOST if args.host is None else args.host
+    args.port = WEB_PORT if args.port is None else args.port
+
+
 def add_view_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--web", action="store_true", help="serve the annotated stream and text on a web page")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="web page address (default: 127.0.0.1, this machine only; 0.0.0.0 for the network)")
-    parser.add_argument("--port", type=int, default=8080, help="web page port (default: 8080; 0 picks a free one)")
+    parser.add_argument("--host", default=None,
+                        help=f"--web page address (default: {WEB_HOST}, this machine only; 0.0.0.0 for the network)")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"--web page port (default: {WEB_PORT}; 0 picks a free one)")
     parser.add_argument("--save", type=Path, default=None, metavar="VIDEO",
                         help="also write the annotated frames to a video file (.mp4 or .avi)")
     parser.add_argument("--no-window", action="store_true", help="never open a window, even with a display")

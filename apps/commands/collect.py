@@ -12,6 +12,7 @@ from asl_edge.apps.options import (
     add_provider_option,
     add_source_options,
     add_view_options,
+    check_view_options,
     open_source,
     source_from_args,
 )
@@ -54,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_view_options(args)
     letters = parse_letters(args.letters) if args.letters is not None else model_letters()
     config = CollectConfig(letters, args.samples, args.countdown, args.interval, args.steady)
     source = source_from_args(args)

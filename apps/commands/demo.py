@@ -13,6 +13,7 @@ from asl_edge.apps.options import (
     add_hand_options,
     add_spelling_options,
     add_view_options,
+    check_view_options,
 )
 from asl_edge.artifacts import read_json
 from asl_edge.errors import DataError
@@ -51,6 +52,7 @@ def read_card(clip: Path) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_view_options(args)
     card = read_card(args.clip)
     word = str(card["word"])
     config = config_from_args(args, roi_size=float(card.get("roi_size", DEFAULT_ROI_FRACTION)))  # type: ignore[arg-type]

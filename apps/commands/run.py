@@ -21,6 +21,7 @@ from asl_edge.apps.options import (
     add_view_options,
     announce_decoder,
     backend_kwargs,
+    check_view_options,
     motion_from_args,
     open_source,
     source_from_args,
@@ -270,6 +271,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
 
 
 def run(args: argparse.Namespace) -> int:
+    check_view_options(args)
     config = config_from_args(args)
     soak = SoakMonitor(args.soak) if args.soak is not None else None
     source = source_from_args(args)
