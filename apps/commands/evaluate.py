@@ -274,6 +274,8 @@ def _run_collected(args: argparse.Namespace) -> int:
     from asl_edge.runtime.hand.collected import read_collected
     from asl_edge.runtime.hand.compare import compare_on_samples, recorded_holdout
 
+    if args.shift != "none":  # the samples are landmarks: there are no pixels to shift
+        raise DataError(f"--shift is for image models on photos; {args.data} holds recorded landmarks, so drop it")
     samples = read_collected(args.data)
     paths = [args.model, *([args.compare] if args.compare else [])]
     backends = []

@@ -173,6 +173,8 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "--input image")
     assert main(["eval", str(BUNDLED), "--data", str(signs), "--split", "val"]) != 0
     _one_error_line(capsys, "--split all")
+    assert main(["eval", str(BUNDLED), "--compare", str(BUNDLED), "--data", str(signs), "--shift", "heavy"]) != 0
+    _one_error_line(capsys, "--shift", "recorded landmarks")
 
 
 @pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "manifest a list",
