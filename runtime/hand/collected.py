@@ -127,6 +127,10 @@ def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False
     if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
         raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
                         "the file is damaged - restore it or collect into a new folder")
+    odd = sorted({str(label) for label in samples.labels if not (len(label) == 1 and "A" <= label <= "Z")})
+    if odd:  # collect records the letters A-Z only; anything else would train as a class of its own
+        raise DataError(f"{path}: labels {', '.join(map(repr, odd[:5]))} are not letters A-Z, the only ones collect "
+                        "records; the file was edited or damaged - restore it or collect into a new folder")
     ids, counts = np.unique(samples.ids, return_counts=True)
     if (counts > 1).any():  # ids name the jpgs and pick eval --compare's held-out samples: one row each
         raise DataError(f"{path}: sample id {ids[counts > 1][0]} is on {counts.max()} rows; the file is damaged - "

@@ -41,6 +41,8 @@ def predict_samples(backend: Backend, samples: CollectedSamples) -> np.ndarray:
         raise ModelError(f"{backend.spec.arch} reads {backend.spec.inputs}; recorded samples are scored with "
                          "landmarks models (e.g. asl_edge/assets/asl_landmarks.onnx)")
     features = landmark_features(samples.landmarks, samples.handedness)
+    if not len(features):  # a folder of J/Z strokes only
+        return np.empty(0, str)
     index = np.concatenate([backend.infer(features[i:i + BATCH]).argmax(axis=1)
                             for i in range(0, len(features), BATCH)])
     return np.asarray(backend.spec.labels, dtype=object)[index].astype(str)

@@ -177,7 +177,8 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "--shift", "recorded landmarks")
 
 
-@pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "manifest a list",
+@pytest.mark.parametrize("case", ["truncated landmarks", "NaN landmarks", "duplicate ids", "labels not letters",
+                                  "manifest a list",
                                   "manifest version text", "manifest flagged text", "manifest sessions missing",
                                   "manifest sessions text", "not an asl-edge model", "start is a collect folder",
                                   "replay is a collect folder",
@@ -192,8 +193,9 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
     if case == "NaN landmarks":
         lm[1, 5] = np.nan
     ids = ["a0", "a1", "b0", "a1"] if case == "duplicate ids" else ["a0", "a1", "b0", "b1"]
+    labels = ["A", "a", "?", "1"] if case == "labels not letters" else ["A", "A", "B", "B"]
     np.savez(signs / LANDMARKS_FILE, landmarks=lm, handedness=np.ones(4, np.float32),
-             labels=np.array(["A", "A", "B", "B"]), ids=np.array(ids), frame_size=np.full((4, 2), 640, np.int32))
+             labels=np.array(labels), ids=np.array(ids), frame_size=np.full((4, 2), 640, np.int32))
     manifest = {"manifest a list": [1, 2, 3],
                 "manifest version text": {"format": "asl-edge-collect", "version": "two"},
                 "manifest flagged text": {"format": "asl-edge-collect", "version": 1, "flagged": "yes"},
@@ -230,6 +232,7 @@ def test_personalise_refuses_damaged_or_misplaced_input(case: str, tmp_path: Pat
                  "--out", str(out), "--export", "none", *extra]) != 0
     words = {"truncated landmarks": ["not a readable collect landmarks file"],
              "NaN landmarks": ["non-finite landmarks", "a1"], "duplicate ids": ["sample id a1 is on 2 rows"],
+             "labels not letters": ["labels '1', '?', 'a' are not letters A-Z"],
              "manifest a list": ["not an asl-edge collect manifest"], "manifest version text": ["version 'two'"],
              "manifest flagged text": ["`flagged` is 'yes'"], "manifest sessions missing": ["`sessions` is missing"],
              "manifest sessions text": ["`sessions` is 'x'", "collect.json"],
