@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asl_edge.apps.options import add_out, add_seed, default_data_dir
@@ -125,7 +126,8 @@ def check_paths(args: argparse.Namespace) -> None:
     and --out can be a run folder."""
     from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
 
-    for data in args.data or [str(default_data_dir())]:
+    # (--resume without --data trains on the run's recorded dataset: _resumed finds it in last.pt)
+    for data in args.data or ([] if args.resume else [str(default_data_dir())]):
         check_dataset_path(data, csv_ok=args.input in (None, "image"), option="--data")
     if args.val is not None:
         check_dataset_path(args.val, option="--val")
@@ -196,7 +198,53 @@ def _image_config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed, val_fraction=args.val_fraction, patience=patience,
         workers=args.workers, threads=args.threads,
         device=args.device, weights=args.weights, resume=args.resume, amp=not args.no_amp, exist_ok=args.exist_ok)
-    return config
+    return _resumed(config, args) if args.resume else config
+
+
+# What a run was started with and --resume continues with (last.pt records the whole TrainConfig); --epochs may
+# differ, to train on. Workers, threads, device and AMP are this machine's business, taken from the command line.
+RUN_RECIPE = ("data", "val", "arch", "image_size", "color", "batch_size", "lr", "weight_decay", "schedule",
+              "label_smoothing", "augment", "hflip", "seed", "val_fraction", "patience", "weights")
+
+
+def _resumed(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """`config` with the recorded settings of the run in --out for every RUN_RECIPE option left out (and --epochs,
+    when left out); ConfigError naming any option given with another value than the run's. (A resumed run had
+    taken the defaults for what was left out: 50 epochs for a run started with 1, `medium` augmentation without
+    the flip for one started with `heavy --hflip`.)"""
+    import os
+
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    last = Path(config.out) / "last.pt"
+    if not last.is_file():
+        return config  # the training loop says there is nothing to resume
+    recorded = (load_checkpoint(last).resume_state or {}).get("config") or {}
+    taken: dict[str, Any] = {}
+    differ = []
+    for name in (*RUN_RECIPE, "epochs"):
+        if name not in recorded:
+            continue
+        mine, theirs = getattr(config, name), recorded[name]
+        if name in ("data", "val"):
+            mine = None if mine is None else str(mine)
+            same = mine == theirs or (mine is not None and theirs is not None
+                                      and os.path.realpath(mine) == os.path.realpath(theirs))
+        else:
+            same = mine == theirs
+        left_out = {"data": args.data is None, "epochs": args.epochs is None}.get(name, mine == DEFAULTS.get(name))
+        if left_out:
+            taken[name] = theirs
+        elif not same and name != "epochs":
+            option = "--" + name.replace("_", "-")
+            differ.append(f"{option} {mine} (the run: {theirs})")
+    if differ:
+        raise ConfigError(f"--resume continues {config.out} with the settings it was started with, and "
+                          f"{', '.join(differ)} differ; leave them out (only --epochs may change), or start a new "
+                          "run with --exist-ok or another --out")
+    print(f"resuming {config.out} with its recorded settings: "
+          + ", ".join(f"{name} {value}" for name, value in taken.items()), flush=True)
+    return replace(config, **taken)
 
 
 def run_landmarks(args: argparse.Namespace) -> int:

@@ -166,6 +166,32 @@ def test_kill_9_leaves_a_lock_that_does_not_block_resume(tmp_path: Path, small_i
     assert f"resuming after epoch {last_epoch}" in capsys.readouterr().out
 
 
+def test_resume_continues_with_the_settings_the_run_was_started_with(tmp_path: Path, small_image_folder: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`train --out RUN --resume` takes what defines the run from its last.pt (before, every option left out took
+    its default: 50 epochs for a run started with 1, `medium` augmentation without the flip for `light --hflip`);
+    --epochs may change, to train on; an option given with another value is refused."""
+    out = tmp_path / "run"
+    assert main(train_args(small_image_folder, out, "--hflip", "--seed", "3", epochs=1)) == 0
+    started = load_checkpoint(out / "last.pt").resume_state["config"]  # type: ignore[index]
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--arch", "resnet18", "--augment", "heavy"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--arch resnet18 (the run: aslcnn), --augment heavy (the run: light) differ" in line
+    assert "only --epochs may change" in line
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--workers", "0", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert f"resuming {out} with its recorded settings: data {small_image_folder}, " in printed
+    assert "arch aslcnn, image_size 28, color gray" in printed and "hflip True" in printed
+    assert "resuming after epoch 1" in printed
+    last = load_checkpoint(out / "last.pt")
+    assert last.epoch == 2
+    resumed = last.resume_state["config"]  # type: ignore[index]
+    assert {k: v for k, v in resumed.items() if k not in ("epochs", "resume")} == {
+        k: v for k, v in started.items() if k not in ("epochs", "resume")}
+    assert resumed["epochs"] == 2
+
+
 def test_landmark_training_cannot_resume(tmp_path: Path, small_image_folder: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(train_args(small_image_folder, tmp_path / "lm", "--input", "landmarks", "--resume")) == 2
