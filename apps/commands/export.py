@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asl_edge.errors import DataError
 from asl_edge.export.int8 import CALIBRATION_METHODS, CalibrationOptions
 from asl_edge.export.onnx_export import DEFAULT_OPSET, EXPORTERS
 from asl_edge.export.parity import DEFAULT_TOLERANCE
@@ -47,12 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    precisions = parse_precisions(args.precision)
+    calibration = CalibrationOptions(images=args.calib_images, method=args.calib_method,
+                                     percentile=args.calib_percentile, reduce_range=args.int8_reduce_range)
+    if "int8" not in precisions and calibration != _DEFAULT_CALIBRATION:
+        # They were ignored without a word: no INT8 model, so nothing to calibrate.
+        raise DataError(f"the INT8 calibration options set how the INT8 model is calibrated, but --precision "
+                        f"{args.precision} builds none; add int8, e.g. --precision int8 or --precision all")
     options = ExportOptions(
-        precisions=parse_precisions(args.precision), data=args.data, val=args.val, val_fraction=args.val_fraction,
+        precisions=precisions, data=args.data, val=args.val, val_fraction=args.val_fraction,
         seed=args.seed, opset=args.opset, exporter=args.exporter, simplify=not args.no_simplify,
-        tolerance=args.tolerance,
-        calibration=CalibrationOptions(images=args.calib_images, method=args.calib_method,
-                                       percentile=args.calib_percentile, reduce_range=args.int8_reduce_range))
+        tolerance=args.tolerance, calibration=calibration)
     run_folder = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
     out = args.out if args.out is not None else run_folder
     report = export_all(args.checkpoint, out, options, progress=lambda message: print(f"- {message}", flush=True))

@@ -56,6 +56,16 @@ def test_no_calibration_images_names_the_option(trained_checkpoint: Path, tmp_pa
     assert leftovers(tmp_path / "out") == []
 
 
+@pytest.mark.parametrize("option", [["--calib-images", "64"], ["--calib-method", "entropy"],
+                                    ["--calib-percentile", "99.9"], ["--int8-reduce-range"]])
+def test_calibration_options_without_int8_are_refused(option: list[str], trained_checkpoint: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """They were ignored without a word (the README's own calibration example built no INT8 model)."""
+    fails_with_one_line(["export", str(trained_checkpoint), "--out", str(tmp_path / "out"), "--precision", "fp16",
+                         *option], capsys, "but --precision fp16 builds none; add int8")
+    assert not (tmp_path / "out").exists()
+
+
 def test_unknown_architecture(trained_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from dataclasses import replace
 
