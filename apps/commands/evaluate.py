@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from asl_edge.datasets import check_dataset_path, check_out_outside_datasets
     from asl_edge.errors import ModelError
-    from asl_edge.runtime.hand.collected import LANDMARKS_FILE
+    from asl_edge.runtime.hand.collected import LANDMARKS_FILE, MANIFEST_FILE
 
     if args.videos is not None:
         return evaluate_videos.run(args)
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                          "asl_edge/assets/asl_landmarks.onnx")
     if args.data is None and args.compare is not None:
         args.data = personalised_on(args.model)
-    if args.data is not None and (Path(args.data) / LANDMARKS_FILE).is_file():
+    if args.data is not None and any((Path(args.data) / name).is_file() for name in (LANDMARKS_FILE, MANIFEST_FILE)):
         return _run_collected(args)
     if args.compare is not None:
         _check_compare_photos(args)

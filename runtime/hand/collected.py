@@ -104,6 +104,9 @@ def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False
     Samples the manifest flags (`flagged`: they look like another letter's, runtime/live/collect/review.py) are
     left out unless `include_flagged`: training must not take them silently."""
     path = Path(folder) / LANDMARKS_FILE
+    if not path.is_file() and (Path(folder) / MANIFEST_FILE).is_file():  # a session that ended before a sample
+        raise DataError(f"{folder} is an `asl-edge collect` folder with no still-letter samples yet; record some with "
+                        f"`asl-edge collect --source 0 --out {folder}`")
     if not path.is_file():
         raise DataError(f"{folder} has no {LANDMARKS_FILE}: it is not a dataset written by `asl-edge collect` "
                         "(collect some samples with `asl-edge collect --source 0 --out FOLDER`)")

@@ -150,6 +150,12 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "landmarks.npz", "asl-edge collect")
     assert main(["eval", str(BUNDLED), "--compare", str(BUNDLED), "--data", str(empty)]) != 0
     _one_error_line(capsys, "--compare", "asl-edge collect")
+    # A session killed before its first sample leaves collect.json alone: a collect folder, not a stranger's.
+    (empty / "collect.json").write_text(json.dumps({"format": "asl-edge-collect", "version": 1, "sessions": []}))
+    assert main(["train", "--init-from", str(BUNDLED), "--data", str(empty), "--out", str(tmp_path / "r")]) != 0
+    _one_error_line(capsys, "is an `asl-edge collect` folder with no still-letter samples yet", f"--out {empty}")
+    assert main(["eval", str(BUNDLED), "--data", str(empty)]) != 0
+    _one_error_line(capsys, "is an `asl-edge collect` folder with no still-letter samples yet")
     signs = tmp_path / "signs"
     signs.mkdir()
     lm = np.random.default_rng(0).normal(300, 40, size=(4, 21, 3)).astype(np.float32)
