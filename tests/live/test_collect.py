@@ -364,6 +364,9 @@ def test_keys_redo_skip_and_finish_in_the_drawn_view(photos: dict[str, list[np.n
     assert len(redone) == 1 and redone[0].startswith("A-") and redone[0] not in set(samples.ids)
     assert not any(path.exists() for path in sample_paths(tmp_path / "keys", "A", redone[0]))
     assert "B: skipped" in lines and samples.counts() == {"A": 2}
+    # The letters left short, skipped B included, and how to add them.
+    assert f"finished before B (0/2), {', '.join(f'{k} (0/2)' for k in LETTERS[2:])} had their samples; run collect " \
+           f"again with --letters {','.join(LETTERS[1:])} to add them" in result.notes
     stored = [cv2.imread(str(sample_paths(tmp_path / "keys", "A", str(i))[0])) for i in samples.ids]
     assert [photo_shown(frame, shown) for frame in stored if frame is not None] == [("A", 2), ("A", 3)]
     # What the user saw: the prompt band and progress drawn over the frame, and the page's state per frame.

@@ -155,12 +155,16 @@ def run_collect(source: FrameSource, tracker: HandTracker, writer: CollectedWrit
         notes = [feed.ended_early] if feed.ended_early else []
         short = [(letter, taken, asked) for letter, taken, asked in session.progress() if taken < asked]
         in_countdown = bool(hand_frames and not reached_recording and session.finished_by == "end of source")
-        if short and session.finished_by == "end of source":
-            # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error.
-            notes.append(f"the source ended before {', '.join(f'{k} ({t}/{a})' for k, t, a in short)} had their "
+        # A video ending mid-letter (the countdown can take a short clip's whole letter) is not an error, nor a
+        # session finished or interrupted early (skipped letters included): the note says how to fill them in.
+        stopped = {"end of source": "the source ended", "finish": "finished",
+                   "interrupt": "interrupted"}.get(session.finished_by)
+        if short and stopped:
+            notes.append(f"{stopped} before {', '.join(f'{k} ({t}/{a})' for k, t, a in short)} had their "
                          f"samples; run collect again with --letters {','.join(k for k, _, _ in short)} to add them"
                          + (" (a shorter --countdown suits a recorded video)"
-                            if not source.live and session.config.countdown_s > 0 and not in_countdown else ""))
+                            if stopped == "the source ended" and not source.live and session.config.countdown_s > 0
+                            and not in_countdown else ""))
         early = [letter for letter, _, _ in short if letter in session.changed_early]
         if early:
             notes.append(f"the hand held a steady, different handshape before {', '.join(early)} had "
