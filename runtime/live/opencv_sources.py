@@ -152,6 +152,7 @@ class VideoFileSource(OpenCvSource):
         super().__init__(uri, options)
         self.path = path
         self._fps = 0.0
+        self._container_fps = DEFAULT_FOLDER_FPS  # the container's own rate (its timing, not --fps)
         self.frame_count = 0
         self.duration_s = 0.0  # the container's length (frame count / rate), 0 when unknown
         self._clock = ContainerClock(1.0 / DEFAULT_FOLDER_FPS)
@@ -168,10 +169,11 @@ class VideoFileSource(OpenCvSource):
         reported = float(self._capture.get(cv2.CAP_PROP_FPS))
         known = reported if 0 < reported < 1000 else 0.0
         self._fps = self.options.fps or known or DEFAULT_FOLDER_FPS
+        self._container_fps = known or DEFAULT_FOLDER_FPS
         self.frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.duration_s = self.frame_count / known if known else 0.0
         self._index, self._last = 0, 0.0
-        self._clock = ContainerClock(1.0 / self._fps)
+        self._clock = ContainerClock(1.0 / self._container_fps)
 
     @property
     def nominal_fps(self) -> float | None:
@@ -181,15 +183,11 @@ class VideoFileSource(OpenCvSource):
         grabbed = self._grab()
         if grabbed is None:
             return None
-        frame = Frame(grabbed[0], self._timestamp(), self._index)
+        # The container's time is kept even under --fps: whether the file ended early is a question about it.
+        self._last = self._clock.stamp(float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0)
+        frame = Frame(grabbed[0], self._index / self.options.fps if self.options.fps else self._last, self._index)
         self._index += 1
-        self._last = frame.timestamp
         return frame
-
-    def _timestamp(self) -> float:
-        if self.options.fps:
-            return self._index / self.options.fps
-        return self._clock.stamp(float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0)
 
     @property
     def frames_read(self) -> int:
@@ -199,8 +197,9 @@ class VideoFileSource(OpenCvSource):
     def ended_early(self) -> str | None:
         """Fewer frames than the container announced, and (for a variable rate, whose count is only an
         estimate) the last one well before the container's end."""
-        short = 0 < self._index < self.frame_count - 1
-        if not short or (self.duration_s and self._last + 2.0 / self._fps >= self.duration_s):
+        # (no frame at all from a file that announces some is cut short too: a copy cut inside its first frames)
+        short = self._index < self.frame_count - 1
+        if not short or (self.duration_s and self._last + 2.0 / self._container_fps >= self.duration_s):
             return None
         return (f"{self.describe()} ended after {self._index} of {self.frame_count} frames "
                 "(truncated or damaged file?)")

@@ -293,3 +293,22 @@ def test_a_source_video_cut_short_spells_what_is_there_then_fails(tmp_path: Path
     frames = int(cut.stdout.split(" frames in ")[0].rsplit("\n", 1)[-1])
     assert 0 < frames < 30 and "spelled: " in cut.stdout
     assert (tmp_path / "spelled.txt").is_file()  # the part's transcript is kept (empty: noise spells nothing)
+    # --fps replaces the frames' times, not the container's: the cut is still seen.
+    paced = asl_edge("run", "--source", str(clip), "--model", str(IMAGE_MODEL), "--hand", "off",
+                     "--no-window", "--fps", "5", cwd=tmp_path)
+    assert paced.returncode == 2 and "of 30 frames" in error_lines(paced)[0]
+
+
+def test_a_source_video_that_opens_but_gives_no_frame_fails(tmp_path: Path) -> None:
+    """An MP4 with its index first (faststart), cut inside its first frame: it opens, announces its frames and
+    decodes none."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs the ffmpeg command line (make media)")
+    clip = tmp_path / "fast.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-t",
+                    "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(clip)], check=True)
+    clip.write_bytes(clip.read_bytes()[:3000])
+    result = asl_edge("run", "--source", str(clip), "--model", str(IMAGE_MODEL), "--hand", "off", "--no-window",
+                      cwd=tmp_path)
+    assert result.returncode == 2 and "0 frames in" in result.stdout
+    assert error_lines(result)[0].startswith(f"asl-edge run: error: video file {clip} ended after 0 of 30 frames")
