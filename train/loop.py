@@ -346,7 +346,8 @@ def save_epoch(out: Path, config: TrainConfig, spec: ModelSpec, training: Traini
         save_checkpoint(out / CHECKPOINT, training.plain_model, spec, metrics, epoch)
     save_checkpoint(out / LAST, training.plain_model, spec, metrics, epoch, resume_state={
         "optimizer": training.optimizer.state_dict(), "scheduler": training.scheduler.state_dict(),
-        "scaler": training.scaler.state_dict(), "loop": state.__dict__, "config": config.to_dict()})
+        "scaler": training.scaler.state_dict(), "loop": state.__dict__, "config": config.to_dict(),
+        "cwd": os.getcwd()})  # what the config's relative paths are relative to, for --resume from elsewhere
 
 
 def _fit(config: TrainConfig, group: distributed.ProcessGroup, device: torch.device,

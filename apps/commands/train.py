@@ -209,9 +209,10 @@ RUN_RECIPE = ("data", "val", "arch", "image_size", "color", "batch_size", "lr", 
 
 def _resumed(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
     """`config` with the recorded settings of the run in --out for every RUN_RECIPE option left out (and --epochs,
-    when left out); ConfigError naming any option given with another value than the run's. (A resumed run had
-    taken the defaults for what was left out: 50 epochs for a run started with 1, `medium` augmentation without
-    the flip for one started with `heavy --hflip`.)"""
+    when left out); ConfigError naming any option given with another value than the run's, or an --epochs the run
+    has done already. (A resumed run had taken the defaults for what was left out: 50 epochs for a run started with
+    1, `medium` augmentation without the flip for one started with `heavy --hflip`.) An option whose parser default
+    is a value (--arch, --augment, ...) counts as left out when given with that default value."""
     import os
 
     from asl_edge.train.checkpoint import load_checkpoint
@@ -219,7 +220,16 @@ def _resumed(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
     last = Path(config.out) / "last.pt"
     if not last.is_file():
         return config  # the training loop says there is nothing to resume
-    recorded = (load_checkpoint(last).resume_state or {}).get("config") or {}
+    saved = load_checkpoint(last)
+    state = saved.resume_state or {}
+    recorded = state.get("config") or {}
+    if not recorded:  # written before the settings were recorded: the command line is all there is
+        return config
+    if args.epochs is not None and args.epochs <= saved.epoch:
+        raise ConfigError(f"--epochs {args.epochs}: {config.out} has done {saved.epoch} epochs already; give more "
+                          "to train on, or leave --epochs out to finish the run's own")
+    started_in = state.get("cwd") or os.getcwd()  # the folder its relative paths were given from
+    given_as_none = {"data", "val", "batch_size", "lr", "weight_decay", "patience", "weights", "epochs"}
     taken: dict[str, Any] = {}
     differ = []
     for name in (*RUN_RECIPE, "epochs"):
@@ -228,11 +238,17 @@ def _resumed(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
         mine, theirs = getattr(config, name), recorded[name]
         if name in ("data", "val"):
             mine = None if mine is None else str(mine)
+            theirs = None if theirs is None else os.path.join(started_in, theirs)
             same = mine == theirs or (mine is not None and theirs is not None
                                       and os.path.realpath(mine) == os.path.realpath(theirs))
+            if not same and mine is not None and theirs is not None and not os.path.exists(theirs):
+                continue  # the dataset moved: the folder given is where it is now
         else:
             same = mine == theirs
-        left_out = {"data": args.data is None, "epochs": args.epochs is None}.get(name, mine == DEFAULTS.get(name))
+        cli = {"data": args.data, "val": args.val, "weights": args.weights}.get(name, getattr(args, name, None))
+        left_out = cli is None if name in given_as_none else mine == DEFAULTS.get(name)
+        if left_out and name in ("data", "val") and theirs is not None and not os.path.exists(theirs):
+            raise ConfigError(f"the run's {name} folder {theirs} is gone; pass where it is now with --{name}")
         if left_out:
             taken[name] = theirs
         elif not same and name != "epochs":

@@ -167,18 +167,26 @@ def test_kill_9_leaves_a_lock_that_does_not_block_resume(tmp_path: Path, small_i
 
 
 def test_resume_continues_with_the_settings_the_run_was_started_with(tmp_path: Path, small_image_folder: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """`train --out RUN --resume` takes what defines the run from its last.pt (before, every option left out took
     its default: 50 epochs for a run started with 1, `medium` augmentation without the flip for `light --hflip`);
     --epochs may change, to train on; an option given with another value is refused."""
     out = tmp_path / "run"
-    assert main(train_args(small_image_folder, out, "--hflip", "--seed", "3", epochs=1)) == 0
+    # Started with a relative --data, resumed from another folder.
+    monkeypatch.chdir(small_image_folder.parent)
+    assert main(train_args(Path(small_image_folder.name), out, "--hflip", "--seed", "3", epochs=1)) == 0
     started = load_checkpoint(out / "last.pt").resume_state["config"]  # type: ignore[index]
+    monkeypatch.chdir(tmp_path)
     capsys.readouterr()
-    assert main(["train", "--out", str(out), "--resume", "--arch", "resnet18", "--augment", "heavy"]) == 2
+    assert main(["train", "--out", str(out), "--resume", "--arch", "resnet18", "--augment", "heavy",
+                 "--batch-size", "32"]) == 2
     line = one_error_line(capsys.readouterr().err)
-    assert "--arch resnet18 (the run: aslcnn), --augment heavy (the run: light) differ" in line
+    assert ("--arch resnet18 (the run: aslcnn), --batch-size 32 (the run: 16), --augment heavy (the run: light) "
+            "differ") in line
     assert "only --epochs may change" in line
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "1"]) == 2
+    assert "has done 1 epochs already" in one_error_line(capsys.readouterr().err)
     assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--workers", "0", "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
     assert f"resuming {out} with its recorded settings: data {small_image_folder}, " in printed
@@ -187,8 +195,9 @@ def test_resume_continues_with_the_settings_the_run_was_started_with(tmp_path: P
     last = load_checkpoint(out / "last.pt")
     assert last.epoch == 2
     resumed = last.resume_state["config"]  # type: ignore[index]
-    assert {k: v for k, v in resumed.items() if k not in ("epochs", "resume")} == {
-        k: v for k, v in started.items() if k not in ("epochs", "resume")}
+    assert {k: v for k, v in resumed.items() if k not in ("epochs", "resume", "data")} == {
+        k: v for k, v in started.items() if k not in ("epochs", "resume", "data")}
+    assert Path(resumed["data"]) == small_image_folder and started["data"] == small_image_folder.name
     assert resumed["epochs"] == 2
 
 
