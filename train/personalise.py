@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -54,7 +53,7 @@ from asl_edge.datasets import HeldOutSplit
 from asl_edge.errors import DataError
 from asl_edge.landmark_features import landmark_features
 from asl_edge.progress import Log
-from asl_edge.runtime.hand.collected import LANDMARKS_FILE, CollectedSamples
+from asl_edge.runtime.hand.collected import LANDMARKS_FILE, CollectedSamples, flagged_ids
 from asl_edge.spec import NOTHING
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.landmarks import (
@@ -73,6 +72,8 @@ from asl_edge.train.onnx_init import check_parity, load_start_model
 
 PARITY_SAMPLES = 512
 MAX_LR = 1.0  # far above any useful fine-tuning rate (default 1e-3); larger ones only diverge
+# Far above the defaults (distill 1, anchor 1e-2, weight decay 0); the loss overflows long before 1e308.
+MAX_WEIGHT, MAX_WEIGHT_DECAY = 1e3, 1.0
 AT_RISK_PROB = 0.05  # see `at_risk` in _personalise
 
 
@@ -126,11 +127,14 @@ class PersonaliseConfig:
             raise DataError(f"--user-share {self.user_share} must be between 0 and 1 (the rest is the replay data)")
         if not 0.0 < self.holdout < 1.0:
             raise DataError(f"--holdout {self.holdout} must be between 0 and 1")
-        # Written so that NaN fails too (every comparison with NaN is false): --distill nan, --anchor inf or
-        # --lr 1e9 trained a broken model with exit 0, and --lr nan was a traceback from the optimizer.
-        if not all(0 <= value < math.inf for value in (self.distill, self.anchor, self.weight_decay)):
-            raise DataError(f"--distill {self.distill}, --anchor {self.anchor} and --weight-decay {self.weight_decay} "
-                            "must be 0 (off) or a positive number")
+        # Written so that NaN fails too (every comparison with NaN is false): --distill nan, --anchor 1e308 or
+        # --lr 1e9 trained a NaN model with exit 0, and --lr nan was a traceback from the optimizer.
+        for option, value, top in (("--distill", self.distill, MAX_WEIGHT), ("--anchor", self.anchor, MAX_WEIGHT),
+                                   ("--weight-decay", self.weight_decay, MAX_WEIGHT_DECAY)):
+            if not 0 <= value <= top:
+                raise DataError(f"{option} {value} must be 0 (off) up to {top:g}")
+        if not 0 <= self.label_smoothing < 1:
+            raise DataError(f"--label-smoothing {self.label_smoothing} must be in [0, 1)")
         if not 0 < self.lr <= MAX_LR:
             raise DataError(f"--lr {self.lr} must be a positive number up to {MAX_LR:g} (default {type(self).lr:g})")
 
@@ -245,8 +249,11 @@ def _personalise(start: str | os.PathLike[str], user: CollectedSamples, user_fol
         raise DataError(f"{user_folder} has no letter with 2 or more samples, so none can be held out to check the "
                         f"result; record more with `asl-edge collect --source 0 --out {user_folder} --samples 10`")
     user_val_x = landmark_features(user.landmarks[held], user.handedness[held])
-    progress(f"{user_folder}: {len(user)} samples of {len(letters)} letters, {int(held.sum())} held out "
-             f"(the last {config.holdout:.0%} of each letter)")
+    flagged = flagged_ids(user_folder)
+    progress(f"{user_folder}: {len(user)} samples of {len(letters)} letter{'s' if len(letters) != 1 else ''}, "
+             f"{int(held.sum())} held out (the last {config.holdout:.0%} of each letter)"
+             + (f"; {len(flagged)} flagged in collect.json as looking like another letter's, left out" if flagged
+                else ""))
 
     # The mix: the person's samples repeated to about user_share of each epoch, weighted to exactly that share.
     repeats = max(1, round(len(replay_y) * config.user_share / (1 - config.user_share) / len(user_lm)))

@@ -141,12 +141,18 @@ def test_letters_neither_replayed_nor_recorded_are_named(tmp_path: Path) -> None
     subset = PackedSet(multi.landmarks[rows], multi.handedness[rows], multi.found[rows], multi.labels[rows],
                        tuple(multi.classes))
     signs = _signs(tmp_path / "signs")
+    # One sample flagged as a look-alike: left out, and the run says so.
+    (signs / "collect.json").write_text(json.dumps({"format": "asl-edge-collect", "version": 1, "sessions": [],
+                                                    "flagged": {"M-0": {"looks_like": "N", "sample": "N-6",
+                                                                        "distance": 0.1}}}))
     lines: list[str] = []
     metrics = personalise(BUNDLED, read_collected(signs), signs, [("asl-letters-multi", subset)], tmp_path / "mine",
                           PersonaliseConfig(epochs=2), progress=lines.append)
     model_classes = read_onnx_header(BUNDLED).spec.labels  # type: ignore[union-attr]
     expected = [c for c in model_classes if c not in (*replayed, *LETTERS, "nothing")]
     assert metrics["letters_not_replayed"] == expected and "Z" in expected and "M" not in expected
+    assert any(line.startswith(f"{signs}: 17 samples of 3 letters") and line.endswith(
+        "; 1 flagged in collect.json as looking like another letter's, left out") for line in lines), lines
     warnings = [line for line in lines if line.startswith("warning: neither replayed nor recorded")]
     assert warnings == [f"warning: neither replayed nor recorded, so not protected or measured: {', '.join(expected)}; "
                         "replay the start model's training data (leave out --replay-data for its default), or "
@@ -167,7 +173,8 @@ def test_protection_options_out_of_range_are_one_error_line(tmp_path: Path,
     signs = _signs(tmp_path / "signs")
     for option, value in (("--distill", "-1"), ("--anchor", "-1"), ("--weight-decay", "-1"), ("--distill", "nan"),
                           ("--anchor", "inf"), ("--weight-decay", "nan"), ("--lr", "nan"), ("--lr", "-1"),
-                          ("--lr", "1e9")):
+                          ("--lr", "1e9"), ("--distill", "1e308"), ("--anchor", "1e308"),
+                          ("--weight-decay", "1e300"), ("--label-smoothing", "nan")):
         assert main(["train", "--init-from", str(BUNDLED), "--data", str(signs), "--out", str(tmp_path / "r"),
                      option, value]) != 0
         err = capsys.readouterr().err.strip().splitlines()
