@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -197,7 +198,8 @@ WEB_HOST, WEB_PORT = "127.0.0.1", 8080
 def check_view_options(args: argparse.Namespace) -> None:
     """--host and --port without --web are refused (they were ignored: no page, and no word of why); with it, the
     ones not given take their defaults. Call before anything opens."""
-    given = [f"--{name} {getattr(args, name)}" for name in ("host", "port") if getattr(args, name) is not None]
+    given = [f"--{name} {shlex.quote(str(getattr(args, name)))}" for name in ("host", "port")
+             if getattr(args, name) is not None]
     if given and not args.web:
         raise DataError(f"{' and '.join(given)} set the web page's address, but there is no page without --web; add "
                         "--web")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from asl_edge.errors import DataError
 
@@ -38,23 +39,29 @@ def source_file(uri: str) -> str | None:
     return path if os.path.isfile(path) else None
 
 
-def refuse_overwrites(outputs: Sequence[tuple[str, object]], inputs: Sequence[tuple[str, object]]) -> None:
-    """`outputs`: (option, path) the command will write, None or "-" (standard output) for none; `inputs`:
-    (option, value) it reads, "--source" as given (only a local file counts), the others paths, None for none.
-    Raises DataError naming the first output that is an input file or another output."""
+def refuse_overwrites(outputs: Sequence[tuple[str, object]], inputs: Sequence[tuple[str, object]],
+                      protected: Path | None = None) -> None:
+    """`outputs`: (option, path) the command will write, None or "-" (standard output) for none; `inputs`: (what,
+    value) it reads: an option ("--source" as given, only a local file counting; the others paths) or a description
+    of a file it finds itself ("the spec beside the model"), None for none; `protected`: a folder no output may be
+    in (the package's bundled files: the default models, the hand models, the demo clip). Raises DataError naming
+    the first output that is an input file, in `protected`, or another output."""
     written = [(option, str(path)) for option, path in outputs if path is not None and str(path) != "-"]
     read = []
-    for option, value in inputs:
-        path = None if value is None else source_file(str(value)) if option == "--source" else str(value)
+    for what, value in inputs:
+        path = None if value is None else source_file(str(value)) if what == "--source" else str(value)
         if path is not None and os.path.isfile(path):
-            read.append((option, str(value), path))
+            read.append((f"the {what} file" if what.startswith("--") else what, str(value), path))
     for option, path in written:
-        for input_option, given, input_path in read:
+        stem, suffix = os.path.splitext(path)
+        elsewhere = stem + ELSEWHERE[option].format(suffix=suffix)
+        for what, given, input_path in read:
             if same_file(path, input_path):
-                stem, suffix = os.path.splitext(path)
-                elsewhere = stem + ELSEWHERE[option].format(suffix=suffix)
-                raise DataError(f"{option} {path} is the {input_option} file ({given}): this would write over its "
-                                f"own input; write elsewhere, e.g. {option} {elsewhere}")
+                raise DataError(f"{option} {path} is {what} ({given}): this would write over its own input; write "
+                                f"elsewhere, e.g. {option} {elsewhere}")
+        if protected is not None and Path(os.path.realpath(path)).is_relative_to(os.path.realpath(protected)):
+            raise DataError(f"{option} {path} is inside asl-edge's bundled files ({protected}), which it reads; write "
+                            "elsewhere, e.g. in your home folder")
     for (first, path), (second, other) in itertools.combinations(written, 2):
         if same_file(path, other):
             also = f" (as {other})" if other != path else ""

@@ -22,9 +22,11 @@ from asl_edge.errors import AslEdgeError, DataError
 
 
 def cache_dir(name: str) -> Path:
-    """A folder under asl-edge's cache: $ASL_EDGE_CACHE, else (unset or empty) ~/.cache/asl-edge."""
+    """A folder under asl-edge's cache: $ASL_EDGE_CACHE (a leading ~ is the home folder), else (unset, empty or
+    blank) ~/.cache/asl-edge."""
     # An empty value is unset, as for XDG_CACHE_HOME: Path("") would make the cache the current directory.
-    return Path(os.environ.get("ASL_EDGE_CACHE") or Path.home() / ".cache" / "asl-edge") / name
+    value = os.environ.get("ASL_EDGE_CACHE", "").strip()
+    return (Path(value).expanduser() if value else Path.home() / ".cache" / "asl-edge") / name
 
 
 # What to do about a failed write, by errno; anything else gets the generic advice.

@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwrites([("--save", args.save)], [("--source", source.uri)])
     if args.save is not None and Path(os.path.realpath(args.save)).is_relative_to(os.path.realpath(args.out)):
         # The folder holds what collect writes, and a video saved over landmarks.npz or collect.json loses them.
+        folder = Path(os.path.realpath(args.out))
+        beside = os.path.relpath(folder.parent / f"{folder.name}-session.mp4")  # outside it, even for --out .
         raise DataError(f"--save {args.save} is inside the collect folder {args.out}, which holds the samples "
-                        f"only; save the video beside it, e.g. --save {Path(args.out).name}-session.mp4")
+                        f"only; save the video beside it, e.g. --save {beside}")
     open_source(source)  # fail on a bad source before loading models or writing anything
     print(f"source: {source.describe()}")
     print(f"collecting {config.samples} samples of {', '.join(letters)} into {args.out}"

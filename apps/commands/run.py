@@ -31,13 +31,16 @@ from asl_edge.apps.options import (
 from asl_edge.apps.overwrites import refuse_overwrites
 from asl_edge.benchmark.soak import SoakMonitor
 from asl_edge.errors import AslEdgeError, DataError
+from asl_edge.onnx_header import sidecar_spec_path
 from asl_edge.runtime.backends import Backend, backend_for, load_backend
 from asl_edge.runtime.hand.chain import open_chain
+from asl_edge.runtime.hand.models import ASSETS
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL as DEFAULT_MODEL
 from asl_edge.runtime.live.display import Sink, VideoFileSink, WebSink, close_sinks, open_sinks
 from asl_edge.runtime.live.events import EventWriter, SpellingEvent
 from asl_edge.runtime.live.frames import FrameSource
 from asl_edge.runtime.live.latency import format_summary
+from asl_edge.runtime.live.motion_profile import find_profile
 from asl_edge.runtime.live.pipeline import PipelineConfig, PipelineResult, Suggest, run_pipeline
 from asl_edge.runtime.live.sources import LoopingSource
 from asl_edge.runtime.live.spelling import Commit
@@ -179,10 +182,14 @@ def _run_live(args: argparse.Namespace, source: FrameSource, config: PipelineCon
         if to_stdout and args.events == "-":
             raise DataError("--events - and --transcript - both want standard output; send one of them to a "
                             "file, e.g. --transcript spelled.txt")
-        inputs = [(f"--{name.replace('_', '-')}", getattr(args, name, None))
-                  for name in ("model", "spec", "words", "motion_profile", "fallback", "crop_model")]
+        inputs: list[tuple[str, object]] = [(f"--{name.replace('_', '-')}", getattr(args, name, None))
+                                             for name in ("model", "spec", "words", "crop_model")]
+        if getattr(args, "fallback", None) not in (None, "auto", "none"):  # (the bundled one is in ASSETS)
+            inputs.append(("--fallback", args.fallback))
+        inputs += [("the spec beside the model", sidecar_spec_path(args.model)),
+                   ("the motion profile", find_profile(args.model, getattr(args, "motion_profile", None)))]
         refuse_overwrites([("--save", args.save), ("--events", args.events), ("--transcript", args.transcript)],
-                          [("--source", source.uri), *inputs])
+                          [("--source", source.uri), *inputs], protected=ASSETS)
         if args.transcript is not None:
             # A bad path fails before the model loads.
             transcript = StreamTranscript(stdout) if to_stdout else Transcript(args.transcript)

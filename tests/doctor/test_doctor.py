@@ -70,6 +70,10 @@ def test_an_empty_cache_variable_means_the_default_cache(tmp_path: Path, monkeyp
     finding = CHECKS["cache"](Context("train", None, Facts()))
     assert finding is not None and finding.status == "ok" and finding.detail.startswith(str(default)), finding
     assert not (tmp_path / "home").exists()  # the check created nothing
+    monkeypatch.setenv("ASL_EDGE_CACHE", "  ")  # blank is empty too, and a leading ~ is the home folder
+    assert default_engine_cache() == default / "engines"
+    monkeypatch.setenv("ASL_EDGE_CACHE", "~/c")
+    assert default_engine_cache() == tmp_path / "home" / "c" / "engines"
 
 
 @pytest.mark.skipif(HAS_TENSORRT_GPU, reason="this machine has TensorRT and a GPU: build can run")

@@ -17,6 +17,7 @@ from asl_edge.apps.options import WEB_HOST, WEB_PORT, check_view_options
     ("run", ["--host", "0.0.0.0", "--port", "0"], "--host 0.0.0.0 and --port 0"),
     ("collect", ["--host", "0.0.0.0"], "--host 0.0.0.0"),
     ("demo", ["--port", "9000"], "--port 9000"),
+    ("run", ["--host", ""], "--host ''"),
 ])
 def test_web_address_without_web_is_refused(command: str, extra: list[str], given: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
