@@ -236,19 +236,16 @@ def _resumed(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
         if name not in recorded:
             continue
         mine, theirs = getattr(config, name), recorded[name]
-        if name in ("data", "val"):
-            mine = None if mine is None else str(mine)
-            theirs = None if theirs is None else os.path.join(started_in, theirs)
-            same = mine == theirs or (mine is not None and theirs is not None
-                                      and os.path.realpath(mine) == os.path.realpath(theirs))
-            if not same and mine is not None and theirs is not None and not os.path.exists(theirs):
-                continue  # the dataset moved: the folder given is where it is now
-        else:
-            same = mine == theirs
         cli = {"data": args.data, "val": args.val, "weights": args.weights}.get(name, getattr(args, name, None))
         left_out = cli is None if name in given_as_none else mine == DEFAULTS.get(name)
-        if left_out and name in ("data", "val") and theirs is not None and not os.path.exists(theirs):
-            raise ConfigError(f"the run's {name} folder {theirs} is gone; pass where it is now with --{name}")
+        same = mine == theirs
+        if name in ("data", "val") and theirs is not None:
+            theirs = os.path.join(started_in, theirs)
+            if not os.path.exists(theirs):
+                if left_out:
+                    raise ConfigError(f"the run's {name} folder {theirs} is gone; pass where it is now with --{name}")
+                continue  # the dataset moved: the folder given is where it is now
+            same = mine is not None and os.path.realpath(mine) == os.path.realpath(theirs)
         if left_out:
             taken[name] = theirs
         elif not same and name != "epochs":

@@ -201,6 +201,22 @@ def test_resume_continues_with_the_settings_the_run_was_started_with(tmp_path: P
     assert resumed["epochs"] == 2
 
 
+def test_resume_after_the_dataset_moved(tmp_path: Path, small_image_folder: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(small_image_folder, data)
+    assert main(train_args(data, out, epochs=1)) == 0
+    data.rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2"]) == 2
+    assert f"the run's data folder {data} is gone; pass where it is now with --data" in one_error_line(
+        capsys.readouterr().err)
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "2", "--data", str(tmp_path / "moved"),
+                 "--workers", "0", "--device", "cpu"]) == 0
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert load_checkpoint(out / "last.pt").epoch == 2
+
+
 def test_landmark_training_cannot_resume(tmp_path: Path, small_image_folder: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert main(train_args(small_image_folder, tmp_path / "lm", "--input", "landmarks", "--resume")) == 2
