@@ -31,6 +31,8 @@ ONNX_PRECISION_KEY = "asl_edge.precision"
 # Every precision asl-edge exports, builds and measures, in that order.
 PRECISIONS = ("fp32", "fp16", "int8")
 
+# The fingerspelled alphabet: what collect records and a one-letter clip may be labelled.
+ASL_LETTERS = tuple(chr(ord("A") + i) for i in range(26))
 # Classes that edit the spelled text instead of adding a letter.
 SPACE, DELETE, NOTHING = "space", "del", "nothing"
 

@@ -75,16 +75,8 @@ class TrainConfig:
                 raise bad(name, f"{value!r} must be an integer >= {low}")
         if self.image_size > 1024:
             raise bad("image_size", f"{self.image_size} is larger than 1024")
-        # Written so that NaN fails too (every comparison with NaN is false): it trained a NaN model with exit 0.
-        if not 0 < self.lr < math.inf:
-            raise bad("lr", f"{self.lr} must be a positive number")
-        if not 0 <= self.weight_decay < math.inf:
-            raise bad("weight_decay", f"{self.weight_decay} must be a number >= 0")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise bad("label_smoothing", f"{self.label_smoothing} must be in [0, 1)")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise bad("val_fraction", f"{self.val_fraction} must be between 0 and 1")
-        for name in ("patience", "workers", "threads"):
+        check_loss_options(self)
+        for name in ("workers", "threads"):
             if getattr(self, name) < 0:
                 raise bad(name, f"{getattr(self, name)} must be >= 0")
         if self.weights is not None and self.arch == "aslcnn":
@@ -94,3 +86,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+def check_loss_options(config: Any) -> None:
+    """The options image and landmark training share (`lr`, `weight_decay`, `label_smoothing`, `val_fraction`,
+    `patience` attributes of `config`); ConfigError naming the first out of range."""
+    # Written so that NaN fails too (every comparison with NaN is false): NaN or infinite values trained NaN
+    # models with exit 0, or ended in the optimizer's traceback.
+    checks = (("lr", 0 < config.lr < math.inf, "a positive number"),
+              ("weight_decay", 0 <= config.weight_decay < math.inf, "a number >= 0"),
+              ("label_smoothing", 0 <= config.label_smoothing < 1, "in [0, 1)"),
+              ("val_fraction", 0 < config.val_fraction < 1, "between 0 and 1"),
+              ("patience", config.patience >= 0, ">= 0"))
+    for name, ok, allowed in checks:
+        if not ok:
+            raise ConfigError(f"invalid training option {name}: {getattr(config, name)} must be {allowed}")

@@ -33,7 +33,7 @@ from asl_edge.progress import Log
 from asl_edge.run_folder import claim_training_folder
 from asl_edge.spec import make_landmark_spec
 from asl_edge.train.checkpoint import save_checkpoint
-from asl_edge.train.config import ConfigError
+from asl_edge.train.config import check_loss_options
 from asl_edge.train.models import LandmarkMlp
 
 VAL_FEATURES = "val_features.npz"
@@ -188,16 +188,7 @@ class LandmarkTrainConfig:
     patience: int = 0  # stop after this many epochs without a better held-out loss; 0: never
 
     def __post_init__(self) -> None:
-        # Written so that NaN fails too (every comparison with NaN is false): --lr inf or --label-smoothing nan
-        # trained with exit 0, --lr nan was a traceback from the optimizer.
-        checks = {"lr": (0 < self.lr < math.inf, "a positive number"),
-                  "weight_decay": (0 <= self.weight_decay < math.inf, "a number >= 0"),
-                  "label_smoothing": (0 <= self.label_smoothing < 1, "in [0, 1)"),
-                  "val_fraction": (0 < self.val_fraction < 1, "between 0 and 1"),
-                  "patience": (self.patience >= 0, ">= 0")}
-        for name, (ok, allowed) in checks.items():
-            if not ok:
-                raise ConfigError(f"invalid training option {name}: {getattr(self, name)} must be {allowed}")
+        check_loss_options(self)
 
 
 def run_epoch(model: nn.Module, samples: int, batch_loss: Callable[[torch.Tensor], torch.Tensor],

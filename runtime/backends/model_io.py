@@ -16,7 +16,7 @@ from typing import Any
 
 from asl_edge.errors import ModelError, SpecError
 from asl_edge.onnx_header import open_cpu_session
-from asl_edge.spec import SIGN_MNIST_LETTERS, ModelSpec
+from asl_edge.spec import ASL_LETTERS, SIGN_MNIST_LETTERS, ModelSpec
 
 # onnx.TensorProto element types as onnxruntime names them (the ones a classifier's input may have).
 ONNX_TYPES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 6: "tensor(int32)", 7: "tensor(int64)",
@@ -163,11 +163,10 @@ def _check_image_dims(where: str, graph: tuple[Dim, ...], spec: ModelSpec) -> No
 
 # -- templates ---------------------------------------------------------------------------------------------
 # Label lists recognised by their length: the class orders of the datasets asl-edge reads.
-_A_TO_Z = tuple(chr(ord("A") + i) for i in range(26))
 KNOWN_LABELS: dict[int, tuple[tuple[str, ...], str]] = {
     24: (tuple(c for c in SIGN_MNIST_LETTERS if c != "J"), "Sign Language MNIST's 24 letters (A-Y without J)"),
-    26: (_A_TO_Z, "A-Z"),
-    29: ((*_A_TO_Z, "del", "nothing", "space"),
+    26: (ASL_LETTERS, "A-Z"),
+    29: ((*ASL_LETTERS, "del", "nothing", "space"),
          "the ASL Alphabet set's A-Z, del, nothing, space (sorted folder names)"),
 }
 

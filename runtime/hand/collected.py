@@ -42,6 +42,7 @@ from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.strokes import Stroke, read_strokes, stroke_files, stroke_path, write_stroke
 from asl_edge.runtime.hand.tracker import Hand
+from asl_edge.spec import ASL_LETTERS
 
 FORMAT = "asl-edge-collect"
 FORMAT_VERSION = 1
@@ -130,7 +131,7 @@ def read_collected(folder: str | os.PathLike[str], include_flagged: bool = False
     if bad.any():  # a NaN row would turn every weight of a personalised model into NaN
         raise DataError(f"{path}: {int(bad.sum())} samples have non-finite landmarks (e.g. {samples.ids[bad][0]}); "
                         "the file is damaged - restore it or collect into a new folder")
-    odd = sorted({str(label) for label in samples.labels if not (len(label) == 1 and "A" <= label <= "Z")})
+    odd = sorted({str(label) for label in samples.labels if label not in ASL_LETTERS})
     if odd:  # collect records the letters A-Z only; anything else would train as a class of its own
         raise DataError(f"{path}: labels {', '.join(map(repr, odd[:5]))} are not letters A-Z, the only ones collect "
                         "records; the file was edited or damaged - restore it or collect into a new folder")

@@ -38,10 +38,10 @@ from asl_edge.runtime.hand.collected import MANIFEST_FILE
 from asl_edge.runtime.hand.models import NUM_LANDMARKS
 from asl_edge.runtime.hand.photos import PHOTO_PAD, tracker_config
 from asl_edge.runtime.hand.tracker import HandTracker
+from asl_edge.spec import ASL_LETTERS
 
 CACHE_VERSION = 1
 VIDEO_LABELS = "labels.csv"
-ASL_LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # what a one-letter clip may be labelled
 # Consecutive frames of a held letter are near-copies: every third keeps the variety at a third of the cost.
 VIDEO_FRAME_STEP = 3
 # formed_frames: fingertips slower than this (palm sizes per second, median over 7 frames) = a held hand; the

@@ -29,7 +29,6 @@ one is a one-line error naming the extra to install.
 from __future__ import annotations
 
 import os
-import string
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from asl_edge.errors import DataError, require
+from asl_edge.spec import ASL_LETTERS
 
 # The English list inside symspellpy's wheel (word and count per line, MIT licence): per SymSpell's README, the words
 # of SCOWL (Spell Checker Oriented Word Lists) with their counts in Google Books n-grams (symspellpy's N: 1.0e12 words).
@@ -67,7 +67,7 @@ LOOKUP_SHORT = 3  # up to this many letters symspellpy looks 1 edit away, longer
 MAX_ALTERNATIVES = 3
 CACHE_SIZE = 512  # answers remembered: the live view asks again about the same letters every frame
 
-LETTERS = frozenset(string.ascii_uppercase)
+LETTERS = frozenset(ASL_LETTERS)
 
 
 @dataclass(frozen=True)
