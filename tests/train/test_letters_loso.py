@@ -156,7 +156,7 @@ def test_a_user_sees_one_line_at_once_and_no_out_folder(tmp_path: Path) -> None:
         started = time.monotonic()
         result = subprocess.run([sys.executable, str(TOOL), "--video", str(plain), *args, "--out",
                                  str(tmp_path / "lo_plain")], check=False, capture_output=True, text=True, timeout=120)
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 30  # refused before any training (minutes), however busy the machine
         assert result.returncode == 2 and result.stderr.count("error:") == 1 and message in result.stderr, \
             result.stderr
         assert "Traceback" not in result.stderr
