@@ -25,6 +25,8 @@ from asl_edge.progress import track
 from asl_edge.spec import SIGN_MNIST_LETTERS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+# Photo formats OpenCV's decoders do not take (or not in every build): named when skipped, never silently.
+OTHER_IMAGE_SUFFIXES = {".gif", ".heic", ".heif", ".avif", ".jxl", ".svg", ".dng", ".cr2", ".nef", ".arw"}
 SIGN_MNIST_PIXELS = 28 * 28
 SIGN_MNIST_UNUSED = (9, 25)  # J and Z need motion; labels 9 and 25 never occur
 # The held-out split every stage uses unless told otherwise: a fifth of each class, drawn with seed 0.
@@ -92,15 +94,23 @@ def shrink_to(image: np.ndarray, max_side: int | None) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def _read_image(path: Path, max_side: int | None = None) -> np.ndarray | None:
-    # imdecode(fromfile) handles non-ASCII paths, which imread does not on every platform.
+def read_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.ndarray | None:
+    """The photo at `path` as a BGR uint8 (H, W, 3) array (gray and alpha images converted, EXIF orientation
+    applied), shrunk with `shrink_to(max_side)`; None when it cannot be read: an empty file, one no decoder
+    takes (a truncated JPEG with OpenCV 5), a folder, a broken link. Every command reads photos through
+    this, so a file one of them skips is skipped by all."""
+    # imdecode(fromfile), not imread: imread crashes the interpreter on a file name that is not valid UTF-8
+    # (OpenCV 5.1) and fails on non-ASCII paths on some platforms.
     try:
-        data = np.fromfile(str(path), np.uint8)
-    except OSError:
+        data = np.fromfile(os.fspath(path), np.uint8)
+    except (OSError, ValueError):
         return None
     if data.size == 0:
         return None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error:
+        return None
     # Shrunk right after decoding, so only `workers` full-size images ever exist at once.
     return shrink_to(image, max_side) if image is not None and image.size else None
 
@@ -137,15 +147,40 @@ def check_out_outside_datasets(out: str | os.PathLike[str], datasets: Sequence[t
                             f"--out {example}")
 
 
+def is_hidden(path: Path) -> bool:
+    """A name no dataset means: hidden files and folders (.DS_Store, macOS's ._NAME copies of each file's
+    metadata) and the __MACOSX folder a zip made on a Mac holds."""
+    return path.name.startswith(".") or path.name == "__MACOSX"
+
+
 def folder_images(folder: Path) -> list[Path]:
-    """The image files of one folder, sorted by name. A broken link stays in, so that the readers count it among
-    the unreadable images their warning lists instead of skipping it unseen."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))
+    """The image files of one folder, sorted by name, hidden ones left out. A broken link stays in, so that the
+    readers count it among the unreadable images their warning lists instead of skipping it unseen."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p) and (p.is_file() or p.is_symlink()))
+
+
+def other_images(folder: Path) -> list[Path]:
+    """Photos of `folder` in formats asl-edge does not decode (OTHER_IMAGE_SUFFIXES), which the readers skip."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES and not is_hidden(p))
+
+
+def class_folders(root: Path) -> list[Path]:
+    """The class folders of a dataset folder, sorted by name; DataError when it has none."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not is_hidden(p))
+    if not folders:
+        raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
+    return folders
 
 
 def class_images(folder: Path) -> list[Path]:
-    """`folder_images` of a class folder; DataError when it has none (a class no model could learn)."""
-    images = folder_images(folder)
+    """`folder_images` of a class folder; DataError when it has none (a class no model could learn). Photos in
+    formats that are not read are named in one warning."""
+    images, others = folder_images(folder), other_images(folder)
+    if others:
+        print(f"warning: {len(others)} photo(s) in {folder} in a format asl-edge does not read skipped: "
+              f"{', '.join(p.name for p in others[:5])}{' ...' if len(others) > 5 else ''}; convert them to .jpg "
+              "or .png to use them", file=sys.stderr)
     if not images:
         raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                         "add images or remove the folder")
@@ -159,9 +194,7 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
     shrink each photo as it is decoded so its shorter side is at most this (`shrink_to`); None keeps
     full resolution (memory grows with the photos' resolution: 36 MB per 12 MP photo)."""
     root = check_dataset_path(root, csv_ok=False)
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not folders:
-        raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
+    folders = class_folders(root)
     names = tuple(classes) if classes is not None else tuple(p.name for p in folders)
     by_name = {p.name: p for p in folders}
     files: list[tuple[Path, int]] = []
@@ -171,7 +204,7 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
             raise DataError(f"class folder {root / name} is missing")
         files.extend((p, index) for p in class_images(folder))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # cv2 decodes without the GIL
-        decoded = list(track(pool.map(lambda item: _read_image(item[0], max_side), files), f"loading {root}",
+        decoded = list(track(pool.map(lambda item: read_image(item[0], max_side), files), f"loading {root}",
                              total=len(files), unit="image"))
     kept = [(img, label, str(path)) for img, (path, label) in zip(decoded, files, strict=True) if img is not None]
     bad = [str(path) for img, (path, _) in zip(decoded, files, strict=True) if img is None]
@@ -183,7 +216,8 @@ def load_image_folder(root: str | os.PathLike[str], classes: Sequence[str] | Non
     counts = np.bincount([label for _, label, _ in kept], minlength=len(names))
     empty = [names[i] for i in np.flatnonzero(counts == 0)]
     if empty:
-        raise DataError(f"class folder {root / empty[0]} has no readable images")
+        raise DataError(f"class folder {root / empty[0]} has no readable images (see the warning above); replace "
+                        "them with photos that open, or remove the folder")
     return LabelledImages([k[0] for k in kept], np.array([k[1] for k in kept], np.int64), names,
                           [k[2] for k in kept])
 

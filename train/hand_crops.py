@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 
 from asl_edge.artifacts import ensure_writable_dir
-from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, stratified_split
+from asl_edge.datasets import DEFAULT_SPLIT_SEED, DEFAULT_VAL_FRACTION, read_image, stratified_split
 from asl_edge.errors import AslEdgeError
 from asl_edge.runtime.hand.chain import hand_crop
 from asl_edge.runtime.hand.extract import load_landmark_dataset
@@ -39,7 +39,7 @@ def write_hand_crops(folders: Sequence[str], out: Path, val_fraction: float = DE
         for i, path in enumerate(data.paths):
             if i in held_out or not data.found[i]:
                 continue
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            image = read_image(path)
             if image is None:
                 continue
             crop = hand_crop(image, data.landmarks[i], float(data.handedness[i]))

@@ -31,7 +31,7 @@ from asl_edge.errors import DataError
 from asl_edge.landmark_features import FINGERS, NUM_FEATURES, PALM_MCPS, WRIST, landmark_features
 from asl_edge.progress import Log
 from asl_edge.run_folder import claim_training_folder
-from asl_edge.spec import make_landmark_spec
+from asl_edge.spec import NOTHING, make_landmark_spec
 from asl_edge.train.checkpoint import save_checkpoint
 from asl_edge.train.config import check_loss_options
 from asl_edge.train.models import LandmarkMlp
@@ -274,8 +274,19 @@ def _fit_landmarks(datasets: Sequence[tuple[str, LandmarkDatasetLike]], out_dir:
     lm, hand, y, w, which, val = (stacked.landmarks, stacked.handedness, stacked.labels, stacked.weights,
                                   stacked.dataset, stacked.held_out)
     excluded = stacked.excluded
+    # "nothing" (photos without a hand) has no landmarks by definition; it stays a label so the spec matches
+    # the image models' (the fallback reads those photos), and the chain reads a frame without a hand as it.
+    empty = [name for name, count in zip(classes, np.bincount(y, minlength=len(classes)), strict=True)
+             if not count and name != NOTHING]
+    if empty:
+        raise DataError(f"no sample of {', '.join(empty)} has a hand the hand stage finds (unreadable photos, or "
+                        "hands out of view: see the lines above), so the model could not learn "
+                        f"{'it' if len(empty) == 1 else 'them'}; add photos or clips where the whole hand is in view, "
+                        "or remove those letters from the data")
     if (~val).sum() < 2 or val.sum() < 1:
-        raise DataError("too few samples with a hand to train and validate on")
+        raise DataError(f"too few samples with a hand to train and validate on ({len(y)} with a hand, "
+                        f"{sum(excluded.values())} without); add photos where the whole hand is in view, a few per "
+                        "letter at least")
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -8,15 +8,15 @@ name up to its first "_" (massey-dev's `hand3_...`: one group per signer).
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from asl_edge.datasets import HeldOutSplit
+from asl_edge.datasets import HeldOutSplit, read_image
 from asl_edge.errors import DataError
 from asl_edge.metrics import ClassificationReport, classification_report
 from asl_edge.progress import Progress
@@ -65,7 +65,9 @@ class ChainEvaluation:
 
 
 def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequence[str]) -> ChainEvaluation:
-    """Run the chain on each photo (no tracking between photos) and score it against its label."""
+    """Run the chain on each photo (no tracking between photos) and score it against its label. Photos that
+    cannot be read (`datasets.read_image`) are skipped with one warning listing them, as every reader does;
+    DataError when none can."""
     labels = chain.labels
     unknown = sorted(set(true_labels) - set(labels))
     if unknown:
@@ -74,16 +76,27 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
     probs = np.zeros((len(paths), len(labels)), np.float32)
     sources: dict[str, int] = defaultdict(int)
     found = np.zeros(len(paths), bool)
+    readable = np.ones(len(paths), bool)
     with Progress(len(paths), "eval", unit="photo") as progress:
         for i, path in enumerate(paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            image = read_image(path)
+            progress.update()
             if image is None:
-                raise DataError(f"cannot decode {path}; remove or replace the file")
+                readable[i] = False
+                continue
             chain.tracker.reset()
             out = chain.classify(image)
             probs[i], found[i] = out.probs, out.hand is not None
             sources[out.source] += 1
-            progress.update()
+    if not readable.all():
+        bad = [str(path) for path, ok in zip(paths, readable, strict=True) if not ok]
+        print(f"warning: skipped {len(bad)} unreadable image(s): {', '.join(bad[:10])}"
+              f"{f' and {len(bad) - 10} more' if len(bad) > 10 else ''}", file=sys.stderr)
+        if not readable.any():
+            raise DataError("none of the photos could be read; pass a folder of class folders of .jpg/.png photos")
+        keep = np.flatnonzero(readable)
+        paths, true_labels = [paths[i] for i in keep], [true_labels[i] for i in keep]
+        probs, found = probs[keep], found[keep]
     truth = np.array([labels.index(label) for label in true_labels], np.int64)
     correct = probs.argmax(axis=1) == truth
     per_group: dict[str, list[int]] = defaultdict(lambda: [0, 0])

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from asl_edge.artifacts import atomic_write, cache_dir, ensure_writable_dir
-from asl_edge.datasets import check_dataset_path, class_images, folder_images
+from asl_edge.datasets import check_dataset_path, class_folders, class_images, folder_images, read_image
 from asl_edge.errors import AslEdgeError, DataError
 from asl_edge.landmark_features import PALM_MCPS
 from asl_edge.progress import Progress
@@ -95,9 +95,7 @@ def extract_landmarks(images: Iterable[np.ndarray | None], count: int, tracker: 
 def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
     """(classes sorted by name, image paths sorted per class, class index of each) of a folder of class folders."""
     root = check_dataset_path(root, csv_ok=False)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"dataset folder {root} has no class sub-folders; expected e.g. {root}/A/*.jpg")
+    classes = [folder.name for folder in class_folders(root)]
     paths, labels = [], []
     for index, name in enumerate(classes):
         images = class_images(root / name)
@@ -119,8 +117,13 @@ def check_cache_writable(folder: Path) -> None:
 def _fingerprint(paths: Sequence[Path], variant: str) -> str:
     digest = hashlib.sha256(f"v{CACHE_VERSION} {variant} pad={PHOTO_PAD}".encode())
     for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        try:
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:  # a broken link or a link loop: read (and reported) as an unreadable photo
+            size = mtime = -1
+        # fsencode: a file name that is not valid UTF-8 (a Latin-1 zip) keeps its bytes
+        digest.update(os.fsencode(path.name) + f":{size}:{mtime}\n".encode())
     return digest.hexdigest()[:16]
 
 
@@ -154,9 +157,9 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     unreadable: list[str] = []
 
     def read(file: Path) -> np.ndarray | None:
-        image = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        image = read_image(file)
         if image is None:
-            unreadable.append(file.name)
+            unreadable.append(str(file.relative_to(root)))
         return image
 
     landmarks, handedness, found = extract_landmarks((read(file) for file in paths), len(paths), tracker, root.name)

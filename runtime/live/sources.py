@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.datasets import IMAGE_SUFFIXES
+from asl_edge.datasets import IMAGE_SUFFIXES, folder_images, read_image
 from asl_edge.errors import SourceError
 from asl_edge.machine import opencv_build
 from asl_edge.runtime.live.frames import DEFAULT_FOLDER_FPS, CaptureOptions, Frame, FrameSource
@@ -46,9 +46,11 @@ class ImageFolderSource(FrameSource):
     kind = "image folder"
     photos = True
 
-    def __init__(self, uri: str, files: Sequence[Path], options: CaptureOptions | None = None) -> None:
+    def __init__(self, uri: str, files: Sequence[Path], options: CaptureOptions | None = None,
+                 empty_hint: str = "") -> None:
         super().__init__(uri)
         self.files = list(files)
+        self.empty_hint = empty_hint  # what to pass instead when the folder holds no images
         self.options = options or CaptureOptions()
         self._fps = self.options.fps or DEFAULT_FOLDER_FPS
         self._position = 0
@@ -58,7 +60,7 @@ class ImageFolderSource(FrameSource):
     def open(self) -> None:
         if not self.files:
             raise SourceError(f"cannot open {self.describe()}: it holds no images "
-                              f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+                              f"({', '.join(sorted(IMAGE_SUFFIXES))}){self.empty_hint}")
         self._position = 0
         self._index = 0
         self._open = True
@@ -78,7 +80,7 @@ class ImageFolderSource(FrameSource):
         while self._open and self._position < len(self.files):
             path = self.files[self._position]
             self._position += 1
-            image = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR) if path.is_file() else None
+            image = read_image(path)
             if image is None:
                 print(f"warning: skipped unreadable image {path}", file=sys.stderr)
                 continue
@@ -215,8 +217,10 @@ def natural_order(path: Path) -> tuple[tuple[int | str, ...], str]:
 def _path_source(uri: str, path_text: str, options: CaptureOptions) -> FrameSource:
     path = Path(path_text).expanduser()
     if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=natural_order)
-        return ImageFolderSource(uri, files, options)
+        files = sorted(folder_images(path), key=natural_order)
+        inner = None if files else next((p for p in sorted(path.iterdir()) if p.is_dir() and folder_images(p)), None)
+        hint = f"; it holds folders of images: pass one of them, e.g. --source {inner}" if inner else ""
+        return ImageFolderSource(uri, files, options, empty_hint=hint)
     if not path.exists():
         raise SourceError(f"source {uri} does not exist: pass a camera (0, /dev/video0, csi://0), "
                           "an rtsp:// URL, a video file or an image folder")
