@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "-
         raise DataError(f"{table} is empty; write a header `file,word` (or `file,letter`) and a row per clip")
     header = [name.strip().lower() for name in rows[0]]
     if "file" not in header:
-        raw = ",".join(header)
+        raw = ",".join(name.strip() for name in rows[0])  # as written: a clip name read as a header keeps its case
         # A spreadsheet saved with a locale's list separator reads as one column named e.g. "file;word".
         separator = next((name for char, name in ((";", "semicolons"), ("\t", "tabs")) if char in raw), None)
         hint = f"; this one looks separated by {separator}: save it comma-separated" if separator else ""
@@ -118,4 +119,11 @@ def read_clip_labels(folder: str | Path, labels: Sequence[str], option: str = "-
         clips.append(ClipLabel(line, path, truth, kind, cells.get("signer", ""), cells.get("motion", "")))
     if not clips:
         raise DataError(f"{table} lists no clips; add a row per clip under its header")
+    unlisted = sorted(path.name for path in folder.iterdir()
+                      if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in NOT_CLIPS
+                      and Path(os.path.realpath(path)) not in seen)
+    if unlisted:
+        print(f"note: {len(unlisted)} file(s) in {folder} that {LABELS_FILE} does not list are left out: "
+              f"{', '.join(unlisted[:5])}{' ...' if len(unlisted) > 5 else ''} (add a row for each clip to use it)",
+              file=sys.stderr)
     return clips

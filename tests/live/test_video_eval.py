@@ -20,7 +20,7 @@ from asl_edge.errors import AslEdgeError
 from asl_edge.metrics import letter_accuracy, levenshtein
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.hand.chain import HandChain, open_chain
-from asl_edge.runtime.hand.clip_labels import ClipLabel
+from asl_edge.runtime.hand.clip_labels import ClipLabel, read_clip_labels
 from asl_edge.runtime.hand.models import BUNDLED_LANDMARK_MODEL
 from asl_edge.runtime.live.decoding import DECODERS, make_decoder
 from asl_edge.runtime.live.motion import MotionConfig
@@ -257,6 +257,7 @@ BAD_LABELS = {
     "a photo": ("file,word\nM_s4room.mp4,M\nhand.jpg,M\n", "line 3: hand.jpg is not a video clip; name a clip"),
     "labels.csv itself": ("file,word\nlabels.csv,M\n", "line 2: labels.csv is not a video clip"),
     "no file column": ("name,word\nM_s4room.mp4,M\n", "has no `file` column (header: name,word)"),
+    "no header": ("M_s4room.mp4,M\n", "has no `file` column (header: M_s4room.mp4,M)"),  # quoted as written
     "no word or letter column": ("file,signer\nM_s4room.mp4,s4\n", "needs exactly one of the columns `word`"),
     "header only": ("file,word\n", "lists no clips; add a row per clip"),
     "missing file": ("file,word\nM_s4room.mp4,M\nmissing.mp4,M\n",
@@ -305,6 +306,22 @@ def test_bad_labels_give_one_error_line_and_write_nothing(case: str, clips: Path
     assert expected.format(folder=folder) in lines[0]
     assert not out.exists()  # nothing written, not even an empty folder
     assert "M_s4room.mp4: " not in captured.out  # found before any clip was decoded
+
+
+def test_clips_labels_csv_does_not_list_are_named_as_left_out(clips: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    folder = folder_of(tmp_path, clips / "letters", LETTER_HEADER, ["M_s4room.mp4,M,cse535-s4,"])
+    shutil.copy(clips / "letters" / "A_s1.mp4", folder / "A_s1.mp4")
+    (folder / "README.md").write_text("notes")
+    (folder / ".hidden.mp4").write_bytes(b"")
+    listed = read_clip_labels(folder, LABELS)
+    assert [clip.file for clip in listed] == ["M_s4room.mp4"]
+    err = capsys.readouterr().err
+    assert "note: 1 file(s) in" in err and "A_s1.mp4 (add a row for each clip to use it)" in err
+    assert "README" not in err and "hidden" not in err
+    (folder / "A_s1.mp4").unlink()
+    read_clip_labels(folder, LABELS)
+    assert capsys.readouterr().err == ""  # every clip listed: no note
 
 
 def test_a_folder_in_place_of_a_report_file_is_refused_before_any_clip_is_decoded(
