@@ -32,9 +32,22 @@ Log = Callable[[str], None]
 MODES = ("auto", "bar", "plain", "off")
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr)
+
+
 def _mode(stream: IO[str], requested: str) -> str:
-    mode = os.environ.get("ASL_EDGE_PROGRESS", requested).lower()
+    chosen = os.environ.get("ASL_EDGE_PROGRESS", "").strip()
+    mode = (chosen or requested).lower()
     if mode not in MODES:
+        if chosen:
+            _warn_once(f"warning: ASL_EDGE_PROGRESS={chosen!r} is not one of {', '.join(MODES)}; progress is shown "
+                       "as with auto (unset it or pick one)")
         mode = "auto"
     if mode == "auto":
         isatty = getattr(stream, "isatty", None)

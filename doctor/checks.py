@@ -5,6 +5,7 @@ job is decided in verdict.py, not here.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from typing import Any
 from asl_edge.artifacts import cache_dir
 from asl_edge.doctor import system_info
 from asl_edge.doctor.context import FAIL, OK, WARN, Context, Finding, camera_device, source_kind
+from asl_edge.progress import MODES as PROGRESS_MODES
 
 MIN_PYTHON = (3, 10)
 
@@ -281,6 +283,27 @@ def check_cache(ctx: Context) -> Finding:
     return Finding(OK, str(folder) + ("" if existing == folder else " (created when first needed)"))
 
 
+def check_environment(ctx: Context) -> Finding | None:
+    """Environment variables that change how every job runs, when set: a bad value is a warning (libgomp and
+    the progress display fall back to their defaults), None when none is set."""
+    thread_vars = [name for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if name in os.environ]
+    problems, seen = [], []
+    for name in thread_vars:
+        value = os.environ[name]
+        seen.append(f"{name}={value}")
+        if not value.strip().isdigit() or int(value) < 1:
+            problems.append(f"{name}={value!r} is not a positive whole number (the thread pools ignore it)")
+    if "ASL_EDGE_PROGRESS" in os.environ:
+        value = os.environ["ASL_EDGE_PROGRESS"]
+        seen.append(f"ASL_EDGE_PROGRESS={value}")
+        if value.lower() not in PROGRESS_MODES:
+            problems.append(f"ASL_EDGE_PROGRESS={value!r} is not one of {', '.join(PROGRESS_MODES)} (auto is used)")
+    if problems:
+        return Finding(WARN, "; ".join(problems), f"unset them or give valid values: a thread count (this machine has "
+                       f"{os.cpu_count() or 1} cores), ASL_EDGE_PROGRESS={'|'.join(PROGRESS_MODES)}")
+    return Finding(OK, ", ".join(seen)) if seen else None
+
+
 # name -> check; the order is the order of the report.
 CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "python": check_python,
@@ -292,6 +315,7 @@ CHECKS: dict[str, Callable[[Context], Finding | None]] = {
     "camera": check_camera,
     "source": check_source,
     "cache": check_cache,
+    "environment": check_environment,
     "torch": check_torch,
     "torchvision": check_torchvision,
     "onnx": check_onnx,

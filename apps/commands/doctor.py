@@ -7,6 +7,7 @@ import json
 
 from asl_edge.doctor.context import Facts
 from asl_edge.doctor.verdict import JOBS, blocking, diagnose, format_report, report_dict
+from asl_edge.errors import SourceError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.source is not None and not args.source.strip():
+        # run refuses it too; checked as "no source" it would pass a machine for a run that cannot start
+        raise SourceError("--source is empty: pass the source the run will read (0, /dev/video0, csi://0, a URL, "
+                          "a video or a folder), or leave --source out")
     facts = Facts()
     results = diagnose(args.job, args.source, facts)
     if args.json:

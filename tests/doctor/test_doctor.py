@@ -114,6 +114,42 @@ def test_a_missing_or_undecodable_source_file_is_not_ready(tmp_path: Path) -> No
     assert broken.stdout.splitlines()[-1].startswith("verdict: run cannot run here")
 
 
+def test_an_empty_source_is_refused_like_run_refuses_it() -> None:
+    for blank in ("", "  "):
+        result = doctor_cli("--source", blank)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.count("error:") == 1 and "--source is empty" in result.stderr
+
+
+def test_bad_thread_and_progress_variables_are_warnings_with_their_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    check = CHECKS["environment"]
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ASL_EDGE_PROGRESS"):
+        monkeypatch.delenv(name, raising=False)
+    assert check(Context(job="run", source=None, facts=Facts())) is None  # nothing set: no line
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("ASL_EDGE_PROGRESS", "plain")
+    finding = check(Context(job="run", source=None, facts=Facts()))
+    assert finding is not None and finding.status == "ok" and "OMP_NUM_THREADS=2" in finding.detail
+    for bad in ("0", "abc", "-1"):
+        monkeypatch.setenv("OMP_NUM_THREADS", bad)
+        finding = check(Context(job="run", source=None, facts=Facts()))
+        assert finding is not None and finding.status == "warn" and f"OMP_NUM_THREADS={bad!r}" in finding.detail
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("ASL_EDGE_PROGRESS", "weird")
+    finding = check(Context(job="run", source=None, facts=Facts()))
+    assert finding is not None and finding.status == "warn" and "'weird' is not one of auto, bar" in finding.detail
+    assert "ASL_EDGE_PROGRESS=auto|bar|plain|off" in finding.fix
+
+
+def test_a_bad_progress_variable_is_said_once_by_every_command(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", "from asl_edge.progress import Progress\n"
+                             "for _ in range(3):\n    with Progress(2, 'x') as p: p.update(2)"],
+                            capture_output=True, text=True, cwd=REPO, timeout=120, check=False,
+                            env={**os.environ, "ASL_EDGE_PROGRESS": "weird"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("ASL_EDGE_PROGRESS='weird' is not one of auto, bar, plain, off") == 1
+
+
 def test_csi_source_needs_gstreamer_opencv() -> None:
     has_gstreamer = system_info.opencv_info()["has_gstreamer"]
     result = doctor_cli("--job", "run", "--source", "csi://0")
