@@ -376,6 +376,15 @@ class HeldOutSplit:
         return cls(datasets, None if not recorded_val or recorded_val.startswith("stratified") else recorded_val,
                    float(trained_on.get("val_fraction", DEFAULT_VAL_FRACTION)), int(seed))
 
+    def includes(self, path: str | os.PathLike[str]) -> bool:
+        """Whether `path` is one of the training datasets: the same folder, or one of the same name (the recorded
+        paths are relative to where training ran, so a run evaluated from elsewhere names its data so)."""
+        try:
+            target = Path(path).resolve()
+        except OSError:
+            return False
+        return any(Path(dataset).name == target.name or Path(dataset).resolve() == target for dataset in self.datasets)
+
     def held_out_indices(self, labels: np.ndarray) -> np.ndarray:
         """The sorted held-out indices of a dataset with these class indices (the stratified split)."""
         return stratified_split(labels, self.val_fraction, self.seed)[1]

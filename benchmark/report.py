@@ -262,6 +262,13 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     """What changed from an earlier run: p50 latency, throughput and top-1 per row and batch, the pipeline,
     and the environment facts that explain a change."""
     lines = [f"change since {old.get('created', 'the earlier run')} ({old.get('model')}):"]
+    if old.get("model") != new.get("model"):
+        # Comparing two models is allowed (an export against its retraining), but never by accident.
+        lines.append(f"  note: that run measured {old.get('model')}, this one {new.get('model')}: the changes below "
+                     "are between two models, not one model on two occasions")
+    data_then, data_now = ((run.get("evaluation") or {}).get("data") for run in (old, new))
+    if data_then != data_now:
+        lines.append(f"  note: top-1 was measured on other data then ({data_then}) than now ({data_now})")
     old_rows = {(r["backend"], r["precision"]): r for r in old["rows"]}
     new_rows = {(r["backend"], r["precision"]): r for r in new["rows"]}
     for key, row in new_rows.items():

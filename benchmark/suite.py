@@ -90,10 +90,14 @@ class BenchmarkOptions:
 
 
 def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) -> EvaluationSet | None:
-    """The held-out split the model was validated on (from its provenance), or of `data` when given;
+    """The held-out split the model was validated on (from its provenance); all of `data` when given, unless it
+    is one of the model's training datasets (then its held-out split): the images `asl-edge eval --data` scores.
     None when the model names no dataset or the one it names is not on this machine."""
-    if data and HeldOutSplit.recorded(spec.trained_on) is None:
-        return _whole_dataset(spec, data, eval_limit)
+    recorded = HeldOutSplit.recorded(spec.trained_on)
+    if data and recorded is None:
+        return _whole_dataset(spec, data, eval_limit, "the model records no training split")
+    if data and not (recorded is not None and recorded.includes(data)):
+        return _whole_dataset(spec, data, eval_limit, "not data the model trained on")
     split = recorded_split(spec.trained_on, data)
     if split is None:
         return None
@@ -108,15 +112,15 @@ def evaluation_set(spec: ModelSpec, data: str | None, eval_limit: int | None) ->
                                  "per_class_limit": eval_limit})
 
 
-def _whole_dataset(spec: ModelSpec, data: str, eval_limit: int | None) -> EvaluationSet:
-    """All of `data` for a model that records no training split (e.g. one brought with --spec): nothing in
-    it is known to have been trained on, so there is no held-out part to pick."""
+def _whole_dataset(spec: ModelSpec, data: str, eval_limit: int | None, why: str) -> EvaluationSet:
+    """All of `data` for a model that records no training split (e.g. one brought with --spec) or did not train
+    on it: nothing in it is known to have been trained on, so there is no held-out part to pick."""
     if not os.path.exists(data):
         raise DataError(f"evaluation data {data} does not exist; pass --data with the folder or CSV")
     images = load_dataset(data).relabel(spec.labels)
     if eval_limit is not None:
         images = images.subset(per_class_sample(images.labels, eval_limit))
-    return EvaluationSet(images, {"data": data, "split": "all (the model records no training split)",
+    return EvaluationSet(images, {"data": data, "split": f"all ({why})",
                                   "images": len(images), "per_class_limit": eval_limit})
 
 

@@ -49,13 +49,6 @@ class EvaluationResult:
     data: str = ""
 
 
-def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
 def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.PathLike[str],
                  split: str) -> tuple[LabelledImages, str]:
     """The images to score: the training run's held-out split ('val'), everything ('all'), or 'auto':
@@ -64,7 +57,7 @@ def select_split(data: LabelledImages, spec: ModelSpec, data_path: str | os.Path
         raise DataError(f"unknown split '{split}'; choose one of {', '.join(EVAL_SPLITS)}")
     recorded = HeldOutSplit.recorded(spec.trained_on)
     if split == "auto":
-        on_training_data = recorded is not None and recorded.is_stratified and _same_path(recorded.data, data_path)
+        on_training_data = recorded is not None and recorded.is_stratified and recorded.includes(data_path)
         split = "val" if on_training_data else "all"
     if split == "all":
         return data, "all"

@@ -118,9 +118,8 @@ def held_out_photos(spec: ModelSpec, data: str | os.PathLike[str], paths: list[P
     """The photos to score: every photo, or (split "val", or "auto" on one of the model's training folders) the
     held-out part the model's training recorded (`HeldOutSplit.recorded`)."""
     recorded = HeldOutSplit.recorded(spec.trained_on) or HeldOutSplit(())
-    # By folder name: the recorded paths are relative to where training ran.
     trained = [Path(p).name for p in recorded.datasets]
-    is_training_data = Path(data).resolve().name in trained
+    is_training_data = recorded.includes(data)
     if split == "all" or (split == "auto" and not is_training_data):
         return paths, labels, "all"
     if not is_training_data:

@@ -82,6 +82,20 @@ def test_fp32_accuracy_is_what_runtime_evaluation_gives(exported_run: Path, full
     assert data["evaluation"]["images"] == len(evaluation.held_out)
 
 
+def test_data_scored_is_the_data_eval_scores(exported_run: Path, small_image_folder: Path, tmp_path: Path) -> None:
+    """--data of the training folder (however it is spelled): its held-out split; a copy under another name: all of
+    it, as `asl-edge eval --data` scores them (the benchmark took a held-out fifth of any folder)."""
+    from asl_edge.train.evaluation import evaluate_model
+
+    other = tmp_path / "other-photos"
+    shutil.copytree(small_image_folder, other)
+    with load_backend(exported_run / "model.onnx") as backend:
+        for data, split in ((small_image_folder, "held-out split"), (other, "all (not data the model trained on)")):
+            evaluation = evaluation_set(backend.spec, str(data), None)
+            assert evaluation is not None and evaluation.description["split"].startswith(split)
+            assert evaluation.description["images"] == evaluate_model(exported_run / "model.onnx", data).images
+
+
 def test_environment_is_recorded(full_run: tuple[Path, dict, str]) -> None:
     _, data, printed = full_run
     environment = data["environment"]
@@ -109,6 +123,19 @@ def test_compare_prints_the_change(exported_run: Path, full_run: tuple[Path, dic
     assert [(r["backend"], r["precision"]) for r in new["rows"]] == [("onnxruntime", "fp32")]
     assert new["pipeline"] is None
     assert new["evaluation"]["images"] == 5 and new["evaluation"]["per_class_limit"] == 1  # 1 of each of 5 classes
+
+
+def test_compare_says_when_the_runs_measured_other_models_or_data() -> None:
+    from asl_edge.benchmark.report import compare
+
+    def result(model: str, data: str) -> dict:
+        return {"model": model, "created": "then", "evaluation": {"data": data}, "rows": []}
+
+    assert "note:" not in compare(result("a.onnx", "photos"), result("a.onnx", "photos"))
+    other_model = compare(result("a.onnx", "photos"), result("b.onnx", "photos"))
+    assert "note: that run measured a.onnx, this one b.onnx" in other_model and "other data" not in other_model
+    assert "note: top-1 was measured on other data then (photos) than now (more)" in compare(
+        result("a.onnx", "photos"), result("a.onnx", "more"))
 
 
 def test_exports_missing_precisions_from_the_checkpoint(checkpoint_only_run: Path, tmp_path: Path,
