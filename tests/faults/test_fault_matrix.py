@@ -238,6 +238,8 @@ CASES: list[Case] = [
          "model.onnx", setup=_truncated_model_and_report),
     Case("eval-recorded-dataset-missing", ("eval", "{model}", "--hand", "off"),
          "does not exist; pass --data with a folder of class folders"),  # the model's recorded path, seen from here
+    Case("eval-compare-with-itself", ("eval", "{model}", "--compare", "{model}", "--data", "{data}"),
+         "is the model being evaluated; compare it with another model"),
     Case("csv-wrong-columns", ("eval", "{model}", "--data", "short.csv", "--hand", "off"),
          "expected 785 columns (label,pixel1..pixel784), got 3", setup=_short_csv),
     Case("dataset-without-validation-images", ("train", "--data", "letters.csv", "--out", "run", "--epochs", "1"),
