@@ -146,7 +146,7 @@ def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONN
     without the onnx package and ModelError for a file that is missing or not an ONNX model."""
     onnx = require("onnx", purpose, "pip install onnx (or 'asl-edge[workstation]')")
     if not os.path.isfile(path):
-        raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
+        raise not_a_file_error(path)
     if Path(path).suffix == ".pt":  # a checkpoint where an ONNX belongs: name the command that converts it
         raise ModelError(f"{path} is a PyTorch checkpoint, not an ONNX model; export it first with "
                          f"`asl-edge export {path}` and pass the model.onnx it writes")
@@ -185,18 +185,42 @@ def read_onnx_header(path: str | os.PathLike[str], need_spec: bool = True,
     return header_of_model(load_onnx_model(path), str(path), need_spec, override)
 
 
-def open_cpu_session(path: str | os.PathLike[str]) -> Any:
+# onnxruntime's OrtLoggingLevel: 0 verbose, 1 info, 2 warning (its default), 3 error, 4 fatal.
+ORT_LOG_FATAL = 4
+
+
+def not_a_file_error(path: str | os.PathLike[str], kind: str = "ONNX model", suffixes: Collection[str] = (".onnx",),
+                     missing_fix: str = "export one with `asl-edge export`") -> ModelError:
+    """The error for a model path that is not a file: a folder (even one named like a model, m/dir.onnx) is
+    called a folder, with a model file in it to pass instead where it holds one (`suffixes`); anything else
+    does not exist."""
+    folder = Path(path)
+    if folder.is_dir():
+        inside = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and p.is_file())
+        fix = (f"pass a model file in it, e.g. {inside[0]}" if inside else
+               f"pass the path of a model file ({', '.join(suffixes)}); this folder holds none")
+        return ModelError(f"{path} is a folder, not {'an' if kind[0] in 'AEIOU' else 'a'} {kind} file; {fix}")
+    return ModelError(f"{kind} {path} does not exist; {missing_fix}")
+
+
+def open_cpu_session(path: str | os.PathLike[str], options: Any = None) -> Any:
     """An onnxruntime.InferenceSession of `path` on the CPU provider, for reading the model's metadata, inputs and
-    outputs. Raises ModelError (missing or unloadable file), MissingDependencyError (no onnxruntime)."""
+    outputs (and running it on the CPU). onnxruntime's own log is silenced below FATAL in `options` (new ones
+    when None): a model it cannot load would print its ERROR line before asl-edge's one error line, which
+    carries the same reason. Raises ModelError (missing or unloadable file, a folder), MissingDependencyError
+    (no onnxruntime)."""
     try:
         import onnxruntime as ort
     except ImportError:
         raise MissingDependencyError("onnx or onnxruntime", "reading an ONNX model",
                                      "pip install onnx (or onnxruntime)") from None
     if not os.path.isfile(path):
-        raise ModelError(f"ONNX model {path} does not exist; export one with `asl-edge export`")
+        raise not_a_file_error(path)
+    if options is None:
+        options = ort.SessionOptions()
+    options.log_severity_level = ORT_LOG_FATAL
     try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
         raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
 

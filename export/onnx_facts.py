@@ -19,12 +19,13 @@ from asl_edge.onnx_header import (
     Provenance,
     header_of_model,
     load_onnx_model,
+    not_a_file_error,
     read_onnx_header,
     spec_override,
     stale_reason,
     write_onnx_header,
 )
-from asl_edge.runtime.backends.model_io import ModelIO, check_spec
+from asl_edge.runtime.backends.model_io import ModelIO, check_drivable, check_spec
 from asl_edge.runtime.backends.tensorrt.manifest import CLASSIFIER, default_engine_cache
 from asl_edge.runtime.hand.models import HAND_ROLES, hand_model_paths
 from asl_edge.spec import ModelSpec
@@ -68,17 +69,20 @@ def read_onnx_facts(path: str | os.PathLike[str], spec: ModelSpec | None = None)
     against the graph's input and output before TensorRT sees it (model_io.check_spec)."""
     onnx_path = Path(path)
     if not onnx_path.is_file():
-        raise ModelError(f"ONNX model {onnx_path} does not exist; export one with `asl-edge export`")
+        raise not_a_file_error(onnx_path)
     sha = sha256_file(onnx_path)
     override = spec_override(onnx_path, spec)
+    # The graph is checked for what asl-edge can drive before a spec is read: no spec fixes a two-input model.
     if importlib.util.find_spec("onnx") is None:
-        header = read_onnx_header(onnx_path, override=override)
         io = ModelIO.from_path(onnx_path)
+        check_drivable(io)
+        header = read_onnx_header(onnx_path, override=override)
         node_names: tuple[str, ...] = ()
     else:
         model = load_onnx_model(onnx_path, PURPOSE)
-        header = header_of_model(model, str(onnx_path), override=override)
         io = ModelIO.from_onnx(model, str(onnx_path))
+        check_drivable(io)
+        header = header_of_model(model, str(onnx_path), override=override)
         node_names = _node_names(model)
     model_spec = cast(ModelSpec, header.spec)  # need_spec: never None
     check_spec(io, model_spec)

@@ -7,6 +7,10 @@ the model as MODEL.spec.json (the sidecar that run, eval, benchmark and build re
 A model exported by asl-edge carries its spec; a sidecar overrides that spec, so for such a model the file
 written is an exact copy of it (editing the copy changes only what the user edits) rather than guesses that
 would silently replace the real labels and normalisation.
+
+Nothing is written that the commands would then refuse: the graph must be one asl-edge can run
+(model_io.check_drivable), and the spec passes the ONNX Runtime backend's own checks, against the graph
+(model_io.check_spec) and on one test batch of zeros (the shape of the scores it returns).
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from asl_edge.artifacts import atomic_write_text
 from asl_edge.errors import AslEdgeError, ModelError, SpecError
 from asl_edge.onnx_header import open_cpu_session, sidecar_spec_path, spec_from_metadata
-from asl_edge.runtime.backends.model_io import ModelIO, template_spec
+from asl_edge.runtime.backends.base import OutputShapeError
+from asl_edge.runtime.backends.model_io import DRIVABLE, ModelIO, check_drivable, template_spec
 from asl_edge.spec import ONNX_METADATA_KEY, ModelSpec
 
 
@@ -44,7 +52,14 @@ def run(args: argparse.Namespace) -> int:
         raise AslEdgeError(f"--size {args.size[0]} {args.size[1]} must be positive pixel counts")
     session = open_cpu_session(args.model)
     io = ModelIO.from_session(session, str(args.model))
+    check_drivable(io)
     embedded, notes = _embedded_spec(args.model, dict(session.get_modelmeta().custom_metadata_map))
+    if embedded is not None:
+        try:
+            _test_run(session, embedded, args.model)
+        except (SpecError, OutputShapeError) as exc:  # the spec disagrees with the graph: as for an invalid one
+            notes.append(f"the spec embedded in the model does not fit its graph ({exc}); this template replaces it")
+            embedded = None
     if embedded is not None:
         if labels is not None or args.size is not None:
             raise AslEdgeError(f"{args.model} carries its own spec (embedded by `asl-edge export`), so --labels and "
@@ -54,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         spec, guesses = template_spec(io, labels, tuple(args.size) if args.size else None)
         notes += guesses
+        _check_template(session, spec, args.model, labels is not None)
     atomic_write_text(out, json.dumps(spec.to_dict(), indent=2, sort_keys=True) + "\n")
     if embedded is not None:
         print(f"wrote {out}: a copy of the spec embedded in {args.model} by `asl-edge export` (nothing guessed)")
@@ -80,3 +96,35 @@ def _embedded_spec(model: Path, metadata: dict[str, str]) -> tuple[ModelSpec | N
         return spec_from_metadata(metadata, str(model)), []
     except SpecError as exc:
         return None, [f"the spec embedded in the model is invalid ({exc}); this template replaces it"]
+
+
+def _test_run(session: Any, spec: ModelSpec, model: Path) -> None:
+    """What every command does with the model and `spec` before and while it runs: the ONNX Runtime backend's
+    check of the spec against the graph (SpecError, ModelError), then one batch of zeros through it and the
+    check of the scores' shape (OutputShapeError); a failure of onnxruntime's own is a ModelError."""
+    from asl_edge.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+
+    with OnnxRuntimeBackend(session, spec, "fp32", str(model)) as backend:  # the precision is only a label here
+        batch = np.zeros((backend.fixed_batch or 1, *spec.input_shape), np.float32)
+        try:
+            backend.infer(batch)
+        except AslEdgeError:
+            raise
+        except Exception as exc:  # onnxruntime's own exception types (Fail, RuntimeException) are not importable
+            raise ModelError(f"{model} fails a test run on a {'x'.join(map(str, batch.shape))} batch of zeros, the "
+                             f"input asl-edge would feed it ({str(exc).splitlines()[0][:200]}); {DRIVABLE}") from None
+
+
+def _check_template(session: Any, spec: ModelSpec, model: Path, labels_given: bool) -> None:
+    """A guessed spec through `_test_run`; scores of another shape are said as what the model gave and the fix."""
+    try:
+        _test_run(session, spec, model)
+    except OutputShapeError as exc:
+        rows, got = exc.expected[0], exc.shape
+        if len(got) == 2 and got[0] == rows and got[1] >= 2 and labels_given:
+            raise SpecError(f"{model}'s output '{spec.output_name}' gives {got[1]} class scores in a test run, "
+                            f"but --labels lists {spec.num_classes}; pass exactly {got[1]} labels, in output "
+                            "order") from None
+        raise ModelError(f"{model}'s output '{spec.output_name}' gives shape {got} for a test batch of {rows}, not "
+                         f"({rows}, classes) class scores, so no spec can make asl-edge run it: {DRIVABLE}; export the "
+                         "model up to its class-score output") from None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from asl_edge.errors import ModelError
+from asl_edge.onnx_header import not_a_file_error
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.spec import ModelSpec
 
@@ -50,6 +51,8 @@ def load_backend(path: str | os.PathLike[str], backend: str = "auto", spec: Mode
     name = backend_for(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise ModelError(f"unknown backend '{name}'; choose one of auto, {', '.join(BACKENDS)}")
+    if os.path.isdir(path):  # a folder named like a model (m/dir.onnx)
+        raise not_a_file_error(path, "model", tuple(BACKEND_BY_SUFFIX))
     if not os.path.isfile(path):
         raise ModelError(f"model file {path} does not exist")
     if spec is not None:

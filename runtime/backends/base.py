@@ -22,6 +22,16 @@ from asl_edge.errors import AslEdgeError, ModelError
 from asl_edge.spec import ModelSpec
 
 
+class OutputShapeError(ModelError):
+    """A model returned scores of another shape than (rows, num_classes); `shape` and `expected` say which."""
+
+    def __init__(self, backend: str, shape: tuple[int, ...], expected: tuple[int, int]) -> None:
+        super().__init__(f"{backend} returned shape {shape}, expected {expected}; the model and its ModelSpec "
+                         "disagree")
+        self.shape = shape
+        self.expected = expected
+
+
 class Backend(abc.ABC):
     name: str = "backend"
     # Capability: `last_gpu_ms` is the GPU compute time of the last `infer` (CUDA events, as trtexec reports it).
@@ -96,8 +106,7 @@ class Backend(abc.ABC):
 
     def _checked(self, probs: np.ndarray, rows: int) -> np.ndarray:
         if probs.shape != (rows, self.spec.num_classes):
-            raise ModelError(f"{self.name} returned shape {probs.shape}, expected "
-                             f"({rows}, {self.spec.num_classes}); the model and its ModelSpec disagree")
+            raise OutputShapeError(self.name, tuple(probs.shape), (rows, self.spec.num_classes))
         return probs
 
     def check_input(self, batch: np.ndarray) -> np.ndarray:

@@ -5,6 +5,9 @@ asl-edge metadata and name their tensors as they like, lay out pixels NHWC or NC
 dimension at 1. `ModelIO` records what the graph itself says (read with onnxruntime, which a Jetson has
 even without the onnx package); `check_spec` compares a spec with it and raises one SpecError per kind of
 disagreement, naming the field to change; `template_spec` guesses a spec from the graph for `asl-edge spec`.
+Both start from the checks of what asl-edge can drive at all, whatever a spec says (`check_drivable`: one
+float32 input of 2 or 4 dims, an output; `classifier_classes`: an output shaped (N, classes)), so `asl-edge
+spec` refuses exactly the graphs the backends refuse.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ ONNX_TYPES = {1: "tensor(float)", 2: "tensor(uint8)", 3: "tensor(int8)", 6: "ten
 # A dimension the graph leaves open (a name such as "N" or "unk__12", or nothing) is None here.
 Dim = int | None
 
+# What asl-edge can run, for the messages about a graph it cannot: the fix is the model, not a spec.
+DRIVABLE = ("asl-edge drives a model with one float32 input, an image batch (N,3,H,W) or (N,H,W,3) (1 channel for "
+            "gray) or feature vectors (N,F), and one class-score output (N, classes)")
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -33,12 +40,16 @@ class TensorInfo:
     dtype: str  # onnxruntime's type string, e.g. "tensor(float)"
 
     def describe(self) -> str:
+        if not self.shape:  # onnxruntime shows a scalar and a tensor of unknown rank alike
+            return f"'{self.name}' (no shape in the graph)"
         return f"'{self.name}' {'x'.join('?' if d is None else str(d) for d in self.shape)}"
 
 
 def _dims(shape: Sequence[Any] | None) -> tuple[Dim, ...]:
-    # onnxruntime gives ints for fixed dims and strings or None for symbolic ones; 0 or -1 also mean unknown.
-    return tuple(d if isinstance(d, int) and d > 0 else None for d in (shape or ()))
+    # onnxruntime gives ints for fixed dims and strings or None for symbolic ones; -1, and 0 on the batch axis,
+    # also mean unknown. A 0 elsewhere is a real empty axis (e.g. an output of no classes), kept to be refused.
+    return tuple(d if isinstance(d, int) and (d > 0 or (d == 0 and axis > 0)) else None
+                 for axis, d in enumerate(shape or ()))
 
 
 @dataclass(frozen=True)
@@ -77,9 +88,9 @@ class ModelIO:
     @property
     def input(self) -> TensorInfo:
         if len(self.inputs) != 1:
-            raise ModelError(f"{self.source} has {len(self.inputs)} inputs "
-                             f"({', '.join(t.describe() for t in self.inputs)}); an asl-edge classifier takes one "
-                             "image or landmark-feature tensor")
+            listed = f" ({', '.join(t.describe() for t in self.inputs)})" if self.inputs else ""
+            raise ModelError(f"{self.source} has {len(self.inputs)} inputs{listed}, so no spec can make asl-edge "
+                             f"run it: {DRIVABLE}")
         return self.inputs[0]
 
     @property
@@ -89,15 +100,40 @@ class ModelIO:
         return shape[0] if shape else None
 
     def output_for(self, spec: ModelSpec) -> TensorInfo:
-        """The output the spec names; the only output when there is one."""
+        """The output the spec names (`output_name`); a SpecError naming the graph's outputs when it has none of
+        that name, as for a wrong input_name."""
         named = [o for o in self.outputs if o.name == spec.output_name]
         if named:
             return named[0]
         if len(self.outputs) == 1:
-            return self.outputs[0]
+            name = self.outputs[0].name
+            raise SpecError(f"{self.source}'s output is named '{name}' but the spec says output_name "
+                            f"'{spec.output_name}'; set \"output_name\": \"{name}\" in the spec")
         raise SpecError(f"the spec's output_name '{spec.output_name}' is none of {self.source}'s outputs "
                         f"({', '.join(o.describe() for o in self.outputs)}); set \"output_name\" to the one that "
                         "gives class probabilities")
+
+
+def check_drivable(io: ModelIO) -> TensorInfo:
+    """Raise a ModelError for a graph asl-edge cannot run whatever its spec says (so the message offers no spec
+    as the fix): other than one input, an input that is not float32, or not 2 dims (N, features) or 4 (an image
+    batch), an empty input axis, no output. Return the input. The backends check this before asking for a spec,
+    `asl-edge spec` before writing one."""
+    tensor = io.input
+    where = f"{io.source} input {tensor.describe()}"
+    if tensor.dtype != "tensor(float)":
+        raise ModelError(f"{where} takes {tensor.dtype}; asl-edge feeds float32 pixels or features, so export the "
+                         "model with a float32 input (an FP16 graph keeps float32 inputs and outputs)")
+    if len(tensor.shape) not in (2, 4):
+        what = f"{where} has {len(tensor.shape)} dims" if tensor.shape else \
+            f"{io.source} input '{tensor.name}' has no shape in the graph (rank unknown)"
+        raise ModelError(f"{what}, so no spec can make asl-edge run it: {DRIVABLE}; export the model with such an "
+                         "input")
+    if 0 in tensor.shape:
+        raise ModelError(f"{where} has an empty axis, so no spec can make asl-edge run it: {DRIVABLE}")
+    if not io.outputs:
+        raise ModelError(f"{io.source} has no outputs, so no spec can make asl-edge run it: {DRIVABLE}")
+    return tensor
 
 
 def _other_layout(spec: ModelSpec) -> str:
@@ -107,14 +143,12 @@ def _other_layout(spec: ModelSpec) -> str:
 def check_spec(io: ModelIO, spec: ModelSpec) -> TensorInfo:
     """Raise a SpecError naming the first disagreement between the graph and the spec (one kind per message,
     each with the field to change); return the output tensor to read."""
-    tensor = io.input
+    tensor = check_drivable(io)
     where = f"{io.source} input {tensor.describe()}"
     if tensor.name != spec.input_name:
         raise SpecError(f"{io.source}'s input is named '{tensor.name}' but the spec says input_name "
                         f"'{spec.input_name}'; set \"input_name\": \"{tensor.name}\" in the spec")
-    if tensor.dtype != "tensor(float)":
-        raise ModelError(f"{where} takes {tensor.dtype}; asl-edge feeds float32 pixels or features, so export the "
-                         "model with a float32 input (an FP16 graph keeps float32 inputs and outputs)")
+    output = io.output_for(spec)  # output_name is checked where input_name is
     sample = spec.input_shape
     if len(tensor.shape) != 1 + len(sample):
         kind = "(N, features)" if spec.inputs == "landmarks" else f"{spec.layout} (4 dims)"
@@ -130,8 +164,7 @@ def check_spec(io: ModelIO, spec: ModelSpec) -> TensorInfo:
             raise SpecError(f"{where} takes {graph[0]} features but the spec says num_features {spec.num_features}")
     else:
         _check_image_dims(where, graph, spec)
-    output = io.output_for(spec)
-    classes = _class_axis(output.shape)[-1] if output.shape else None
+    classes = classifier_classes(io, output)
     if classes is not None and classes != spec.num_classes:
         raise SpecError(f"the spec lists {spec.num_classes} labels but {io.source}'s output {output.describe()} "
                         f"gives {classes} classes; list exactly {classes} labels, in output order")
@@ -171,25 +204,26 @@ KNOWN_LABELS: dict[int, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _class_axis(shape: tuple[Dim, ...]) -> tuple[Dim, ...]:
-    # A classifier's scores may keep trailing 1s (N x classes x 1 x 1 from a conv head); the backend flattens
-    # them, so the class count is the last dim before them.
-    while len(shape) > 2 and shape[-1] == 1:
-        shape = shape[:-1]
-    return shape
-
-
 def classifier_classes(io: ModelIO, output: TensorInfo) -> Dim:
-    """The number of classes of a classifier's output (N, classes), trailing 1s allowed; None when the graph
-    leaves it open or states no shape. Raises ModelError for any other shape (not a classifier's scores)."""
-    if not output.shape:  # no shape in the graph: nothing to check, --labels gives the count
+    """The number of classes of a classifier's output (N, classes), singleton axes allowed (N x classes x 1 x 1
+    from a conv head, N x 1 x 1 x classes from a Keras one: the backends flatten them); None when the graph
+    leaves it open or states no shape. Raises ModelError for any other shape (not a classifier's scores): 1 dim,
+    two axes of more than one, an empty axis, a single score."""
+    if not output.shape:  # no shape in the graph (onnxruntime shows a scalar so too): a test run tells
         return None
-    shape = _class_axis(output.shape)
-    if len(shape) != 2:
+    rest = output.shape[1:]
+    sized = [d for d in rest if d is not None and d != 1]
+    if len(output.shape) < 2 or len(sized) > 1 or 0 in rest:
         raise ModelError(f"{io.source}'s output {output.describe()} is not a classifier's: asl-edge expects class "
-                         "scores shaped (N, classes), 2 dims or with trailing 1s such as Nx24x1x1; export the "
+                         "scores shaped (N, classes), 2 dims or with singleton axes such as Nx24x1x1; export the "
                          "model up to its class-score output")
-    return shape[1]
+    if None in rest:
+        return None
+    classes = sized[0] if sized else 1
+    if classes < 2:
+        raise ModelError(f"{io.source}'s output {output.describe()} gives a single score, not one per class; "
+                         f"{DRIVABLE} with at least 2 classes")
+    return classes
 
 
 def guess_layout(sample: tuple[Dim, ...]) -> str:
@@ -209,10 +243,14 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
     classifier's (N, classes) (`classifier_classes`); labels from `labels`, else a known list of the output's
     length (KNOWN_LABELS), else placeholders class_0..; pixels scaled by 1/255 with mean 0 and std 1 (Keras'
     Rescaling(1./255), the Sign Language MNIST course's convention); the graph's own tensor names and fixed
-    batch.
+    batch. The graph must be one asl-edge can run (`check_drivable`); `size` is refused for a features input.
     """
-    tensor = io.input
+    tensor = check_drivable(io)
     notes: list[str] = []
+    if size is not None and len(tensor.shape) == 2:
+        raise ModelError(f"{io.source} input {tensor.describe()} takes feature vectors (N, features), not images; "
+                         f"--size {size[0]} {size[1]} is only for an image model whose height and width the graph "
+                         "leaves open: drop --size")
     output = io.outputs[0] if len(io.outputs) == 1 else None
     if output is None:
         raise ModelError(f"{io.source} has {len(io.outputs)} outputs ({', '.join(o.describe() for o in io.outputs)}); "
@@ -239,13 +277,12 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
     if len(tensor.shape) == 2:
         features = tensor.shape[1]
         if features is None:
-            raise ModelError(f"{io.source} input {tensor.describe()} has an open feature count")
+            raise ModelError(f"{io.source} input {tensor.describe()} leaves its feature count open; write the spec "
+                             "by hand (\"inputs\": \"landmarks\", \"num_features\": the count the model was trained "
+                             "on) or export the model with a fixed count")
         notes.append("input: landmark feature vectors (asl_edge.landmark_features)")
         return ModelSpec(input_height=8, input_width=8, channels=1, color="gray", mean=(0.0,), std=(1.0,),
                          scale=1.0, inputs="landmarks", num_features=features, **common), notes
-    if len(tensor.shape) != 4:
-        raise ModelError(f"{io.source} input {tensor.describe()} is neither an image batch (4 dims) nor "
-                         "feature vectors (2 dims)")
     sample = tensor.shape[1:]
     layout = guess_layout(sample)
     channels, height, width = (sample[0], sample[1], sample[2]) if layout == "NCHW" \

@@ -16,10 +16,10 @@ from typing import Any, cast
 import numpy as np
 
 from asl_edge.errors import AslEdgeError, ModelError, require
-from asl_edge.onnx_header import header_from_metadata, spec_override
+from asl_edge.onnx_header import header_from_metadata, open_cpu_session, spec_override
 from asl_edge.runtime.backends.base import Backend
 from asl_edge.runtime.backends.evaluation import EVAL_BATCH
-from asl_edge.runtime.backends.model_io import ModelIO, check_spec
+from asl_edge.runtime.backends.model_io import ModelIO, check_drivable, check_spec
 from asl_edge.runtime.backends.tensorrt.manifest import BuildOptions, default_engine_cache
 from asl_edge.spec import ModelSpec
 
@@ -79,6 +79,14 @@ def provider_list(available: list[str], provider: str = "auto", precision: str =
     return providers
 
 
+def _session_options(ort: Any, threads: int | None) -> Any:
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
+
+
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
@@ -104,20 +112,17 @@ class OnnxRuntimeBackend(Backend):
         (asl_edge.onnx_header.resolve_spec)."""
         ort = require("onnxruntime", "the ONNX Runtime backend",
                       "pip install onnxruntime (onnxruntime-gpu on a GPU machine, the Jetson Zoo wheel on a Jetson)")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            # Read the metadata first (cheap) so the right provider options can be chosen.
-            probe = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
-            raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
+        # Read the metadata first (cheap) so the right provider options can be chosen. This CPU session inspects
+        # the model (and runs it when the CPU is the only provider) with onnxruntime's own log silenced: its lines
+        # would print before, and repeat, the one error line of a model it cannot load. A GPU session below keeps
+        # onnxruntime's log: it says why a provider failed to start.
+        probe = open_cpu_session(path, _session_options(ort, threads))
+        graph = ModelIO.from_session(probe, str(path))
+        check_drivable(graph)  # a model no spec can make runnable is said so, before a spec is asked for
         metadata = probe.get_modelmeta().custom_metadata_map
         header = header_from_metadata(metadata, str(path), override=spec_override(path, spec))
         spec = cast(ModelSpec, header.spec)  # need_spec: never None
         precision = header.precision
-        graph = ModelIO.from_session(probe, str(path))
         check_spec(graph, spec)  # before any GPU provider is started
         # TensorRT EP engines are tied to the onnxruntime build (and the TensorRT it was built against).
         cache = Path(engine_cache or default_engine_cache()) / f"onnxruntime-{ort.__version__}"
@@ -127,7 +132,7 @@ class OnnxRuntimeBackend(Backend):
         if providers == ["CPUExecutionProvider"]:
             session = probe
         else:
-            session = ort.InferenceSession(str(path), options, providers=providers)
+            session = ort.InferenceSession(str(path), _session_options(ort, threads), providers=providers)
         running = session.get_providers()[0]
         if provider != "auto" and running != PROVIDER_NAMES[provider]:
             # onnxruntime falls back silently (an "EP Error" in its log) when a provider fails to load.
