@@ -9,18 +9,26 @@ place only when every step has passed, so a failure leaves nothing half-written 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from asl_edge.artifacts import atomic_write_json, atomic_write_text, ensure_writable_dir, sha256_file
-from asl_edge.datasets import EvaluationSet, LabelledImages, check_dataset_path, recorded_split
+from asl_edge.datasets import (
+    EvaluationSet,
+    HeldOutSplit,
+    LabelledImages,
+    check_dataset_path,
+    check_out_outside_datasets,
+    recorded_split,
+)
 from asl_edge.errors import AslEdgeError, DataError, ModelError
 from asl_edge.export import onnx_export
 from asl_edge.export.evaluate import executed_operators, onnx_probabilities
@@ -34,6 +42,9 @@ from asl_edge.onnx_header import Provenance, read_onnx_header, short_sha
 from asl_edge.progress import Log
 from asl_edge.run_folder import folder_lock
 from asl_edge.spec import PRECISIONS, ModelSpec
+
+if TYPE_CHECKING:
+    from asl_edge.export.landmark_export import LandmarkData
 
 FILE_NAMES = {"fp32": "model.onnx", "fp16": "model.fp16.onnx", "int8": "model.int8.onnx"}
 REPORT_JSON, REPORT_MARKDOWN = "export_report.json", "export_report.md"
@@ -65,6 +76,13 @@ class ExportOptions:
     simplify: bool = True
     tolerance: float = DEFAULT_TOLERANCE
     calibration: CalibrationOptions = field(default_factory=CalibrationOptions)
+    # The evaluation and calibration options the command line was given (apps/commands/export.py), by flag
+    # ("--data", "--calib-images"): a landmarks run refuses those it has no use for instead of passing over them.
+    # Library callers (benchmark, train --export) leave it empty.
+    given: frozenset[str] = frozenset()
+    # --precision named int8 itself (not through all): a landmarks run without calib_features.npz is then an
+    # error instead of an export without INT8.
+    int8_required: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.precisions) - set(PRECISIONS))
@@ -119,24 +137,46 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
                options: ExportOptions | None = None, progress: Log = print) -> ExportReport:
     """Write the requested precisions and export_report.{json,md} into `out`; return the report.
 
-    `out` is locked against other asl-edge writers meanwhile (asl_edge.run_folder). Every file records the
+    Every input is checked before `out` is made: the checkpoint, the options (a landmarks run refuses those that
+    choose photos, ExportOptions.given), its data, and that `out` is outside every dataset the export knows
+    (check_out_outside_datasets). `out` is locked against other asl-edge writers meanwhile (asl_edge.run_folder),
+    from the start where it exists already. Every file records the
     checkpoint's sha256, and FP16/INT8 also the FP32 file's (asl_edge.onnx_header.Provenance); ONNX files of
     other precisions left in `out` that are not this checkpoint's exports are named, and left as they are."""
     options = options or ExportOptions()
     if Path(checkpoint).is_dir():  # a training run folder
         checkpoint = Path(checkpoint) / "checkpoint.pt"
-    # Cheap checks before torch is imported (seconds on a small board) and the checkpoint is read.
     if not Path(checkpoint).is_file():
         raise ModelError(f"checkpoint {checkpoint} does not exist; pass the checkpoint.pt (or the folder) of a "
                          "training run from `asl-edge train`")
-    if options.data is not None:
-        check_dataset_path(options.data, option="--data")
-    if options.val is not None:
-        check_dataset_path(options.val, option="--val")
-    from asl_edge.train.checkpoint import load_checkpoint  # noqa: F401  (torch: a missing one fails before `out` is made)
+    with contextlib.ExitStack() as held:
+        if Path(out).is_dir():  # it may be in use (a training writing the run folder): said before reading anything
+            held.enter_context(folder_lock(out, "export"))
+        # The checkpoint first (it says which options apply: a landmarks run reads no photos), then every input is
+        # checked before `out` is made.
+        loaded, checkpoint_sha = _load(Path(checkpoint), progress)
+        landmarks = None
+        if loaded.spec.inputs == "landmarks":
+            from asl_edge.export.landmark_export import landmark_data
 
-    with folder_lock(out, "export"):
-        report = _export_locked(Path(checkpoint), ensure_writable_dir(out), options, progress)
+            landmarks = landmark_data(checkpoint, loaded.spec, options, progress)
+        else:
+            if options.data is not None:
+                check_dataset_path(options.data, option="--data")
+            if options.val is not None:
+                check_dataset_path(options.val, option="--val")
+        datasets = _datasets(loaded.spec, options)
+        run_folder = Path(checkpoint).parent
+        check_out_outside_datasets(out, datasets,
+                                   example=str(run_folder) if _outside(run_folder, datasets) else "exports")
+        with folder_lock(out, "export"):  # held already where `out` existed
+            out_dir = ensure_writable_dir(out)
+            if landmarks is not None:
+                report = _export_landmarks(str(checkpoint), checkpoint_sha, loaded.model, loaded.spec, landmarks,
+                                           out_dir, options, progress)
+            else:
+                report = _export_locked(Path(checkpoint), checkpoint_sha, loaded.model, loaded.spec, out_dir,
+                                        options, progress)
     written = {r.precision for r in report.results}
     for precision in PRECISIONS:
         leftover = Path(out) / FILE_NAMES[precision]
@@ -146,6 +186,39 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
                 progress(f"warning: {why}; it was left as it is: re-export it with `asl-edge export {checkpoint} "
                          f"--out {out} --precision {precision}` or remove it")
     return report
+
+
+def _load(checkpoint: Path, progress: Log) -> tuple[Any, str]:
+    """The checkpoint (asl_edge.train.checkpoint.Checkpoint) and the sha256 of the file it was read from."""
+    from asl_edge.train.checkpoint import load_checkpoint
+
+    progress(f"loading checkpoint {checkpoint}")
+    checkpoint_sha = sha256_file(checkpoint) if checkpoint.is_file() else None
+    loaded = load_checkpoint(checkpoint)
+    if checkpoint_sha is None or sha256_file(checkpoint) != checkpoint_sha:
+        raise ModelError(f"{checkpoint} changed while it was being read (a training is writing it?); wait for the "
+                         "training to finish, then export again")
+    return loaded, checkpoint_sha
+
+
+def _datasets(spec: ModelSpec, options: ExportOptions) -> list[tuple[str, str]]:
+    """(path, what) of every dataset the export knows, which `out` must stay outside: the --data and --val it is
+    given and those the checkpoint records it was trained and validated on (one that no longer exists is passed
+    over by check_out_outside_datasets)."""
+    given = [(str(path), option) for path, option in ((options.data, "--data"), (options.val, "--val"))
+             if path is not None]
+    recorded = HeldOutSplit.recorded(spec.trained_on)
+    if recorded is None:
+        return given
+    return [*given, *((d, "the checkpoint's training data") for d in recorded.datasets),
+            *([(recorded.val, "the checkpoint's validation set")] if recorded.val else [])]
+
+
+def _outside(folder: Path, datasets: list[tuple[str, str]]) -> bool:
+    """Whether `folder` is outside every dataset folder of `datasets` (check_out_outside_datasets' test)."""
+    target = folder.resolve()
+    return not any(Path(path).is_dir() and (target == Path(path).resolve() or Path(path).resolve() in target.parents)
+                   for path, _ in datasets)
 
 
 def _not_this_export(path: Path, checkpoint_sha256: str | None) -> str | None:
@@ -176,18 +249,9 @@ def _new_staging(out_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING_PREFIX))
 
 
-def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, progress: Log) -> ExportReport:
-    from asl_edge.train.checkpoint import load_checkpoint
-
-    progress(f"loading checkpoint {checkpoint}")
-    checkpoint_sha = sha256_file(checkpoint) if checkpoint.is_file() else None
-    loaded = load_checkpoint(checkpoint)
-    if checkpoint_sha is None or sha256_file(checkpoint) != checkpoint_sha:
-        raise ModelError(f"{checkpoint} changed while it was being read (a training is writing it?); wait for the "
-                         "training to finish, then export again")
-    spec = loaded.spec
-    if spec.inputs == "landmarks":
-        return _export_landmarks(str(checkpoint), checkpoint_sha, loaded.model, spec, out_dir, options, progress)
+def _export_locked(checkpoint: Path, checkpoint_sha: str, model: Any, spec: ModelSpec, out_dir: Path,
+                   options: ExportOptions, progress: Log) -> ExportReport:
+    """An image model, with `out_dir` locked: the held-out split and calibration images, then every graph."""
     wants_int8 = "int8" in options.precisions
     if wants_int8:
         options.calibration.check_classes(spec.num_classes)
@@ -199,7 +263,7 @@ def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, prog
 
     staging = _new_staging(out_dir)
     try:
-        report = _export_into(staging, str(checkpoint), checkpoint_sha, loaded.model, spec, evaluation,
+        report = _export_into(staging, str(checkpoint), checkpoint_sha, model, spec, evaluation,
                               calibration, options, progress)
         for name in [*(FILE_NAMES[p] for p in options.precisions), REPORT_JSON, REPORT_MARKDOWN]:
             os.replace(staging / name, out_dir / name)
@@ -208,16 +272,18 @@ def _export_locked(checkpoint: Path, out_dir: Path, options: ExportOptions, prog
     return report
 
 
-def _export_landmarks(checkpoint: str, checkpoint_sha: str, model: Any, spec: ModelSpec, out_dir: Path,
+def _export_landmarks(checkpoint: str, checkpoint_sha: str, model: Any, spec: ModelSpec, data: LandmarkData,
+                      out_dir: Path,
                       options: ExportOptions, progress: Log) -> ExportReport:
-    """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors (export/landmark_export.py)."""
+    """A landmarks model: FP32, FP16 and INT8 against the run's held-out feature vectors, which `data`
+    (landmark_export.LandmarkData) holds, read and checked (export/landmark_export.py)."""
     from asl_edge.export.landmark_export import export_landmarks_into
 
     staging = _new_staging(out_dir)
     try:
-        report, written = export_landmarks_into(staging, checkpoint, checkpoint_sha, model, spec, options.precisions,
-                                                FILE_NAMES, options, progress)
-        for name in [*(FILE_NAMES[p] for p in written), REPORT_JSON, REPORT_MARKDOWN]:
+        report = export_landmarks_into(staging, checkpoint, checkpoint_sha, model, spec, data, FILE_NAMES, options,
+                                       progress)
+        for name in [*(FILE_NAMES[p] for p in data.precisions), REPORT_JSON, REPORT_MARKDOWN]:
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

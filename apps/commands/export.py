@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--val-fraction", type=float, default=None, help="held-out fraction (default: as trained)")
     data.add_argument("--seed", type=int, default=None, help="split seed (default: as trained)")
     calib = parser.add_argument_group("INT8 calibration (images from the training split, evenly per class)")
-    calib.add_argument("--calib-images", type=int, default=_DEFAULT_CALIBRATION.images,
+    calib.add_argument("--calib-images", type=int, default=None,
                        help=f"calibration images in all (default: {_DEFAULT_CALIBRATION.images})")
     calib.add_argument("--calib-method", choices=tuple(CALIBRATION_METHODS), default=_DEFAULT_CALIBRATION.method,
                        help=f"range calibration method (default: {_DEFAULT_CALIBRATION.method}; entropy, as "
@@ -49,16 +49,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     precisions = parse_precisions(args.precision)
-    calibration = CalibrationOptions(images=args.calib_images, method=args.calib_method,
+    images = args.calib_images if args.calib_images is not None else _DEFAULT_CALIBRATION.images
+    calibration = CalibrationOptions(images=images, method=args.calib_method,
                                      percentile=args.calib_percentile, reduce_range=args.int8_reduce_range)
-    if "int8" not in precisions and calibration != _DEFAULT_CALIBRATION:
+    if "int8" not in precisions and (calibration != _DEFAULT_CALIBRATION or args.calib_images is not None):
         # They were ignored without a word: no INT8 model, so nothing to calibrate.
         raise DataError(f"the INT8 calibration options set how the INT8 model is calibrated, but --precision "
                         f"{args.precision} builds none; add int8, e.g. --precision int8 or --precision all")
     options = ExportOptions(
         precisions=precisions, data=args.data, val=args.val, val_fraction=args.val_fraction,
         seed=args.seed, opset=args.opset, exporter=args.exporter, simplify=not args.no_simplify,
-        tolerance=args.tolerance, calibration=calibration)
+        tolerance=args.tolerance, calibration=calibration,
+        # What a landmarks run refuses rather than passes over (asl_edge.export.landmark_export).
+        given=frozenset(flag for flag, value in (("--data", args.data), ("--val", args.val),
+                                                 ("--val-fraction", args.val_fraction), ("--seed", args.seed),
+                                                 ("--calib-images", args.calib_images)) if value is not None),
+        int8_required="int8" in {p.strip().lower() for p in args.precision.split(",")})
     run_folder = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
     out = args.out if args.out is not None else run_folder
     report = export_all(args.checkpoint, out, options, progress=lambda message: print(f"- {message}", flush=True))

@@ -95,7 +95,7 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
         if not readable.any():
             raise DataError("none of the photos could be read; pass a folder of class folders of .jpg/.png photos")
         keep = np.flatnonzero(readable)
-        paths, true_labels = [paths[i] for i in keep], [true_labels[i] for i in keep]
+        paths, true_labels = [paths[i] for i in keep.tolist()], [true_labels[i] for i in keep.tolist()]
         probs, found = probs[keep], found[keep]
     truth = np.array([labels.index(label) for label in true_labels], np.int64)
     correct = probs.argmax(axis=1) == truth

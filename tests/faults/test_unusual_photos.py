@@ -75,7 +75,8 @@ def test_read_image_reads_a_latin1_name_and_turns_every_unreadable_file_into_non
 
 
 def test_read_image_gray_and_alpha_photos_come_back_bgr(tmp_path: Path, data_dir: Path) -> None:
-    photo = cv2.imread(str(sorted((data_dir / "A").glob("*.jpg"))[0]))
+    photo = read_image(sorted((data_dir / "A").glob("*.jpg"))[0])
+    assert photo is not None
     cv2.imwrite(str(tmp_path / "gray.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY))
     cv2.imwrite(str(tmp_path / "alpha.png"), cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA))
     for name in ("gray.png", "alpha.png"):
