@@ -16,6 +16,7 @@ letter, photos the model never trained on.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -148,7 +149,9 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     empty.mkdir()
     assert main(["train", "--init-from", str(BUNDLED), "--data", str(empty), "--out", str(tmp_path / "r")]) != 0
     _one_error_line(capsys, "landmarks.npz", "asl-edge collect")
-    assert main(["eval", str(BUNDLED), "--compare", str(BUNDLED), "--data", str(empty)]) != 0
+    other = tmp_path / "other.onnx"  # --compare takes another model (the bundled one with itself is refused)
+    shutil.copy(BUNDLED, other)
+    assert main(["eval", str(BUNDLED), "--compare", str(other), "--data", str(empty)]) != 0
     _one_error_line(capsys, "--compare", "asl-edge collect")
     # A session killed before its first sample leaves collect.json alone: a collect folder, not a stranger's.
     (empty / "collect.json").write_text(json.dumps({"format": "asl-edge-collect", "version": 1, "sessions": []}))
@@ -179,7 +182,7 @@ def test_personalise_refuses_bad_input_with_one_line(tmp_path: Path, capsys: pyt
     _one_error_line(capsys, "--input image")
     assert main(["eval", str(BUNDLED), "--data", str(signs), "--split", "val"]) != 0
     _one_error_line(capsys, "--split all")
-    assert main(["eval", str(BUNDLED), "--compare", str(BUNDLED), "--data", str(signs), "--shift", "heavy"]) != 0
+    assert main(["eval", str(BUNDLED), "--compare", str(other), "--data", str(signs), "--shift", "heavy"]) != 0
     _one_error_line(capsys, "--shift", "recorded landmarks")
 
 
