@@ -22,6 +22,7 @@ from typing import NoReturn
 from asl_edge import __version__
 from asl_edge.artifacts import write_error
 from asl_edge.errors import AslEdgeError, MissingDependencyError
+from asl_edge.progress import mode_from_environment
 
 MACHINE_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 
@@ -170,6 +171,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         parser, module = _command_parser(name)
         args = parser.parse_args(rest)
         quiet_video_libraries(args.verbose)
+        mode_from_environment()  # a bad ASL_EDGE_PROGRESS is said by every command, not only those showing progress
         with _sigterm_as_interrupt():
             return int(module.run(args) or 0)  # type: ignore[attr-defined]
     except AslEdgeError as exc:

@@ -160,9 +160,14 @@ def folder_images(folder: Path) -> list[Path]:
                   if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p) and (p.is_file() or p.is_symlink()))
 
 
-def other_images(folder: Path) -> list[Path]:
-    """Photos of `folder` in formats asl-edge does not decode (OTHER_IMAGE_SUFFIXES), which the readers skip."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES and not is_hidden(p))
+def warn_other_images(folder: Path) -> None:
+    """Name, in one warning, the photos of `folder` in formats asl-edge does not decode (OTHER_IMAGE_SUFFIXES),
+    which every reader skips."""
+    others = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in OTHER_IMAGE_SUFFIXES and not is_hidden(p))
+    if others:
+        print(f"warning: {len(others)} photo(s) in {folder} in a format asl-edge does not read skipped: "
+              f"{', '.join(others[:5])}{' ...' if len(others) > 5 else ''}; convert them to .jpg or .png to use them",
+              file=sys.stderr)
 
 
 def class_folders(root: Path) -> list[Path]:
@@ -176,11 +181,8 @@ def class_folders(root: Path) -> list[Path]:
 def class_images(folder: Path) -> list[Path]:
     """`folder_images` of a class folder; DataError when it has none (a class no model could learn). Photos in
     formats that are not read are named in one warning."""
-    images, others = folder_images(folder), other_images(folder)
-    if others:
-        print(f"warning: {len(others)} photo(s) in {folder} in a format asl-edge does not read skipped: "
-              f"{', '.join(p.name for p in others[:5])}{' ...' if len(others) > 5 else ''}; convert them to .jpg "
-              "or .png to use them", file=sys.stderr)
+    images = folder_images(folder)
+    warn_other_images(folder)
     if not images:
         raise DataError(f"class folder {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                         "add images or remove the folder")

@@ -35,19 +35,22 @@ MODES = ("auto", "bar", "plain", "off")
 _warned: set[str] = set()
 
 
-def _warn_once(message: str) -> None:
-    if message not in _warned:
-        _warned.add(message)
-        print(message, file=sys.stderr)
+def mode_from_environment() -> str | None:
+    """ASL_EDGE_PROGRESS, lower-cased, when it names a mode; None when unset or blank. A value that names none
+    is said once per process (every command checks it as it starts) and counts as unset."""
+    chosen = os.environ.get("ASL_EDGE_PROGRESS", "").strip()
+    if chosen.lower() in MODES:
+        return chosen.lower()
+    if chosen and chosen not in _warned:
+        _warned.add(chosen)
+        print(f"warning: ASL_EDGE_PROGRESS={chosen!r} is not one of {', '.join(MODES)}; progress is shown as with "
+              "auto (unset it or pick one)", file=sys.stderr)
+    return None
 
 
 def _mode(stream: IO[str], requested: str) -> str:
-    chosen = os.environ.get("ASL_EDGE_PROGRESS", "").strip()
-    mode = (chosen or requested).lower()
+    mode = mode_from_environment() or requested.lower()
     if mode not in MODES:
-        if chosen:
-            _warn_once(f"warning: ASL_EDGE_PROGRESS={chosen!r} is not one of {', '.join(MODES)}; progress is shown "
-                       "as with auto (unset it or pick one)")
         mode = "auto"
     if mode == "auto":
         isatty = getattr(stream, "isatty", None)

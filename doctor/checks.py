@@ -291,7 +291,8 @@ def check_environment(ctx: Context) -> Finding | None:
     for name in thread_vars:
         value = os.environ[name]
         seen.append(f"{name}={value}")
-        if not value.strip().isdigit() or int(value) < 1:
+        # OpenMP also takes a list, one count per nesting level ("4,2")
+        if not all(part.strip().isdigit() and int(part) >= 1 for part in value.split(",")):
             problems.append(f"{name}={value!r} is not a positive whole number (the thread pools ignore it)")
     if "ASL_EDGE_PROGRESS" in os.environ:
         value = os.environ["ASL_EDGE_PROGRESS"]

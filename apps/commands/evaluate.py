@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"--compare model {args.compare} does not exist; pass an .onnx or .engine file, e.g. "
                          "asl_edge/assets/asl_landmarks.onnx")
     if args.compare is not None and Path(args.compare).resolve() == Path(args.model).resolve():
-        raise ModelError(f"--compare {args.compare} is the model being evaluated; compare it with another model, e.g. "
-                         "--compare asl_edge/assets/asl_landmarks.onnx")
+        raise ModelError(f"--compare {args.compare} is the model being evaluated; compare it with another model "
+                         "(a retrained or personalised one, an FP16/INT8 export of it)")
     if args.data is None and args.compare is not None:
         args.data = personalised_on(args.model)
     if args.data is not None and any((Path(args.data) / name).is_file() for name in (LANDMARKS_FILE, MANIFEST_FILE)):

@@ -94,6 +94,10 @@ def evaluate_chain(chain: HandChain, paths: Sequence[Path], true_labels: Sequenc
               f"{f' and {len(bad) - 10} more' if len(bad) > 10 else ''}", file=sys.stderr)
         if not readable.any():
             raise DataError("none of the photos could be read; pass a folder of class folders of .jpg/.png photos")
+        lost = sorted(set(true_labels) - {label for label, ok in zip(true_labels, readable, strict=True) if ok})
+        if lost:  # as datasets.load_image_folder refuses it for an image model
+            raise DataError(f"no photo of {', '.join(lost)} can be read (see the warning above); replace them with "
+                            "photos that open, or remove the folder")
         keep = np.flatnonzero(readable)
         paths, true_labels = [paths[i] for i in keep.tolist()], [true_labels[i] for i in keep.tolist()]
         probs, found = probs[keep], found[keep]

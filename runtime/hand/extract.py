@@ -104,6 +104,14 @@ def list_class_folders(root: Path) -> tuple[list[str], list[Path], list[int]]:
     return classes, paths, labels
 
 
+def _warn_unreadable(root: Path, unreadable: Sequence[str]) -> None:
+    """Like datasets.load_image_folder: one warning listing them (paths within `root`); they count as photos
+    without a hand."""
+    if unreadable:
+        print(f"warning: {len(unreadable)} unreadable image(s) in {root} skipped: {', '.join(unreadable[:10])}"
+              f"{' ...' if len(unreadable) > 10 else ''}", file=sys.stderr)
+
+
 def check_cache_writable(folder: Path) -> None:
     """Before minutes of extraction, not after: the landmark cache folder can take its file (a cache that is
     only read, every file there already, is never checked)."""
@@ -150,6 +158,8 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
     cache_file = Path(cache or cache_dir("landmarks")) / f"{root.resolve().name}-{key}.npz"
     if cache_file.is_file():
         with np.load(cache_file) as data:
+            # said again on every run that reads them, not only the one that found them
+            _warn_unreadable(root, json.loads(str(data["unreadable"])) if "unreadable" in data else [])
             return LandmarkDataset(data["landmarks"], data["handedness"], data["found"], np.asarray(labels, np.int64),
                                    tuple(classes), tuple(str(p) for p in paths))
     check_cache_writable(cache_file.parent)
@@ -163,14 +173,12 @@ def load_landmark_dataset(path: str | os.PathLike[str], cache: Path | None = Non
         return image
 
     landmarks, handedness, found = extract_landmarks((read(file) for file in paths), len(paths), tracker, root.name)
-    if unreadable:
-        # Like datasets.load_image_folder: one warning listing them; they count as photos without a hand.
-        print(f"warning: {len(unreadable)} unreadable image(s) in {root} skipped: {', '.join(unreadable[:10])}"
-              f"{' ...' if len(unreadable) > 10 else ''}", file=sys.stderr)
+    _warn_unreadable(root, unreadable)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(cache_file) as handle:
         np.savez_compressed(handle, landmarks=landmarks, handedness=handedness, found=found,
-                            source=json.dumps({"folder": str(root.resolve()), "variant": variant, "pad": PHOTO_PAD}))
+                            source=json.dumps({"folder": str(root.resolve()), "variant": variant, "pad": PHOTO_PAD}),
+                            unreadable=json.dumps(unreadable))
     return LandmarkDataset(landmarks, handedness, found, np.asarray(labels, np.int64), tuple(classes),
                            tuple(str(p) for p in paths))
 

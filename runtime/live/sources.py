@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from asl_edge.datasets import IMAGE_SUFFIXES, folder_images, read_image
+from asl_edge.datasets import IMAGE_SUFFIXES, folder_images, read_image, warn_other_images
 from asl_edge.errors import SourceError
 from asl_edge.machine import opencv_build
 from asl_edge.runtime.live.frames import DEFAULT_FOLDER_FPS, CaptureOptions, Frame, FrameSource
@@ -61,6 +61,12 @@ class ImageFolderSource(FrameSource):
         if not self.files:
             raise SourceError(f"cannot open {self.describe()}: it holds no images "
                               f"({', '.join(sorted(IMAGE_SUFFIXES))}){self.empty_hint}")
+        # One image that decodes (the first, as a rule) before the model loads: a folder of only broken files
+        # would otherwise run, warn about each and spell nothing with exit 0.
+        if not any(read_image(path) is not None for path in self.files):
+            names = ", ".join(path.name for path in self.files[:5]) + (" ..." if len(self.files) > 5 else "")
+            raise SourceError(f"cannot open {self.describe()}: none of its {len(self.files)} image file(s) can be "
+                              f"read ({names}: empty, damaged or not images); replace them with photos that open")
         self._position = 0
         self._index = 0
         self._open = True
@@ -218,6 +224,7 @@ def _path_source(uri: str, path_text: str, options: CaptureOptions) -> FrameSour
     path = Path(path_text).expanduser()
     if path.is_dir():
         files = sorted(folder_images(path), key=natural_order)
+        warn_other_images(path)
         inner = None if files else next((p for p in sorted(path.iterdir()) if p.is_dir() and folder_images(p)), None)
         hint = f"; it holds folders of images: pass one of them, e.g. --source {inner}" if inner else ""
         return ImageFolderSource(uri, files, options, empty_hint=hint)
@@ -225,7 +232,9 @@ def _path_source(uri: str, path_text: str, options: CaptureOptions) -> FrameSour
         raise SourceError(f"source {uri} does not exist: pass a camera (0, /dev/video0, csi://0), "
                           "an rtsp:// URL, a video file or an image folder")
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFolderSource(uri, [path], options)
+        single = ImageFolderSource(uri, [path], options)
+        single.kind = "image"
+        return single
     return VideoFileSource(uri, path, options)
 
 

@@ -130,7 +130,10 @@ def test_bad_thread_and_progress_variables_are_warnings_with_their_fix(monkeypat
     monkeypatch.setenv("ASL_EDGE_PROGRESS", "plain")
     finding = check(Context(job="run", source=None, facts=Facts()))
     assert finding is not None and finding.status == "ok" and "OMP_NUM_THREADS=2" in finding.detail
-    for bad in ("0", "abc", "-1"):
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # one count per nesting level: valid
+    finding = check(Context(job="run", source=None, facts=Facts()))
+    assert finding is not None and finding.status == "ok"
+    for bad in ("0", "abc", "-1", "4,"):
         monkeypatch.setenv("OMP_NUM_THREADS", bad)
         finding = check(Context(job="run", source=None, facts=Facts()))
         assert finding is not None and finding.status == "warn" and f"OMP_NUM_THREADS={bad!r}" in finding.detail
@@ -148,6 +151,10 @@ def test_a_bad_progress_variable_is_said_once_by_every_command(tmp_path: Path) -
                             env={**os.environ, "ASL_EDGE_PROGRESS": "weird"})
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("ASL_EDGE_PROGRESS='weird' is not one of auto, bar, plain, off") == 1
+    spec = subprocess.run([sys.executable, "-m", "asl_edge", "spec", "asl_edge/assets/asl_landmarks.onnx", "--out",
+                           str(tmp_path / "s.json")], capture_output=True, text=True, cwd=REPO, timeout=120,
+                          check=False, env={**os.environ, "ASL_EDGE_PROGRESS": "weird"})
+    assert spec.returncode == 0 and spec.stderr.count("ASL_EDGE_PROGRESS='weird'") == 1  # shows no progress itself
 
 
 def test_csi_source_needs_gstreamer_opencv() -> None:

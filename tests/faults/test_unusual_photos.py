@@ -107,6 +107,11 @@ def test_landmark_training_reads_the_same_photos_and_names_the_skipped_ones(odd_
     assert all(f"A/{name}" in warning for name in UNREADABLE)  # with the class folder: A/x.jpg, not x.jpg
     assert "16 samples" in result.stdout  # 12 photos + the 4 unreadable files; no ._ file, no __MACOSX class
     assert '"__MACOSX"' not in (tmp_path / "run" / "metrics.json").read_text()
+    again = asl_edge("train", "--input", "landmarks", "--data", str(odd_folder), "--out", str(tmp_path / "run2"),
+                     "--epochs", "1", "--landmark-cache", str(tmp_path / "cache"), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "photos in" in result.stderr and "photos in" not in again.stderr  # read from the cache ...
+    assert warning in again.stderr.splitlines()  # ... which still names the files it skipped
 
 
 def test_landmark_training_refuses_a_letter_with_no_hand_found(tmp_path: Path, data_dir: Path) -> None:
@@ -138,3 +143,30 @@ def test_run_on_a_folder_of_class_folders_names_one_to_pass(odd_folder: Path, tm
     errors = [line for line in result.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "holds folders of images" in errors[0]
     assert f"--source {odd_folder / 'A'}" in errors[0]
+
+
+def test_run_on_a_folder_of_only_unreadable_files_is_an_error_before_the_model_loads(odd_folder: Path,
+                                                                                     tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in UNREADABLE[:2]:
+        shutil.copy(odd_folder / "A" / name, broken / name)
+    (broken / "clip.gif").write_bytes(b"GIF89a")
+    result = asl_edge("run", "--source", str(broken), "--no-window", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "model:" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "none of its 2 image file(s) can be read (empty.jpg, notes.jpg" in errors[0]
+    assert "clip.gif" in result.stderr  # named as a format not read
+
+
+def test_eval_of_the_landmark_chain_refuses_a_letter_none_of_whose_photos_open(odd_folder: Path,
+                                                                                tmp_path: Path) -> None:
+    data = tmp_path / "photos"
+    shutil.copytree(odd_folder / "B", data / "B")
+    shutil.copytree(odd_folder / "L", data / "L")
+    (data / "C").mkdir()
+    shutil.copy(odd_folder / "A" / "notes.jpg", data / "C" / "notes.jpg")
+    result = asl_edge("eval", str(LANDMARK_MODEL), "--data", str(data), cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "no photo of C can be read" in errors[0]
