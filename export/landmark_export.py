@@ -94,8 +94,12 @@ def retrain_fix(checkpoint: str | os.PathLike[str], spec: ModelSpec) -> str:
     if isinstance(trained_on.get("epochs"), int):
         parts.append(f"--epochs {trained_on['epochs']}")
     parts.append(f"--out {new_out}")
+    # The recorded paths are as training saw them, relative to the folder it ran in, not to this one.
+    elsewhere = "" if all(Path(d).exists() for d in split.datasets) else (
+        f"; {', '.join(d for d in split.datasets if not Path(d).exists())} as training saw it: run the command from "
+        "the folder training ran in, or give --data where that data is now")
     return (f"retrain the run into a new folder with the command that made it: `{' '.join(parts)}` (its "
-            "metrics.json records any other options it was trained with)")
+            f"metrics.json records any other options it was trained with{elsewhere})")
 
 
 def read_features(checkpoint: str | os.PathLike[str], spec: ModelSpec, name: str,

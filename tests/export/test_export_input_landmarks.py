@@ -226,6 +226,12 @@ def test_the_retrain_command_of_the_message_makes_a_run_that_exports(
     err = one_error_line(["export", "run", "--precision", "int8"], capsys)
     command = err.split("`")[1]
     assert command == "asl-edge train --input landmarks --data photos --epochs 2 --out run-retrained"
+    assert "as training saw it" not in err  # from where training ran, the command works as it stands
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # from another folder, `--data photos` names nothing: said so
+    moved = one_error_line(["export", "../run", "--precision", "int8"], capsys)
+    assert "photos as training saw it: run the command from the folder training ran in" in moved
+    monkeypatch.chdir(tmp_path)
     assert main(shlex.split(command)[1:]) == 0
     assert main(["export", "run-retrained", "--precision", "int8"]) == 0
     assert (tmp_path / "run-retrained" / "model.int8.onnx").is_file()
