@@ -16,7 +16,7 @@ sidecar MODEL.spec.json beside it, and the precedence (--spec > sidecar > embedd
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -62,13 +62,27 @@ class OnnxHeader:
     provenance: Provenance = field(default_factory=Provenance)
 
 
+# Whether `asl-edge spec` can write a spec for a model that carries none is told by its graph
+# (asl_edge.runtime.backends.model_io.template_spec), a layer above this one: model_io installs the function
+# that says it (`set_missing_spec_advice`) when it is imported, as every command that opens a model does.
+_missing_spec_advice: list[Callable[[str], str | None]] = []
+
+
+def set_missing_spec_advice(advice: Callable[[str], str | None]) -> None:
+    """Install `advice(source)`: the end of the "carries no ModelSpec" line for the model file `source` (from
+    ':' or ','), or None for the default fix, `asl-edge spec MODEL.onnx`."""
+    _missing_spec_advice[:] = [advice]
+
+
 def spec_from_metadata(metadata: Mapping[str, str], source: str) -> ModelSpec:
     """The ModelSpec stored under ONNX_METADATA_KEY in a model's metadata map.
-    Raises SpecError naming `source` when it is missing or invalid."""
+    Raises SpecError naming `source` when it is missing or invalid; for a missing one the fix is `asl-edge spec`
+    only where it can write one for the graph (`set_missing_spec_advice`)."""
     text = metadata.get(ONNX_METADATA_KEY)
     if text is None:
-        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}'): write one with "
-                        f"`asl-edge spec {source}` (then check its labels), or pass --spec SPEC.json")
+        advice = _missing_spec_advice[0](source) if _missing_spec_advice else None
+        raise SpecError(f"{source} carries no ModelSpec (metadata key '{ONNX_METADATA_KEY}')" + (
+            advice or f": write one with `asl-edge spec {source}` (then check its labels), or pass --spec SPEC.json"))
     try:
         return ModelSpec.from_json(text)
     except SpecError as exc:
@@ -153,7 +167,9 @@ def load_onnx_model(path: str | os.PathLike[str], purpose: str = "reading an ONN
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError, OSError and others for a bad file
-        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}); {REEXPORT}") from exc
+        raise ModelError(f"{path} is not a readable ONNX model ({type(exc).__name__}: not an ONNX model file, or a "
+                         "damaged one); pass the .onnx file a converter wrote (`asl-edge export`, torch.onnx.export, "
+                         "tf2onnx)") from exc
     # Protobuf decodes an empty file (and some cut-off ones) as a valid, empty message: no graph at all.
     if not model.HasField("graph") or not model.graph.node:
         size = os.path.getsize(path)
@@ -222,6 +238,9 @@ def open_cpu_session(path: str | os.PathLike[str], options: Any = None) -> Any:
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/InvalidProtobuf types
+        if "INVALID_PROTOBUF" in str(exc):  # not an ONNX file at all: a text file, an image, a checkpoint
+            raise ModelError(f"{path} is not an ONNX model file (onnxruntime cannot parse it as one); pass the .onnx "
+                             "file a converter wrote (`asl-edge export`, torch.onnx.export, tf2onnx)") from exc
         raise ModelError(f"{path} is not a loadable ONNX model: {str(exc).splitlines()[0][:200]}") from exc
 
 

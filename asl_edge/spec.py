@@ -94,7 +94,9 @@ class ModelSpec:
         if not all(isinstance(label, str) and label for label in self.labels):
             raise bad("labels", "every label must be a non-empty string")
         if len(set(self.labels)) != len(self.labels):
-            raise bad("labels", "labels must be unique")
+            twice = sorted({label for label in self.labels if self.labels.count(label) > 1})
+            raise bad("labels", f"labels must be unique, but {', '.join(map(repr, twice))} "
+                                f"{'is' if len(twice) == 1 else 'are'} listed more than once; list each label once")
         for name in ("input_height", "input_width"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 8 <= value <= 4096:

@@ -50,7 +50,8 @@ class OnnxFacts:
     input_shape: tuple[int, ...] = ()  # its fixed shape, likewise
     source: Path | None = None  # the shipped ONNX this graph was converted from (FP16 hand graphs)
     source_sha256: str | None = None
-    fixed_batch: int | None = None  # the graph's batch dimension when it is a number (engines then take only it)
+    fixed_batch: int | None = None  # the graph's batch dimension when it is a number, else the spec's "batch"
+    # (engines then take only it)
     provenance: Provenance = field(default_factory=Provenance)  # the checkpoint it was exported from
 
     @property
@@ -87,7 +88,7 @@ def read_onnx_facts(path: str | os.PathLike[str], spec: ModelSpec | None = None)
     model_spec = cast(ModelSpec, header.spec)  # need_spec: never None
     check_spec(io, model_spec)
     return OnnxFacts(onnx_path, sha, model_spec, header.precision, header.stated, node_names,
-                     fixed_batch=io.fixed_batch, provenance=header.provenance)
+                     fixed_batch=io.fixed_batch or model_spec.fixed_batch, provenance=header.provenance)
 
 
 def check_current_export(facts: OnnxFacts, warn: Callable[[str], None]) -> None:

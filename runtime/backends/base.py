@@ -32,6 +32,16 @@ class OutputShapeError(ModelError):
         self.expected = expected
 
 
+class InferenceError(ModelError):
+    """The runtime itself failed to run a batch (not an input asl-edge refused first): `shape` is the batch's
+    shape and `reason` the runtime's own first line, for callers that word the failure for their context."""
+
+    def __init__(self, message: str, shape: tuple[int, ...], reason: str) -> None:
+        super().__init__(message)
+        self.shape = shape
+        self.reason = reason
+
+
 class Backend(abc.ABC):
     name: str = "backend"
     # Capability: `last_gpu_ms` is the GPU compute time of the last `infer` (CUDA events, as trtexec reports it).

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asl_edge.errors import ModelError, SpecError
-from asl_edge.onnx_header import open_cpu_session
+from asl_edge.errors import AslEdgeError, MissingDependencyError, ModelError, SpecError
+from asl_edge.landmark_features import NUM_FEATURES
+from asl_edge.onnx_header import load_onnx_model, open_cpu_session, set_missing_spec_advice, sidecar_spec_path
 from asl_edge.spec import ASL_LETTERS, SIGN_MNIST_LETTERS, ModelSpec
 
 # onnx.TensorProto element types as onnxruntime names them (the ones a classifier's input may have).
@@ -31,6 +32,18 @@ Dim = int | None
 # What asl-edge can run, for the messages about a graph it cannot: the fix is the model, not a spec.
 DRIVABLE = ("asl-edge drives a model with one float32 input, an image batch (N,3,H,W) or (N,H,W,3) (1 channel for "
             "gray) or feature vectors (N,F), and one class-score output (N, classes)")
+
+
+# The size a side of an image input may have (ModelSpec's input_height/input_width).
+MIN_SIDE, MAX_SIDE = 8, 4096
+
+
+class NeedsOptionError(ModelError):
+    """`template_spec` cannot guess a field the graph leaves open, and `option` of `asl-edge spec` gives it."""
+
+    def __init__(self, message: str, option: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -243,7 +256,9 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
     classifier's (N, classes) (`classifier_classes`); labels from `labels`, else a known list of the output's
     length (KNOWN_LABELS), else placeholders class_0..; pixels scaled by 1/255 with mean 0 and std 1 (Keras'
     Rescaling(1./255), the Sign Language MNIST course's convention); the graph's own tensor names and fixed
-    batch. The graph must be one asl-edge can run (`check_drivable`); `size` is refused for a features input.
+    batch. The graph must be one asl-edge can run (`check_drivable`); `size` is refused for a features input, and
+    a features input must take the NUM_FEATURES vectors of asl_edge.landmark_features (the only ones asl-edge
+    feeds), an image input 8..4096 pixels a side. A field only an option can give raises NeedsOptionError.
     """
     tensor = check_drivable(io)
     notes: list[str] = []
@@ -253,8 +268,13 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
                          "leaves open: drop --size")
     output = io.outputs[0] if len(io.outputs) == 1 else None
     if output is None:
-        raise ModelError(f"{io.source} has {len(io.outputs)} outputs ({', '.join(o.describe() for o in io.outputs)}); "
-                         "write the spec by hand and set \"output_name\" to the class-probability output")
+        names = " or ".join(f"'{o.name}'" for o in io.outputs)
+        raise ModelError(f"{io.source} has {len(io.outputs)} outputs ({', '.join(o.describe() for o in io.outputs)}), "
+                         "so `asl-edge spec` cannot tell which gives the class scores; write the spec by hand in "
+                         f"{sidecar_name(io.source)} (or a file passed with --spec): a JSON object with \"labels\" (in "
+                         f"output order), \"input_height\", \"input_width\", \"input_name\": \"{tensor.name}\" and "
+                         f"\"output_name\": the class-score output ({names}), plus \"layout\", \"color\", "
+                         "\"channels\", \"mean\" and \"std\" for a model that is not NCHW RGB")
     classes = classifier_classes(io, output)
     if labels is not None:
         labels = tuple(labels)
@@ -262,8 +282,8 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
             raise SpecError(f"--labels gives {len(labels)} labels but {io.source}'s output {output.describe()} "
                             f"has {classes} classes")
     elif classes is None:
-        raise ModelError(f"{io.source}'s output {output.describe()} does not say how many classes it has; "
-                         "pass --labels A,B,C,... in output order")
+        raise NeedsOptionError(f"{io.source}'s output {output.describe()} does not say how many classes it has; "
+                               "pass --labels A,B,C,... in output order", "--labels A,B,C,...")
     elif classes in KNOWN_LABELS:
         labels, described = KNOWN_LABELS[classes]
         notes.append(f"labels: guessed {described} from {classes} outputs; check the order")
@@ -276,20 +296,26 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
                               "trained_on": {"source": "asl-edge spec template"}}
     if len(tensor.shape) == 2:
         features = tensor.shape[1]
+        if features is not None and features != NUM_FEATURES:
+            # asl-edge feeds exactly the vectors of asl_edge.landmark_features, whatever a spec says.
+            raise ModelError(f"{io.source} input {tensor.describe()} takes {features} features, but asl-edge feeds a "
+                             f"landmarks model the {NUM_FEATURES} features of asl_edge.landmark_features (made from "
+                             "the hand stage's 21 landmarks); train the classifier on those features, e.g. with "
+                             "`asl-edge train --input landmarks`, and export it")
         if features is None:
-            raise ModelError(f"{io.source} input {tensor.describe()} leaves its feature count open; write the spec "
-                             "by hand (\"inputs\": \"landmarks\", \"num_features\": the count the model was trained "
-                             "on) or export the model with a fixed count")
+            notes.append(f"input: the graph leaves its feature count open: written as {NUM_FEATURES}, the count "
+                         "asl_edge.landmark_features makes")
         notes.append("input: landmark feature vectors (asl_edge.landmark_features)")
         return ModelSpec(input_height=8, input_width=8, channels=1, color="gray", mean=(0.0,), std=(1.0,),
-                         scale=1.0, inputs="landmarks", num_features=features, **common), notes
+                         scale=1.0, inputs="landmarks", num_features=NUM_FEATURES, **common), notes
     sample = tensor.shape[1:]
     layout = guess_layout(sample)
     channels, height, width = (sample[0], sample[1], sample[2]) if layout == "NCHW" \
         else (sample[2], sample[0], sample[1])
     if channels not in (1, 3):
         raise ModelError(f"{io.source} input {tensor.describe()} has {channels or 'open'} channels; asl-edge feeds "
-                         "1 (gray) or 3 (RGB)")
+                         "1 (gray) or 3 (RGB), so no spec can make it run this model: export the model with a 1- or "
+                         "3-channel input, (N,C,H,W) or (N,H,W,C)")
     if size is not None:
         # --size fills only what the graph leaves open: a spec of another size is rejected by every command.
         if (height is not None and height != size[0]) or (width is not None and width != size[1]):
@@ -297,8 +323,14 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
                              f"({layout}); --size {size[0]} {size[1]} is only for a size the graph leaves open: "
                              "drop --size")
         height, width = size
+        if not all(MIN_SIDE <= side <= MAX_SIDE for side in size):
+            raise ModelError(f"--size {size[0]} {size[1]} is outside the {MIN_SIDE}..{MAX_SIDE} pixels a side that "
+                             "asl-edge feeds; pass the size the model was trained on")
     if height is None or width is None:
-        raise ModelError(f"{io.source} input {tensor.describe()} leaves height/width open; pass --size HEIGHT WIDTH")
+        raise NeedsOptionError(f"{io.source} input {tensor.describe()} leaves height/width open; pass --size HEIGHT "
+                               "WIDTH", "--size HEIGHT WIDTH")
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        raise ModelError(_size_refusal(io.source, tensor, sample, layout))
     color = "gray" if channels == 1 else "rgb"
     notes.append(f"input: {layout}, {height}x{width} {color}; pixels scaled by 1/255 with mean 0 and std 1: "
                  "change \"scale\", \"mean\" and \"std\" to the model's training normalisation")
@@ -306,3 +338,52 @@ def template_spec(io: ModelIO, labels: Sequence[str] | None = None,
         notes.append(f"batch: fixed at {common['batch']}: inputs are sent {common['batch']} at a time")
     return ModelSpec(input_height=height, input_width=width, channels=channels, color=color, layout=layout,
                      scale=1.0 / 255.0, mean=(0.0,) * channels, std=(1.0,) * channels, **common), notes
+
+
+def _size_refusal(source: str, tensor: TensorInfo, sample: tuple[Dim, ...], layout: str) -> str:
+    """Why an image input with a side outside MIN_SIDE..MAX_SIDE gets no spec: each layout it could be read as,
+    and that none gives an image asl-edge feeds (so the fix is the model's input)."""
+    readings = []
+    for name in ("NCHW", "NHWC"):
+        channels, height, width = (sample[0], sample[1], sample[2]) if name == "NCHW" \
+            else (sample[2], sample[0], sample[1])
+        if channels in (1, 3):
+            readings.append(f"as {name}, {height or '?'}x{width or '?'} pixels of {channels} channel(s)")
+    told = "cannot tell its layout: read " + " or ".join(readings) if len(readings) > 1 else \
+        f"is {layout}: read {readings[0] if readings else 'as ' + layout}"
+    return (f"{source} input {tensor.describe()} {told}; asl-edge feeds images of {MIN_SIDE}..{MAX_SIDE} pixels a "
+            "side, so no spec can describe this input: export the model with an image input of at least "
+            f"{MIN_SIDE}x{MIN_SIDE} pixels, (N,3,H,W) or (N,H,W,3) (1 channel for gray)")
+
+
+def sidecar_name(source: str) -> str:
+    """The sidecar spec file's name for a model path (MODEL.onnx -> MODEL.spec.json), as messages show it."""
+    return str(sidecar_spec_path(source))
+
+
+def missing_spec_advice(source: str) -> str | None:
+    """What to do about a model that carries no spec, as the end of onnx_header's "carries no ModelSpec" line:
+    None (that line's own fix, `asl-edge spec MODEL.onnx`) when `template_spec` can make one for the graph; the
+    option it needs (`--labels`, `--size`) when that is what it lacks; otherwise template_spec's own reason, which
+    is what `asl-edge spec` itself would say (a graph no spec can make run, or a spec only a hand can write). None
+    too when the graph cannot be read here (the line's own fix then says the rest)."""
+    if not os.path.isfile(source):
+        return None
+    try:
+        try:
+            io = ModelIO.from_path(source)
+        except MissingDependencyError:  # no onnxruntime (a build machine): the onnx package reads the graph
+            io = ModelIO.from_onnx(load_onnx_model(source), source)
+    except AslEdgeError:
+        return None
+    try:
+        template_spec(io)
+    except NeedsOptionError as exc:
+        return (f": write one with `asl-edge spec {source} {exc.option}` ({exc}), then check its labels, or pass "
+                "--spec SPEC.json")
+    except AslEdgeError as exc:
+        return f", and `asl-edge spec` cannot write one: {exc}"
+    return None
+
+
+set_missing_spec_advice(missing_spec_advice)

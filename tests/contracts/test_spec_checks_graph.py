@@ -6,58 +6,32 @@ lines get one clear error line. Each suggested fix is followed to show that it w
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
-from asl_edge.apps.cli import main
 from asl_edge.errors import ModelError
+from asl_edge.landmark_features import NUM_FEATURES as FEATURES
 from asl_edge.onnx_header import sidecar_spec_path
 from asl_edge.runtime.backends import load_backend
 from asl_edge.spec import ModelSpec
+from tests.contracts.onnx_graphs import F, cli, error_text, save, value
 
 DRIVES = "asl-edge drives a model with one float32 input"
-F = TensorProto.FLOAT
 
 
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
-def error_text(command: str, code: int, err: str) -> str:
-    """The one error line's text after `asl-edge COMMAND: error: `."""
-    lines = err.strip().splitlines()
-    assert code != 0 and len(lines) == 1 and "Traceback" not in err, err
-    prefix = f"asl-edge {command}: error: "
-    assert lines[0].startswith(prefix), lines[0]
-    return lines[0][len(prefix):]
 
 
-def save(path: Path, nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
-         outputs: list[onnx.ValueInfoProto], weights: dict[str, np.ndarray] | None = None) -> Path:
-    graph = helper.make_graph(nodes, path.stem, inputs, outputs,
-                              [numpy_helper.from_array(v, k) for k, v in (weights or {}).items()])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
 
 
-def value(name: str, shape: Sequence[int | str] | None, dtype: int = F) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, dtype, shape)
 
 
-def features_model(path: Path, classes: int = 3, features: int = 26) -> Path:
+def features_model(path: Path, classes: int = 3, features: int = FEATURES) -> Path:
     """(N, features) float32 -> MatMul -> Softmax: a landmark classifier."""
     weights = np.random.default_rng(0).random((features, classes)).astype(np.float32)
     return save(path, [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Softmax", ["m"], ["y"])],
@@ -74,8 +48,8 @@ def assert_spec_refused(model: Path, *options: str | Path) -> str:
 def test_integer_inputs_are_refused_by_spec_with_evals_own_message(tmp_path: Path, data_dir: Path) -> None:
     int64 = save(tmp_path / "int64.onnx",
                  [helper.make_node("Cast", ["x"], ["xf"], to=F), helper.make_node("MatMul", ["xf", "w"], ["y"])],
-                 [value("x", ["N", 26], TensorProto.INT64)], [value("y", ["N", 3])],
-                 {"w": np.ones((26, 3), np.float32)})
+                 [value("x", ["N", FEATURES], TensorProto.INT64)], [value("y", ["N", 3])],
+                 {"w": np.ones((FEATURES, 3), np.float32)})
     uint8 = save(tmp_path / "uint8.onnx",
                  [helper.make_node("Cast", ["x"], ["xf"], to=F), helper.make_node("Flatten", ["xf"], ["flat"]),
                   helper.make_node("MatMul", ["flat", "w"], ["y"])],
@@ -90,24 +64,24 @@ def test_integer_inputs_are_refused_by_spec_with_evals_own_message(tmp_path: Pat
 
 def test_scores_that_are_no_class_axis_are_refused(tmp_path: Path) -> None:
     scalar = save(tmp_path / "scalar.onnx", [helper.make_node("ReduceSum", ["x"], ["y"], keepdims=0)],
-                  [value("x", ["N", 26])], [value("y", [])])
+                  [value("x", ["N", FEATURES])], [value("y", [])])
     text = assert_spec_refused(scalar, "--labels", "A,B,C")
     assert "output 'y' gives shape () for a test batch of 1, not (1, classes) class scores" in text
     assert DRIVES in text and "--labels" not in text
 
     rank1 = save(tmp_path / "rank1.onnx", [helper.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=0)],
-                 [value("x", ["N", 26])], [value("y", ["N"])], {"axes": np.array([1], np.int64)})
+                 [value("x", ["N", FEATURES])], [value("y", ["N"])], {"axes": np.array([1], np.int64)})
     assert "output 'y' ? is not a classifier's" in assert_spec_refused(rank1, "--labels", "A,B,C")
 
     empty = save(tmp_path / "no_classes.onnx", [helper.make_node("Slice", ["x", "s", "e", "a"], ["y"])],
-                 [value("x", ["N", 26])], [value("y", ["N", 0])],
+                 [value("x", ["N", FEATURES])], [value("y", ["N", 0])],
                  {"s": np.array([0], np.int64), "e": np.array([0], np.int64), "a": np.array([1], np.int64)})
     text = assert_spec_refused(empty, "--labels", "A,B,C")
     assert "output 'y' ?x0 is not a classifier's" in text and "(N, classes)" in text
     # a spec written by hand does not make it run either: the backend refuses it before any batch
     spec = ModelSpec.from_dict({"labels": ["A", "B", "C"], "input_height": 8, "input_width": 8, "channels": 1,
                                 "color": "gray", "mean": [0.0], "std": [1.0], "inputs": "landmarks",
-                                "num_features": 26, "input_name": "x", "output_name": "y"})
+                                "num_features": FEATURES, "input_name": "x", "output_name": "y"})
     with pytest.raises(ModelError, match="is not a classifier's"):
         load_backend(empty, spec=spec)
 
@@ -117,7 +91,7 @@ def test_an_output_of_unknown_shape_takes_labels_and_the_test_run_checks_their_c
     model = save(tmp_path / "open.onnx", [helper.make_node("MatMul", ["x", "w"], ["m"]),
                                           helper.make_node("Shape", ["m"], ["shape"]),
                                           helper.make_node("Reshape", ["m", "shape"], ["y"])],
-                 [value("x", ["N", 26])], [value("y", None)], {"w": np.ones((26, 5), np.float32)})
+                 [value("x", ["N", FEATURES])], [value("y", None)], {"w": np.ones((FEATURES, 5), np.float32)})
     text = assert_spec_refused(model)
     assert "does not say how many classes it has; pass --labels" in text
     text = assert_spec_refused(model, "--labels", "A,B,C")
@@ -126,19 +100,19 @@ def test_an_output_of_unknown_shape_takes_labels_and_the_test_run_checks_their_c
     assert code == 0, err
     spec = ModelSpec.from_json(sidecar_spec_path(model).read_text())
     with load_backend(model) as backend:
-        assert backend.spec == spec and backend.infer(np.zeros((4, 26), np.float32)).shape == (4, 5)
+        assert backend.spec == spec and backend.infer(np.zeros((4, FEATURES), np.float32)).shape == (4, 5)
 
 
 def test_scores_with_singleton_axes_before_the_classes_run_as_the_backend_flattens_them(tmp_path: Path) -> None:
     """A Keras 1x1 conv head gives N x 1 x 1 x classes: the backend reshapes it to (N, classes), so spec takes it."""
-    weights = np.random.default_rng(1).random((26, 4)).astype(np.float32)
+    weights = np.random.default_rng(1).random((FEATURES, 4)).astype(np.float32)
     model = save(tmp_path / "keras_head.onnx",
                  [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Reshape", ["m", "s"], ["y"])],
-                 [value("x", ["N", 26])], [value("y", ["N", 1, 1, 4])],
+                 [value("x", ["N", FEATURES])], [value("y", ["N", 1, 1, 4])],
                  {"w": weights, "s": np.array([-1, 1, 1, 4], np.int64)})
     code, _, err = cli("spec", model, "--labels", "A,B,C,D")
     assert code == 0, err
-    batch = np.random.default_rng(2).random((3, 26)).astype(np.float32)
+    batch = np.random.default_rng(2).random((3, FEATURES)).astype(np.float32)
     with load_backend(model) as backend:
         np.testing.assert_allclose(backend.infer(batch), batch @ weights, rtol=1e-5)
 
@@ -168,19 +142,20 @@ def test_an_input_of_unknown_rank_is_refused_the_same_with_or_without_labels(tmp
 
 
 def test_a_graph_without_outputs_is_refused(tmp_path: Path) -> None:
-    model = save(tmp_path / "no_out.onnx", [helper.make_node("Identity", ["x"], ["y"])], [value("x", ["N", 26])], [])
+    model = save(tmp_path / "no_out.onnx", [helper.make_node("Identity", ["x"], ["y"])],
+                 [value("x", ["N", FEATURES])], [])
     assert f"has no outputs, so no spec can make asl-edge run it: {DRIVES}" in assert_spec_refused(model)
 
 
 # -- 4: --size only where it applies ------------------------------------------------------------------------
 def test_size_is_refused_for_a_features_model(tmp_path: Path) -> None:
-    model = features_model(tmp_path / "rank2_26.onnx")
+    model = features_model(tmp_path / "rank2_features.onnx")
     text = assert_spec_refused(model, "--out", tmp_path / "x.json", "--size", "64", "64")
     assert "takes feature vectors (N, features), not images; --size 64 64 is only for an image model" in text
     assert text.endswith("drop --size")
     code, _, err = cli("spec", model, "--out", tmp_path / "x.json")  # dropped: written
     assert code == 0, err
-    assert ModelSpec.from_json((tmp_path / "x.json").read_text()).num_features == 26
+    assert ModelSpec.from_json((tmp_path / "x.json").read_text()).num_features == FEATURES
 
 
 # -- 5: a folder named like a model ---------------------------------------------------------------------------
@@ -202,7 +177,7 @@ def test_a_folder_named_like_a_model_is_called_a_folder(tmp_path: Path) -> None:
 def test_onnxruntime_log_lines_do_not_precede_the_error_line(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     import onnxruntime as ort
 
-    model = save(tmp_path / "empty_graph.onnx", [], [value("x", ["N", 26])], [])
+    model = save(tmp_path / "empty_graph.onnx", [], [value("x", ["N", FEATURES])], [])
     # Control: onnxruntime itself logs an [E:onnxruntime ...] line on stderr for this model at its default level.
     with pytest.raises(Exception, match="Exception during initialization"):
         ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])

@@ -4,8 +4,6 @@ naming the graph's output, and following that line makes the model run again."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -13,22 +11,17 @@ from pathlib import Path
 import onnx
 import pytest
 
-from asl_edge.apps.cli import main
 from asl_edge.errors import SpecError
 from asl_edge.onnx_header import read_onnx_spec, sidecar_spec_path
 from asl_edge.runtime.backends import load_backend
 from asl_edge.runtime.backends.model_io import ModelIO, check_spec
 from asl_edge.spec import ModelSpec
+from tests.contracts.onnx_graphs import cli
 
 ASSET = Path(__file__).resolve().parents[2] / "asl_edge" / "assets" / "asl_default.onnx"
 FIX = 'set "output_name": "probabilities" in the spec'
 
 
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def error_line(command: str, code: int, err: str) -> str:
@@ -36,17 +29,6 @@ def error_line(command: str, code: int, err: str) -> str:
     assert code != 0 and len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith(f"asl-edge {command}: error: ")
     return lines[0]
-
-
-@pytest.fixture()
-def photos(tmp_path: Path, data_dir: Path) -> Path:
-    """A, B and C, two real photographs each."""
-    root = tmp_path / "photos"
-    for label in "ABC":
-        (root / label).mkdir(parents=True)
-        for image in sorted((data_dir / label).glob("*.jpg"))[:2]:
-            shutil.copy(image, root / label / image.name)
-    return root
 
 
 def wrong_output_name(folder: Path) -> tuple[Path, ModelSpec]:
