@@ -9,6 +9,7 @@ metadata as classes or photos.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -23,6 +24,9 @@ from asl_edge.datasets import folder_images, read_image
 from tests.conftest import REPO
 
 LANDMARK_MODEL = REPO / "asl_edge" / "assets" / "asl_landmarks.onnx"
+# Training needs torch, which the oldest lane (like a Jetson runtime) has none of; reading photos does not.
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="training needs torch (this lane has none, like a Jetson runtime)")
 LATIN1_NAME = b"caf\xe9.jpg"  # "café.jpg" as a Latin-1 zip stores it: not valid UTF-8
 
 
@@ -97,6 +101,7 @@ def test_eval_of_the_landmark_chain_skips_unreadable_photos_like_every_reader(od
     assert "on 12 photos" in result.stdout  # the Latin-1 named photo is read; the macOS metadata is not
 
 
+@needs_torch
 def test_landmark_training_reads_the_same_photos_and_names_the_skipped_ones(odd_folder: Path,
                                                                             tmp_path: Path) -> None:
     result = asl_edge("train", "--input", "landmarks", "--data", str(odd_folder), "--out", str(tmp_path / "run"),
@@ -114,6 +119,7 @@ def test_landmark_training_reads_the_same_photos_and_names_the_skipped_ones(odd_
     assert warning in again.stderr.splitlines()  # ... which still names the files it skipped
 
 
+@needs_torch
 def test_landmark_training_refuses_a_letter_with_no_hand_found(tmp_path: Path, data_dir: Path) -> None:
     root = tmp_path / "photos"
     for letter in "AB":
