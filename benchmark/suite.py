@@ -274,7 +274,11 @@ def run_benchmark(model: str | os.PathLike[str], options: BenchmarkOptions, out_
         if backend_name == "onnxruntime" and (pipeline_source is None or precision == "fp32"):
             pipeline_source = (backend_name, precision)
     if not rows:
-        raise AslEdgeError("nothing to measure: " + "; ".join(notes))
+        # Why each row failed; the files left out were listed as the run began (a folder can hold dozens).
+        failed = [note for note in notes if note not in files.notes] or notes
+        listed = len(notes) - len(failed)
+        raise AslEdgeError("nothing to measure: " + "; ".join(failed)
+                           + (f" ({listed} other file(s) left out, listed above)" if listed else ""))
     pipeline = None
     landmarks_model = spec is not None and spec.inputs == "landmarks"
     if options.pipeline and landmarks_model:

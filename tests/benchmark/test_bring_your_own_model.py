@@ -230,3 +230,21 @@ def test_spec_precedence_flag_then_sidecar_then_embedded(byo: Byo, tmp_path: Pat
     sidecar.unlink()
     with pytest.raises(SpecError, match=r"embedded\.onnx: invalid ModelSpec field"):
         load_backend(model)
+
+
+def test_nothing_to_measure_says_why_the_row_failed_not_every_file_beside_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundled = Path(__file__).resolve().parents[2] / "asl_edge" / "assets" / "asl_default.onnx"
+    model = tmp_path / "mine.onnx"
+    shutil.copy(bundled, model)
+    spec = json.loads(load_backend(bundled).spec.to_json())
+    (tmp_path / "mine.spec.json").write_text(json.dumps({**spec, "output_name": "scores"}))
+    for index in range(6):  # files beside it that are not its exports: listed as the run begins
+        (tmp_path / f"other{index}.onnx").write_bytes(b"not a model")
+    code = main(["benchmark", "--model", str(model), "--backends", "onnxruntime", "--precisions", "fp32",
+                 "--no-pipeline", "--iterations", "5", "--out", str(tmp_path / "bench")])
+    captured = capsys.readouterr()
+    assert code != 0
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "output_name" in errors[0] and "(6 other file(s) left out, listed above)" in errors[0]
+    assert "other0.onnx" not in errors[0] and "other0.onnx" in captured.out  # named once, before the error
