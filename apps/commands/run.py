@@ -257,7 +257,7 @@ def _run_loaded(args: argparse.Namespace, source: FrameSource, config: PipelineC
             if isinstance(sink, WebSink):
                 print(f"web view: {sink.url}", flush=True)
         if not sinks:
-            print("no display: showing nothing (use --web to watch in a browser, --save to record)")
+            print("no display: showing nothing (use --web to watch in a browser, --save to record)", flush=True)
         try:
             realtime = watched(sinks) and soak is None  # a soak runs flat out to count many frames
             result = run_pipeline(source, backend, replace(config, realtime=realtime), sinks, on_frame=soak,

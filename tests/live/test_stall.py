@@ -7,6 +7,7 @@ either resumes on the same connection or stays silent until the capture's read t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -151,7 +152,8 @@ def test_run_says_connecting_and_prints_the_stall_and_the_recovery(server: Stall
     with stderr_path.open("w") as stderr, subprocess.Popen(
             [sys.executable, "-m", "asl_edge", "run", "--source", server.url, "--model", str(default_model),
              "--hand", "off", "--no-window", "--max-frames", "60"],
-            stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO) as process:
+            stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}) as process:  # each line as run prints it
         assert process.stdout is not None
         stdout = []
         watchdog = threading.Timer(120, process.kill)  # a hung run ends the read loop below
