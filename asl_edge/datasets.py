@@ -130,21 +130,31 @@ def check_dataset_path(path: str | os.PathLike[str], csv_ok: bool = True, option
     raise DataError(f"dataset {path} is {what}, not {kinds}; {fix}")
 
 
+def dataset_holding(path: str | os.PathLike[str], datasets: Sequence[tuple[str | os.PathLike[str], str]]
+                    ) -> tuple[str | os.PathLike[str], str] | None:
+    """The first (dataset, option) of `datasets` whose folder is `path` or holds it; None when none does (a
+    dataset that is not a folder here holds nothing)."""
+    target = Path(path).resolve()
+    for dataset, option in datasets:
+        if Path(dataset).is_dir():
+            root = Path(dataset).resolve()
+            if target == root or root in target.parents:
+                return dataset, option
+    return None
+
+
 def check_out_outside_datasets(out: str | os.PathLike[str], datasets: Sequence[tuple[str | os.PathLike[str], str]],
                                example: str = "runs/NAME") -> None:
     """Raise DataError when `out` (the --out folder or file) is one of the dataset folders or inside one:
     `datasets` are (path, option) pairs. What a job writes there (curves.png in a class folder, a
     previous-N or benchmark folder beside the classes) would be read back as photos or classes by the next
     training, silently. Cheap: no file is read."""
-    target = Path(out).resolve()
-    for path, option in datasets:
-        if not Path(path).is_dir():
-            continue
-        root = Path(path).resolve()
-        if target == root or root in target.parents:
-            raise DataError(f"--out {out} is inside the dataset {path} ({option}): what is written there would be "
-                            f"read back as photos or classes by the next run; name a path outside it, e.g. "
-                            f"--out {example}")
+    found = dataset_holding(out, datasets)
+    if found is not None:
+        path, option = found
+        raise DataError(f"--out {out} is inside the dataset {path} ({option}): what is written there would be "
+                        f"read back as photos or classes by the next run; name a path outside it, e.g. "
+                        f"--out {example}")
 
 
 def is_hidden(path: Path) -> bool:

@@ -27,6 +27,7 @@ from asl_edge.datasets import (
     LabelledImages,
     check_dataset_path,
     check_out_outside_datasets,
+    dataset_holding,
     recorded_split,
 )
 from asl_edge.errors import AslEdgeError, DataError, ModelError
@@ -168,7 +169,7 @@ def export_all(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
         datasets = _datasets(loaded.spec, options)
         run_folder = Path(checkpoint).parent
         check_out_outside_datasets(out, datasets,
-                                   example=str(run_folder) if _outside(run_folder, datasets) else "exports")
+                                   example="exports" if dataset_holding(run_folder, datasets) else str(run_folder))
         with folder_lock(out, "export"):  # held already where `out` existed
             out_dir = ensure_writable_dir(out)
             if landmarks is not None:
@@ -212,13 +213,6 @@ def _datasets(spec: ModelSpec, options: ExportOptions) -> list[tuple[str, str]]:
         return given
     return [*given, *((d, "the checkpoint's training data") for d in recorded.datasets),
             *([(recorded.val, "the checkpoint's validation set")] if recorded.val else [])]
-
-
-def _outside(folder: Path, datasets: list[tuple[str, str]]) -> bool:
-    """Whether `folder` is outside every dataset folder of `datasets` (check_out_outside_datasets' test)."""
-    target = folder.resolve()
-    return not any(Path(path).is_dir() and (target == Path(path).resolve() or Path(path).resolve() in target.parents)
-                   for path, _ in datasets)
 
 
 def _not_this_export(path: Path, checkpoint_sha256: str | None) -> str | None:
