@@ -27,3 +27,15 @@ def exported(tmp_path_factory: pytest.TempPathFactory, trained_checkpoint: Path)
     out = tmp_path_factory.mktemp("export")
     options = ExportOptions(precisions=("fp32", "fp16", "int8"), calibration=CalibrationOptions(images=20))
     return out, export_all(trained_checkpoint, out, options, progress=lambda message: None)
+
+
+@pytest.fixture(scope="session")
+def landmark_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A landmark MLP of 3 classes (A, B, C) trained for 3 epochs on synthetic hands, recording the dataset "mini"."""
+    from asl_edge.train.landmarks import LandmarkTrainConfig, fit_landmarks
+    from tests.train.test_landmarks import synthetic_set
+
+    out = tmp_path_factory.mktemp("landmark-run")
+    fit_landmarks([("mini", synthetic_set(["A", "B", "C"], 20, seed=3))], out,
+                  LandmarkTrainConfig(epochs=3, batch_size=32), progress=lambda line: None)
+    return out

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from asl_edge.apps.cli import main
-from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES, LandmarkTrainConfig, fit_landmarks
-from tests.train.test_landmarks import synthetic_set
+from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -22,22 +21,13 @@ pytest.importorskip("onnxruntime")
 RUN_FILES = ("checkpoint.pt", "metrics.json", VAL_FEATURES, CALIB_FEATURES)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A landmark MLP of 3 classes (A, B, C), trained for 3 epochs on synthetic hands."""
-    out = tmp_path_factory.mktemp("landmark-run")
-    fit_landmarks([("mini", synthetic_set(["A", "B", "C"], 20, seed=3))], out,
-                  LandmarkTrainConfig(epochs=3, batch_size=32), progress=lambda line: None)
-    return out
-
-
 @pytest.fixture
-def run(trained: Path, tmp_path: Path) -> Path:
+def run(landmark_run: Path, tmp_path: Path) -> Path:
     """A copy of the trained run folder, for a test to damage."""
     folder = tmp_path / "run"
     folder.mkdir()
     for name in RUN_FILES:
-        shutil.copy(trained / name, folder / name)
+        shutil.copy(landmark_run / name, folder / name)
     return folder
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from asl_edge.apps.cli import main
 from asl_edge.train.checkpoint import load_checkpoint, save_checkpoint
-from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES, LandmarkTrainConfig, fit_landmarks
-from tests.train.test_landmarks import synthetic_set
+from asl_edge.train.landmarks import CALIB_FEATURES, VAL_FEATURES
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -70,14 +69,6 @@ def test_the_suggested_out_works(trained_checkpoint: Path, small_image_folder: P
     assert suggested == str(run)
     assert main(["export", str(run), "--out", suggested]) == 0
     assert (run / "model.onnx").is_file()
-
-
-@pytest.fixture(scope="module")
-def landmark_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("landmark-run")
-    fit_landmarks([("mini", synthetic_set(["A", "B", "C"], 20, seed=4))], out,
-                  LandmarkTrainConfig(epochs=2, batch_size=32), progress=lambda line: None)
-    return out
 
 
 def landmark_run_recording(landmark_run: Path, folder: Path, dataset: Path) -> Path:
