@@ -11,8 +11,6 @@ proves the wiring instead: a wrong layout, label order, scale or batch handling 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shutil
@@ -31,6 +29,7 @@ from asl_edge.runtime.live.sample_clip import make_spelling_clip
 from asl_edge.spec import ONNX_METADATA_KEY, ModelSpec
 from tests.byo_models import tf2onnx_style_classifier
 from tests.conftest import write_sign_mnist_csv
+from tests.contracts.onnx_graphs import cli
 
 LETTERS = "ABCDEFGHIKLMNOPQRSTUVWXY"
 TEMPLATE_PHOTOS = slice(0, 40, 2)
@@ -50,13 +49,6 @@ class Byo:
     data: Path  # Sign Language MNIST CSV of the photos between the templates
     clip: Path
     word: str
-
-
-def cli(*args: str | Path) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_error_line(code: int, err: str, command: str) -> str:
